@@ -1,0 +1,810 @@
+//! The daemon's configuration: one typed tree, layered from several sources.
+//!
+//! Later sources override earlier ones: built-in defaults → `/etc/posd/posd.toml` →
+//! `/etc/posd/posd.d/*.toml` in name order → `POSD_*` environment variables → `--config FILE`.
+//! A technician must be told exactly what is wrong, so every source is first checked on its
+//! own (built-in defaults filling the rest): an error then names the file or variable, the key
+//! and what was expected, instead of a merged tree that no longer knows where a value came
+//! from. Unknown keys are errors: a typo must not silently leave a default in force.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be used. The daemon refuses to start on any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file exists but could not be read (permissions, I/O error).
+    #[error("{path}: cannot read configuration: {reason}")]
+    Unreadable {
+        /// The file that failed.
+        path: PathBuf,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// A source is not valid TOML (or not parseable at all).
+    #[error("{source_name}: not valid TOML: {reason}")]
+    Syntax {
+        /// File name or `environment`.
+        source_name: String,
+        /// The parser's message, with line and column.
+        reason: String,
+    },
+    /// A key is unknown, has the wrong type or a value that is not allowed.
+    #[error("{source_name}: key `{key}`: {reason}")]
+    Invalid {
+        /// File name, or the environment variable that set the key.
+        source_name: String,
+        /// Dotted key path, e.g. `store.currency`.
+        key: String,
+        /// What was found and what was expected.
+        reason: String,
+    },
+}
+
+/// The whole configuration. Every field has a built-in default, so an empty file (or none
+/// at all) gives a daemon that starts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Which store this till belongs to, and the store's money and language.
+    pub store: StoreConfig,
+    /// Which register (till) within the store this daemon runs.
+    pub register: RegisterConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// The state database.
+    pub database: DatabaseConfig,
+    /// Hardware attached to the till.
+    pub devices: Vec<DeviceConfig>,
+    /// Where plugins are loaded from and how they are called.
+    pub plugins: PluginsConfig,
+    /// Each plugin's own section, keyed by plugin id: `[plugin.vouchers]`. Free-form: the
+    /// plugin validates its own keys.
+    pub plugin: BTreeMap<String, toml::Table>,
+    /// Fixed text on every receipt.
+    pub receipt: ReceiptConfig,
+}
+
+/// `[store]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Store identifier as the head office knows it; printed and sent to partners.
+    pub id: String,
+    /// ISO 4217 code of the currency all amounts are in.
+    pub currency: String,
+    /// BCP 47 language tag for receipts and messages, e.g. `de-AT`, `cs-CZ`.
+    pub locale: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            id: "0001".into(),
+            currency: "EUR".into(),
+            locale: "de-AT".into(),
+        }
+    }
+}
+
+/// `[register]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegisterConfig {
+    /// Register identifier within the store; receipt numbers run without gaps per register.
+    pub id: String,
+}
+
+impl Default for RegisterConfig {
+    fn default() -> Self {
+        Self { id: "01".into() }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `posd=debug,zbus=warn`. `RUST_LOG` wins if set.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// How long a statement waits for a lock held by another connection (a backup, `posctl`)
+    /// before it fails, in milliseconds.
+    pub busy_timeout_ms: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            busy_timeout_ms: 5000,
+        }
+    }
+}
+
+/// What a configured device is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceKind {
+    /// A barcode scanner on a serial line.
+    Scanner,
+    /// An ESC/POS receipt printer (the cash drawer hangs off it).
+    Printer,
+    /// A cash drawer with a connection of its own.
+    Drawer,
+    /// A customer display.
+    Display,
+}
+
+/// One `[[devices]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    /// Name under `/org/posd/Posd1/device/<name>`: letters, digits and `_` only.
+    pub name: String,
+    /// Scanner, printer, drawer or display.
+    pub kind: DeviceKind,
+    /// `serial:/dev/ttyUSB0?baud=9600`, `tcp:192.0.2.10:9100` or `file:/dev/usb/lp0`.
+    pub connection: String,
+    /// A device can be kept in the file but switched off.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[plugins]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Directories searched for plugin libraries, in order.
+    pub directories: Vec<PathBuf>,
+    /// How long one plugin call may take before it counts as failed, in milliseconds.
+    pub call_deadline_ms: u64,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self {
+            directories: vec![
+                PathBuf::from("/usr/lib/posd/plugins"),
+                PathBuf::from("/var/lib/posd/plugins"),
+            ],
+            call_deadline_ms: 2000,
+        }
+    }
+}
+
+/// `[receipt]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReceiptConfig {
+    /// Lines printed centred above every receipt (store name, address, VAT id).
+    pub header: Vec<String>,
+    /// Lines printed centred below every receipt.
+    pub footer: Vec<String>,
+}
+
+/// The currencies posd can keep books in, with their minor unit (decimal places).
+pub const CURRENCIES: &[(&str, u32)] = &[
+    ("EUR", 2),
+    ("CZK", 2),
+    ("CHF", 2),
+    ("PLN", 2),
+    ("HUF", 2),
+    ("GBP", 2),
+    ("USD", 2),
+    ("DKK", 2),
+    ("SEK", 2),
+    ("NOK", 2),
+    ("RON", 2),
+    ("BGN", 2),
+];
+
+impl Config {
+    /// Checks values that the types alone don't constrain. Returns the dotted key and the
+    /// reason of the first problem.
+    fn check_values(&self) -> Result<(), (String, String)> {
+        fn bad(key: impl Into<String>, reason: impl Into<String>) -> Result<(), (String, String)> {
+            Err((key.into(), reason.into()))
+        }
+        if !is_identifier(&self.store.id) {
+            return bad("store.id", identifier_rule(&self.store.id));
+        }
+        if !is_identifier(&self.register.id) {
+            return bad("register.id", identifier_rule(&self.register.id));
+        }
+        if !CURRENCIES.iter().any(|(c, _)| *c == self.store.currency) {
+            let known: Vec<_> = CURRENCIES.iter().map(|(c, _)| *c).collect();
+            return bad(
+                "store.currency",
+                format!(
+                    "`{}` is not a supported ISO 4217 currency; expected one of {}",
+                    self.store.currency,
+                    known.join(", ")
+                ),
+            );
+        }
+        if !is_language_tag(&self.store.locale) {
+            return bad(
+                "store.locale",
+                format!(
+                    "`{}` is not a BCP 47 language tag; expected e.g. `de-AT` or `cs-CZ`",
+                    self.store.locale
+                ),
+            );
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&self.log.level) {
+            return bad(
+                "log.level",
+                format!(
+                    "`{}` is not a log filter ({e}); expected e.g. `info` or `posd=debug`",
+                    self.log.level
+                ),
+            );
+        }
+        if self.database.busy_timeout_ms == 0 || self.database.busy_timeout_ms > 600_000 {
+            return bad(
+                "database.busy_timeout_ms",
+                "expected a number of milliseconds from 1 to 600000",
+            );
+        }
+        if self.plugins.call_deadline_ms == 0 || self.plugins.call_deadline_ms > 60_000 {
+            return bad(
+                "plugins.call_deadline_ms",
+                "expected a number of milliseconds from 1 to 60000",
+            );
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, device) in self.devices.iter().enumerate() {
+            let key = format!("devices[{i}]");
+            if device.name.is_empty()
+                || !device
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                return bad(
+                    format!("{key}.name"),
+                    format!(
+                        "`{}` is not a device name; expected letters, digits and `_` only",
+                        device.name
+                    ),
+                );
+            }
+            if !names.insert(device.name.as_str()) {
+                return bad(
+                    format!("{key}.name"),
+                    format!("device `{}` is declared twice", device.name),
+                );
+            }
+            let scheme = device.connection.split_once(':').map(|(s, _)| s);
+            if !matches!(scheme, Some("serial" | "tcp" | "file")) {
+                return bad(
+                    format!("{key}.connection"),
+                    format!(
+                        "`{}` has no known transport; expected `serial:/dev/…`, `tcp:HOST:PORT` or `file:/dev/…`",
+                        device.connection
+                    ),
+                );
+            }
+        }
+        for id in self.plugin.keys() {
+            if !is_identifier(id) {
+                return bad(format!("plugin.{id}"), identifier_rule(id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Minor unit (decimal places) of the configured currency.
+    pub fn currency_minor_unit(&self) -> u32 {
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == self.store.currency)
+            .map_or(2, |(_, u)| *u)
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn identifier_rule(s: &str) -> String {
+    format!("`{s}` is not an identifier; expected 1 to 64 letters, digits, `-`, `_` or `.`")
+}
+
+fn is_language_tag(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let Some(language) = parts.next() else {
+        return false;
+    };
+    (2..=3).contains(&language.len())
+        && language.chars().all(|c| c.is_ascii_lowercase())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// Where the configuration comes from. Tests and `--config-dir` point it elsewhere than `/etc`.
+#[derive(Debug, Clone)]
+pub struct ConfigSources {
+    /// `/etc/posd` normally (`$CONFIGURATION_DIRECTORY` under systemd): `posd.toml` and
+    /// `posd.d/*.toml` are read from it when they exist.
+    pub config_dir: Option<PathBuf>,
+    /// The process environment; only `POSD_*` variables are read.
+    pub environment: HashMap<String, String>,
+    /// `--config FILE`: must exist.
+    pub explicit_file: Option<PathBuf>,
+}
+
+/// A validated configuration and the sources it was built from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The effective configuration.
+    pub config: Config,
+    /// Every source that contributed, in the order applied, for `--check-config` and logs.
+    pub sources: Vec<String>,
+}
+
+const ENV_PREFIX: &str = "POSD_";
+
+enum Source {
+    File { path: PathBuf, text: String },
+    Environment(HashMap<String, String>),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::File { path, .. } => path.display().to_string(),
+            Source::Environment(_) => "environment".into(),
+        }
+    }
+
+    fn add_to(
+        &self,
+        builder: config::ConfigBuilder<config::builder::DefaultState>,
+    ) -> config::ConfigBuilder<config::builder::DefaultState> {
+        match self {
+            Source::File { text, .. } => {
+                builder.add_source(config::File::from_str(text, config::FileFormat::Toml))
+            }
+            Source::Environment(vars) => builder.add_source(
+                config::Environment::with_prefix("POSD")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(vars.clone().into_iter().collect())),
+            ),
+        }
+    }
+
+    /// Names the environment variable behind a key, so the technician sees what to change.
+    fn describe_key(&self, key: &str) -> String {
+        match self {
+            Source::File { .. } => self.name(),
+            Source::Environment(_) => {
+                let top = key.split(['.', '[']).next().unwrap_or(key);
+                format!("environment variable {ENV_PREFIX}{}…", top.to_uppercase())
+            }
+        }
+    }
+}
+
+/// Reads, layers and validates the configuration.
+pub fn load(sources: &ConfigSources) -> Result<LoadedConfig, ConfigError> {
+    let mut layers = Vec::new();
+    if let Some(dir) = &sources.config_dir {
+        let main = dir.join("posd.toml");
+        if let Some(text) = read_optional(&main)? {
+            layers.push(Source::File { path: main, text });
+        }
+        for path in drop_in_files(&dir.join("posd.d"))? {
+            if let Some(text) = read_optional(&path)? {
+                layers.push(Source::File { path, text });
+            }
+        }
+    }
+    let env: HashMap<String, String> = sources
+        .environment
+        .iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !env.is_empty() {
+        layers.push(Source::Environment(env));
+    }
+    if let Some(path) = &sources.explicit_file {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        layers.push(Source::File {
+            path: path.clone(),
+            text,
+        });
+    }
+
+    // Each source alone over the defaults: errors name their source. Files are checked with
+    // the toml crate, which is strict about types (the config crate would quietly turn
+    // `id = 1` into "1") and reports lines; the environment, all strings, through the config
+    // crate's parsing.
+    for layer in &layers {
+        match layer {
+            Source::File { path, text } => check_file(path, text)?,
+            Source::Environment(_) => {
+                build_and_check(layer.add_to(config::Config::builder()), layer)?;
+            }
+        }
+    }
+
+    let mut merged = config::Config::builder();
+    for layer in &layers {
+        merged = layer.add_to(merged);
+    }
+    let config = match layers.last() {
+        Some(last) => build_and_check(merged, last)?,
+        None => Config::default(),
+    };
+    let mut names = vec!["built-in defaults".to_string()];
+    names.extend(layers.iter().map(Source::name));
+    Ok(LoadedConfig {
+        config,
+        sources: names,
+    })
+}
+
+fn check_file(path: &Path, text: &str) -> Result<(), ConfigError> {
+    let source_name = path.display().to_string();
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Syntax {
+            source_name: source_name.clone(),
+            reason: e.to_string().trim().replace('\n', " "),
+        })?;
+    let config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let path = e.path().to_string();
+            let (key, reason) = describe_deserialize_error(&path, &e.into_inner().to_string());
+            ConfigError::Invalid {
+                source_name: source_name.clone(),
+                key,
+                reason,
+            }
+        })?;
+    config
+        .check_values()
+        .map_err(|(key, reason)| ConfigError::Invalid {
+            source_name,
+            key,
+            reason,
+        })
+}
+
+fn build_and_check(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    layer: &Source,
+) -> Result<Config, ConfigError> {
+    let built = builder.build().map_err(|e| ConfigError::Syntax {
+        source_name: layer.name(),
+        reason: e.to_string(),
+    })?;
+    let config: Config = serde_path_to_error::deserialize(built).map_err(|e| {
+        let path = e.path().to_string();
+        let message = match e.into_inner() {
+            config::ConfigError::At { error, .. } => error.to_string(),
+            other => other.to_string(),
+        };
+        let (key, reason) = describe_deserialize_error(&path, &message);
+        ConfigError::Invalid {
+            source_name: layer.describe_key(&key),
+            key,
+            reason,
+        }
+    })?;
+    config
+        .check_values()
+        .map_err(|(key, reason)| ConfigError::Invalid {
+            source_name: layer.describe_key(&key),
+            key,
+            reason,
+        })?;
+    Ok(config)
+}
+
+/// Turns serde's message into key and reason, the key pointing at the typo itself.
+fn describe_deserialize_error(path: &str, message: &str) -> (String, String) {
+    let path = if path == "." { "" } else { path };
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((field, expected)) = rest.split_once('`')
+    {
+        // serde_path_to_error usually includes the field already; not always.
+        let key = if path.is_empty() {
+            field.to_string()
+        } else if path == field || path.ends_with(&format!(".{field}")) {
+            path.to_string()
+        } else {
+            format!("{path}.{field}")
+        };
+        return (key, format!("unknown key{expected}"));
+    }
+    // The config crate appends "for key `x` in source" itself; the key is ours to name.
+    let reason = message
+        .split(" for key `")
+        .next()
+        .unwrap_or(message)
+        .to_string();
+    let key = if path.is_empty() {
+        "(top level)".into()
+    } else {
+        path.to_string()
+    };
+    (key, reason)
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+fn drop_in_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(ConfigError::Unreadable {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            });
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The effective configuration as TOML, for `posd --check-config`.
+pub fn to_toml(config: &Config) -> String {
+    toml::to_string_pretty(config).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, text) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, text).expect("write");
+        }
+        dir
+    }
+
+    fn load_from(
+        dir: &Path,
+        env: &[(&str, &str)],
+        explicit: Option<PathBuf>,
+    ) -> Result<Config, ConfigError> {
+        load(&ConfigSources {
+            config_dir: Some(dir.to_path_buf()),
+            environment: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            explicit_file: explicit,
+        })
+        .map(|l| l.config)
+    }
+
+    #[test]
+    fn no_files_give_the_builtin_defaults() {
+        let dir = dir_with(&[]);
+        assert_eq!(
+            load_from(dir.path(), &[], None).expect("loads"),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn later_sources_override_earlier_ones() {
+        let dir = dir_with(&[
+            (
+                "posd.toml",
+                "[store]\nid = \"main\"\ncurrency = \"CZK\"\n[register]\nid = \"r1\"\n",
+            ),
+            ("posd.d/10-a.toml", "[register]\nid = \"r2\"\n"),
+            (
+                "posd.d/20-b.toml",
+                "[register]\nid = \"r3\"\n[store]\nlocale = \"cs-CZ\"\n",
+            ),
+            ("posd.d/ignored.txt", "this is not toml ["),
+        ]);
+        let explicit = dir.path().join("explicit.toml");
+        std::fs::write(&explicit, "[store]\nid = \"from-cli\"\n").expect("write");
+        let env = [("POSD_REGISTER__ID", "from-env"), ("HOME", "/root")];
+        let config = load_from(dir.path(), &env, Some(explicit)).expect("loads");
+        assert_eq!(config.store.id, "from-cli");
+        assert_eq!(config.store.currency, "CZK");
+        assert_eq!(config.store.locale, "cs-CZ");
+        assert_eq!(config.register.id, "from-env");
+    }
+
+    #[test]
+    fn drop_ins_apply_in_name_order() {
+        let dir = dir_with(&[
+            ("posd.d/b.toml", "[register]\nid = \"b\"\n"),
+            ("posd.d/a.toml", "[register]\nid = \"a\"\n"),
+        ]);
+        assert_eq!(
+            load_from(dir.path(), &[], None).expect("loads").register.id,
+            "b"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let dir = dir_with(&[("posd.d/50-typo.toml", "[store]\ncurreny = \"EUR\"\n")]);
+        let err = load_from(dir.path(), &[], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("50-typo.toml"), "{err}");
+        assert!(err.contains("key `store.curreny`:"), "{err}");
+        assert!(err.contains("currency"), "names what was expected: {err}");
+    }
+
+    #[test]
+    fn unknown_section_is_refused() {
+        let dir = dir_with(&[("posd.toml", "[stor]\nid = \"x\"\n")]);
+        let err = load_from(dir.path(), &[], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("key `stor`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_file_key_and_expectation() {
+        let dir = dir_with(&[("posd.toml", "[database]\nbusy_timeout_ms = \"soon\"\n")]);
+        let err = load_from(dir.path(), &[], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("posd.toml"), "{err}");
+        assert!(err.contains("database.busy_timeout_ms"), "{err}");
+        assert!(err.contains("integer") || err.contains("u64"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_rule() {
+        let cases = [
+            ("[store]\ncurrency = \"XYZ\"\n", "store.currency"),
+            ("[store]\nlocale = \"German\"\n", "store.locale"),
+            ("[register]\nid = \"\"\n", "register.id"),
+            ("[log]\nlevel = \"posd=loud\"\n", "log.level"),
+            (
+                "[[devices]]\nname = \"p 1\"\nkind = \"printer\"\nconnection = \"tcp:h:9100\"\n",
+                "devices[0].name",
+            ),
+            (
+                "[[devices]]\nname = \"p1\"\nkind = \"printer\"\nconnection = \"usb:1\"\n",
+                "devices[0].connection",
+            ),
+            (
+                "[[devices]]\nname = \"p1\"\nkind = \"toaster\"\nconnection = \"tcp:h:1\"\n",
+                "devices[0].kind",
+            ),
+            (
+                "[[devices]]\nname = \"p1\"\nkind = \"printer\"\nconnection = \"tcp:h:1\"\n[[devices]]\nname = \"p1\"\nkind = \"scanner\"\nconnection = \"serial:/dev/x\"\n",
+                "devices[1].name",
+            ),
+        ];
+        for (text, key) in cases {
+            let dir = dir_with(&[("posd.toml", text)]);
+            let err = load_from(dir.path(), &[], None)
+                .expect_err(text)
+                .to_string();
+            assert!(err.contains(&format!("`{key}`")), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn environment_errors_name_the_variable() {
+        let dir = dir_with(&[]);
+        let err = load_from(dir.path(), &[("POSD_STORE__CURRENCY", "DOLLARS")], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("POSD_STORE"), "{err}");
+        assert!(err.contains("store.currency"), "{err}");
+        let err = load_from(dir.path(), &[("POSD_NOSUCH", "1")], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("nosuch"), "{err}");
+    }
+
+    #[test]
+    fn a_number_where_text_belongs_is_a_type_error() {
+        let dir = dir_with(&[("posd.toml", "[store]\nid = 1\n")]);
+        let err = load_from(dir.path(), &[], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("key `store.id`") && err.contains("expected a string"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_names_the_file_and_line() {
+        let dir = dir_with(&[("posd.toml", "[store\nid = 1\n")]);
+        let err = load_from(dir.path(), &[], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("posd.toml") && err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let dir = dir_with(&[]);
+        let err = load_from(dir.path(), &[], Some(dir.path().join("nope.toml")))
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("nope.toml"), "{err}");
+    }
+
+    #[test]
+    fn plugin_sections_are_free_form_and_round_trip() {
+        let dir = dir_with(&[(
+            "posd.toml",
+            "[plugin.vouchers]\nprefix = \"044\"\nprogrammes = [{ name = \"gift\", months = 36 }]\n",
+        )]);
+        let config = load_from(dir.path(), &[], None).expect("loads");
+        assert_eq!(config.plugin["vouchers"]["prefix"].as_str(), Some("044"));
+        let again: Config = toml::from_str(&to_toml(&config)).expect("printed config parses");
+        assert_eq!(again, config);
+    }
+
+    #[test]
+    fn documented_example_is_valid_and_complete() {
+        let example = include_str!("../../systemd/posd.toml.example");
+        let dir = dir_with(&[("posd.toml", example)]);
+        load_from(dir.path(), &[], None).expect("the example file is a valid configuration");
+        // Every key of the effective configuration is mentioned in the example.
+        let printed = to_toml(&Config::default());
+        for line in printed.lines() {
+            if let Some((key, _)) = line.split_once(" = ") {
+                assert!(
+                    example.contains(key.trim()),
+                    "key `{}` is not documented",
+                    key.trim()
+                );
+            }
+        }
+    }
+}
