@@ -1,0 +1,475 @@
+//! The state database: one SQLite file that holds everything posd must not lose.
+//!
+//! Open sales, the ledger, the receipt journal, the print queue, the outbox and the plugins'
+//! key-value data all live here, so one transaction can commit a whole checkout and one backup
+//! holds the till's complete state. The file is opened in WAL mode with `synchronous=FULL`
+//! (a commit that returned is on disk), foreign keys on and a busy timeout.
+//!
+//! The schema is versioned with `PRAGMA user_version`. Migrations run at start, each in one
+//! transaction together with the version bump, so a crash mid-migration leaves the previous
+//! version intact. A database written by a newer posd is refused rather than guessed at.
+//!
+//! [`Database`] owns the connection on a thread of its own, so SQLite's blocking calls never
+//! stall the async runtime; callers send it closures.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file was written by a newer posd whose schema this build does not know.
+    #[error(
+        "database {path} has schema version {found}, but this posd knows versions up to {supported}: \
+         it was written by a newer posd. Install that version again, or restore a backup made by this one"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Version found in the file.
+        found: i64,
+        /// Highest version this build can migrate to.
+        supported: i64,
+    },
+    /// The state directory could not be created or used.
+    #[error("state directory {path}: {reason}")]
+    StateDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A backup could not be written or did not verify.
+    #[error("backup to {path}: {reason}")]
+    Backup {
+        /// The backup file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The database thread is gone (it panicked or the daemon is shutting down).
+    #[error("the database thread has stopped")]
+    Stopped,
+}
+
+/// Result of database work.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// File name of the database inside the state directory.
+pub const DATABASE_FILE: &str = "posd.sqlite3";
+
+/// One schema step. `sql` runs inside the migration's transaction.
+struct Migration {
+    version: i64,
+    description: &'static str,
+    sql: &'static str,
+}
+
+/// Every schema step, oldest first. Append only: a released migration never changes.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "database identity and migration history",
+    sql: "
+        CREATE TABLE meta (
+            key   TEXT PRIMARY KEY NOT NULL,
+            value TEXT NOT NULL
+        ) STRICT;
+        CREATE TABLE schema_history (
+            version      INTEGER PRIMARY KEY NOT NULL,
+            description  TEXT NOT NULL,
+            applied_at   TEXT NOT NULL,
+            posd_version TEXT NOT NULL
+        ) STRICT;
+        INSERT INTO meta (key, value)
+            VALUES ('database_id', lower(hex(randomblob(16)))),
+                   ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    ",
+}];
+
+/// The schema version this build migrates to.
+pub fn schema_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Opens (creating if needed) the database in `state_dir`, applies pending migrations and
+/// returns the connection.
+pub fn open(state_dir: &Path, busy_timeout: Duration) -> Result<Connection> {
+    std::fs::create_dir_all(state_dir).map_err(|e| StoreError::StateDirectory {
+        path: state_dir.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let path = state_dir.join(DATABASE_FILE);
+    let sqlite = |source| StoreError::Sqlite {
+        path: path.clone(),
+        source,
+    };
+    let mut conn = Connection::open(&path).map_err(sqlite)?;
+    configure(&conn, busy_timeout).map_err(sqlite)?;
+    migrate(&mut conn, &path)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(busy_timeout)?;
+    // journal_mode answers with the mode in force; WAL is persistent in the file.
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "SQLite refused WAL mode; running with {mode}");
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let sqlite = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sqlite)?;
+    let supported = schema_version();
+    if found > supported {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found,
+            supported,
+        });
+    }
+    for migration in MIGRATIONS.iter().filter(|m| m.version > found) {
+        // IMMEDIATE: take the write lock before reading, so two processes never both migrate.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        let current: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sqlite)?;
+        if current >= migration.version {
+            continue;
+        }
+        tx.execute_batch(migration.sql).map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO schema_history (version, description, applied_at, posd_version)
+             VALUES (?1, ?2, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?3)",
+            rusqlite::params![
+                migration.version,
+                migration.description,
+                env!("CARGO_PKG_VERSION")
+            ],
+        )
+        .map_err(sqlite)?;
+        // PRAGMA takes no bound parameters; the version is our own integer.
+        tx.execute_batch(&format!("PRAGMA user_version = {}", migration.version))
+            .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+        tracing::info!(
+            version = migration.version,
+            "migrated database: {}",
+            migration.description
+        );
+    }
+    Ok(())
+}
+
+/// Reads one value from the `meta` table.
+pub fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+/// Writes a consistent copy of the live database at `source` to `target`, while the daemon
+/// may keep writing. Uses SQLite's online backup API in steps, so writers are held up for one
+/// step at a time only. The copy is written beside the target and renamed into place after it
+/// passed `PRAGMA integrity_check`, so a failed backup never leaves a half-written file under
+/// the target's name.
+pub fn backup(source: &Path, target: &Path) -> Result<BackupReport> {
+    let fail = |reason: String| StoreError::Backup {
+        path: target.to_path_buf(),
+        reason,
+    };
+    if !source.exists() {
+        return Err(fail(format!(
+            "there is no database at {}",
+            source.display()
+        )));
+    }
+    let from = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| fail(e.to_string()))?;
+    from.busy_timeout(Duration::from_secs(10))
+        .map_err(|e| fail(e.to_string()))?;
+    let file_name = target
+        .file_name()
+        .ok_or_else(|| fail("the target is not a file name".into()))?;
+    let partial = target.with_file_name(format!(".{}.partial", file_name.to_string_lossy()));
+    let _ = std::fs::remove_file(&partial);
+    let result = (|| {
+        let mut to = Connection::open(&partial).map_err(|e| e.to_string())?;
+        {
+            let backup =
+                rusqlite::backup::Backup::new(&from, &mut to).map_err(|e| e.to_string())?;
+            backup
+                .run_to_completion(256, Duration::from_millis(5), None)
+                .map_err(|e| e.to_string())?;
+        }
+        // The copy is a plain rollback-journal file: one file to carry away, no -wal beside it.
+        to.pragma_update(None, "journal_mode", "DELETE")
+            .map_err(|e| e.to_string())?;
+        let check: String = to
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if check != "ok" {
+            return Err(format!("the copy failed its integrity check: {check}"));
+        }
+        let version: i64 = to
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        let pages: i64 = to
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        drop(to);
+        std::fs::rename(&partial, target).map_err(|e| e.to_string())?;
+        Ok(BackupReport {
+            schema_version: version,
+            pages,
+        })
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result.map_err(fail)
+}
+
+/// What a backup wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackupReport {
+    /// Schema version of the copy.
+    pub schema_version: i64,
+    /// Database pages copied.
+    pub pages: i64,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum Request {
+    Run(Job),
+    Close(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Handle to the database thread. Cloning is cheap; the thread ends when
+/// [`Database::close`] is called or the last handle is dropped.
+#[derive(Clone)]
+pub struct Database {
+    jobs: mpsc::Sender<Request>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl Database {
+    /// Opens and migrates the database on a new thread, returning once it is usable.
+    pub fn start(state_dir: &Path, busy_timeout: Duration) -> Result<Self> {
+        let path = state_dir.join(DATABASE_FILE);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (jobs, job_rx) = mpsc::channel::<Request>();
+        let dir = state_dir.to_path_buf();
+        std::thread::Builder::new()
+            .name("posd-db".into())
+            .spawn(move || {
+                let mut conn = match open(&dir, busy_timeout) {
+                    Ok(conn) => {
+                        let _ = ready_tx.send(Ok(()));
+                        conn
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let mut closed = None;
+                for request in job_rx {
+                    match request {
+                        Request::Run(job) => job(&mut conn),
+                        Request::Close(ack) => {
+                            closed = Some(ack);
+                            break;
+                        }
+                    }
+                }
+                // Fold the WAL back into the main file so that after a clean stop the state
+                // directory holds one self-contained file.
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+                    tracing::warn!("final WAL checkpoint failed: {e}");
+                }
+                if let Err((_, e)) = conn.close() {
+                    tracing::warn!("closing the database failed: {e}");
+                }
+                if let Some(ack) = closed {
+                    let _ = ack.send(());
+                }
+            })
+            .map_err(|e| StoreError::StateDirectory {
+                path: state_dir.to_path_buf(),
+                reason: format!("cannot start the database thread: {e}"),
+            })?;
+        ready_rx.recv().map_err(|_| StoreError::Stopped)??;
+        Ok(Self { jobs, path })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on the database thread and waits for its answer without blocking the runtime.
+    pub async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let path = self.path.clone();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(|source| StoreError::Sqlite { path, source }));
+        });
+        self.jobs
+            .send(Request::Run(job))
+            .map_err(|_| StoreError::Stopped)?;
+        rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Runs every job sent before, checkpoints the WAL and closes the file. Calls made
+    /// afterwards through other handles fail with [`StoreError::Stopped`].
+    pub async fn close(self) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Request::Close(tx))
+            .map_err(|_| StoreError::Stopped)?;
+        rx.await.map_err(|_| StoreError::Stopped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_database_is_migrated_and_configured() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open(dir.path(), Duration::from_secs(1)).expect("opens");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, schema_version());
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .expect("mode");
+        assert_eq!(mode, "wal");
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("sync");
+        assert_eq!(sync, 2, "synchronous=FULL");
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .expect("fk");
+        assert_eq!(fk, 1);
+        assert!(meta(&conn, "database_id").expect("meta").is_some());
+        let history: i64 = conn
+            .query_row("SELECT count(*) FROM schema_history", [], |r| r.get(0))
+            .expect("history");
+        assert_eq!(history, schema_version());
+    }
+
+    #[test]
+    fn reopening_keeps_data_and_does_not_migrate_again() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let id = {
+            let conn = open(dir.path(), Duration::from_secs(1)).expect("opens");
+            meta(&conn, "database_id").expect("meta")
+        };
+        let conn = open(dir.path(), Duration::from_secs(1)).expect("reopens");
+        assert_eq!(meta(&conn, "database_id").expect("meta"), id);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        drop(open(dir.path(), Duration::from_secs(1)).expect("opens"));
+        let path = dir.path().join(DATABASE_FILE);
+        let newer = schema_version() + 5;
+        Connection::open(&path)
+            .expect("raw open")
+            .execute_batch(&format!("PRAGMA user_version = {newer}"))
+            .expect("bump");
+        let err = open(dir.path(), Duration::from_secs(1)).expect_err("refused");
+        assert!(matches!(err, StoreError::TooNew { found, .. } if found == newer));
+        assert!(err.to_string().contains("newer posd"), "{err}");
+        let still: i64 = Connection::open(&path)
+            .expect("raw open")
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(still, newer);
+    }
+
+    #[test]
+    fn backup_is_consistent_and_complete() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = open(dir.path(), Duration::from_secs(1)).expect("opens");
+        conn.execute("INSERT INTO meta (key, value) VALUES ('probe', 'kept')", [])
+            .expect("insert");
+        let target = dir.path().join("copy.sqlite3");
+        let report = backup(&dir.path().join(DATABASE_FILE), &target).expect("backup");
+        assert_eq!(report.schema_version, schema_version());
+        let copy = Connection::open(&target).expect("copy opens");
+        assert_eq!(meta(&copy, "probe").expect("meta").as_deref(), Some("kept"));
+        assert!(!dir.path().join(".copy.sqlite3.partial").exists());
+    }
+
+    #[test]
+    fn backup_of_missing_database_fails_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("copy.sqlite3");
+        let err = backup(&dir.path().join(DATABASE_FILE), &target).expect_err("fails");
+        assert!(err.to_string().contains("no database"), "{err}");
+        assert!(!target.exists());
+    }
+
+    #[tokio::test]
+    async fn database_thread_runs_jobs_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::start(dir.path(), Duration::from_secs(1)).expect("starts");
+        db.call(|c| c.execute("INSERT INTO meta (key, value) VALUES ('a', '1')", []))
+            .await
+            .expect("insert");
+        let value = db.call(|c| meta(c, "a")).await.expect("select");
+        assert_eq!(value.as_deref(), Some("1"));
+        let other = db.clone();
+        db.close().await.expect("close");
+        assert!(matches!(
+            other.call(|_| Ok(())).await,
+            Err(StoreError::Stopped)
+        ));
+        let wal = dir.path().join(format!("{DATABASE_FILE}-wal"));
+        assert!(
+            !wal.exists() || std::fs::metadata(&wal).expect("wal").len() == 0,
+            "the WAL is folded back on close"
+        );
+    }
+}
