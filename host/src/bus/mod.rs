@@ -1,0 +1,104 @@
+//! The D-Bus skin over the daemon: connecting, owning the name, the contract's objects.
+//!
+//! Everything here is thin on purpose: parse arguments, call plain Rust, map errors to the
+//! contract's names. The interfaces are described in `host/interfaces/*.xml`, which a test
+//! compares with what the daemon really serves.
+
+mod caller;
+mod error;
+mod manager;
+pub mod private;
+
+pub use caller::{ADMIN_GROUP, Caller, group_id};
+pub use error::BusError;
+pub use manager::Manager;
+
+use zbus::fdo::{RequestNameFlags, RequestNameReply};
+
+/// Well-known name the daemon owns.
+pub const BUS_NAME: &str = "org.posd.Posd1";
+/// Root object: `Manager1` and the `ObjectManager` of everything below.
+pub const ROOT_PATH: &str = "/org/posd/Posd1";
+
+/// Which bus to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusChoice {
+    /// The system bus: production.
+    System,
+    /// The caller's session bus: development.
+    Session,
+    /// Any bus by address (`unix:path=…`): tests and private buses.
+    Address(String),
+}
+
+impl std::fmt::Display for BusChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BusChoice::System => f.write_str("system bus"),
+            BusChoice::Session => f.write_str("session bus"),
+            BusChoice::Address(a) => write!(f, "bus at {a}"),
+        }
+    }
+}
+
+/// The starting point of a connection to `choice`.
+pub fn builder(choice: &BusChoice) -> zbus::connection::Builder<'static> {
+    match choice {
+        BusChoice::System => zbus::connection::Builder::system(),
+        BusChoice::Session => zbus::connection::Builder::session(),
+        BusChoice::Address(a) => zbus::connection::Builder::address(a.as_str()),
+    }
+}
+
+/// A client connection, for `posctl` and tests.
+pub async fn connect(choice: &BusChoice) -> zbus::Result<zbus::Connection> {
+    builder(choice).build().await
+}
+
+/// Why the well-known name could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum NameError {
+    /// Another process owns it: two daemons on one till must never both run.
+    #[error("{name} is already owned on this bus by {owner}{pid}: another posd is running")]
+    Taken {
+        /// The name.
+        name: &'static str,
+        /// Unique name of the owner.
+        owner: String,
+        /// ", pid N" if the bus told us.
+        pid: String,
+    },
+    /// The bus refused or failed the request (policy, I/O).
+    #[error("cannot own {BUS_NAME}: {0}")]
+    Bus(#[from] zbus::Error),
+}
+
+/// Requests [`BUS_NAME`] without queueing: if someone else has it, say who and fail.
+pub async fn claim_name(conn: &zbus::Connection) -> Result<(), NameError> {
+    let reply = conn
+        .request_name_with_flags(BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
+        .await;
+    match reply {
+        Ok(RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner) => Ok(()),
+        Err(e) if !matches!(e, zbus::Error::NameTaken) => Err(e.into()),
+        _ => {
+            let dbus = zbus::fdo::DBusProxy::new(conn).await?;
+            let name = zbus::names::BusName::try_from(BUS_NAME)?;
+            let owner = dbus
+                .get_name_owner(name.clone())
+                .await
+                .map(|o| o.to_string())
+                .unwrap_or_else(|_| "another connection".into());
+            let pid = dbus
+                .get_connection_unix_process_id(name)
+                .await
+                .map(|p| format!(", pid {p}"))
+                .unwrap_or_default();
+            Err(NameError::Taken {
+                name: BUS_NAME,
+                owner,
+                pid,
+            })
+        }
+    }
+}

@@ -1,0 +1,385 @@
+//! The daemon's life: start, serve, reload, stop.
+//!
+//! Start-up order matters to systemd and to the till: configuration first (refuse to start on
+//! a bad one), then the database (refuse a newer schema), then the bus objects, then the name,
+//! and only then `READY=1`. Shutdown is the reverse, designed rather than left to drop order:
+//! `State=stopping`, release the name so new calls go nowhere, let calls in flight finish,
+//! flush and close the database, exit 0.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::bus::{self, BusChoice, Manager, NameError};
+use crate::config::{self, Config, ConfigError, ConfigSources};
+use crate::notify::Notifier;
+use crate::service::{Control, Identity, ServiceState, Shared};
+use crate::store::{Database, StoreError};
+
+/// How long shutdown waits for calls in flight before it closes anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// The database could not be opened, migrated or closed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The bus could not be reached.
+    #[error("cannot connect to the {bus}: {source}")]
+    Connect {
+        /// Which bus.
+        bus: BusChoice,
+        /// zbus's error.
+        #[source]
+        source: zbus::Error,
+    },
+    /// The name is owned by another process or refused by policy.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// The bus connection broke while serving.
+    #[error("lost the connection to the bus")]
+    BusLost,
+    /// Anything else on the bus.
+    #[error("D-Bus: {0}")]
+    Bus(#[from] zbus::Error),
+}
+
+impl DaemonError {
+    /// The exit status, from sysexits.h, so systemd (`RestartPreventExitStatus=`) and
+    /// technicians can tell a wrong setup from a passing failure.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DaemonError::Config(_) => EXIT_CONFIG,
+            DaemonError::Store(StoreError::TooNew { .. }) => EXIT_DATAERR,
+            DaemonError::Store(StoreError::StateDirectory { .. }) => EXIT_CANTCREAT,
+            DaemonError::Store(_) => EXIT_IOERR,
+            DaemonError::Name(NameError::Taken { .. }) => EXIT_UNAVAILABLE,
+            DaemonError::Name(NameError::Bus(_)) => EXIT_NOPERM,
+            DaemonError::Connect { .. } | DaemonError::BusLost | DaemonError::Bus(_) => {
+                EXIT_UNAVAILABLE
+            }
+        }
+    }
+}
+
+/// Bad input data: the database is from a newer posd.
+pub const EXIT_DATAERR: i32 = 65;
+/// A needed service is unavailable: the bus, or the name is taken.
+pub const EXIT_UNAVAILABLE: i32 = 69;
+/// The state directory cannot be created.
+pub const EXIT_CANTCREAT: i32 = 73;
+/// The database failed.
+pub const EXIT_IOERR: i32 = 74;
+/// The bus policy does not let us own the name.
+pub const EXIT_NOPERM: i32 = 77;
+/// The configuration is invalid.
+pub const EXIT_CONFIG: i32 = 78;
+
+/// Changes the log filter at run time; `Err` if the filter is invalid.
+pub type SetLogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// What the daemon needs to run.
+pub struct Options {
+    /// Which bus to serve on.
+    pub bus: BusChoice,
+    /// Where the database lives.
+    pub state_dir: PathBuf,
+    /// Where the configuration comes from (read again on reload).
+    pub config_sources: ConfigSources,
+    /// The configuration already loaded and validated at start.
+    pub config: Config,
+    /// Applies `log.level` on reload; `None` when `RUST_LOG` pins the filter.
+    pub set_log_filter: Option<SetLogFilter>,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. Returns after a clean shutdown.
+pub async fn run(options: Options) -> Result<(), DaemonError> {
+    let Options {
+        bus: bus_choice,
+        state_dir,
+        config_sources,
+        config,
+        set_log_filter,
+    } = options;
+    let notifier = Arc::new(Notifier::from_env());
+    // Installed first: a signal during start-up must not kill us half-initialised.
+    let mut sigterm = signal(SignalKind::terminate()).map_err(io_bus)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(io_bus)?;
+    let mut sighup = signal(SignalKind::hangup()).map_err(io_bus)?;
+
+    notifier.status("opening the database");
+    let busy = Duration::from_millis(config.database.busy_timeout_ms);
+    let db = {
+        let dir = state_dir.clone();
+        tokio::task::spawn_blocking(move || Database::start(&dir, busy))
+            .await
+            .map_err(|_| StoreError::Stopped)??
+    };
+    tracing::info!(path = %db.path().display(), "database open");
+
+    notifier.status("connecting to the bus");
+    let (control_tx, mut control_rx) = mpsc::channel(8);
+    let shared = Shared::new(Identity::of(&config), control_tx);
+    let conn = bus::builder(&bus_choice)
+        .serve_at(bus::ROOT_PATH, Manager::new(shared.clone()))
+        .serve_at(bus::ROOT_PATH, zbus::fdo::ObjectManager)
+        .build()
+        .await
+        .map_err(|source| DaemonError::Connect {
+            bus: bus_choice.clone(),
+            source,
+        })?;
+    if let Err(e) = bus::claim_name(&conn).await {
+        db.close().await?;
+        return Err(e.into());
+    }
+
+    let mut daemon = Running {
+        conn,
+        db,
+        notifier: notifier.clone(),
+        shared,
+        config,
+        config_sources,
+        set_log_filter,
+    };
+    daemon.set_state(ServiceState::Running).await;
+    let serving = daemon.status_line(&bus_choice);
+    notifier.ready(&serving);
+    tracing::info!("{serving}");
+
+    let watchdog = notifier.watchdog_interval().map(|interval| {
+        let db = daemon.db.clone();
+        let notifier = notifier.clone();
+        tokio::spawn(watchdog_loop(interval, db, notifier))
+    });
+
+    let outcome = loop {
+        tokio::select! {
+            _ = sigterm.recv() => { tracing::info!("SIGTERM: stopping"); break Ok(()); }
+            _ = sigint.recv() => { tracing::info!("SIGINT: stopping"); break Ok(()); }
+            _ = sighup.recv() => {
+                tracing::info!("SIGHUP: reloading the configuration");
+                // The outcome is logged by reload itself; a bad file keeps the old config.
+                let _ = daemon.reload().await;
+            }
+            Some(request) = control_rx.recv() => match request {
+                Control::ReloadConfig(reply) => {
+                    let _ = reply.send(daemon.reload().await);
+                }
+            },
+            _ = daemon.conn.closed() => {
+                tracing::error!("the bus connection closed");
+                break Err(DaemonError::BusLost);
+            }
+        }
+    };
+    if let Some(task) = watchdog {
+        task.abort();
+    }
+    daemon.shut_down(outcome).await
+}
+
+fn io_bus(e: std::io::Error) -> DaemonError {
+    DaemonError::Bus(zbus::Error::InputOutput(Arc::new(e)))
+}
+
+/// Checks that the database thread answers before telling systemd we are alive, so a hung
+/// database gets the daemon restarted instead of a till that silently stopped selling.
+async fn watchdog_loop(interval: Duration, db: Database, notifier: Arc<Notifier>) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        let probe = db.call(|c| c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)));
+        match tokio::time::timeout(interval, probe).await {
+            Ok(Ok(_)) => notifier.watchdog(),
+            Ok(Err(e)) => tracing::error!("watchdog: the database failed: {e}"),
+            Err(_) => tracing::error!("watchdog: the database did not answer in {interval:?}"),
+        }
+    }
+}
+
+/// The daemon once it serves.
+struct Running {
+    conn: zbus::Connection,
+    db: Database,
+    notifier: Arc<Notifier>,
+    shared: Arc<Shared>,
+    config: Config,
+    config_sources: ConfigSources,
+    set_log_filter: Option<SetLogFilter>,
+}
+
+impl Running {
+    fn status_line(&self, bus: &BusChoice) -> String {
+        let id = self.shared.identity();
+        format!(
+            "serving {} on the {bus}: store {} register {}, {} {}",
+            bus::BUS_NAME,
+            id.store_id,
+            id.register_id,
+            id.currency,
+            id.locale
+        )
+    }
+
+    async fn manager(&self) -> zbus::Result<zbus::object_server::InterfaceRef<Manager>> {
+        self.conn
+            .object_server()
+            .interface::<_, Manager>(bus::ROOT_PATH)
+            .await
+    }
+
+    async fn set_state(&self, state: ServiceState) {
+        if self.shared.set_state(state) {
+            tracing::info!(state = state.as_str(), "state changed");
+            match self.manager().await {
+                Ok(iface) => {
+                    let emitter = iface.signal_emitter();
+                    if let Err(e) = iface.get().await.state_changed(emitter).await {
+                        tracing::warn!("cannot announce the state change: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("cannot announce the state change: {e}"),
+            }
+        }
+    }
+
+    /// Reads the configuration again and applies what can change at run time. An invalid
+    /// configuration changes nothing. Returns a line per applied or postponed change.
+    async fn reload(&mut self) -> Result<Vec<String>, String> {
+        self.notifier.reloading();
+        let sources = self.config_sources.clone();
+        let loaded = tokio::task::spawn_blocking(move || config::load(&sources))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        let new = match loaded {
+            Ok(loaded) => loaded.config,
+            Err(e) => {
+                tracing::error!("reload refused, the running configuration stays: {e}");
+                self.notifier.reloaded(&format!("reload refused: {e}"));
+                return Err(e);
+            }
+        };
+        let mut changes = Vec::new();
+        let old = std::mem::replace(&mut self.config, new.clone());
+
+        // Currency stays until restart: amounts of open sales are in the old one.
+        let mut identity = Identity::of(&new);
+        if new.store.currency != old.store.currency {
+            identity.currency = old.store.currency.clone();
+            self.config.store.currency = old.store.currency.clone();
+            changes.push(format!(
+                "store.currency {} → {} takes effect at the next start",
+                old.store.currency, new.store.currency
+            ));
+        }
+        let before = self.shared.identity();
+        if self.shared.set_identity(identity.clone()) {
+            changes.push("store and register identity updated".into());
+            self.announce_identity(&before, &identity).await;
+        }
+        if new.log.level != old.log.level {
+            match &self.set_log_filter {
+                Some(set) => match set(&new.log.level) {
+                    Ok(()) => changes.push(format!("log.level is now {}", new.log.level)),
+                    Err(e) => changes.push(format!("log.level not applied: {e}")),
+                },
+                None => changes.push("log.level ignored: RUST_LOG is set".into()),
+            }
+        }
+        if new.receipt != old.receipt {
+            changes.push("receipt header and footer updated".into());
+        }
+        for (section, differs) in [
+            ("database", new.database != old.database),
+            ("devices", new.devices != old.devices),
+            (
+                "plugins",
+                new.plugins != old.plugins || new.plugin != old.plugin,
+            ),
+        ] {
+            if differs {
+                changes.push(format!("[{section}] changes take effect at the next start"));
+            }
+        }
+        for change in &changes {
+            tracing::info!("reload: {change}");
+        }
+        if changes.is_empty() {
+            tracing::info!("reload: nothing changed");
+        }
+        self.notifier.reloaded(&format!(
+            "configuration reloaded ({} change(s))",
+            changes.len()
+        ));
+        Ok(changes)
+    }
+
+    async fn announce_identity(&self, before: &Identity, after: &Identity) {
+        let Ok(iface) = self.manager().await else {
+            return;
+        };
+        let emitter = iface.signal_emitter();
+        let manager = iface.get().await;
+        let results = [
+            if before.store_id != after.store_id {
+                Some(manager.store_id_changed(emitter).await)
+            } else {
+                None
+            },
+            if before.register_id != after.register_id {
+                Some(manager.register_id_changed(emitter).await)
+            } else {
+                None
+            },
+            if before.locale != after.locale {
+                Some(manager.locale_changed(emitter).await)
+            } else {
+                None
+            },
+        ];
+        for result in results.into_iter().flatten() {
+            if let Err(e) = result {
+                tracing::warn!("cannot announce the identity change: {e}");
+            }
+        }
+    }
+
+    async fn shut_down(self, outcome: Result<(), DaemonError>) -> Result<(), DaemonError> {
+        self.notifier
+            .stopping("stopping: finishing calls in progress");
+        self.set_state(ServiceState::Stopping).await;
+        if outcome.is_ok()
+            && let Err(e) = self.conn.release_name(bus::BUS_NAME).await
+        {
+            tracing::warn!("cannot release {}: {e}", bus::BUS_NAME);
+        }
+        let pending = self.shared.calls_in_progress();
+        if pending > 0 {
+            tracing::info!("waiting for {pending} call(s) in progress");
+        }
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.shared.calls_finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "{} call(s) still running after {DRAIN_TIMEOUT:?}; stopping anyway",
+                self.shared.calls_in_progress()
+            );
+        }
+        self.notifier.status("stopping: closing the database");
+        self.db.close().await?;
+        drop(self.conn);
+        tracing::info!("stopped");
+        outcome
+    }
+}

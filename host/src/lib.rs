@@ -1,0 +1,25 @@
+//! posd — the point-of-sale host daemon.
+//!
+//! posd owns a till's open sales, money ledger and receipt journal, drives its scanners and
+//! receipt printers, loads loyalty plugins, and serves all of it to local frontends over D-Bus
+//! (`org.posd.Posd1`, see `host/interfaces/`). This crate is the daemon and the technicians'
+//! CLI; device drivers and the plugin ABI live in crates of their own.
+//!
+//! Reading order:
+//! - [`config`]: the layered, validated configuration.
+//! - [`store`]: the SQLite state database, its migrations and backups.
+//! - [`service`]: the daemon's shared state and life cycle, free of D-Bus.
+//! - [`bus`]: the thin D-Bus layer: connection, name, the contract's objects and errors.
+//! - [`daemon`]: start-up, the main loop, reload and shutdown.
+//! - [`notify`]: the systemd notification protocol.
+//! - [`paths`]: where state lives.
+//! - [`client`]: typed proxies of the contract, for `posctl` and tests.
+
+pub mod bus;
+pub mod client;
+pub mod config;
+pub mod daemon;
+pub mod notify;
+pub mod paths;
+pub mod service;
+pub mod store;
