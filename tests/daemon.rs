@@ -1,0 +1,657 @@
+//! The daemon as systemd, frontends and technicians see it: a real `posd` on a private
+//! `dbus-daemon`, reached with zbus, busctl, gdbus and posctl.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use posd::client::Manager1Proxy;
+use support::*;
+
+const SHOP_CONFIG: &str = r#"
+[store]
+id = "S42"
+currency = "CZK"
+locale = "cs-CZ"
+
+[register]
+id = "R7"
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ready_arrives_and_properties_read_back_right() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(SHOP_CONFIG)
+        .start();
+    let ready = daemon.wait_for_notification("READY=1");
+    assert!(ready.contains("STATUS=serving org.posd.Posd1"), "{ready}");
+    assert!(
+        daemon
+            .notifications
+            .iter()
+            .any(|n| n.contains("STATUS=opening the database")),
+        "status lines before READY: {:?}",
+        daemon.notifications
+    );
+
+    // A frontend with zbus.
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("proxy");
+    assert_eq!(manager.store_id().await.expect("StoreId"), "S42");
+    assert_eq!(manager.register_id().await.expect("RegisterId"), "R7");
+    assert_eq!(manager.currency().await.expect("Currency"), "CZK");
+    assert_eq!(manager.locale().await.expect("Locale"), "cs-CZ");
+    assert_eq!(manager.state().await.expect("State"), "running");
+    assert_eq!(manager.abi_version().await.expect("AbiVersion"), "1.0");
+    assert_eq!(
+        manager.version().await.expect("Version"),
+        env!("CARGO_PKG_VERSION")
+    );
+
+    // An outside client with busctl.
+    let out = run(Command::new("busctl")
+        .arg(format!("--address={}", bus.address()))
+        .args(["get-property", "org.posd.Posd1", "/org/posd/Posd1"])
+        .args(["org.posd.Manager1", "StoreId"]));
+    assert!(out.status.success(), "busctl: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "s \"S42\"");
+
+    // And with gdbus: every property in one GetAll, plus the ObjectManager.
+    let out = run(Command::new("gdbus")
+        .args(["call", "--address", bus.address()])
+        .args([
+            "--dest",
+            "org.posd.Posd1",
+            "--object-path",
+            "/org/posd/Posd1",
+        ])
+        .args([
+            "--method",
+            "org.freedesktop.DBus.Properties.GetAll",
+            "org.posd.Manager1",
+        ]));
+    assert!(out.status.success(), "gdbus: {}", text(&out.stderr));
+    let all = text(&out.stdout);
+    for expected in [
+        "'Version'",
+        "'AbiVersion': <'1.0'>",
+        "'StoreId': <'S42'>",
+        "'RegisterId': <'R7'>",
+        "'Currency': <'CZK'>",
+        "'Locale': <'cs-CZ'>",
+        "'State': <'running'>",
+    ] {
+        assert!(all.contains(expected), "{expected} missing from {all}");
+    }
+    let out = run(Command::new("gdbus")
+        .args(["call", "--address", bus.address()])
+        .args([
+            "--dest",
+            "org.posd.Posd1",
+            "--object-path",
+            "/org/posd/Posd1",
+        ])
+        .args([
+            "--method",
+            "org.freedesktop.DBus.ObjectManager.GetManagedObjects",
+        ]));
+    assert!(out.status.success(), "ObjectManager: {}", text(&out.stderr));
+
+    assert!(daemon.stop().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn second_daemon_on_the_same_bus_is_refused() {
+    let bus = TestBus::start();
+    let first = DaemonSetup::new(bus.address(), &bus.dir.path().join("one")).start();
+    let mut second = DaemonSetup::new(bus.address(), &bus.dir.path().join("two")).spawn();
+    let status = second.wait();
+    assert_eq!(
+        status.code(),
+        Some(69),
+        "EX_UNAVAILABLE; log:\n{}",
+        second.log()
+    );
+    let log = second.log();
+    assert!(log.contains("already owned"), "{log}");
+    assert!(
+        log.contains(&format!("pid {}", first.child.id())),
+        "names the owner: {log}"
+    );
+    assert!(
+        !second.notifications.iter().any(|n| n.contains("READY=1")),
+        "the refused daemon never said READY"
+    );
+    // The first one is undisturbed.
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("proxy");
+    assert_eq!(manager.state().await.expect("State"), "running");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_announces_stopping_and_exits_cleanly() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("proxy");
+    let mut changes = manager.receive_state_changed().await;
+    // The first item of a property stream is the current value.
+    let first = tokio::time::timeout(PATIENCE, changes.next())
+        .await
+        .expect("current state")
+        .expect("stream");
+    assert_eq!(first.get().await.expect("value"), "running");
+
+    daemon.signal(libc::SIGTERM);
+    let change = tokio::time::timeout(PATIENCE, changes.next())
+        .await
+        .expect("State changes on SIGTERM")
+        .expect("stream");
+    assert_eq!(change.get().await.expect("value"), "stopping");
+    let stopping = daemon.wait_for_notification("STOPPING=1");
+    assert!(stopping.contains("STATUS="), "{stopping}");
+    let status = daemon.wait();
+    assert_eq!(status.code(), Some(0), "log:\n{}", daemon.log());
+
+    // The name is released: nobody owns it any more.
+    let dbus = zbus::fdo::DBusProxy::new(&conn).await.expect("dbus proxy");
+    let owned = dbus
+        .name_has_owner("org.posd.Posd1".try_into().expect("name"))
+        .await
+        .expect("NameHasOwner");
+    assert!(!owned);
+    // The WAL was folded back into the database file.
+    let wal = daemon
+        .state_dir
+        .join(format!("{}-wal", posd::store::DATABASE_FILE));
+    assert!(!wal.exists() || std::fs::metadata(&wal).expect("wal").len() == 0);
+}
+
+#[test]
+fn sigint_stops_like_sigterm() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    daemon.signal(libc::SIGINT);
+    assert_eq!(daemon.wait().code(), Some(0));
+    daemon.wait_for_notification("STOPPING=1");
+}
+
+#[test]
+fn a_wrongly_typed_value_is_refused_naming_file_and_key() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config("[database]\nbusy_timeout_ms = \"long\"\n")
+        .spawn();
+    assert_eq!(daemon.wait().code(), Some(78), "EX_CONFIG");
+    let log = daemon.log();
+    assert!(log.contains("posd.toml"), "{log}");
+    assert!(log.contains("database.busy_timeout_ms"), "{log}");
+    assert!(
+        !daemon.database().exists(),
+        "no database is created for a refused start"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_a_drop_in_is_refused_naming_it() {
+    let bus = TestBus::start();
+    let setup = DaemonSetup::new(bus.address(), bus.dir.path());
+    let drop_in = setup.config_dir.join("posd.d");
+    std::fs::create_dir_all(&drop_in).expect("posd.d");
+    std::fs::write(drop_in.join("20-till.toml"), "[register]\nidd = \"3\"\n").expect("write");
+    let mut daemon = setup.spawn();
+    assert_eq!(daemon.wait().code(), Some(78));
+    let log = daemon.log();
+    assert!(
+        log.contains("20-till.toml") && log.contains("register.idd"),
+        "{log}"
+    );
+}
+
+#[test]
+fn check_config_prints_the_effective_configuration() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("posd.toml"), SHOP_CONFIG).expect("write");
+    let out = run(Command::new(POSD)
+        .arg("--config-dir")
+        .arg(dir.path())
+        .arg("--check-config")
+        .env("POSD_LOG__LEVEL", "debug"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let effective: toml::Table = printed.parse().expect("prints TOML");
+    assert_eq!(effective["store"]["currency"].as_str(), Some("CZK"));
+    assert_eq!(effective["register"]["id"].as_str(), Some("R7"));
+    assert_eq!(
+        effective["log"]["level"].as_str(),
+        Some("debug"),
+        "environment applied"
+    );
+    assert_eq!(
+        effective["database"]["busy_timeout_ms"].as_integer(),
+        Some(5000),
+        "defaults shown"
+    );
+    assert!(printed.contains("posd.toml → environment"), "{printed}");
+
+    std::fs::write(dir.path().join("posd.toml"), "[store]\nid = 1\n").expect("write");
+    let out = run(Command::new(POSD)
+        .arg("--config-dir")
+        .arg(dir.path())
+        .arg("--check-config"));
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        text(&out.stderr).contains("store.id"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_fresh_database_is_created_and_migrated() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = rusqlite::Connection::open(daemon.database()).expect("database exists");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, posd::store::schema_version());
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("journal mode");
+    assert_eq!(mode, "wal");
+    let history: i64 = conn
+        .query_row("SELECT count(*) FROM schema_history", [], |r| r.get(0))
+        .expect("history");
+    assert_eq!(history, posd::store::schema_version());
+    drop(conn);
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_database_from_a_newer_posd_is_refused() {
+    let bus = TestBus::start();
+    let setup = DaemonSetup::new(bus.address(), bus.dir.path());
+    std::fs::create_dir_all(&setup.state_dir).expect("state dir");
+    let path = setup.state_dir.join(posd::store::DATABASE_FILE);
+    let newer = posd::store::schema_version() + 1;
+    rusqlite::Connection::open(&path)
+        .expect("create")
+        .execute_batch(&format!(
+            "CREATE TABLE future (x); PRAGMA user_version = {newer};"
+        ))
+        .expect("prepare");
+    let mut daemon = setup.spawn();
+    assert_eq!(
+        daemon.wait().code(),
+        Some(65),
+        "EX_DATAERR; log:\n{}",
+        daemon.log()
+    );
+    let log = daemon.log();
+    assert!(log.contains(&format!("schema version {newer}")), "{log}");
+    assert!(log.contains("newer posd"), "{log}");
+    // Left exactly as it was.
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, newer);
+}
+
+#[test]
+fn backup_of_a_running_daemon_opens_and_holds_the_data() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let live_id: String = rusqlite::Connection::open(daemon.database())
+        .expect("open")
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'database_id'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("database id");
+    let target = bus.dir.path().join("backup.sqlite3");
+    let out = run(Command::new(POSD)
+        .arg("--state-dir")
+        .arg(&daemon.state_dir)
+        .arg("--config-dir")
+        .arg(&daemon.config_dir)
+        .arg("--backup")
+        .arg(&target));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("integrity ok"),
+        "{}",
+        text(&out.stdout)
+    );
+    let copy = rusqlite::Connection::open(&target).expect("backup opens");
+    let check: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("check");
+    assert_eq!(check, "ok");
+    let copied_id: String = copy
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'database_id'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("copied id");
+    assert_eq!(copied_id, live_id);
+    assert!(
+        daemon.stop().success(),
+        "the daemon kept running during the backup"
+    );
+
+    // A backup without a database is an error and writes nothing.
+    let empty = bus.dir.path().join("empty-state");
+    let target = bus.dir.path().join("nothing.sqlite3");
+    let out = run(Command::new(POSD)
+        .arg("--state-dir")
+        .arg(&empty)
+        .arg("--config-dir")
+        .arg(&empty)
+        .arg("--backup")
+        .arg(&target));
+    assert!(!out.status.success());
+    assert!(!target.exists());
+}
+
+#[test]
+fn watchdog_beats_at_half_the_interval_only_when_asked() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), &bus.dir.path().join("wd"))
+        .env("WATCHDOG_USEC", "400000")
+        .start();
+    daemon.collect_for(Duration::from_millis(1100));
+    let beats = daemon
+        .notifications
+        .iter()
+        .filter(|n| *n == "WATCHDOG=1")
+        .count();
+    // One beat every 200 ms: about five in 1.1 s; a loaded machine may lose one or two.
+    assert!(
+        (3..=7).contains(&beats),
+        "{beats} beats: {:?}",
+        daemon.notifications
+    );
+
+    // Without WATCHDOG_USEC: no beats (on a bus of its own, the first still owns the name).
+    let other = TestBus::start();
+    let mut quiet = DaemonSetup::new(other.address(), other.dir.path()).start();
+    quiet.collect_for(Duration::from_millis(600));
+    assert!(
+        !quiet.notifications.iter().any(|n| n.contains("WATCHDOG")),
+        "no watchdog without WATCHDOG_USEC: {:?}",
+        quiet.notifications
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_applies_a_valid_config_and_keeps_the_old_one_on_error() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(SHOP_CONFIG)
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("proxy");
+    let mut store_ids = manager.receive_store_id_changed().await;
+    let _current = store_ids.next().await;
+
+    std::fs::write(
+        daemon.config_dir.join("posd.toml"),
+        SHOP_CONFIG.replace("S42", "S43").replace("CZK", "EUR"),
+    )
+    .expect("write");
+    manager.reload_config().await.expect("ReloadConfig");
+    let change = tokio::time::timeout(PATIENCE, store_ids.next())
+        .await
+        .expect("PropertiesChanged for StoreId")
+        .expect("stream");
+    assert_eq!(change.get().await.expect("value"), "S43");
+    assert_eq!(
+        manager.currency().await.expect("Currency"),
+        "CZK",
+        "currency changes wait for a restart"
+    );
+    daemon.wait_for_notification("RELOADING=1");
+
+    // A broken file: the call fails with the key named, and nothing changes.
+    std::fs::write(daemon.config_dir.join("posd.toml"), "[store]\nid = [1]\n").expect("write");
+    let err = manager.reload_config().await.expect_err("refused");
+    let (name, message) = posd::client::error_reply(&err).expect("a D-Bus error");
+    assert_eq!(name, "org.posd.Error.InvalidConfiguration");
+    assert!(message.contains("store.id"), "{message}");
+    assert_eq!(manager.store_id().await.expect("StoreId"), "S43");
+    assert_eq!(manager.state().await.expect("State"), "running");
+
+    // SIGHUP does the same as ReloadConfig.
+    std::fs::write(
+        daemon.config_dir.join("posd.toml"),
+        SHOP_CONFIG.replace("S42", "S44"),
+    )
+    .expect("write");
+    daemon.signal(libc::SIGHUP);
+    let change = tokio::time::timeout(PATIENCE, store_ids.next())
+        .await
+        .expect("PropertiesChanged after SIGHUP")
+        .expect("stream");
+    assert_eq!(change.get().await.expect("value"), "S44");
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_caller_who_is_not_admin_gets_not_allowed() {
+    if !is_root() {
+        eprintln!("skipped: calling as another user needs root");
+        return;
+    }
+    let bus = TestBus::start_for_everyone();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let nobody = 65534;
+    let call = |uid: u32| {
+        use std::os::unix::process::CommandExt;
+        run(Command::new("busctl")
+            .arg(format!("--address={}", bus.address()))
+            .args(["call", "org.posd.Posd1", "/org/posd/Posd1"])
+            .args(["org.posd.Manager1", "ReloadConfig"])
+            .uid(uid)
+            .gid(uid))
+    };
+    let out = call(nobody);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("needs root or membership of group posd-admin"),
+        "{stderr}"
+    );
+    // busctl prints the message; the name is checked through posctl below.
+    use std::os::unix::process::CommandExt;
+    let out = run(Command::new(POSCTL)
+        .arg("--bus-address")
+        .arg(bus.address())
+        .arg("reload-config")
+        .uid(nobody)
+        .gid(nobody));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("org.posd.Error.NotAllowed"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Root may.
+    let out = call(0);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn posctl_status_prints_properties_as_text_and_json() {
+    let bus = TestBus::start();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(SHOP_CONFIG)
+        .start();
+    let out = posctl(bus.address(), &["status"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert!(lines[0].starts_with("Version"), "contract order: {printed}");
+    assert!(printed.contains("StoreId      S42"), "{printed}");
+    assert!(printed.contains("State        running"), "{printed}");
+
+    let out = posctl(bus.address(), &["status", "--json"]);
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["RegisterId"], "R7");
+    assert_eq!(json["Currency"], "CZK");
+    assert_eq!(json["AbiVersion"], "1.0");
+}
+
+#[test]
+fn posctl_prints_the_dbus_error_name_when_posd_is_absent() {
+    let bus = TestBus::start();
+    let out = posctl(bus.address(), &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("org.freedesktop.DBus.Error.ServiceUnknown"),
+        "{stderr}"
+    );
+    let out = posctl(bus.address(), &["--json", "status"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON error");
+    assert_eq!(json["error"], "org.freedesktop.DBus.Error.ServiceUnknown");
+    let out = posctl("unix:path=/nonexistent/bus", &["status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot reach posd"));
+}
+
+#[test]
+fn readme_first_command_starts_a_private_bus_that_posctl_reaches() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stderr_path = dir.path().join("stderr");
+    let mut child = Command::new(POSD)
+        .arg("--session")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("RUST_LOG")
+        .env("HOME", dir.path())
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("STATE_DIRECTORY")
+        .env("CONFIGURATION_DIRECTORY", dir.path().join("etc"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).expect("stderr"))
+        .spawn()
+        .expect("posd starts");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let address = loop {
+        let log = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        if log.contains("serving org.posd.Posd1")
+            && let Some(line) = log.lines().find(|l| l.contains("posctl --bus-address"))
+        {
+            break line.split('\'').nth(1).expect("quoted address").to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no address printed:\n{log}"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "posd exited:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = posctl(&address, &["status"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("State        running"));
+    assert!(
+        dir.path()
+            .join(".local/state/posd")
+            .join(posd::store::DATABASE_FILE)
+            .exists(),
+        "state in the XDG state directory"
+    );
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = wait_with_timeout(&mut child, PATIENCE).expect("exits");
+    assert!(status.success());
+    let socket_dir = address
+        .trim_start_matches("unix:path=")
+        .split(',')
+        .next()
+        .and_then(|p| std::path::Path::new(p).parent().map(|p| p.to_path_buf()))
+        .expect("socket dir");
+    assert!(!socket_dir.exists(), "the private bus is cleaned up");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn served_interfaces_match_the_checked_in_xml() {
+    let bus = TestBus::start();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let introspectable = zbus::fdo::IntrospectableProxy::builder(&conn)
+        .destination("org.posd.Posd1")
+        .path("/org/posd/Posd1")
+        .build()
+        .await
+        .expect("proxy");
+    let served = introspectable.introspect().await.expect("Introspect");
+    let checked_in = include_str!("../host/interfaces/org.posd.Manager1.xml");
+    assert_eq!(
+        interface_shape(&served, "org.posd.Manager1"),
+        interface_shape(checked_in, "org.posd.Manager1"),
+        "host/interfaces/org.posd.Manager1.xml and the served interface differ"
+    );
+}
+
+/// Methods, properties and signals of one interface as sorted lines, docs left out.
+fn interface_shape(xml: &str, interface: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse_with_options(
+        xml,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("introspection XML parses");
+    let iface = doc
+        .descendants()
+        .find(|n| n.has_tag_name("interface") && n.attribute("name") == Some(interface))
+        .unwrap_or_else(|| panic!("{interface} missing from:\n{xml}"));
+    let mut lines = Vec::new();
+    for member in iface.children().filter(|n| n.is_element()) {
+        let name = member.attribute("name").unwrap_or_default();
+        let mut line = format!("{} {name}", member.tag_name().name());
+        if let Some(t) = member.attribute("type") {
+            line += &format!(
+                " type={t} access={}",
+                member.attribute("access").unwrap_or("")
+            );
+        }
+        for child in member.children().filter(|n| n.is_element()) {
+            match child.tag_name().name() {
+                "arg" => {
+                    line += &format!(
+                        " arg({},{},{})",
+                        child.attribute("name").unwrap_or(""),
+                        child.attribute("type").unwrap_or(""),
+                        child.attribute("direction").unwrap_or("")
+                    )
+                }
+                "annotation" => {
+                    line += &format!(
+                        " @{}={}",
+                        child.attribute("name").unwrap_or(""),
+                        child.attribute("value").unwrap_or("")
+                    )
+                }
+                _ => {}
+            }
+        }
+        lines.push(line);
+    }
+    lines.sort();
+    lines
+}

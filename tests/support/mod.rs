@@ -1,0 +1,338 @@
+//! Test harness: a private `dbus-daemon`, the real `posd` binary started on it with a temp
+//! state directory and a `NOTIFY_SOCKET` the test listens on, and clients that talk to it
+//! the way frontends and technicians do (zbus, busctl, gdbus, posctl).
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::io::Read;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub use posd::bus::private::PrivateBus;
+
+/// Path of the freshly built daemon.
+pub const POSD: &str = env!("CARGO_BIN_EXE_posd");
+/// Path of the freshly built CLI.
+pub const POSCTL: &str = env!("CARGO_BIN_EXE_posctl");
+
+/// How long anything in a test may take before it counts as hung.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A temp directory with a private bus in it.
+pub struct TestBus {
+    pub dir: tempfile::TempDir,
+    pub bus: PrivateBus,
+}
+
+impl TestBus {
+    /// A bus with an open policy.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let bus = PrivateBus::start(&dir.path().join("bus")).expect("dbus-daemon starts");
+        Self { dir, bus }
+    }
+
+    /// A bus with an open policy that any local user may connect to, for calling as
+    /// another user.
+    pub fn start_for_everyone() -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let policy = format!(
+            "{}\n  <policy context=\"default\"><allow user=\"*\"/></policy>",
+            posd::bus::private::OPEN_POLICY
+        );
+        let bus = PrivateBus::start_with(&dir.path().join("bus"), "session", &policy)
+            .expect("dbus-daemon starts");
+        Self { dir, bus }
+    }
+
+    /// The bus address.
+    pub fn address(&self) -> &str {
+        self.bus.address()
+    }
+
+    /// A zbus client connection.
+    pub async fn client(&self) -> zbus::Connection {
+        zbus::connection::Builder::address(self.address())
+            .build()
+            .await
+            .expect("client connects")
+    }
+}
+
+/// A running `posd` process and the notifications it sent.
+pub struct Daemon {
+    pub child: Child,
+    pub state_dir: PathBuf,
+    pub config_dir: PathBuf,
+    notify: UnixDatagram,
+    pub notifications: Vec<String>,
+    stderr_path: PathBuf,
+}
+
+/// How to start a daemon.
+pub struct DaemonSetup<'a> {
+    pub bus_address: &'a str,
+    pub state_dir: PathBuf,
+    pub config_dir: PathBuf,
+    pub extra_args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl<'a> DaemonSetup<'a> {
+    /// A daemon on `bus` with state and config under `root` (created as needed).
+    pub fn new(bus_address: &'a str, root: &Path) -> Self {
+        Self {
+            bus_address,
+            state_dir: root.join("state"),
+            config_dir: root.join("etc"),
+            extra_args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Writes `posd.toml` in the config dir.
+    pub fn config(self, toml: &str) -> Self {
+        std::fs::create_dir_all(&self.config_dir).expect("config dir");
+        std::fs::write(self.config_dir.join("posd.toml"), toml).expect("write config");
+        self
+    }
+
+    /// Adds command-line arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.extra_args.extend(args.iter().map(|a| a.to_string()));
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Starts the daemon (without waiting for READY).
+    pub fn spawn(self) -> Daemon {
+        std::fs::create_dir_all(&self.config_dir).expect("config dir");
+        let notify_path = self.state_dir.with_file_name(format!(
+            "notify-{}",
+            self.state_dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("x")
+        ));
+        let _ = std::fs::remove_file(&notify_path);
+        let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
+        notify
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let stderr_path = notify_path.with_extension("stderr");
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut command = Command::new(POSD);
+        command
+            .arg("--bus-address")
+            .arg(self.bus_address)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("--config-dir")
+            .arg(&self.config_dir)
+            .args(&self.extra_args)
+            .env("NOTIFY_SOCKET", &notify_path)
+            .env_remove("RUST_LOG")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .env_remove("STATE_DIRECTORY")
+            .env_remove("CONFIGURATION_DIRECTORY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("POSD_") {
+                command.env_remove(key);
+            }
+        }
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("posd starts");
+        Daemon {
+            child,
+            state_dir: self.state_dir,
+            config_dir: self.config_dir,
+            notify,
+            notifications: Vec::new(),
+            stderr_path,
+        }
+    }
+
+    /// Starts the daemon and waits for READY=1.
+    pub fn start(self) -> Daemon {
+        let mut daemon = self.spawn();
+        daemon.wait_for_notification("READY=1");
+        daemon
+    }
+}
+
+impl Daemon {
+    /// Waits until a notification containing `needle` arrives; panics with the daemon's log
+    /// if it exits or takes too long.
+    pub fn wait_for_notification(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + PATIENCE;
+        if let Some(found) = self.notifications.iter().find(|n| n.contains(needle)) {
+            return found.clone();
+        }
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < deadline {
+            match self.notify.recv(&mut buf) {
+                Ok(n) => {
+                    let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    self.notifications.push(message.clone());
+                    if message.contains(needle) {
+                        return message;
+                    }
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if let Ok(Some(status)) = self.child.try_wait() {
+                        panic!(
+                            "posd exited ({status}) before sending {needle:?}; log:\n{}",
+                            self.log()
+                        );
+                    }
+                }
+                Err(e) => panic!("notify socket: {e}"),
+            }
+        }
+        panic!(
+            "no {needle:?} from posd within {PATIENCE:?}; log:\n{}",
+            self.log()
+        );
+    }
+
+    /// Collects every notification that arrives within `duration`.
+    pub fn collect_for(&mut self, duration: Duration) {
+        let deadline = Instant::now() + duration;
+        let mut buf = vec![0u8; 4096];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.notify.recv(&mut buf) {
+                self.notifications
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+    }
+
+    /// What the daemon wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill has no memory-safety preconditions.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
+    }
+
+    /// Waits for the daemon to exit.
+    pub fn wait(&mut self) -> ExitStatus {
+        wait_with_timeout(&mut self.child, PATIENCE).unwrap_or_else(|| {
+            panic!(
+                "posd did not exit within {PATIENCE:?}; log:\n{}",
+                self.log()
+            )
+        })
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal(libc::SIGTERM);
+        self.wait()
+    }
+
+    /// Path of the database file.
+    pub fn database(&self) -> PathBuf {
+        self.state_dir.join(posd::store::DATABASE_FILE)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Waits for `child` to exit, at most `timeout`.
+pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// Runs a command to completion (at most [`PATIENCE`]) and returns its output.
+pub fn run(command: &mut Command) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stderr.read_to_end(&mut buf);
+        buf
+    });
+    let status = match wait_with_timeout(&mut child, PATIENCE) {
+        Some(status) => status,
+        None => {
+            let _ = child.kill();
+            panic!("{command:?} did not finish within {PATIENCE:?}");
+        }
+    };
+    Output {
+        status,
+        stdout: out_reader.join().expect("stdout reader"),
+        stderr: err_reader.join().expect("stderr reader"),
+    }
+}
+
+/// Runs the posctl binary against `bus_address`.
+pub fn posctl(bus_address: &str, args: &[&str]) -> Output {
+    run(Command::new(POSCTL)
+        .arg("--bus-address")
+        .arg(bus_address)
+        .args(args))
+}
+
+/// Lossy stdout/stderr as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Whether the tests run as root (needed to call as other users).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
