@@ -60,3 +60,74 @@ pub fn error_reply(e: &zbus::Error) -> Option<(String, String)> {
         _ => None,
     }
 }
+
+/// `org.posd.Device1` on `/org/posd/Posd1/device/<name>`.
+#[zbus::proxy(interface = "org.posd.Device1", default_service = "org.posd.Posd1")]
+pub trait Device1 {
+    /// Configured name.
+    #[zbus(property)]
+    fn name(&self) -> zbus::Result<String>;
+    /// scanner or printer.
+    #[zbus(property)]
+    fn kind(&self) -> zbus::Result<String>;
+    /// online, offline or error.
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+    /// How it is attached.
+    #[zbus(property)]
+    fn connection(&self) -> zbus::Result<String>;
+    /// Why it is not online.
+    #[zbus(property)]
+    fn last_error(&self) -> zbus::Result<String>;
+}
+
+/// `org.posd.Scanner1`.
+#[zbus::proxy(interface = "org.posd.Scanner1", default_service = "org.posd.Posd1")]
+pub trait Scanner1 {
+    /// Scans refused as misreads.
+    #[zbus(property)]
+    fn rejected_scans(&self) -> zbus::Result<u32>;
+    /// A code was read.
+    #[zbus(signal)]
+    fn scanned(
+        &self,
+        code: String,
+        symbology: String,
+        kind: String,
+        details: std::collections::HashMap<String, zbus::OwnedVariant>,
+    ) -> zbus::Result<()>;
+}
+
+/// `org.posd.Printer1`.
+#[zbus::proxy(interface = "org.posd.Printer1", default_service = "org.posd.Posd1")]
+pub trait Printer1 {
+    /// Paper nearly used up.
+    #[zbus(property)]
+    fn paper_near_end(&self) -> zbus::Result<bool>;
+    /// No paper.
+    #[zbus(property)]
+    fn paper_out(&self) -> zbus::Result<bool>;
+    /// Cover open.
+    #[zbus(property)]
+    fn cover_open(&self) -> zbus::Result<bool>;
+    /// Jobs waiting.
+    #[zbus(property)]
+    fn queue_length(&self) -> zbus::Result<u32>;
+    /// Characters per line.
+    #[zbus(property)]
+    fn columns(&self) -> zbus::Result<u32>;
+    /// Print a receipt again.
+    fn print(&self, receipt_id: &str) -> zbus::Result<String>;
+    /// Queue the test page.
+    fn print_test_page(&self) -> zbus::Result<String>;
+    /// Open the cash drawer.
+    fn open_drawer(&self) -> zbus::Result<()>;
+    /// A job finished.
+    #[zbus(signal)]
+    fn job_done(&self, job_id: String, state: String) -> zbus::Result<()>;
+}
+
+/// Object path of device `name`.
+pub fn device_path(name: &str) -> String {
+    format!("/org/posd/Posd1/device/{name}")
+}

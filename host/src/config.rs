@@ -58,6 +58,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Hardware attached to the till.
     pub devices: Vec<DeviceConfig>,
+    /// How scanned codes are read, for all scanners.
+    pub scanning: ScanningConfig,
     /// Where plugins are loaded from and how they are called.
     pub plugins: PluginsConfig,
     /// Each plugin's own section, keyed by plugin id: `[plugin.vouchers]`. Free-form: the
@@ -142,12 +144,8 @@ impl Default for DatabaseConfig {
 pub enum DeviceKind {
     /// A barcode scanner on a serial line.
     Scanner,
-    /// An ESC/POS receipt printer (the cash drawer hangs off it).
+    /// An ESC/POS receipt printer; the cash drawer hangs off it.
     Printer,
-    /// A cash drawer with a connection of its own.
-    Drawer,
-    /// A customer display.
-    Display,
 }
 
 /// One `[[devices]]` entry.
@@ -163,6 +161,47 @@ pub struct DeviceConfig {
     /// A device can be kept in the file but switched off.
     #[serde(default = "yes")]
     pub enabled: bool,
+
+    /// Scanner: what ends a code (`cr`, `lf`, `crlf`, `tab`, `none`). Default `cr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<posd_scanner::Suffix>,
+    /// Scanner: characters the scanner puts before each code, stripped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Scanner: a pause this long ends a code (scanners without suffix). Default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inter_byte_timeout_ms: Option<u64>,
+
+    /// Printer: characters per line, 32, 42 or 48. Default 42.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<u8>,
+    /// Printer: code page for text, `pc858` (German, €) or `pc852` (Czech). Default `pc858`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_page: Option<posd_printer::CodePage>,
+    /// Printer: printable width in dots: 384 (58 mm), 512 or 576 (80 mm). Default by
+    /// columns: 32 → 384, 42 → 512, 48 → 576.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dots_per_line: Option<u16>,
+    /// Printer: drawer kick pin, 2 or 5. Default 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawer_pin: Option<u8>,
+    /// Printer: drawer pulse length in milliseconds. Default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawer_pulse_ms: Option<u16>,
+    /// Printer: how often an idle printer is asked for its status, in milliseconds.
+    /// Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_poll_ms: Option<u64>,
+}
+
+/// `[scanning]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScanningConfig {
+    /// Layouts of the store's in-store EAN-13 codes (prefixes 20–29) for weighed and
+    /// priced goods, e.g. `{ prefixes = ["28"], item_digits = 5, value = "weight",
+    /// value_digits = 5, decimals = 3 }`.
+    pub in_store: Vec<posd_scanner::InStoreLayout>,
 }
 
 fn yes() -> bool {
@@ -294,15 +333,8 @@ impl Config {
                     format!("device `{}` is declared twice", device.name),
                 );
             }
-            let scheme = device.connection.split_once(':').map(|(s, _)| s);
-            if !matches!(scheme, Some("serial" | "tcp" | "file")) {
-                return bad(
-                    format!("{key}.connection"),
-                    format!(
-                        "`{}` has no known transport; expected `serial:/dev/…`, `tcp:HOST:PORT` or `file:/dev/…`",
-                        device.connection
-                    ),
-                );
+            if let Err((field, reason)) = check_device(device) {
+                return bad(format!("{key}.{field}"), reason);
             }
         }
         for id in self.plugin.keys() {
@@ -320,6 +352,86 @@ impl Config {
             .find(|(c, _)| *c == self.store.currency)
             .map_or(2, |(_, u)| *u)
     }
+}
+
+/// Checks one device entry: its connection and that it only has keys of its kind.
+fn check_device(device: &DeviceConfig) -> Result<(), (&'static str, String)> {
+    match device.kind {
+        DeviceKind::Scanner => {
+            if let Err(e) = posd_scanner::SerialSpec::parse(&device.connection) {
+                return Err((
+                    "connection",
+                    format!("{e}; a scanner is `serial:/dev/…?baud=9600`"),
+                ));
+            }
+            let printer_keys = [
+                ("columns", device.columns.is_some()),
+                ("code_page", device.code_page.is_some()),
+                ("dots_per_line", device.dots_per_line.is_some()),
+                ("drawer_pin", device.drawer_pin.is_some()),
+                ("drawer_pulse_ms", device.drawer_pulse_ms.is_some()),
+                ("status_poll_ms", device.status_poll_ms.is_some()),
+            ];
+            if let Some((key, _)) = printer_keys.iter().find(|(_, set)| *set) {
+                return Err((key, "only printers have this key".into()));
+            }
+            if device
+                .inter_byte_timeout_ms
+                .is_some_and(|ms| !(1..=5000).contains(&ms))
+            {
+                return Err((
+                    "inter_byte_timeout_ms",
+                    "expected a number of milliseconds from 1 to 5000".into(),
+                ));
+            }
+        }
+        DeviceKind::Printer => {
+            if let Err(e) = posd_printer::Connection::parse(&device.connection) {
+                return Err((
+                    "connection",
+                    format!(
+                        "{e}; a printer is `tcp:HOST:9100`, `serial:/dev/…` or `file:/dev/usb/lp0`"
+                    ),
+                ));
+            }
+            let scanner_keys = [
+                ("suffix", device.suffix.is_some()),
+                ("prefix", device.prefix.is_some()),
+                (
+                    "inter_byte_timeout_ms",
+                    device.inter_byte_timeout_ms.is_some(),
+                ),
+            ];
+            if let Some((key, _)) = scanner_keys.iter().find(|(_, set)| *set) {
+                return Err((key, "only scanners have this key".into()));
+            }
+            if device.columns.is_some_and(|c| ![32, 42, 48].contains(&c)) {
+                return Err(("columns", "expected 32, 42 or 48".into()));
+            }
+            if let Err(e) = crate::devices::PrinterSettings::of(device) {
+                return Err(("dots_per_line", e.to_string()));
+            }
+            if device.drawer_pin.is_some_and(|p| p != 2 && p != 5) {
+                return Err(("drawer_pin", "expected 2 or 5".into()));
+            }
+            if device
+                .drawer_pulse_ms
+                .is_some_and(|ms| !(10..=500).contains(&ms))
+            {
+                return Err(("drawer_pulse_ms", "expected 10 to 500 milliseconds".into()));
+            }
+            if device
+                .status_poll_ms
+                .is_some_and(|ms| !(100..=60_000).contains(&ms))
+            {
+                return Err((
+                    "status_poll_ms",
+                    "expected 100 to 60000 milliseconds".into(),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn is_identifier(s: &str) -> bool {
@@ -723,6 +835,30 @@ mod tests {
             (
                 "[[devices]]\nname = \"p1\"\nkind = \"printer\"\nconnection = \"tcp:h:1\"\n[[devices]]\nname = \"p1\"\nkind = \"scanner\"\nconnection = \"serial:/dev/x\"\n",
                 "devices[1].name",
+            ),
+            (
+                "[[devices]]\nname = \"s\"\nkind = \"scanner\"\nconnection = \"tcp:h:1\"\n",
+                "devices[0].connection",
+            ),
+            (
+                "[[devices]]\nname = \"s\"\nkind = \"scanner\"\nconnection = \"serial:/dev/x\"\ncolumns = 42\n",
+                "devices[0].columns",
+            ),
+            (
+                "[[devices]]\nname = \"p\"\nkind = \"printer\"\nconnection = \"tcp:h:1\"\nsuffix = \"cr\"\n",
+                "devices[0].suffix",
+            ),
+            (
+                "[[devices]]\nname = \"p\"\nkind = \"printer\"\nconnection = \"tcp:h:1\"\ncolumns = 40\n",
+                "devices[0].columns",
+            ),
+            (
+                "[[devices]]\nname = \"p\"\nkind = \"printer\"\nconnection = \"tcp:h:1\"\ncode_page = \"pc999\"\n",
+                "devices[0].code_page",
+            ),
+            (
+                "[[devices]]\nname = \"p\"\nkind = \"printer\"\nconnection = \"tcp:h:1\"\ndrawer_pin = 3\n",
+                "devices[0].drawer_pin",
             ),
         ];
         for (text, key) in cases {

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::bus::{self, BusChoice, Manager, NameError};
 use crate::config::{self, Config, ConfigError, ConfigSources};
+use crate::devices::{self, DeviceEvent, DeviceManager, Registry};
 use crate::notify::Notifier;
 use crate::service::{Control, Identity, ServiceState, Shared};
 use crate::store::{Database, StoreError};
@@ -141,6 +142,14 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         return Err(e.into());
     }
 
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let devices = DeviceManager::new(db.clone(), events_tx);
+    let publisher = tokio::spawn(publish_device_events(
+        conn.clone(),
+        events_rx,
+        devices.registry(),
+        shared.clone(),
+    ));
     let mut daemon = Running {
         conn,
         db,
@@ -149,8 +158,11 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         config,
         config_sources,
         set_log_filter,
+        devices,
     };
-    daemon.set_state(ServiceState::Running).await;
+    let config = daemon.config.clone();
+    daemon.apply_devices(&config).await;
+    daemon.refresh_state().await;
     let serving = daemon.status_line(&bus_choice);
     notifier.ready(&serving);
     tracing::info!("{serving}");
@@ -184,7 +196,9 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     if let Some(task) = watchdog {
         task.abort();
     }
-    daemon.shut_down(outcome).await
+    let result = daemon.shut_down(outcome).await;
+    publisher.abort();
+    result
 }
 
 fn io_bus(e: std::io::Error) -> DaemonError {
@@ -206,6 +220,31 @@ async fn watchdog_loop(interval: Duration, db: Database, notifier: Arc<Notifier>
     }
 }
 
+/// Publishes what device supervisors report and keeps `Manager1.State` at `degraded` while
+/// a device is not online. A task of its own, so a scan reaches the bus without waiting for
+/// the main loop.
+async fn publish_device_events(
+    conn: zbus::Connection,
+    mut events: mpsc::UnboundedReceiver<DeviceEvent>,
+    registry: Registry,
+    shared: Arc<Shared>,
+) {
+    while let Some(event) = events.recv().await {
+        let status_changed = matches!(event, DeviceEvent::StatusChanged { .. });
+        if let Err(e) = bus::device::publish(&conn, event).await {
+            tracing::warn!("cannot publish a device event: {e}");
+        }
+        if status_changed {
+            let state = if devices::any_not_online(&registry) {
+                ServiceState::Degraded
+            } else {
+                ServiceState::Running
+            };
+            bus::announce_state(&conn, &shared, state).await;
+        }
+    }
+}
+
 /// The daemon once it serves.
 struct Running {
     conn: zbus::Connection,
@@ -215,6 +254,7 @@ struct Running {
     config: Config,
     config_sources: ConfigSources,
     set_log_filter: Option<SetLogFilter>,
+    devices: DeviceManager,
 }
 
 impl Running {
@@ -238,18 +278,80 @@ impl Running {
     }
 
     async fn set_state(&self, state: ServiceState) {
-        if self.shared.set_state(state) {
-            tracing::info!(state = state.as_str(), "state changed");
-            match self.manager().await {
-                Ok(iface) => {
-                    let emitter = iface.signal_emitter();
-                    if let Err(e) = iface.get().await.state_changed(emitter).await {
-                        tracing::warn!("cannot announce the state change: {e}");
+        bus::announce_state(&self.conn, &self.shared, state).await;
+    }
+
+    /// Running, or degraded while a device is not online.
+    async fn refresh_state(&self) {
+        let state = if devices::any_not_online(&self.devices.registry()) {
+            ServiceState::Degraded
+        } else {
+            ServiceState::Running
+        };
+        self.set_state(state).await;
+    }
+
+    /// Starts, stops and restarts devices to match `config`, with their bus objects. A printer
+    /// that is no longer configured fails its waiting jobs; one that is only restarted keeps
+    /// them.
+    async fn apply_devices(&mut self, config: &Config) -> Vec<String> {
+        let applied = self.devices.apply(config);
+        let mut changes = Vec::new();
+        for device in &applied.removed {
+            if let Err(e) = bus::device::remove(&self.conn, device).await {
+                tracing::warn!(device = %device.name, "cannot remove its objects: {e}");
+            }
+            let still_configured = config
+                .devices
+                .iter()
+                .any(|d| d.enabled && d.name == device.name);
+            if still_configured {
+                continue;
+            }
+            changes.push(format!("device {} removed", device.name));
+            if device.printer().is_some() {
+                let name = device.name.clone();
+                let failed = self
+                    .db
+                    .call(move |c| {
+                        crate::print_queue::fail_waiting(
+                            c,
+                            &name,
+                            "printer removed from the configuration",
+                        )
+                    })
+                    .await;
+                match failed {
+                    Ok(jobs) => {
+                        for job_id in jobs {
+                            let event = DeviceEvent::JobDone {
+                                device: device.clone(),
+                                job_id,
+                                state: "failed",
+                            };
+                            if let Err(e) = bus::device::publish(&self.conn, event).await {
+                                tracing::warn!("cannot announce a failed job: {e}");
+                            }
+                        }
                     }
+                    Err(e) => tracing::error!(device = %device.name, "cannot fail its jobs: {e}"),
                 }
-                Err(e) => tracing::warn!("cannot announce the state change: {e}"),
             }
         }
+        for device in &applied.added {
+            if let Err(e) = bus::device::add(&self.conn, device).await {
+                tracing::error!(device = %device.name, "cannot put it on the bus: {e}");
+            }
+            if !applied.removed.iter().any(|d| d.name == device.name) {
+                changes.push(format!("device {} added", device.name));
+            } else {
+                changes.push(format!(
+                    "device {} restarted with new settings",
+                    device.name
+                ));
+            }
+        }
+        changes
     }
 
     /// Reads the configuration again and applies what can change at run time. An invalid
@@ -299,9 +401,10 @@ impl Running {
         if new.receipt != old.receipt {
             changes.push("receipt header and footer updated".into());
         }
+        changes.extend(self.apply_devices(&new).await);
+        self.refresh_state().await;
         for (section, differs) in [
             ("database", new.database != old.database),
-            ("devices", new.devices != old.devices),
             (
                 "plugins",
                 new.plugins != old.plugins || new.plugin != old.plugin,
@@ -376,6 +479,10 @@ impl Running {
                 self.shared.calls_in_progress()
             );
         }
+        self.notifier.status("stopping: stopping devices");
+        // Device threads block; join them off the runtime.
+        let mut devices = self.devices;
+        let _ = tokio::task::spawn_blocking(move || devices.stop_all()).await;
         self.notifier.status("stopping: closing the database");
         self.db.close().await?;
         drop(self.conn);

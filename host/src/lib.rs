@@ -11,15 +11,19 @@
 //! - [`service`]: the daemon's shared state and life cycle, free of D-Bus.
 //! - [`bus`]: the thin D-Bus layer: connection, name, the contract's objects and errors.
 //! - [`daemon`]: start-up, the main loop, reload and shutdown.
+//! - [`devices`]: scanner and printer supervisors (drivers in `drivers/`).
 //! - [`notify`]: the systemd notification protocol.
 //! - [`paths`]: where state lives.
+//! - [`print_queue`]: the durable queue of print jobs.
 //! - [`client`]: typed proxies of the contract, for `posctl` and tests.
 
 pub mod bus;
 pub mod client;
 pub mod config;
 pub mod daemon;
+pub mod devices;
 pub mod notify;
 pub mod paths;
+pub mod print_queue;
 pub mod service;
 pub mod store;

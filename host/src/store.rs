@@ -78,10 +78,11 @@ struct Migration {
 }
 
 /// Every schema step, oldest first. Append only: a released migration never changes.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "database identity and migration history",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "database identity and migration history",
+        sql: "
         CREATE TABLE meta (
             key   TEXT PRIMARY KEY NOT NULL,
             value TEXT NOT NULL
@@ -96,7 +97,28 @@ const MIGRATIONS: &[Migration] = &[Migration {
             VALUES ('database_id', lower(hex(randomblob(16)))),
                    ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "durable print queue",
+        sql: "
+        CREATE TABLE print_jobs (
+            id          INTEGER PRIMARY KEY AUTOINCREMENT,
+            device      TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            reference   TEXT NOT NULL DEFAULT '',
+            bytes       BLOB NOT NULL,
+            state       TEXT NOT NULL DEFAULT 'queued'
+                        CHECK (state IN ('queued', 'printed', 'failed')),
+            attempts    INTEGER NOT NULL DEFAULT 0,
+            last_error  TEXT NOT NULL DEFAULT '',
+            created_at  TEXT NOT NULL,
+            finished_at TEXT
+        ) STRICT;
+        CREATE INDEX print_jobs_waiting ON print_jobs (device, id) WHERE state = 'queued';
+    ",
+    },
+];
 
 /// The schema version this build migrates to.
 pub fn schema_version() -> i64 {
@@ -353,6 +375,24 @@ impl Database {
             .send(Request::Run(job))
             .map_err(|_| StoreError::Stopped)?;
         rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Runs `f` on the database thread and blocks until it answered. For the device threads,
+    /// which are not async; never call it from the async runtime.
+    pub fn call_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel();
+        let path = self.path.clone();
+        let job: Job = Box::new(move |conn| {
+            let _ = tx.send(f(conn).map_err(|source| StoreError::Sqlite { path, source }));
+        });
+        self.jobs
+            .send(Request::Run(job))
+            .map_err(|_| StoreError::Stopped)?;
+        rx.recv().map_err(|_| StoreError::Stopped)?
     }
 
     /// Runs every job sent before, checkpoints the WAL and closes the file. Calls made

@@ -336,3 +336,230 @@ pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
 }
+
+/// A kernel pseudo-terminal pair: the test writes at the master side what a scanner would
+/// send; the daemon opens the slave path as its serial port.
+pub struct Pty {
+    pub master: std::fs::File,
+    pub slave_path: PathBuf,
+}
+
+impl Pty {
+    /// Opens a new pty pair.
+    pub fn open() -> Self {
+        use std::os::fd::FromRawFd;
+        // SAFETY: plain libc calls on a descriptor we own; ptsname_r writes into `buf` of the
+        // length passed.
+        unsafe {
+            let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY);
+            assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+            // Not inherited by the daemon: closing it here must unplug the scanner.
+            assert_eq!(
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC),
+                0,
+                "cloexec"
+            );
+            assert_eq!(libc::grantpt(fd), 0, "grantpt");
+            assert_eq!(libc::unlockpt(fd), 0, "unlockpt");
+            let mut buf = [0 as libc::c_char; 128];
+            assert_eq!(
+                libc::ptsname_r(fd, buf.as_mut_ptr(), buf.len()),
+                0,
+                "ptsname_r"
+            );
+            let name = std::ffi::CStr::from_ptr(buf.as_ptr())
+                .to_string_lossy()
+                .into_owned();
+            Self {
+                master: std::fs::File::from_raw_fd(fd),
+                slave_path: PathBuf::from(name),
+            }
+        }
+    }
+
+    /// Sends bytes as the scanner would.
+    pub fn send(&mut self, bytes: &[u8]) {
+        use std::io::Write;
+        self.master.write_all(bytes).expect("write to pty master");
+    }
+}
+
+/// Points `link` at `target`, replacing what it pointed at (a scanner replugged under the
+/// same configured path).
+pub fn repoint_symlink(link: &Path, target: &Path) {
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(target, link).expect("symlink");
+}
+
+/// Polls `check` until it returns true, at most [`PATIENCE`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not within {PATIENCE:?}");
+}
+
+/// A network receipt printer on a real TCP listener: records every byte it is sent (the
+/// real-time status requests `DLE EOT n` taken out) and answers those requests with the
+/// status bytes of an Epson TM printer in the state the test sets.
+pub struct FakePrinter {
+    pub port: u16,
+    shared: std::sync::Arc<std::sync::Mutex<FakePrinterState>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What a [`FakePrinter`] has seen and how it answers.
+#[derive(Default)]
+pub struct FakePrinterState {
+    pub received: Vec<u8>,
+    pub connections: usize,
+    pub paper_out: bool,
+    pub cover_open: bool,
+    pub near_end: bool,
+}
+
+impl FakePrinterState {
+    fn answer(&self, n: u8) -> u8 {
+        let fixed = 0x12;
+        match n {
+            1 => {
+                fixed
+                    | if self.paper_out || self.cover_open {
+                        0x08
+                    } else {
+                        0
+                    }
+            }
+            2 => {
+                fixed
+                    | if self.cover_open { 0x04 } else { 0 }
+                    | if self.paper_out { 0x20 } else { 0 }
+            }
+            4 => {
+                fixed | if self.near_end { 0x0C } else { 0 } | if self.paper_out { 0x60 } else { 0 }
+            }
+            _ => fixed,
+        }
+    }
+}
+
+/// A loopback port that nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+impl FakePrinter {
+    /// Listens on 127.0.0.1:`port` (0 for any).
+    pub fn listen(port: u16) -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("printer port");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(FakePrinterState::default()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let shared = shared.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut clients: Vec<(std::net::TcpStream, Vec<u8>)> = Vec::new();
+                while !stop.load(Ordering::SeqCst) {
+                    if let Ok((stream, _)) = listener.accept() {
+                        stream.set_nonblocking(true).expect("nonblocking");
+                        shared.lock().expect("lock").connections += 1;
+                        clients.push((stream, Vec::new()));
+                    }
+                    let mut idle = true;
+                    clients.retain_mut(|(stream, pending)| {
+                        let mut buf = [0u8; 4096];
+                        match stream.read(&mut buf) {
+                            Ok(0) => false,
+                            Ok(n) => {
+                                idle = false;
+                                pending.extend_from_slice(&buf[..n]);
+                                let mut state = shared.lock().expect("lock");
+                                let mut i = 0;
+                                while i < pending.len() {
+                                    if pending[i] == 0x10
+                                        && i + 1 < pending.len()
+                                        && pending[i + 1] == 0x04
+                                    {
+                                        if i + 2 >= pending.len() {
+                                            break; // wait for the rest of the request
+                                        }
+                                        let answer = state.answer(pending[i + 2]);
+                                        let _ = stream.write_all(&[answer]);
+                                        i += 3;
+                                    } else {
+                                        state.received.push(pending[i]);
+                                        i += 1;
+                                    }
+                                }
+                                pending.drain(..i);
+                                true
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
+                            Err(_) => false,
+                        }
+                    });
+                    if idle {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            })
+        };
+        Self {
+            port,
+            shared,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The device's connection string.
+    pub fn connection(&self) -> String {
+        format!("tcp:127.0.0.1:{}", self.port)
+    }
+
+    /// Reads or changes the printer's state.
+    pub fn with<T>(&self, f: impl FnOnce(&mut FakePrinterState) -> T) -> T {
+        f(&mut self.shared.lock().expect("lock"))
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<u8> {
+        self.with(|s| s.received.clone())
+    }
+}
+
+impl Drop for FakePrinter {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Where `needle` occurs in `haystack`, in order.
+pub fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
+    haystack
+        .windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .map(|(i, _)| i)
+        .collect()
+}

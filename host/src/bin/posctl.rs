@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use futures_util::StreamExt;
 use posd::bus::{self, BusChoice};
-use posd::client::{MANAGER_PROPERTIES, Manager1Proxy, error_reply};
+use posd::client::{MANAGER_PROPERTIES, Manager1Proxy, Printer1Proxy, device_path, error_reply};
 use serde_json::{Value, json};
 
 /// Inspect and control a running posd.
@@ -35,6 +36,44 @@ enum Command {
     Status,
     /// Make posd re-read its configuration, as SIGHUP does (root or group posd-admin).
     ReloadConfig,
+    /// List the configured devices with their state.
+    Devices,
+    /// Show every property of one device.
+    Device {
+        /// Device name from the configuration.
+        name: String,
+    },
+    /// Print the test page on a printer.
+    PrintTest {
+        /// Printer name.
+        name: String,
+        /// Wait until the printer reports the job done (or failed), at most this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
+    },
+    /// Open the cash drawer on a printer.
+    OpenDrawer {
+        /// Printer name.
+        name: String,
+    },
+    /// Show scans live, one line each, until interrupted.
+    ScanMonitor {
+        /// Stop after this many scans.
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+    },
+    /// Render the printer test page to a PNG, as the virtual printer shows it (no daemon
+    /// needed).
+    PrintPreview {
+        /// The PNG file to write.
+        output: std::path::PathBuf,
+        /// Characters per line: 32, 42 or 48.
+        #[arg(long, default_value_t = 42)]
+        columns: u8,
+        /// Code page: pc858 or pc852.
+        #[arg(long, default_value = "pc858")]
+        code_page: String,
+    },
 }
 
 /// Why a command failed.
@@ -93,19 +132,316 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         (None, true) => BusChoice::Session,
         (None, false) => BusChoice::System,
     };
+    if let Command::PrintPreview {
+        output,
+        columns,
+        code_page,
+    } = &cli.command
+    {
+        return print_preview(output, *columns, code_page, cli.json);
+    }
     let conn = bus::connect(&choice).await?;
-    match cli.command {
+    match &cli.command {
         Command::Status => status(&conn, cli.json).await,
         Command::ReloadConfig => {
             Manager1Proxy::new(&conn).await?.reload_config().await?;
-            if cli.json {
-                println!("{}", json!({ "reloaded": true }));
-            } else {
-                println!("configuration reloaded");
-            }
+            say(
+                cli.json,
+                json!({ "reloaded": true }),
+                "configuration reloaded",
+            );
             Ok(())
         }
+        Command::Devices => devices(&conn, cli.json).await,
+        Command::Device { name } => device(&conn, name, cli.json).await,
+        Command::PrintTest { name, wait } => print_test(&conn, name, *wait, cli.json).await,
+        Command::OpenDrawer { name } => {
+            printer(&conn, name).await?.open_drawer().await?;
+            say(
+                cli.json,
+                json!({ "drawer": name, "opened": true }),
+                "drawer opened",
+            );
+            Ok(())
+        }
+        Command::ScanMonitor { count } => scan_monitor(&conn, *count, cli.json).await,
+        Command::PrintPreview { .. } => Ok(()),
     }
+}
+
+fn say(as_json: bool, value: Value, text: &str) {
+    if as_json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+async fn managed_devices(
+    conn: &zbus::Connection,
+) -> Result<BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>>, Failure> {
+    let manager = zbus::fdo::ObjectManagerProxy::builder(conn)
+        .destination(bus::BUS_NAME)
+        .path(bus::ROOT_PATH)
+        .build()
+        .await?;
+    let objects = manager
+        .get_managed_objects()
+        .await
+        .map_err(zbus::Error::from)?;
+    let mut devices = BTreeMap::new();
+    for (path, interfaces) in objects {
+        let Some(name) = path.as_str().strip_prefix("/org/posd/Posd1/device/") else {
+            continue;
+        };
+        let mut by_interface = BTreeMap::new();
+        for (interface, properties) in interfaces {
+            let props: BTreeMap<String, Value> = properties
+                .iter()
+                .map(|(k, v)| (k.to_string(), variant_to_json(v)))
+                .collect();
+            by_interface.insert(interface.to_string(), props);
+        }
+        devices.insert(name.to_string(), by_interface);
+    }
+    Ok(devices)
+}
+
+async fn devices(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
+    let devices = managed_devices(conn).await?;
+    if as_json {
+        let list: Vec<Value> = devices
+            .values()
+            .filter_map(|ifaces| ifaces.get("org.posd.Device1"))
+            .map(|props| json!(props))
+            .collect();
+        println!("{}", Value::Array(list));
+        return Ok(());
+    }
+    if devices.is_empty() {
+        println!("no devices configured");
+        return Ok(());
+    }
+    println!(
+        "{:<12} {:<8} {:<8} {:<32} LAST ERROR",
+        "NAME", "KIND", "STATE", "CONNECTION"
+    );
+    for (name, ifaces) in &devices {
+        let get = |key: &str| {
+            ifaces
+                .get("org.posd.Device1")
+                .and_then(|p| p.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        println!(
+            "{:<12} {:<8} {:<8} {:<32} {}",
+            name,
+            get("Kind"),
+            get("State"),
+            get("Connection"),
+            get("LastError")
+        );
+    }
+    Ok(())
+}
+
+async fn device(conn: &zbus::Connection, name: &str, as_json: bool) -> Result<(), Failure> {
+    let devices = managed_devices(conn).await?;
+    let Some(ifaces) = devices.get(name) else {
+        return Err(Failure::Reply {
+            name: "org.posd.Error.NotFound".into(),
+            message: format!("no device {name:?}; `posctl devices` lists them"),
+        });
+    };
+    if as_json {
+        println!("{}", json!(ifaces));
+        return Ok(());
+    }
+    for (interface, props) in ifaces {
+        println!("{interface}");
+        for (key, value) in props {
+            let text = value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_string);
+            println!("  {key:<14} {text}");
+        }
+    }
+    Ok(())
+}
+
+async fn printer<'a>(conn: &'a zbus::Connection, name: &str) -> Result<Printer1Proxy<'a>, Failure> {
+    Ok(Printer1Proxy::builder(conn)
+        .path(device_path(name))
+        .build()
+        .await?)
+}
+
+async fn print_test(
+    conn: &zbus::Connection,
+    name: &str,
+    wait: Option<u64>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let printer = printer(conn, name).await?;
+    // Subscribe before queueing, so a fast printer's JobDone is not missed.
+    let mut done = printer.receive_job_done().await?;
+    let job_id = printer.print_test_page().await?;
+    let Some(seconds) = wait else {
+        say(
+            as_json,
+            json!({ "job": job_id }),
+            &format!("queued {job_id}"),
+        );
+        return Ok(());
+    };
+    let deadline = std::time::Duration::from_secs(seconds);
+    let outcome = tokio::time::timeout(deadline, async {
+        while let Some(signal) = done.next().await {
+            if let Ok(args) = signal.args()
+                && args.job_id == job_id
+            {
+                return Some(args.state);
+            }
+        }
+        None
+    })
+    .await;
+    match outcome {
+        Ok(Some(state)) => {
+            say(
+                as_json,
+                json!({ "job": job_id, "state": state }),
+                &format!("{job_id} {state}"),
+            );
+            if state == "printed" {
+                Ok(())
+            } else {
+                Err(Failure::Reply {
+                    name: "org.posd.Error.DeviceUnavailable".into(),
+                    message: format!("{job_id} {state}"),
+                })
+            }
+        }
+        _ => Err(Failure::Reply {
+            name: "org.posd.Error.DeviceUnavailable".into(),
+            message: format!(
+                "{job_id} still waiting after {seconds} s; it prints when the printer is back"
+            ),
+        }),
+    }
+}
+
+async fn scan_monitor(
+    conn: &zbus::Connection,
+    count: Option<u64>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .sender(bus::BUS_NAME)
+        .interface("org.posd.Scanner1")
+        .member("Scanned")
+        .build()?;
+    let mut stream = zbus::MessageStream::for_match_rule(rule, conn, None).await?;
+    // On stderr even with --json: scripts know from it that the subscription is in place.
+    eprintln!("waiting for scans (Ctrl-C ends)…");
+    let mut seen = 0u64;
+    while let Some(message) = stream.next().await {
+        let message = message?;
+        let device = message
+            .header()
+            .path()
+            .map(|p| p.as_str().rsplit('/').next().unwrap_or("").to_string())
+            .unwrap_or_default();
+        let (code, symbology, kind, details): (
+            String,
+            String,
+            String,
+            std::collections::HashMap<String, zbus::OwnedVariant>,
+        ) = message.body().deserialize()?;
+        let details: BTreeMap<String, Value> = details
+            .iter()
+            .map(|(k, v)| (k.clone(), variant_to_json(v)))
+            .collect();
+        if as_json {
+            println!(
+                "{}",
+                json!({ "device": device, "code": code, "symbology": symbology, "kind": kind, "details": details })
+            );
+        } else {
+            let extra: Vec<String> = details
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}={}",
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
+                    )
+                })
+                .collect();
+            println!("{device} {symbology} {kind} {code} {}", extra.join(" "));
+        }
+        seen += 1;
+        if count.is_some_and(|n| seen >= n) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn print_preview(
+    output: &std::path::Path,
+    columns: u8,
+    code_page: &str,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let invalid = |message: String| Failure::Reply {
+        name: "org.posd.Error.InvalidArgument".into(),
+        message,
+    };
+    let code_page: posd_printer::CodePage =
+        code_page.parse().map_err(|e| invalid(format!("{e}")))?;
+    if ![32, 42, 48].contains(&columns) {
+        return Err(invalid("--columns must be 32, 42 or 48".into()));
+    }
+    let dots = match columns {
+        32 => 384,
+        42 => 512,
+        _ => 576,
+    };
+    let profile = posd_printer::Profile::new(columns, code_page, dots, true)
+        .map_err(|e| invalid(e.to_string()))?;
+    let page = posd_printer::test_page(
+        &profile,
+        &posd_printer::TestPageInfo {
+            device_name: "preview",
+            connection: "-",
+            store_id: "-",
+            register_id: "-",
+            version: env!("CARGO_PKG_VERSION"),
+            job_id: "preview",
+        },
+    );
+    let rendered = posd_printer::render(&page, &profile);
+    for warning in &rendered.warnings {
+        eprintln!("posctl: warning: {warning}");
+    }
+    let receipts = posd_virtual_printer::decode(&rendered.bytes);
+    let receipt = receipts
+        .first()
+        .ok_or_else(|| Failure::Transport("the test page decoded to nothing".into()))?;
+    let png = receipt
+        .to_png(u32::from(profile.dots_per_line))
+        .map_err(|e| Failure::Transport(e.to_string()))?;
+    std::fs::write(output, png)
+        .map_err(|e| Failure::Transport(format!("{}: {e}", output.display())))?;
+    say(
+        as_json,
+        json!({ "preview": output.display().to_string() }),
+        &format!("wrote {}", output.display()),
+    );
+    Ok(())
 }
 
 async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
@@ -154,6 +490,9 @@ fn variant_to_json(value: &zbus::OwnedVariant) -> Value {
         return Value::Bool(b);
     }
     if let Ok(n) = u32::try_from(value.clone()) {
+        return json!(n);
+    }
+    if let Ok(n) = i64::try_from(value.clone()) {
         return json!(n);
     }
     Value::String(format!("{:?}", &**value))

@@ -48,3 +48,13 @@ impl From<crate::store::StoreError> for BusError {
         BusError::Internal(e.to_string())
     }
 }
+
+impl From<crate::devices::DeviceError> for BusError {
+    fn from(e: crate::devices::DeviceError) -> Self {
+        match e {
+            crate::devices::DeviceError::Unavailable(m) => BusError::DeviceUnavailable(m),
+            crate::devices::DeviceError::NotFound(m) => BusError::NotFound(m),
+            crate::devices::DeviceError::Store(e) => e.into(),
+        }
+    }
+}

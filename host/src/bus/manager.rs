@@ -6,7 +6,7 @@ use zbus::interface;
 use zbus::message::Header;
 
 use super::{BusError, Caller};
-use crate::service::{ABI_VERSION, Control, Shared};
+use crate::service::{ABI_VERSION, Control, ServiceState, Shared};
 
 /// The root object. Reads the daemon's shared state; asks the main loop for anything that
 /// changes it.
@@ -89,5 +89,29 @@ impl Manager {
             .map_err(|_| BusError::ShuttingDown("posd stopped before the reload finished".into()))?
             .map(|_changes| ())
             .map_err(BusError::InvalidConfiguration)
+    }
+}
+
+/// Moves the daemon to `state` and, if that changed it, emits `PropertiesChanged` for
+/// `Manager1.State`.
+pub async fn announce_state(conn: &zbus::Connection, shared: &Shared, state: ServiceState) {
+    if !shared.set_state(state) {
+        return;
+    }
+    tracing::info!(state = state.as_str(), "state changed");
+    let result = async {
+        let iface = conn
+            .object_server()
+            .interface::<_, Manager>(super::ROOT_PATH)
+            .await?;
+        iface
+            .get()
+            .await
+            .state_changed(iface.signal_emitter())
+            .await
+    }
+    .await;
+    if let Err(e) = result {
+        tracing::warn!("cannot announce the state change: {e}");
     }
 }

@@ -5,13 +5,14 @@
 //! compares with what the daemon really serves.
 
 mod caller;
+pub mod device;
 mod error;
 mod manager;
 pub mod private;
 
 pub use caller::{ADMIN_GROUP, Caller, group_id};
 pub use error::BusError;
-pub use manager::Manager;
+pub use manager::{Manager, announce_state};
 
 use zbus::fdo::{RequestNameFlags, RequestNameReply};
 
