@@ -36,9 +36,13 @@ pub mod status;
 /// The TCP printer and its control socket, runnable in-process.
 pub mod server;
 
+/// Printed receipts kept as text and PNG files in a directory.
+pub mod archive;
+
 /// The crate's error type.
 pub mod error;
 
+pub use archive::{Archive, Archived};
 pub use command::{Command, Tokenizer};
 pub use error::Error;
 pub use interpret::Interpreter;

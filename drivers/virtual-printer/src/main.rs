@@ -5,13 +5,13 @@
 //! The first lines name the listening addresses, so scripts can use port 0.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
 use posd_virtual_printer::{
-    DEFAULT_COLUMNS, DEFAULT_DOTS, Error, Job, Options, Outcome, PrinterState, Receipt,
+    Archive, DEFAULT_COLUMNS, DEFAULT_DOTS, Error, Job, Options, Outcome, PrinterState, Receipt,
     VirtualPrinter,
 };
 
@@ -62,12 +62,10 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> Result<(), Error> {
     // Fail on a bad --columns/--dots now, not at the first receipt.
     Receipt::default().to_png_with_columns(args.columns, args.dots)?;
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-            path: dir.clone(),
-            source,
-        })?;
-    }
+    let mut archive = match &args.out {
+        Some(dir) => Some(Archive::open(dir, args.columns, args.dots)?),
+        None => None,
+    };
     let options = Options {
         state: PrinterState {
             paper_out: args.paper_out,
@@ -82,15 +80,12 @@ fn run(args: &Args) -> Result<(), Error> {
     if let Some(control) = printer.control_addr() {
         println!("control on {control}");
     }
-    let mut number = args.out.as_deref().map_or(0, last_receipt_number);
+    let mut number = 0;
     let mut seen = 0;
     loop {
         let jobs = printer.wait_for_jobs(seen + 1, Duration::from_secs(1));
         for job in jobs.iter().skip(seen) {
-            if job.is_printed() {
-                number += 1;
-            }
-            if let Err(error) = report(args, job, number) {
+            if let Err(error) = report(args, archive.as_mut(), job, &mut number) {
                 eprintln!("posd-virtual-printer: {error}");
             }
         }
@@ -99,32 +94,32 @@ fn run(args: &Args) -> Result<(), Error> {
 }
 
 /// Print the line for one job and write its files.
-fn report(args: &Args, job: &Job, number: u32) -> Result<(), Error> {
+fn report(
+    args: &Args,
+    archive: Option<&mut Archive>,
+    job: &Job,
+    number: &mut u32,
+) -> Result<(), Error> {
     let receipt = &job.receipt;
     let summary = summary(receipt);
-    let reason = match &job.outcome {
-        Outcome::Printed => None,
-        Outcome::NotPrinted { reason } => Some(reason),
-    };
-    if let Some(reason) = reason {
+    if let Outcome::NotPrinted { reason } = &job.outcome {
         println!("NOT PRINTED ({reason}): {summary}");
         return Ok(());
     }
-    let Some(dir) = &args.out else {
+    let Some(archive) = archive else {
+        *number += 1;
         print!("{}", receipt.to_text(args.columns));
-        println!("receipt {number:04}: {summary}");
+        println!("receipt {:04}: {summary}", *number);
         return Ok(());
     };
-    let base = dir.join(format!("receipt-{number:04}"));
-    let txt = base.with_extension("txt");
-    let png = base.with_extension("png");
-    write(&txt, text_file(receipt, args.columns).as_bytes())?;
-    write(&png, &receipt.to_png_with_columns(args.columns, args.dots)?)?;
-    println!(
-        "receipt {number:04}: {summary} -> {}, {}",
-        txt.display(),
-        png.display()
-    );
+    if let Some(stored) = archive.store(job)? {
+        println!(
+            "receipt {:04}: {summary} -> {}, {}",
+            stored.number,
+            stored.text.display(),
+            stored.png.display()
+        );
+    }
     Ok(())
 }
 
@@ -146,42 +141,4 @@ fn summary(receipt: &Receipt) -> String {
         line.push_str(&format!(" (first: {first})"));
     }
     line
-}
-
-/// The .txt file: the paper, then events and warnings marked with `#`.
-fn text_file(receipt: &Receipt, columns: usize) -> String {
-    let mut text = receipt.to_text(columns);
-    for event in &receipt.events {
-        text.push_str(&format!("# event: {event}\n"));
-    }
-    for warning in &receipt.warnings {
-        text.push_str(&format!("# warning: {warning}\n"));
-    }
-    text
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    std::fs::write(path, bytes).map_err(|source| Error::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// The highest NNNN of receipt-NNNN.txt in `dir`, so a restart does not overwrite earlier
-/// previews.
-fn last_receipt_number(dir: &Path) -> u32 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            name.strip_prefix("receipt-")?
-                .strip_suffix(".txt")?
-                .parse::<u32>()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0)
 }
