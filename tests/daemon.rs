@@ -565,7 +565,31 @@ fn readme_first_command_starts_a_private_bus_that_posctl_reaches() {
     };
     let out = posctl(&address, &["status"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("State        running"));
+    // The virtual printer is a configured device that comes online: running, not degraded.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !text(&posctl(&address, &["status"]).stdout).contains("State        running") {
+        assert!(std::time::Instant::now() < deadline, "never running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Without hardware, a test page lands in the virtual printer's folder as text and PNG.
+    let out = posctl(&address, &["print-test", "receipt", "--wait", "20"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let folder = dir.path().join(".local/state/posd/virtual-printer");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !folder.join("receipt-0001.png").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no receipt PNG in {}",
+            folder.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let receipt = std::fs::read_to_string(folder.join("receipt-0001.txt")).expect("text");
+    assert!(receipt.contains("posd receipt printer"), "{receipt}");
+    assert!(
+        receipt.contains("Euro: € 12,50 €"),
+        "PC858 decoded back: {receipt}"
+    );
     assert!(
         dir.path()
             .join(".local/state/posd")
@@ -604,54 +628,4 @@ async fn served_interfaces_match_the_checked_in_xml() {
         interface_shape(checked_in, "org.posd.Manager1"),
         "host/interfaces/org.posd.Manager1.xml and the served interface differ"
     );
-}
-
-/// Methods, properties and signals of one interface as sorted lines, docs left out.
-fn interface_shape(xml: &str, interface: &str) -> Vec<String> {
-    let doc = roxmltree::Document::parse_with_options(
-        xml,
-        roxmltree::ParsingOptions {
-            allow_dtd: true,
-            ..Default::default()
-        },
-    )
-    .expect("introspection XML parses");
-    let iface = doc
-        .descendants()
-        .find(|n| n.has_tag_name("interface") && n.attribute("name") == Some(interface))
-        .unwrap_or_else(|| panic!("{interface} missing from:\n{xml}"));
-    let mut lines = Vec::new();
-    for member in iface.children().filter(|n| n.is_element()) {
-        let name = member.attribute("name").unwrap_or_default();
-        let mut line = format!("{} {name}", member.tag_name().name());
-        if let Some(t) = member.attribute("type") {
-            line += &format!(
-                " type={t} access={}",
-                member.attribute("access").unwrap_or("")
-            );
-        }
-        for child in member.children().filter(|n| n.is_element()) {
-            match child.tag_name().name() {
-                "arg" => {
-                    line += &format!(
-                        " arg({},{},{})",
-                        child.attribute("name").unwrap_or(""),
-                        child.attribute("type").unwrap_or(""),
-                        child.attribute("direction").unwrap_or("")
-                    )
-                }
-                "annotation" => {
-                    line += &format!(
-                        " @{}={}",
-                        child.attribute("name").unwrap_or(""),
-                        child.attribute("value").unwrap_or("")
-                    )
-                }
-                _ => {}
-            }
-        }
-        lines.push(line);
-    }
-    lines.sort();
-    lines
 }

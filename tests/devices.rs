@@ -263,6 +263,39 @@ async fn a_test_page_reaches_a_network_printer_with_the_right_bytes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn german_text_and_the_euro_sign_arrive_in_pc858() {
+    let bus = TestBus::start();
+    let printer = FakePrinter::listen(0);
+    let config = printer_config(&printer.connection(), "").replace("pc852", "pc858");
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    let proxy = printer_proxy(&conn).await;
+    let job = proxy.print_test_page().await.expect("PrintTestPage");
+    eventually("printed", || async {
+        find_all(&printer.received(), job.as_bytes()).len() == 1
+    })
+    .await;
+    let bytes = printer.received();
+    assert!(
+        bytes.starts_with(&[0x1B, 0x40, 0x1B, 0x74, 19]),
+        "init + ESC t 19 (PC858)"
+    );
+    // "German: äöü ÄÖÜ ß" and "Euro: € 12,50 €", written out from the PC858 table.
+    let german = [
+        0x47, 0x65, 0x72, 0x6D, 0x61, 0x6E, 0x3A, 0x20, 0x84, 0x94, 0x81, 0x20, 0x8E, 0x99, 0x9A,
+        0x20, 0xE1, 0x0A,
+    ];
+    let euro = [
+        0x45, 0x75, 0x72, 0x6F, 0x3A, 0x20, 0xD5, 0x20, 0x31, 0x32, 0x2C, 0x35, 0x30, 0x20, 0xD5,
+        0x0A,
+    ];
+    assert_eq!(find_all(&bytes, &german).len(), 1);
+    assert_eq!(find_all(&bytes, &euro).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn jobs_wait_while_the_printer_is_down_and_print_once_in_order_when_it_is_back() {
     let bus = TestBus::start();
     let port = free_port();
@@ -349,6 +382,33 @@ async fn jobs_survive_a_killed_daemon_and_print_once_after_restart() {
             "{job} printed exactly once"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_printer_that_drops_its_connection_goes_offline_and_reconnects() {
+    let bus = TestBus::start();
+    let printer = FakePrinter::listen(0);
+    let port = printer.port;
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(&printer_config(&printer.connection(), ""))
+        .start();
+    let conn = bus.client().await;
+    let device = device_proxy(&conn, "receipt").await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    wait_for_state(&device, "online").await;
+    drop(printer); // switched off: the connection closes
+    wait_for_state(&device, "offline").await;
+    eventually("degraded", || async {
+        manager.state().await.is_ok_and(|s| s == "degraded")
+    })
+    .await;
+    let printer = FakePrinter::listen(port);
+    wait_for_state(&device, "online").await;
+    eventually("running", || async {
+        manager.state().await.is_ok_and(|s| s == "running")
+    })
+    .await;
+    assert!(printer.with(|s| s.connections) >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -560,4 +620,42 @@ fn posctl_print_preview_writes_a_png() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let png = std::fs::read(&out_path).expect("PNG written");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn served_device_interfaces_match_the_checked_in_xml() {
+    let bus = TestBus::start();
+    let printer = FakePrinter::listen(0);
+    let pty = Pty::open();
+    let link = bus.dir.path().join("ttyScanner");
+    repoint_symlink(&link, &pty.slave_path);
+    let config = format!(
+        "{}\n{}",
+        printer_config(&printer.connection(), ""),
+        scanner_config(&link)
+    );
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    let checked_in = include_str!("../host/interfaces/org.posd.Device1.xml");
+    for (name, interfaces) in [
+        ("receipt", ["org.posd.Device1", "org.posd.Printer1"]),
+        ("scanner", ["org.posd.Device1", "org.posd.Scanner1"]),
+    ] {
+        let introspectable = zbus::fdo::IntrospectableProxy::builder(&conn)
+            .destination("org.posd.Posd1")
+            .path(device_path(name))
+            .build()
+            .await
+            .expect("proxy");
+        let served = introspectable.introspect().await.expect("Introspect");
+        for interface in interfaces {
+            assert_eq!(
+                interface_shape(&served, interface),
+                interface_shape(checked_in, interface),
+                "{interface} differs between host/interfaces/org.posd.Device1.xml and {name}"
+            );
+        }
+    }
 }

@@ -98,6 +98,9 @@ pub struct Options {
     pub config: Config,
     /// Applies `log.level` on reload; `None` when `RUST_LOG` pins the filter.
     pub set_log_filter: Option<SetLogFilter>,
+    /// Devices used while the configuration declares none (development mode's virtual
+    /// printer); re-applied after every reload.
+    pub fallback_devices: Vec<crate::config::DeviceConfig>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Returns after a clean shutdown.
@@ -108,6 +111,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         config_sources,
         config,
         set_log_filter,
+        fallback_devices,
     } = options;
     let notifier = Arc::new(Notifier::from_env());
     // Installed first: a signal during start-up must not kill us half-initialised.
@@ -159,6 +163,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         config_sources,
         set_log_filter,
         devices,
+        fallback_devices,
     };
     let config = daemon.config.clone();
     daemon.apply_devices(&config).await;
@@ -255,6 +260,7 @@ struct Running {
     config_sources: ConfigSources,
     set_log_filter: Option<SetLogFilter>,
     devices: DeviceManager,
+    fallback_devices: Vec<crate::config::DeviceConfig>,
 }
 
 impl Running {
@@ -295,6 +301,11 @@ impl Running {
     /// that is no longer configured fails its waiting jobs; one that is only restarted keeps
     /// them.
     async fn apply_devices(&mut self, config: &Config) -> Vec<String> {
+        let mut config = config.clone();
+        if config.devices.is_empty() {
+            config.devices = self.fallback_devices.clone();
+        }
+        let config = &config;
         let applied = self.devices.apply(config);
         let mut changes = Vec::new();
         for device in &applied.removed {

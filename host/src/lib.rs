@@ -12,6 +12,7 @@
 //! - [`bus`]: the thin D-Bus layer: connection, name, the contract's objects and errors.
 //! - [`daemon`]: start-up, the main loop, reload and shutdown.
 //! - [`devices`]: scanner and printer supervisors (drivers in `drivers/`).
+//! - [`devmode`]: the virtual receipt printer of development mode.
 //! - [`notify`]: the systemd notification protocol.
 //! - [`paths`]: where state lives.
 //! - [`print_queue`]: the durable queue of print jobs.
@@ -22,6 +23,7 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod devices;
+pub mod devmode;
 pub mod notify;
 pub mod paths;
 pub mod print_queue;

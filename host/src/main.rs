@@ -9,6 +9,7 @@ use posd::bus::BusChoice;
 use posd::bus::private::PrivateBus;
 use posd::config::{self, ConfigSources};
 use posd::daemon::{self, EXIT_CONFIG, Options, SetLogFilter};
+use posd::devmode::VirtualReceiptPrinter;
 use posd::{paths, store};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::prelude::*;
@@ -132,14 +133,31 @@ fn main() -> ExitCode {
         BusChoice::System
     };
 
+    // Development mode without hardware: print to a virtual printer in the state directory.
+    let mut virtual_printer = None;
+    if cli.session && loaded.config.devices.is_empty() {
+        match VirtualReceiptPrinter::start(&state_dir.join("virtual-printer")) {
+            Ok(printer) => {
+                eprintln!(
+                    "posd: no devices configured, so receipts go to a virtual printer at {}:",
+                    printer.address()
+                );
+                eprintln!("posd: text and PNG of each in {}", printer.dir().display());
+                virtual_printer = Some(printer);
+            }
+            Err(e) => eprintln!("posd: no virtual printer: {e}"),
+        }
+    }
     let options = Options {
         bus,
         state_dir,
         config_sources: sources,
         config: loaded.config,
         set_log_filter,
+        fallback_devices: virtual_printer.iter().map(|p| p.device()).collect(),
     };
     let result = runtime.block_on(daemon::run(options));
+    drop(virtual_printer);
     if let Some(bus) = private_bus {
         let dir = bus.dir().to_path_buf();
         drop(bus);

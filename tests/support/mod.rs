@@ -563,3 +563,53 @@ pub fn find_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
         .map(|(i, _)| i)
         .collect()
 }
+
+/// Methods, properties and signals of one interface as sorted lines, docs left out.
+pub fn interface_shape(xml: &str, interface: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse_with_options(
+        xml,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("introspection XML parses");
+    let iface = doc
+        .descendants()
+        .find(|n| n.has_tag_name("interface") && n.attribute("name") == Some(interface))
+        .unwrap_or_else(|| panic!("{interface} missing from:\n{xml}"));
+    let mut lines = Vec::new();
+    for member in iface.children().filter(|n| n.is_element()) {
+        let name = member.attribute("name").unwrap_or_default();
+        let mut line = format!("{} {name}", member.tag_name().name());
+        if let Some(t) = member.attribute("type") {
+            line += &format!(
+                " type={t} access={}",
+                member.attribute("access").unwrap_or("")
+            );
+        }
+        for child in member.children().filter(|n| n.is_element()) {
+            match child.tag_name().name() {
+                "arg" => {
+                    line += &format!(
+                        " arg({},{},{})",
+                        child.attribute("name").unwrap_or(""),
+                        child.attribute("type").unwrap_or(""),
+                        child.attribute("direction").unwrap_or("")
+                    )
+                }
+                "annotation" => {
+                    line += &format!(
+                        " @{}={}",
+                        child.attribute("name").unwrap_or(""),
+                        child.attribute("value").unwrap_or("")
+                    )
+                }
+                _ => {}
+            }
+        }
+        lines.push(line);
+    }
+    lines.sort();
+    lines
+}
