@@ -1,0 +1,735 @@
+//! One request and one response type per hook, in the hooks table's order.
+//!
+//! Requests carry `"schema": 1`; these types ignore it (and every other key they do not
+//! know), because a newer minor only ever adds keys. Responses that are "this or that" on
+//! the wire (`{"claimed": false}` or `{"claimed": true, …}`) are enums here, so a plugin
+//! cannot claim a code without saying what it is.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+use crate::Decimal;
+use crate::schema::effects::{CheckoutEffects, CodeKind, Effects};
+use crate::schema::is_null;
+use crate::schema::view::{LineKind, Receipt, Sale, Store};
+
+/// The request of the hooks that look at a sale and nothing else: `list_actions`,
+/// `evaluate_basket` and `list_rewards`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SaleRequest {
+    /// The open sale.
+    pub sale: Sale,
+    /// Where it happens.
+    pub store: Store,
+}
+
+/// `classify_code` request: what is this code? Asked without a sale (balance inquiry,
+/// scanner lookups), so the answer cannot change a sale.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClassifyCodeRequest {
+    /// The code as entered or scanned.
+    pub code: String,
+    /// Where it was entered.
+    pub store: Store,
+}
+
+/// What a claimed code is. `kind` is required on the wire: a claim must say what it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CodeInfo {
+    /// What kind of code.
+    pub kind: CodeKind,
+    /// Its balance, for vouchers and wallets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Decimal>,
+    /// Expiry date, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+    /// State in the plugin's terms, e.g. `active`, `blocked`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The customer the code belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// Notes for the cashier.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl CodeInfo {
+    /// A code of this kind with nothing else known.
+    pub fn new(kind: CodeKind) -> Self {
+        Self {
+            kind,
+            ..Self::default()
+        }
+    }
+}
+
+/// `classify_code` response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassifyCodeResponse {
+    /// Not this plugin's code; the host asks the next plugin. Wire: `{"claimed": false}`.
+    NotClaimed,
+    /// This plugin's code. Wire: `{"claimed": true, "kind": …, …}`.
+    Claimed(CodeInfo),
+}
+
+/// `enter_code` request: a code entered on a sale.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EnterCodeRequest {
+    /// The open sale.
+    pub sale: Sale,
+    /// Where it happens.
+    pub store: Store,
+    /// The code as entered or scanned.
+    pub code: String,
+}
+
+/// `enter_code` response.
+// Returned once per call and serialised at once; boxing `Effects` would only add noise to
+// every plugin's code.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum EnterCodeResponse {
+    /// Not this plugin's code. Wire: `{"claimed": false}`.
+    NotClaimed,
+    /// Claimed, with what it does to the sale. Wire: `{"claimed": true, …Effects}`.
+    Claimed(Effects),
+}
+
+/// `list_actions` request.
+pub type ListActionsRequest = SaleRequest;
+
+/// How a frontend asks for an action's parameter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    /// Free text.
+    #[default]
+    String,
+    /// A decimal string (an amount).
+    Decimal,
+    /// A whole number.
+    Integer,
+    /// Yes or no.
+    Boolean,
+    /// One of `choices`.
+    Choice,
+    /// A code, typed or scanned.
+    Code,
+}
+
+/// One parameter of an action.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ActionParam {
+    /// Key in the `args` of `invoke_action`.
+    pub name: String,
+    /// How to ask for it.
+    #[serde(rename = "type")]
+    pub param_type: ParamType,
+    /// Whether the action cannot run without it.
+    pub required: bool,
+    /// Value taken when the cashier gives none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+    /// Value to offer pre-filled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested: Option<Value>,
+    /// The allowed values of a `choice`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+}
+
+/// An action a plugin offers on the sale now; a generic frontend renders it as a button.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Action {
+    /// Id, passed back in `invoke_action`.
+    pub id: String,
+    /// Button text.
+    pub label: String,
+    /// What to ask before invoking.
+    pub params: Vec<ActionParam>,
+}
+
+/// `list_actions` response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListActionsResponse {
+    /// The actions offered now.
+    pub actions: Vec<Action>,
+}
+
+/// `invoke_action` request; answered with [`Effects`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InvokeActionRequest {
+    /// The open sale.
+    pub sale: Sale,
+    /// Where it happens.
+    pub store: Store,
+    /// The action's id from `list_actions`.
+    pub action: String,
+    /// The parameters as the frontend collected them, by name.
+    pub args: Map<String, Value>,
+}
+
+/// `evaluate_basket` request.
+pub type EvaluateBasketRequest = SaleRequest;
+
+/// An automatic line (discount or free product) from `evaluate_basket`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AutoLine {
+    /// [`LineKind::Discount`] or [`LineKind::FreeProduct`].
+    pub kind: LineKind,
+    /// Text on the receipt.
+    pub name: String,
+    /// Amount, negative.
+    pub amount: Decimal,
+    /// Ids of the lines it reduces.
+    pub applies_to: Vec<String>,
+    /// Tags for rules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The rule or code behind it.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// Private data the plugin gets back on this line.
+    #[serde(skip_serializing_if = "is_null")]
+    pub data: Value,
+}
+
+/// A preview for the customer display ("You will earn 12 points").
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Preview {
+    /// Text.
+    pub label: String,
+    /// Points to earn, if that is what it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub points: Option<Decimal>,
+    /// An amount, if that is what it is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
+}
+
+/// `evaluate_basket` response: the host replaces this plugin's previous automatic lines with
+/// `lines` on every basket change, so answer with all of them every time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EvaluateBasketResponse {
+    /// All automatic lines of this plugin for the basket as it is now.
+    pub lines: Vec<AutoLine>,
+    /// Previews.
+    pub previews: Vec<Preview>,
+}
+
+/// `list_rewards` request.
+pub type ListRewardsRequest = SaleRequest;
+
+/// A reward the customer can take now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Reward {
+    /// Id, passed back in `apply_reward`.
+    pub id: String,
+    /// Text.
+    pub label: String,
+    /// What it is worth.
+    pub amount: Decimal,
+    /// What it costs in points.
+    pub points: Decimal,
+}
+
+/// `list_rewards` response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListRewardsResponse {
+    /// The rewards available now.
+    pub rewards: Vec<Reward>,
+}
+
+/// `apply_reward` request; answered with [`Effects`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ApplyRewardRequest {
+    /// The open sale.
+    pub sale: Sale,
+    /// Where it happens.
+    pub store: Store,
+    /// The reward's id from `list_rewards`.
+    pub reward: String,
+}
+
+/// The tender being validated.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenderRequest {
+    /// A method this plugin declared.
+    pub method: String,
+    /// The amount asked for.
+    pub amount: Decimal,
+    /// What the frontend sent with it (e.g. `code`).
+    pub details: Map<String, Value>,
+}
+
+/// `validate_tender` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ValidateTenderRequest {
+    /// The open sale.
+    pub sale: Sale,
+    /// Where it happens.
+    pub store: Store,
+    /// The tender.
+    pub tender: TenderRequest,
+}
+
+/// `validate_tender` response: the tender is accepted (wire: `"accepted": true`); a refusal
+/// is an error (`Err(PluginError)`), never `accepted: false`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidateTenderResponse {
+    /// The amount accepted (may be less than asked, e.g. a voucher's balance).
+    pub amount: Decimal,
+    /// The code or authorisation behind it.
+    pub reference: String,
+    /// Private data the plugin gets back on this tender.
+    pub data: Value,
+}
+
+/// `prepare_checkout` request: say what to commit; nothing is final until
+/// `commit_checkout`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PrepareCheckoutRequest {
+    /// The sale being checked out.
+    pub sale: Sale,
+    /// Where it happens.
+    pub store: Store,
+    /// Checkout id, repeated in commit or abort.
+    pub checkout: String,
+    /// The receipt id the sale will get.
+    pub receipt_id: String,
+}
+
+/// `commit_checkout` request; answered with [`Empty`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommitCheckoutRequest {
+    /// The checkout id from `prepare_checkout`.
+    pub checkout: String,
+    /// The committed receipt's id.
+    pub receipt_id: String,
+}
+
+/// `abort_checkout` request; answered with [`Empty`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AbortCheckoutRequest {
+    /// The checkout id from `prepare_checkout`.
+    pub checkout: String,
+    /// Why, for the log.
+    pub reason: String,
+}
+
+/// `{}`: the answer of hooks that only acknowledge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// `void_receipt` request; answered with [`CheckoutEffects`] or `NotAllowed`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VoidReceiptRequest {
+    /// Where it happens.
+    pub store: Store,
+    /// The receipt being voided.
+    pub receipt: Receipt,
+    /// The id of the void receipt.
+    pub void_receipt_id: String,
+}
+
+/// One line being returned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReturnedLine {
+    /// The line id on the original receipt.
+    pub line: String,
+    /// How many units come back.
+    pub qty: Decimal,
+}
+
+/// `return_lines` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReturnLinesRequest {
+    /// Where it happens.
+    pub store: Store,
+    /// The original receipt.
+    pub receipt: Receipt,
+    /// The lines coming back.
+    pub lines: Vec<ReturnedLine>,
+    /// The id of the return receipt.
+    pub return_receipt_id: String,
+}
+
+/// A line the plugin keeps out of a return (a sold voucher already spent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ExcludedLine {
+    /// The line id.
+    pub line: String,
+    /// Why, for the cashier.
+    pub message: String,
+}
+
+/// `return_lines` response: the bookings of the return plus the lines refused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReturnLinesResponse {
+    /// Postings, messages, sections and kv writes of the return.
+    #[serde(flatten)]
+    pub effects: CheckoutEffects,
+    /// Lines that cannot be returned, with the reason.
+    #[serde(default)]
+    pub excluded: Vec<ExcludedLine>,
+}
+
+/// An outbox message being delivered.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliveryMessage {
+    /// The host's message id.
+    pub id: String,
+    /// As the plugin put it in the outbox.
+    pub destination: String,
+    /// As the plugin put it in the outbox.
+    pub key: String,
+    /// As the plugin put it in the outbox.
+    pub payload: Value,
+    /// 1 on the first try.
+    pub attempt: u32,
+}
+
+/// `deliver_message` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliverMessageRequest {
+    /// The message.
+    pub message: DeliveryMessage,
+}
+
+/// `deliver_message` response. A permanent failure is an error (`Err(PluginError)`): the
+/// host moves the message to the dead letters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliverMessageResponse {
+    /// The partner has it. Wire: `{"delivered": true}`.
+    Delivered,
+    /// A temporary failure; the host tries again. Wire:
+    /// `{"delivered": false, "retry_after_ms": …, "reason": …}`.
+    RetryLater {
+        /// How long to wait, if the plugin knows (a partner's `Retry-After`).
+        retry_after_ms: Option<u64>,
+        /// Why, for the log.
+        reason: String,
+    },
+}
+
+/// `customer_accounts` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomerAccountsRequest {
+    /// The customer id.
+    pub customer: String,
+}
+
+/// What kind of account a customer has with a programme.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// Loyalty points.
+    #[default]
+    Points,
+    /// Stored value.
+    Wallet,
+    /// Customer credit (residual voucher value).
+    Credit,
+    /// A card without a balance.
+    Card,
+}
+
+/// One of a customer's accounts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomerAccount {
+    /// Programme name for people.
+    pub programme: String,
+    /// What kind of account.
+    pub kind: AccountKind,
+    /// Balance.
+    pub balance: Decimal,
+    /// Currency code or points unit.
+    pub unit: String,
+}
+
+/// `customer_accounts` response.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CustomerAccountsResponse {
+    /// The customer's accounts with this plugin.
+    pub accounts: Vec<CustomerAccount>,
+}
+
+// ---- wire forms of the "this or that" responses ----
+
+/// `{"claimed": …}` followed by the claim's own keys.
+#[derive(Serialize, Deserialize)]
+struct ClaimWire<T> {
+    claimed: bool,
+    #[serde(flatten)]
+    claim: Option<T>,
+}
+
+impl Serialize for ClassifyCodeResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let claim = match self {
+            ClassifyCodeResponse::NotClaimed => None,
+            ClassifyCodeResponse::Claimed(info) => Some(info),
+        };
+        ClaimWire {
+            claimed: claim.is_some(),
+            claim,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ClassifyCodeResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = ClaimWire::<CodeInfo>::deserialize(deserializer)?;
+        Ok(match (wire.claimed, wire.claim) {
+            (true, Some(info)) => ClassifyCodeResponse::Claimed(info),
+            (true, None) => return Err(serde::de::Error::missing_field("kind")),
+            (false, _) => ClassifyCodeResponse::NotClaimed,
+        })
+    }
+}
+
+impl Serialize for EnterCodeResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let claim = match self {
+            EnterCodeResponse::NotClaimed => None,
+            EnterCodeResponse::Claimed(effects) => Some(effects),
+        };
+        ClaimWire {
+            claimed: claim.is_some(),
+            claim,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for EnterCodeResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = ClaimWire::<Effects>::deserialize(deserializer)?;
+        Ok(if wire.claimed {
+            EnterCodeResponse::Claimed(wire.claim.unwrap_or_default())
+        } else {
+            EnterCodeResponse::NotClaimed
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AcceptedWire {
+    accepted: bool,
+    #[serde(default)]
+    amount: Decimal,
+    #[serde(rename = "ref", default)]
+    reference: String,
+    #[serde(default, skip_serializing_if = "is_null")]
+    data: Value,
+}
+
+impl Serialize for ValidateTenderResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        AcceptedWire {
+            accepted: true,
+            amount: self.amount,
+            reference: self.reference.clone(),
+            data: self.data.clone(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidateTenderResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = AcceptedWire::deserialize(deserializer)?;
+        if !wire.accepted {
+            return Err(serde::de::Error::custom(
+                "a refused tender is an error object, not accepted: false",
+            ));
+        }
+        Ok(ValidateTenderResponse {
+            amount: wire.amount,
+            reference: wire.reference,
+            data: wire.data,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeliveryWire {
+    delivered: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl Serialize for DeliverMessageResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let wire = match self {
+            DeliverMessageResponse::Delivered => DeliveryWire {
+                delivered: true,
+                retry_after_ms: None,
+                reason: None,
+            },
+            DeliverMessageResponse::RetryLater {
+                retry_after_ms,
+                reason,
+            } => DeliveryWire {
+                delivered: false,
+                retry_after_ms: *retry_after_ms,
+                reason: Some(reason.clone()),
+            },
+        };
+        wire.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for DeliverMessageResponse {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = DeliveryWire::deserialize(deserializer)?;
+        Ok(if wire.delivered {
+            DeliverMessageResponse::Delivered
+        } else {
+            DeliverMessageResponse::RetryLater {
+                retry_after_ms: wire.retry_after_ms,
+                reason: wire.reason.unwrap_or_default(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn claims_are_tagged_with_claimed() {
+        assert_eq!(
+            serde_json::to_value(ClassifyCodeResponse::NotClaimed).unwrap(),
+            json!({"claimed": false})
+        );
+        let claimed = ClassifyCodeResponse::Claimed(CodeInfo {
+            balance: Some("12.50".parse().unwrap()),
+            ..CodeInfo::new(CodeKind::Voucher)
+        });
+        let wire = serde_json::to_value(&claimed).unwrap();
+        assert_eq!(
+            wire,
+            json!({"claimed": true, "kind": "voucher", "balance": "12.50"})
+        );
+        assert_eq!(
+            serde_json::from_value::<ClassifyCodeResponse>(wire).unwrap(),
+            claimed
+        );
+        assert!(serde_json::from_value::<ClassifyCodeResponse>(json!({"claimed": true})).is_err());
+
+        let entered = EnterCodeResponse::Claimed(Effects {
+            set_customer: Some("C1".into()),
+            ..Effects::default()
+        });
+        assert_eq!(
+            serde_json::to_value(&entered).unwrap(),
+            json!({"claimed": true, "set_customer": "C1"})
+        );
+        assert_eq!(
+            serde_json::to_value(EnterCodeResponse::NotClaimed).unwrap(),
+            json!({"claimed": false})
+        );
+    }
+
+    #[test]
+    fn delivery_and_tender_wire_forms() {
+        assert_eq!(
+            serde_json::to_value(DeliverMessageResponse::Delivered).unwrap(),
+            json!({"delivered": true})
+        );
+        assert_eq!(
+            serde_json::to_value(DeliverMessageResponse::RetryLater {
+                retry_after_ms: Some(5000),
+                reason: "503".into()
+            })
+            .unwrap(),
+            json!({"delivered": false, "retry_after_ms": 5000, "reason": "503"})
+        );
+        let accepted = ValidateTenderResponse {
+            amount: "5.00".parse().unwrap(),
+            reference: "W-1".into(),
+            data: Value::Null,
+        };
+        assert_eq!(
+            serde_json::to_value(&accepted).unwrap(),
+            json!({"accepted": true, "amount": "5.00", "ref": "W-1"})
+        );
+    }
+
+    #[test]
+    fn requests_ignore_unknown_keys_and_refuse_float_money() {
+        let request: InvokeActionRequest = serde_json::from_value(json!({
+            "schema": 1,
+            "added_in_1_7": {"whatever": true},
+            "sale": {"id": "S1", "currency": "EUR", "customer": null,
+                     "lines": [{"id": "L1", "kind": "gift_wrap", "qty": "1", "amount": "2.00"}],
+                     "totals": {"total": "2.00"}},
+            "store": {"id": "AT-1"},
+            "action": "wave",
+            "args": {"times": 3}
+        }))
+        .unwrap();
+        assert_eq!(
+            request.sale.lines[0].kind,
+            LineKind::Other("gift_wrap".into())
+        );
+        assert_eq!(request.sale.totals.total.to_string(), "2.00");
+        assert_eq!(request.args["times"], json!(3));
+
+        let float_money = serde_json::from_value::<SaleRequest>(json!({
+            "sale": {"totals": {"total": 2.0}}
+        }));
+        assert!(float_money.is_err(), "money must be a decimal string");
+    }
+
+    #[test]
+    fn return_response_flattens_the_checkout_effects() {
+        let response = ReturnLinesResponse {
+            effects: CheckoutEffects::default(),
+            excluded: vec![ExcludedLine {
+                line: "L1".into(),
+                message: "voucher already spent".into(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({"postings": [], "outbox": [], "sections": [], "kv": [],
+                   "excluded": [{"line": "L1", "message": "voucher already spent"}]})
+        );
+    }
+}

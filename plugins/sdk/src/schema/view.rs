@@ -1,0 +1,171 @@
+//! What the host shows a plugin of the world: the open sale, the store, a committed receipt.
+//!
+//! These come in requests only. Every field has a default so that a key the host leaves out
+//! does not fail the call, and unknown keys are ignored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Decimal;
+use crate::schema::open_string_enum;
+
+open_string_enum! {
+    /// What a sale line is. The host may add kinds in a later minor; they arrive as `Other`.
+    pub enum LineKind {
+        /// Goods or a service.
+        #[default]
+        Item = "item",
+        /// A gift voucher sold (no VAT: it is a payment in advance).
+        VoucherSale = "voucher_sale",
+        /// An eWallet or voucher topped up (no VAT).
+        VoucherTopup = "voucher_topup",
+        /// A price reduction (reduces VAT).
+        Discount = "discount",
+        /// A product given away.
+        FreeProduct = "free_product",
+        /// Points spent as money.
+        PointsRedemption = "points_redemption",
+        /// Cash rounding.
+        Rounding = "rounding",
+    }
+}
+
+/// The till and store a call happens at; plugins use it for per-store rules and texts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Store {
+    /// Store id, e.g. `"AT-0042"`.
+    pub id: String,
+    /// Register (till) id within the store.
+    pub register: String,
+    /// ISO 4217 currency of the store, e.g. `"EUR"`, `"CZK"`.
+    pub currency: String,
+    /// BCP 47 locale for texts, e.g. `"de-AT"`.
+    pub locale: String,
+}
+
+/// One line of a sale or receipt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Line {
+    /// Line id, unique within the sale; used in `remove_lines` and `applies_to`.
+    pub id: String,
+    /// What the line is.
+    pub kind: LineKind,
+    /// Article number; empty for lines without one.
+    pub sku: String,
+    /// Text on the receipt.
+    pub name: String,
+    /// Quantity, e.g. `"1"` or `"0.350"` (kg).
+    pub qty: Decimal,
+    /// Price of one unit, gross.
+    pub unit_price: Decimal,
+    /// Line total, gross; negative for discounts.
+    pub amount: Decimal,
+    /// VAT rate in percent, e.g. `"20"`; `"0"` for vouchers.
+    pub tax_rate: Decimal,
+    /// Free tags (product groups, campaign flags) that rules match on.
+    pub tags: Vec<String>,
+    /// The plugin that owns the line; `""` for the host's own lines.
+    pub plugin: String,
+    /// The code behind the line, unmasked for plugins (masked wherever shown or printed).
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The owning plugin's private data, only on its own lines (null otherwise).
+    pub data: Value,
+}
+
+/// One payment of a sale or receipt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tender {
+    /// Tender id, unique within the sale; used in `remove_tenders`.
+    pub id: String,
+    /// `cash`, `card`, `voucher`, `credit` or a method a plugin declares.
+    pub method: String,
+    /// Amount paid with it.
+    pub amount: Decimal,
+    /// The plugin that owns the tender; `""` for the host's own.
+    pub plugin: String,
+    /// The code behind the tender, unmasked for plugins.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The owning plugin's private data, only on its own tenders.
+    pub data: Value,
+}
+
+/// A sale's or receipt's totals, all gross in the sale's currency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Totals {
+    /// Sum of item lines.
+    pub subtotal: Decimal,
+    /// Sum of discounts (negative or zero).
+    pub discount: Decimal,
+    /// VAT included in the total.
+    pub tax: Decimal,
+    /// What the customer owes.
+    pub total: Decimal,
+    /// Sum of tenders.
+    pub paid: Decimal,
+    /// Still to pay (zero once paid).
+    pub due: Decimal,
+    /// Change to give back.
+    pub change: Decimal,
+}
+
+/// The open sale as a plugin sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sale {
+    /// Sale id.
+    pub id: String,
+    /// ISO 4217 currency.
+    pub currency: String,
+    /// The customer on the sale, if any.
+    pub customer: Option<String>,
+    /// The customer's groups (staff, VIP, …) for group prices and rules.
+    pub customer_groups: Vec<String>,
+    /// Lines in the order they were added.
+    pub lines: Vec<Line>,
+    /// Tenders in the order they were added.
+    pub tenders: Vec<Tender>,
+    /// Totals as the host computed them.
+    pub totals: Totals,
+}
+
+impl Sale {
+    /// The lines a plugin owns: the ones it added, with its private `data`.
+    pub fn lines_of<'a>(&'a self, plugin_id: &'a str) -> impl Iterator<Item = &'a Line> + 'a {
+        self.lines
+            .iter()
+            .filter(move |line| line.plugin == plugin_id)
+    }
+
+    /// The tenders a plugin owns.
+    pub fn tenders_of<'a>(&'a self, plugin_id: &'a str) -> impl Iterator<Item = &'a Tender> + 'a {
+        self.tenders
+            .iter()
+            .filter(move |tender| tender.plugin == plugin_id)
+    }
+}
+
+/// A committed receipt from the journal, for void and return.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Receipt {
+    /// Receipt id.
+    pub id: String,
+    /// When it was committed, RFC 3339.
+    pub time: String,
+    /// `sale`, `void` or `return`.
+    pub kind: String,
+    /// Its lines.
+    pub lines: Vec<Line>,
+    /// Its tenders.
+    pub tenders: Vec<Tender>,
+    /// Its totals.
+    pub totals: Totals,
+    /// The customer, if any.
+    pub customer: Option<String>,
+}

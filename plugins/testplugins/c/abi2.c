@@ -1,0 +1,64 @@
+/*
+ * abi2.c — test plugin built against ABI major 2 (abi_major = 2). The host must refuse
+ * to load it, saying which version it needs, and must not call create (which fails with
+ * NotAllowed if it is called anyway).
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include abi2.c -o libabi2.so
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "posd_plugin.h"
+
+/* Copies json into a malloc'ed buffer (freed by free_buffer below). */
+static void put(posd_buffer *buffer, const char *json) {
+    size_t len = strlen(json);
+    buffer->data = malloc(len);
+    buffer->len = buffer->data != NULL ? len : 0;
+    if (buffer->data != NULL)
+        memcpy(buffer->data, json, len);
+}
+
+/* A host that loads this plugin must not get this far; say so instead of crashing it. */
+static void *create(const posd_host_api *host, const char *config, size_t config_len,
+                    posd_buffer *error) {
+    (void)host;
+    (void)config;
+    (void)config_len;
+    if (error != NULL)
+        put(error, "{\"error\":\"NotAllowed\",\"message\":\"abi2: create was called"
+                   " although the host must refuse this plugin\"}");
+    return NULL;
+}
+
+static void destroy(void *instance) {
+    (void)instance;
+}
+
+static void free_buffer(posd_buffer *buffer) {
+    if (buffer != NULL) {
+        free(buffer->data);
+        buffer->data = NULL;
+        buffer->len = 0;
+    }
+}
+
+static const posd_plugin_hooks hooks = {.struct_size = sizeof(posd_plugin_hooks)};
+
+static const posd_plugin_descriptor descriptor = {
+    .struct_size = sizeof(posd_plugin_descriptor),
+    .abi_major = 2,
+    .abi_minor = 0,
+    .min_abi_minor = 0,
+    .id = "abi2",
+    .name = "ABI 2 (test)",
+    .version = "1.0.0",
+    .description = "Test plugin: built against ABI 2.0, must be refused",
+    .create = create,
+    .destroy = destroy,
+    .free_buffer = free_buffer,
+    .hooks = &hooks,
+};
+
+const posd_plugin_descriptor *posd_plugin_entry(void) {
+    return &descriptor;
+}

@@ -1,0 +1,112 @@
+/*
+ * newer_optional.c — test plugin built against a future ABI 1.1 whose additions are
+ * optional (abi_minor = 1, min_abi_minor = 0). Its descriptor and hooks table are larger
+ * than 1.0's: each embeds the 1.0 struct and appends a field a 1.1 host would read. A 1.0
+ * host must load it, read only the 1.0 part of each struct, and show AbiVersion "1.1".
+ * classify_code claims codes starting with "NEWER-" (kind "coupon") so a test can see it
+ * works.
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include newer_optional.c
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "posd_plugin.h"
+
+/* Copies json into a malloc'ed buffer (freed by free_buffer below); returns status. */
+static int32_t put(posd_buffer *buffer, const char *json, int32_t status) {
+    size_t len = strlen(json);
+    buffer->data = malloc(len);
+    buffer->len = buffer->data != NULL ? len : 0;
+    if (buffer->data == NULL)
+        return POSD_ERROR;
+    memcpy(buffer->data, json, len);
+    return status;
+}
+
+static void free_buffer(posd_buffer *buffer) {
+    if (buffer != NULL) {
+        free(buffer->data);
+        buffer->data = NULL;
+        buffer->len = 0;
+    }
+}
+
+/* No state: the instance is a static byte. */
+static void *create(const posd_host_api *host, const char *config, size_t config_len,
+                    posd_buffer *error) {
+    static char instance;
+    (void)host;
+    (void)config;
+    (void)config_len;
+    (void)error;
+    return &instance;
+}
+
+static void destroy(void *instance) {
+    (void)instance;
+}
+
+static int32_t classify_code(void *instance, const char *request, size_t len,
+                             posd_buffer *response) {
+    static const char prefix[] = "\"NEWER-";
+    (void)instance;
+    /* A crude but bounded check: does the request contain the string "NEWER-…"? */
+    for (size_t i = 0; request != NULL && i + sizeof prefix - 1 <= len; i++) {
+        if (memcmp(request + i, prefix, sizeof prefix - 1) == 0)
+            return put(response, "{\"claimed\":true,\"kind\":\"coupon\"}", POSD_OK);
+    }
+    return put(response, "{\"claimed\":false}", POSD_OK);
+}
+
+/* A hook only a 1.1 host knows; a 1.0 host never calls it. */
+static int32_t future_hook(void *instance, const char *request, size_t len,
+                           posd_buffer *response) {
+    (void)instance;
+    (void)request;
+    (void)len;
+    return put(response, "{}", POSD_OK);
+}
+
+/* The 1.1 hooks table: the 1.0 table, then a hook appended at its end. */
+struct hooks_1_1 {
+    posd_plugin_hooks v1_0;
+    posd_hook future_hook;
+};
+
+static const struct hooks_1_1 hooks = {
+    .v1_0 =
+        {
+            .struct_size = sizeof(struct hooks_1_1),
+            .classify_code = classify_code,
+        },
+    .future_hook = future_hook,
+};
+
+/* The 1.1 descriptor: the 1.0 descriptor, then a field appended at its end. */
+struct descriptor_1_1 {
+    posd_plugin_descriptor v1_0;
+    const char *homepage;
+};
+
+static const struct descriptor_1_1 descriptor = {
+    .v1_0 =
+        {
+            .struct_size = sizeof(struct descriptor_1_1),
+            .abi_major = 1,
+            .abi_minor = 1,
+            .min_abi_minor = 0,
+            .id = "newer-optional",
+            .name = "Newer, optional (test)",
+            .version = "1.0.0",
+            .description = "Test plugin: built against ABI 1.1 with optional additions",
+            .create = create,
+            .destroy = destroy,
+            .free_buffer = free_buffer,
+            .hooks = &hooks.v1_0,
+        },
+    .homepage = "https://example.invalid/newer-optional",
+};
+
+const posd_plugin_descriptor *posd_plugin_entry(void) {
+    return &descriptor.v1_0;
+}
