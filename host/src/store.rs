@@ -118,6 +118,82 @@ const MIGRATIONS: &[Migration] = &[
         CREATE INDEX print_jobs_waiting ON print_jobs (device, id) WHERE state = 'queued';
     ",
     },
+    Migration {
+        version: 3,
+        description: "plugin storage and the ledger",
+        sql: "
+        CREATE TABLE plugin_settings (
+            plugin  TEXT PRIMARY KEY NOT NULL,
+            enabled INTEGER NOT NULL CHECK (enabled IN (0, 1))
+        ) STRICT;
+        CREATE TABLE plugin_kv (
+            plugin TEXT NOT NULL,
+            key    TEXT NOT NULL,
+            value  TEXT NOT NULL,
+            PRIMARY KEY (plugin, key)
+        ) STRICT;
+        CREATE TABLE ledger_accounts (
+            id         INTEGER PRIMARY KEY,
+            code       TEXT NOT NULL UNIQUE,
+            owner      TEXT NOT NULL,
+            kind       TEXT NOT NULL,
+            unit       TEXT NOT NULL,
+            floor      TEXT,
+            customer   TEXT,
+            balance    TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX ledger_accounts_customer ON ledger_accounts (customer) WHERE customer IS NOT NULL;
+        CREATE TABLE ledger_entries (
+            id        INTEGER PRIMARY KEY,
+            time      TEXT NOT NULL,
+            kind      TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            memo      TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX ledger_entries_reference ON ledger_entries (reference);
+        CREATE TABLE ledger_postings (
+            id         INTEGER PRIMARY KEY,
+            entry_id   INTEGER NOT NULL REFERENCES ledger_entries (id),
+            account_id INTEGER NOT NULL REFERENCES ledger_accounts (id),
+            amount     TEXT NOT NULL,
+            expires    TEXT
+        ) STRICT;
+        CREATE INDEX ledger_postings_account ON ledger_postings (account_id, id);
+        CREATE INDEX ledger_postings_entry ON ledger_postings (entry_id);
+        CREATE TRIGGER ledger_postings_no_update BEFORE UPDATE ON ledger_postings
+            BEGIN SELECT RAISE(ABORT, 'ledger postings are append-only'); END;
+        CREATE TRIGGER ledger_postings_no_delete BEFORE DELETE ON ledger_postings
+            BEGIN SELECT RAISE(ABORT, 'ledger postings are append-only'); END;
+        CREATE TRIGGER ledger_entries_no_update BEFORE UPDATE ON ledger_entries
+            BEGIN SELECT RAISE(ABORT, 'journal entries are append-only'); END;
+        CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+            BEGIN SELECT RAISE(ABORT, 'journal entries are append-only'); END;
+    ",
+    },
+    Migration {
+        version: 4,
+        description: "outbox of partner messages",
+        sql: "
+        CREATE TABLE outbox (
+            id           INTEGER PRIMARY KEY,
+            plugin       TEXT NOT NULL,
+            destination  TEXT NOT NULL,
+            key          TEXT NOT NULL,
+            payload      TEXT NOT NULL,
+            reference    TEXT NOT NULL,
+            state        TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (state IN ('pending', 'delivered', 'dead')),
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            next_attempt INTEGER NOT NULL,
+            created_at   INTEGER NOT NULL,
+            delivered_at INTEGER,
+            last_error   TEXT NOT NULL DEFAULT '',
+            UNIQUE (plugin, key)
+        ) STRICT;
+        CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'pending';
+    ",
+    },
 ];
 
 /// The schema version this build migrates to.
