@@ -311,7 +311,10 @@ async fn jobs_wait_while_the_printer_is_down_and_print_once_in_order_when_it_is_
     for _ in 0..3 {
         jobs.push(proxy.print_test_page().await.expect("queued while offline"));
     }
-    assert_eq!(proxy.queue_length().await.expect("QueueLength"), 3);
+    eventually("three jobs wait", || async {
+        proxy.queue_length().await.is_ok_and(|n| n == 3)
+    })
+    .await;
     let err = proxy
         .open_drawer()
         .await

@@ -33,6 +33,50 @@ pub trait Manager1 {
     fn state(&self) -> zbus::Result<String>;
     /// Re-read the configuration (admin).
     fn reload_config(&self) -> zbus::Result<()>;
+    /// What a code is.
+    fn lookup_code(
+        &self,
+        code: &str,
+    ) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
+    /// Install a plugin file (admin).
+    fn install_plugin(&self, path: &str) -> zbus::Result<String>;
+    /// Delete an installed plugin (admin).
+    fn remove_plugin(&self, id: &str) -> zbus::Result<()>;
+    /// Switch a plugin on or off (admin).
+    fn set_plugin_enabled(&self, id: &str, enabled: bool) -> zbus::Result<()>;
+    /// Reload plugin files (admin).
+    fn reload_plugins(&self) -> zbus::Result<()>;
+}
+
+/// `org.posd.Plugin1` on `/org/posd/Posd1/plugin/<id>`.
+#[zbus::proxy(interface = "org.posd.Plugin1", default_service = "org.posd.Posd1")]
+pub trait Plugin1 {
+    /// Plugin id.
+    #[zbus(property)]
+    fn id(&self) -> zbus::Result<String>;
+    /// Name.
+    #[zbus(property)]
+    fn name(&self) -> zbus::Result<String>;
+    /// Version.
+    #[zbus(property)]
+    fn version(&self) -> zbus::Result<String>;
+    /// ABI it was built against.
+    #[zbus(property)]
+    fn abi_version(&self) -> zbus::Result<String>;
+    /// loaded, disabled or failed.
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+    /// Why it failed.
+    #[zbus(property)]
+    fn error(&self) -> zbus::Result<String>;
+    /// Its file.
+    #[zbus(property)]
+    fn path(&self) -> zbus::Result<String>;
+}
+
+/// Object path of plugin `id`.
+pub fn plugin_path(id: &str) -> String {
+    crate::bus::plugin::object_path(id)
 }
 
 /// The property names of `Manager1` in the contract's order, for listings.

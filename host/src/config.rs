@@ -67,6 +67,30 @@ pub struct Config {
     pub plugin: BTreeMap<String, toml::Table>,
     /// Fixed text on every receipt.
     pub receipt: ReceiptConfig,
+    /// Delivery of partner messages.
+    pub outbox: OutboxConfig,
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// First retry of an undelivered message after this many milliseconds; doubling.
+    pub retry_first_ms: u64,
+    /// Longest wait between two tries, in milliseconds.
+    pub retry_cap_ms: u64,
+    /// A message still undelivered this many hours after its sale becomes a dead letter.
+    pub dead_letter_after_hours: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            retry_first_ms: 5000,
+            retry_cap_ms: 900_000,
+            dead_letter_after_hours: 72,
+        }
+    }
 }
 
 /// `[store]`
@@ -214,6 +238,8 @@ fn yes() -> bool {
 pub struct PluginsConfig {
     /// Directories searched for plugin libraries, in order.
     pub directories: Vec<PathBuf>,
+    /// Where `posctl plugin install` puts plugin files; one of `directories`.
+    pub install_directory: PathBuf,
     /// How long one plugin call may take before it counts as failed, in milliseconds.
     pub call_deadline_ms: u64,
 }
@@ -225,6 +251,7 @@ impl Default for PluginsConfig {
                 PathBuf::from("/usr/lib/posd/plugins"),
                 PathBuf::from("/var/lib/posd/plugins"),
             ],
+            install_directory: PathBuf::from("/var/lib/posd/plugins"),
             call_deadline_ms: 2000,
         }
     }
@@ -310,6 +337,35 @@ impl Config {
                 "expected a number of milliseconds from 1 to 60000",
             );
         }
+        if let Some(dir) = self.plugins.directories.iter().find(|d| !d.is_absolute()) {
+            return bad(
+                "plugins.directories",
+                format!("{} is not an absolute path", dir.display()),
+            );
+        }
+        if !self
+            .plugins
+            .directories
+            .contains(&self.plugins.install_directory)
+        {
+            return bad(
+                "plugins.install_directory",
+                format!(
+                    "{} is not one of plugins.directories, so installed plugins would never load",
+                    self.plugins.install_directory.display()
+                ),
+            );
+        }
+        if self.outbox.retry_first_ms == 0 || self.outbox.retry_first_ms > self.outbox.retry_cap_ms
+        {
+            return bad(
+                "outbox.retry_first_ms",
+                "expected at least 1 and at most outbox.retry_cap_ms",
+            );
+        }
+        if self.outbox.dead_letter_after_hours == 0 {
+            return bad("outbox.dead_letter_after_hours", "expected at least 1 hour");
+        }
         let mut names = std::collections::HashSet::new();
         for (i, device) in self.devices.iter().enumerate() {
             let key = format!("devices[{i}]");
@@ -343,6 +399,17 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The outbox's retry policy.
+    pub fn retry_policy(&self) -> crate::outbox::RetryPolicy {
+        crate::outbox::RetryPolicy {
+            first: std::time::Duration::from_millis(self.outbox.retry_first_ms),
+            cap: std::time::Duration::from_millis(self.outbox.retry_cap_ms),
+            give_up_after: std::time::Duration::from_secs(
+                self.outbox.dead_letter_after_hours * 3600,
+            ),
+        }
     }
 
     /// Minor unit (decimal places) of the configured currency.

@@ -17,6 +17,7 @@ use crate::bus::{self, BusChoice, Manager, NameError};
 use crate::config::{self, Config, ConfigError, ConfigSources};
 use crate::devices::{self, DeviceEvent, DeviceManager, Registry};
 use crate::notify::Notifier;
+use crate::plugins::{PluginManager, PluginSettings};
 use crate::service::{Control, Identity, ServiceState, Shared};
 use crate::store::{Database, StoreError};
 
@@ -132,8 +133,15 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     notifier.status("connecting to the bus");
     let (control_tx, mut control_rx) = mpsc::channel(8);
     let shared = Shared::new(Identity::of(&config), control_tx);
+    let cache_dir = state_dir.join("plugin-cache");
+    // Snapshots of an earlier run are mapped by nobody any more.
+    let _ = std::fs::remove_dir_all(&cache_dir);
+    let plugins = PluginManager::new(db.clone(), plugin_settings(&config, &cache_dir));
     let conn = bus::builder(&bus_choice)
-        .serve_at(bus::ROOT_PATH, Manager::new(shared.clone()))
+        .serve_at(
+            bus::ROOT_PATH,
+            Manager::new(shared.clone(), plugins.clone()),
+        )
         .serve_at(bus::ROOT_PATH, zbus::fdo::ObjectManager)
         .build()
         .await
@@ -146,14 +154,38 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         return Err(e.into());
     }
 
+    notifier.status("loading plugins");
+    plugins.reload().await;
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let devices = DeviceManager::new(db.clone(), events_tx);
+    let state_changes = Arc::new(tokio::sync::Notify::new());
+    let keeper = tokio::spawn(keep_state(
+        conn.clone(),
+        devices.registry(),
+        plugins.clone(),
+        shared.clone(),
+        state_changes.clone(),
+    ));
     let publisher = tokio::spawn(publish_device_events(
         conn.clone(),
         events_rx,
-        devices.registry(),
+        plugins.clone(),
         shared.clone(),
+        state_changes.clone(),
     ));
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
+    let courier = tokio::spawn(crate::outbox::run_worker(
+        db.clone(),
+        plugins.clone(),
+        config.retry_policy(),
+        outbox_wake.clone(),
+    ));
+    let follower = tokio::spawn({
+        let state_changes = state_changes.clone();
+        bus::plugin::follow(conn.clone(), plugins.clone(), move || {
+            state_changes.notify_one()
+        })
+    });
     let mut daemon = Running {
         conn,
         db,
@@ -164,6 +196,8 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         set_log_filter,
         devices,
         fallback_devices,
+        plugins,
+        cache_dir,
     };
     let config = daemon.config.clone();
     daemon.apply_devices(&config).await;
@@ -203,6 +237,9 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     }
     let result = daemon.shut_down(outcome).await;
     publisher.abort();
+    follower.abort();
+    courier.abort();
+    keeper.abort();
     result
 }
 
@@ -225,27 +262,79 @@ async fn watchdog_loop(interval: Duration, db: Database, notifier: Arc<Notifier>
     }
 }
 
-/// Publishes what device supervisors report and keeps `Manager1.State` at `degraded` while
-/// a device is not online. A task of its own, so a scan reaches the bus without waiting for
-/// the main loop.
+/// The plugin settings a configuration describes.
+fn plugin_settings(config: &Config, cache_dir: &std::path::Path) -> PluginSettings {
+    PluginSettings {
+        directories: config.plugins.directories.clone(),
+        install_directory: config.plugins.install_directory.clone(),
+        deadline: Duration::from_millis(config.plugins.call_deadline_ms),
+        sections: config.plugin.clone(),
+        cache_dir: cache_dir.to_path_buf(),
+    }
+}
+
+/// Running, or degraded while a device is not online or a plugin is failed.
+fn desired_state(registry: &Registry, plugins: &PluginManager) -> ServiceState {
+    if devices::any_not_online(registry) || plugins.any_failed() {
+        ServiceState::Degraded
+    } else {
+        ServiceState::Running
+    }
+}
+
+/// Keeps `Manager1.State` in step with devices and plugins whenever either reports a change.
+async fn keep_state(
+    conn: zbus::Connection,
+    registry: Registry,
+    plugins: Arc<PluginManager>,
+    shared: Arc<Shared>,
+    changes: Arc<tokio::sync::Notify>,
+) {
+    loop {
+        changes.notified().await;
+        bus::announce_state(&conn, &shared, desired_state(&registry, &plugins)).await;
+    }
+}
+
+/// Publishes what device supervisors report. A task of its own, so a scan reaches the bus
+/// without waiting for the main loop; a scan's kind is what the plugins say it is.
 async fn publish_device_events(
     conn: zbus::Connection,
     mut events: mpsc::UnboundedReceiver<DeviceEvent>,
-    registry: Registry,
+    plugins: Arc<PluginManager>,
     shared: Arc<Shared>,
+    state_changes: Arc<tokio::sync::Notify>,
 ) {
     while let Some(event) = events.recv().await {
-        let status_changed = matches!(event, DeviceEvent::StatusChanged { .. });
-        if let Err(e) = bus::device::publish(&conn, event).await {
+        let result = match event {
+            DeviceEvent::Scanned { device, scan } => {
+                let kind = match plugins
+                    .classify(&scan.code, &bus::store_view(&shared))
+                    .await
+                {
+                    Ok(Some((_, answer))) => answer
+                        .get("kind")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("unknown")
+                        .to_string(),
+                    Ok(None) => devices::classify(&scan).to_string(),
+                    Err(e) => {
+                        // A scan is never lost to a failing plugin.
+                        tracing::warn!(device = %device.name, "classifying the scan: {e}");
+                        devices::classify(&scan).to_string()
+                    }
+                };
+                bus::device::publish_scan(&conn, &device, &scan, &kind).await
+            }
+            event @ DeviceEvent::StatusChanged { .. } => {
+                let result = bus::device::publish(&conn, event).await;
+                state_changes.notify_one();
+                result
+            }
+            event => bus::device::publish(&conn, event).await,
+        };
+        if let Err(e) = result {
             tracing::warn!("cannot publish a device event: {e}");
-        }
-        if status_changed {
-            let state = if devices::any_not_online(&registry) {
-                ServiceState::Degraded
-            } else {
-                ServiceState::Running
-            };
-            bus::announce_state(&conn, &shared, state).await;
         }
     }
 }
@@ -261,6 +350,8 @@ struct Running {
     set_log_filter: Option<SetLogFilter>,
     devices: DeviceManager,
     fallback_devices: Vec<crate::config::DeviceConfig>,
+    plugins: Arc<PluginManager>,
+    cache_dir: std::path::PathBuf,
 }
 
 impl Running {
@@ -287,14 +378,10 @@ impl Running {
         bus::announce_state(&self.conn, &self.shared, state).await;
     }
 
-    /// Running, or degraded while a device is not online.
+    /// Running, or degraded while a device is not online or a plugin is failed.
     async fn refresh_state(&self) {
-        let state = if devices::any_not_online(&self.devices.registry()) {
-            ServiceState::Degraded
-        } else {
-            ServiceState::Running
-        };
-        self.set_state(state).await;
+        self.set_state(desired_state(&self.devices.registry(), &self.plugins))
+            .await;
     }
 
     /// Starts, stops and restarts devices to match `config`, with their bus objects. A printer
@@ -414,16 +501,17 @@ impl Running {
         }
         changes.extend(self.apply_devices(&new).await);
         self.refresh_state().await;
-        for (section, differs) in [
-            ("database", new.database != old.database),
-            (
-                "plugins",
-                new.plugins != old.plugins || new.plugin != old.plugin,
-            ),
-        ] {
-            if differs {
-                changes.push(format!("[{section}] changes take effect at the next start"));
+        if new.plugins != old.plugins || new.plugin != old.plugin {
+            for id in self
+                .plugins
+                .apply_settings(plugin_settings(&new, &self.cache_dir))
+                .await
+            {
+                changes.push(format!("plugin {id} reloaded"));
             }
+        }
+        if new.database != old.database {
+            changes.push("[database] changes take effect at the next start".into());
         }
         for change in &changes {
             tracing::info!("reload: {change}");
@@ -490,6 +578,7 @@ impl Running {
                 self.shared.calls_in_progress()
             );
         }
+        self.plugins.shut_down().await;
         self.notifier.status("stopping: stopping devices");
         // Device threads block; join them off the runtime.
         let mut devices = self.devices;

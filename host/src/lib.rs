@@ -13,7 +13,11 @@
 //! - [`daemon`]: start-up, the main loop, reload and shutdown.
 //! - [`devices`]: scanner and printer supervisors (drivers in `drivers/`).
 //! - [`devmode`]: the virtual receipt printer of development mode.
+//! - [`ledger`]: double-entry accounts of vouchers, wallets, points; append-only.
+//! - [`money`]: decimal parsing, explicit rounding, discount spreading, the VAT table.
+//! - [`plugins`]: the plugin manager: loading, calling with deadlines, host services.
 //! - [`notify`]: the systemd notification protocol.
+//! - [`outbox`]: partner messages, delivered by plugins with retries across restarts.
 //! - [`paths`]: where state lives.
 //! - [`print_queue`]: the durable queue of print jobs.
 //! - [`client`]: typed proxies of the contract, for `posctl` and tests.
@@ -24,8 +28,12 @@ pub mod config;
 pub mod daemon;
 pub mod devices;
 pub mod devmode;
+pub mod ledger;
+pub mod money;
 pub mod notify;
+pub mod outbox;
 pub mod paths;
+pub mod plugins;
 pub mod print_queue;
 pub mod service;
 pub mod store;

@@ -613,3 +613,113 @@ pub fn interface_shape(xml: &str, interface: &str) -> Vec<String> {
     lines.sort();
     lines
 }
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// Compiles a single-file C plugin against the ABI header with gcc, as a third party would.
+pub fn build_c_plugin(source: &Path, out: &Path) -> PathBuf {
+    let include = workspace().join("plugins/abi/include");
+    let output = run(Command::new("gcc")
+        .args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-O1"])
+        .arg(format!("-I{}", include.display()))
+        .arg("-o")
+        .arg(out)
+        .arg(source));
+    assert!(
+        output.status.success(),
+        "gcc {}: {}",
+        source.display(),
+        text(&output.stderr)
+    );
+    out.to_path_buf()
+}
+
+/// Builds a Rust plugin crate of the workspace (a cdylib) with cargo and returns the
+/// library's path. Built once per test binary and package.
+pub fn build_rust_plugin(package: &str) -> PathBuf {
+    build_rust_plugin_with(package, false)
+}
+
+/// [`build_rust_plugin`], optionally in release mode (for benchmarks).
+pub fn build_rust_plugin_with(package: &str, release: bool) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, bool, PathBuf)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT.lock().expect("lock");
+    if let Some((_, _, path)) = built.iter().find(|(p, r, _)| p == package && *r == release) {
+        return path.clone();
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace()).args([
+        "build",
+        "--quiet",
+        "-p",
+        package,
+        "--message-format=json",
+    ]);
+    if release {
+        command.arg("--release");
+    }
+    let output = run(&mut command);
+    assert!(
+        output.status.success(),
+        "cargo build -p {package}: {}",
+        text(&output.stderr)
+    );
+    let library = text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        // Proc-macro dependencies are .so files too: take the package's own cdylib.
+        .filter(|m| {
+            m["target"]["kind"]
+                .as_array()
+                .is_some_and(|kinds| kinds.iter().any(|k| k == "cdylib"))
+        })
+        .flat_map(|m| {
+            m["filenames"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+                .collect::<Vec<_>>()
+        })
+        .find(|f| f.extension().is_some_and(|e| e == "so"))
+        .unwrap_or_else(|| panic!("cargo built no .so for {package}"));
+    built.push((package.to_string(), release, library.clone()));
+    library
+}
+
+/// A plugin directory in `root` and a configuration that loads from it.
+pub fn plugin_config(root: &Path, deadline_ms: u64, extra: &str) -> (PathBuf, String) {
+    let dir = root.join("plugins");
+    std::fs::create_dir_all(&dir).expect("plugin dir");
+    let config = format!(
+        "[plugins]\ndirectories = [\"{0}\"]\ninstall_directory = \"{0}\"\ncall_deadline_ms = {deadline_ms}\n{extra}\n",
+        dir.display()
+    );
+    (dir, config)
+}
+
+/// Copies a built plugin into a plugin directory as `name`, with a safe mode.
+pub fn place_plugin(library: &Path, dir: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let target = dir.join(name);
+    let partial = dir.join(format!(".{name}.tmp"));
+    std::fs::copy(library, &partial).expect("copy plugin");
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    std::fs::rename(&partial, &target).expect("rename");
+    target
+}
+
+/// A test plugin's C source.
+pub fn test_plugin_source(stem: &str) -> PathBuf {
+    workspace().join(format!("plugins/testplugins/c/{stem}.c"))
+}

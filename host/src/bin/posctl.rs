@@ -56,6 +56,21 @@ enum Command {
         /// Printer name.
         name: String,
     },
+    /// What a code is (balance inquiry): kind, plugin, balance, expiry.
+    Lookup {
+        /// The code as scanned or typed.
+        code: String,
+    },
+    /// List the plugins with their state.
+    Plugins {
+        #[command(subcommand)]
+        action: Option<PluginsAction>,
+    },
+    /// Manage one plugin (root or group posd-admin).
+    Plugin {
+        #[command(subcommand)]
+        action: PluginAction,
+    },
     /// Show scans live, one line each, until interrupted.
     ScanMonitor {
         /// Stop after this many scans.
@@ -73,6 +88,36 @@ enum Command {
         /// Code page: pc858 or pc852.
         #[arg(long, default_value = "pc858")]
         code_page: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginsAction {
+    /// Load new and changed plugin files, retire removed ones (root or group posd-admin).
+    Reload,
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginAction {
+    /// Copy a plugin library into the install directory and load it.
+    Install {
+        /// The .so file.
+        path: std::path::PathBuf,
+    },
+    /// Switch a plugin on.
+    Enable {
+        /// Plugin id.
+        id: String,
+    },
+    /// Switch a plugin off (remembered across restarts).
+    Disable {
+        /// Plugin id.
+        id: String,
+    },
+    /// Delete an installed plugin.
+    Remove {
+        /// Plugin id.
+        id: String,
     },
 }
 
@@ -165,8 +210,147 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::ScanMonitor { count } => scan_monitor(&conn, *count, cli.json).await,
+        Command::Lookup { code } => lookup(&conn, code, cli.json).await,
+        Command::Plugins { action: None } => plugins(&conn, cli.json).await,
+        Command::Plugins {
+            action: Some(PluginsAction::Reload),
+        } => {
+            Manager1Proxy::new(&conn).await?.reload_plugins().await?;
+            say(cli.json, json!({ "reloaded": true }), "plugins reloaded");
+            Ok(())
+        }
+        Command::Plugin { action } => plugin(&conn, action, cli.json).await,
         Command::PrintPreview { .. } => Ok(()),
     }
+}
+
+async fn lookup(conn: &zbus::Connection, code: &str, as_json: bool) -> Result<(), Failure> {
+    let info = Manager1Proxy::new(conn).await?.lookup_code(code).await?;
+    let values: BTreeMap<String, Value> = info
+        .iter()
+        .map(|(k, v)| (k.clone(), variant_to_json(v)))
+        .collect();
+    if as_json {
+        println!("{}", json!(values));
+        return Ok(());
+    }
+    for key in ["kind", "plugin", "balance", "expires", "state", "customer"] {
+        if let Some(text) = values
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            println!("{key:<9} {text}");
+        }
+    }
+    if let Some(warnings) = values.get("warnings").and_then(Value::as_array) {
+        for warning in warnings.iter().filter_map(Value::as_str) {
+            println!("warning   {warning}");
+        }
+    }
+    Ok(())
+}
+
+async fn plugins(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
+    let manager = zbus::fdo::ObjectManagerProxy::builder(conn)
+        .destination(bus::BUS_NAME)
+        .path(bus::ROOT_PATH)
+        .build()
+        .await?;
+    let objects = manager
+        .get_managed_objects()
+        .await
+        .map_err(zbus::Error::from)?;
+    let mut list: Vec<BTreeMap<String, Value>> = objects
+        .values()
+        .filter_map(|ifaces| ifaces.get("org.posd.Plugin1"))
+        .map(|props| {
+            props
+                .iter()
+                .map(|(k, v)| (k.to_string(), variant_to_json(v)))
+                .collect()
+        })
+        .collect();
+    list.sort_by(|a, b| {
+        a.get("Id")
+            .map(Value::to_string)
+            .cmp(&b.get("Id").map(Value::to_string))
+    });
+    if as_json {
+        println!("{}", json!(list));
+        return Ok(());
+    }
+    if list.is_empty() {
+        println!("no plugins");
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<9} {:<10} {:<5} PATH / ERROR",
+        "ID", "STATE", "VERSION", "ABI"
+    );
+    for p in &list {
+        let get = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let tail = if get("Error").is_empty() {
+            get("Path")
+        } else {
+            format!("{}: {}", get("Path"), get("Error"))
+        };
+        println!(
+            "{:<16} {:<9} {:<10} {:<5} {}",
+            get("Id"),
+            get("State"),
+            get("Version"),
+            get("AbiVersion"),
+            tail
+        );
+    }
+    Ok(())
+}
+
+async fn plugin(
+    conn: &zbus::Connection,
+    action: &PluginAction,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let manager = Manager1Proxy::new(conn).await?;
+    match action {
+        PluginAction::Install { path } => {
+            // The daemon resolves paths itself; give it an absolute one.
+            let absolute =
+                std::path::absolute(path).map_err(|e| Failure::Transport(e.to_string()))?;
+            let id = manager.install_plugin(&absolute.to_string_lossy()).await?;
+            say(
+                as_json,
+                json!({ "installed": id }),
+                &format!("installed plugin {id}"),
+            );
+        }
+        PluginAction::Enable { id } => {
+            manager.set_plugin_enabled(id, true).await?;
+            say(
+                as_json,
+                json!({ "enabled": id }),
+                &format!("plugin {id} enabled"),
+            );
+        }
+        PluginAction::Disable { id } => {
+            manager.set_plugin_enabled(id, false).await?;
+            say(
+                as_json,
+                json!({ "disabled": id }),
+                &format!("plugin {id} disabled"),
+            );
+        }
+        PluginAction::Remove { id } => {
+            manager.remove_plugin(id).await?;
+            say(
+                as_json,
+                json!({ "removed": id }),
+                &format!("plugin {id} removed"),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn say(as_json: bool, value: Value, text: &str) {
@@ -494,6 +678,9 @@ fn variant_to_json(value: &zbus::OwnedVariant) -> Value {
     }
     if let Ok(n) = i64::try_from(value.clone()) {
         return json!(n);
+    }
+    if let Ok(list) = Vec::<String>::try_from(value.clone()) {
+        return json!(list);
     }
     Value::String(format!("{:?}", &**value))
 }

@@ -201,24 +201,27 @@ pub async fn remove(conn: &zbus::Connection, device: &Arc<Device>) -> zbus::Resu
     Ok(())
 }
 
+/// Emits `Scanned` for a scan whose `kind` the caller determined (by the plugins).
+pub async fn publish_scan(
+    conn: &zbus::Connection,
+    device: &Device,
+    scan: &posd_scanner::Scan,
+    kind: &str,
+) -> zbus::Result<()> {
+    let emitter = SignalEmitter::new(conn, device.object_path())?;
+    let details: HashMap<String, zbus::Variant<'_>> = scan
+        .details
+        .iter()
+        .map(|(k, v)| (k.clone(), zbus::Variant::from(v.as_str())))
+        .collect();
+    ScannerObject::scanned(&emitter, &scan.code, scan.symbology.as_str(), kind, details).await
+}
+
 /// Turns a supervisor's event into properties and signals.
 pub async fn publish(conn: &zbus::Connection, event: DeviceEvent) -> zbus::Result<()> {
     match event {
         DeviceEvent::Scanned { device, scan } => {
-            let emitter = SignalEmitter::new(conn, device.object_path())?;
-            let details: HashMap<String, zbus::Variant<'_>> = scan
-                .details
-                .iter()
-                .map(|(k, v)| (k.clone(), zbus::Variant::from(v.as_str())))
-                .collect();
-            ScannerObject::scanned(
-                &emitter,
-                &scan.code,
-                scan.symbology.as_str(),
-                crate::devices::classify(&scan),
-                details,
-            )
-            .await
+            publish_scan(conn, &device, &scan, crate::devices::classify(&scan)).await
         }
         DeviceEvent::JobDone {
             device,

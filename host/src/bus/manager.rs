@@ -1,11 +1,14 @@
 //! `org.posd.Manager1` on `/org/posd/Posd1`: the daemon as a whole.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::Value;
 use zbus::interface;
 use zbus::message::Header;
 
 use super::{BusError, Caller};
+use crate::plugins::PluginManager;
 use crate::service::{ABI_VERSION, Control, ServiceState, Shared};
 
 /// The root object. Reads the daemon's shared state; asks the main loop for anything that
@@ -13,13 +16,84 @@ use crate::service::{ABI_VERSION, Control, ServiceState, Shared};
 #[derive(Debug)]
 pub struct Manager {
     shared: Arc<Shared>,
+    plugins: Arc<PluginManager>,
 }
 
 impl Manager {
-    /// A manager object over `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
+    /// A manager object over `shared` and `plugins`.
+    pub fn new(shared: Arc<Shared>, plugins: Arc<PluginManager>) -> Self {
+        Self { shared, plugins }
     }
+
+    fn begin(&self) -> Result<crate::service::CallGuard, BusError> {
+        self.shared
+            .begin_call()
+            .ok_or_else(|| BusError::ShuttingDown("posd is stopping".into()))
+    }
+
+    async fn admin(
+        &self,
+        conn: &zbus::Connection,
+        header: &Header<'_>,
+        what: &str,
+    ) -> Result<(), BusError> {
+        Caller::of(conn, header).await?.require_admin(what)
+    }
+}
+
+/// The `store` view plugins get with requests.
+pub fn store_view(shared: &Shared) -> Value {
+    let id = shared.identity();
+    serde_json::json!({
+        "id": id.store_id, "register": id.register_id,
+        "currency": id.currency, "locale": id.locale,
+    })
+}
+
+/// What a code is, by the plugins or, unclaimed, by its own form.
+pub async fn lookup(
+    plugins: &PluginManager,
+    shared: &Shared,
+    code: &str,
+) -> Result<HashMap<String, zbus::Variant<'static>>, BusError> {
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(BusError::InvalidArgument("the code is empty".into()));
+    }
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let mut info: HashMap<String, zbus::Variant<'static>> = HashMap::new();
+    let (kind, plugin, answer) = match plugins.classify(code, &store_view(shared)).await? {
+        Some((plugin, answer)) => (text(answer.get("kind")), plugin, answer),
+        None => (
+            crate::devices::classify_code(code).to_string(),
+            String::new(),
+            Value::Null,
+        ),
+    };
+    let warnings: Vec<String> = answer
+        .get("warnings")
+        .and_then(Value::as_array)
+        .map(|w| {
+            w.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    info.insert(
+        "kind".into(),
+        zbus::Variant::from(if kind.is_empty() {
+            "unknown".to_string()
+        } else {
+            kind
+        }),
+    );
+    info.insert("plugin".into(), zbus::Variant::from(plugin));
+    for key in ["balance", "expires", "state", "customer"] {
+        info.insert(key.into(), zbus::Variant::from(text(answer.get(key))));
+    }
+    info.insert("warnings".into(), zbus::Variant::from(warnings));
+    Ok(info)
 }
 
 #[interface(name = "org.posd.Manager1")]
@@ -64,6 +138,69 @@ impl Manager {
     #[zbus(property)]
     fn state(&self) -> String {
         self.shared.state().as_str().to_string()
+    }
+
+    /// What a code is, without a sale: kind, plugin, balance, expires, state, customer,
+    /// warnings. Balance inquiry at the till. Unclaimed codes are `product` when they are
+    /// valid article numbers, else `unknown`.
+    async fn lookup_code(
+        &self,
+        code: &str,
+    ) -> Result<HashMap<String, zbus::Variant<'static>>, BusError> {
+        let _call = self.begin()?;
+        lookup(&self.plugins, &self.shared, code).await
+    }
+
+    /// Installs the plugin library at `path` (absolute) and loads it; returns its id. Admin
+    /// only. A file that does not load is not kept.
+    async fn install_plugin(
+        &self,
+        path: &str,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<String, BusError> {
+        let _call = self.begin()?;
+        self.admin(conn, &header, "InstallPlugin").await?;
+        Ok(self.plugins.install(std::path::Path::new(path)).await?)
+    }
+
+    /// Deletes an installed plugin. Admin only. Plugins of the system package can only be
+    /// disabled (NotAllowed).
+    async fn remove_plugin(
+        &self,
+        id: &str,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<(), BusError> {
+        let _call = self.begin()?;
+        self.admin(conn, &header, "RemovePlugin").await?;
+        Ok(self.plugins.remove(id).await?)
+    }
+
+    /// Switches a plugin on or off, remembered across restarts. Admin only.
+    async fn set_plugin_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<(), BusError> {
+        let _call = self.begin()?;
+        self.admin(conn, &header, "SetPluginEnabled").await?;
+        Ok(self.plugins.set_enabled(id, enabled).await?)
+    }
+
+    /// Loads new and changed plugin files and retires removed ones, without a restart and
+    /// without disturbing open sales. Admin only.
+    async fn reload_plugins(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<(), BusError> {
+        let _call = self.begin()?;
+        self.admin(conn, &header, "ReloadPlugins").await?;
+        self.plugins.reload().await;
+        Ok(())
     }
 
     /// Re-reads the configuration, as SIGHUP does. Admin only. An invalid configuration is

@@ -8,11 +8,12 @@ mod caller;
 pub mod device;
 mod error;
 mod manager;
+pub mod plugin;
 pub mod private;
 
 pub use caller::{ADMIN_GROUP, Caller, group_id};
 pub use error::BusError;
-pub use manager::{Manager, announce_state};
+pub use manager::{Manager, announce_state, lookup, store_view};
 
 use zbus::fdo::{RequestNameFlags, RequestNameReply};
 

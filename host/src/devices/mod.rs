@@ -17,7 +17,7 @@ mod scanner;
 
 pub use backoff::Backoff;
 pub use printer::{PrinterCommand, PrinterHandle, PrinterSettings};
-pub use scanner::{classify, framing_of};
+pub use scanner::{classify, classify_code, framing_of};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -19,7 +19,7 @@ use crate::config::DeviceConfig;
 /// How long one read waits: also how quickly the supervisor notices a stop request.
 const READ_TIMEOUT: Duration = Duration::from_millis(100);
 
-/// What a code is, until plugins classify codes: article numbers (EAN/UPC, GS1 with a GTIN,
+/// What a code is when no plugin claims it: article numbers (EAN/UPC, GS1 with a GTIN,
 /// in-store weight and price codes) are products, anything else is unknown.
 pub fn classify(scan: &Scan) -> &'static str {
     let is_article = matches!(
@@ -27,6 +27,12 @@ pub fn classify(scan: &Scan) -> &'static str {
         Symbology::Ean13 | Symbology::Ean8 | Symbology::UpcA | Symbology::UpcE
     ) || scan.details.contains_key("gtin");
     if is_article { "product" } else { "unknown" }
+}
+
+/// [`classify`] for a code typed or given without a scan: its digits decide.
+pub fn classify_code(code: &str) -> &'static str {
+    posd_scanner::decode(code.as_bytes(), &posd_scanner::DecodeOptions::default())
+        .map_or("unknown", |scan| classify(&scan))
 }
 
 /// The framing a scanner's configuration entry describes.

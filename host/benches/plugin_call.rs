@@ -1,0 +1,129 @@
+//! A hook round trip host → plugin → host with a 50-line basket: the `evaluate_basket` hook
+//! of the hello-rust example through the real ABI (JSON encoding, the plugin's thread, the
+//! C calling convention, JSON decoding), next to a direct in-process call of the same Rust
+//! function in the same run.
+//!
+//! `cargo bench -p posd --bench plugin_call`. Prints figures; asserts nothing.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use posd::plugins::{Hook, PluginManager, PluginSettings};
+use serde_json::json;
+use support::*;
+
+const CALLS: usize = 10_000;
+
+fn report(what: &str, mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "{what:<40} n={:<6} median={:>8.2} µs  p99={:>8.2} µs",
+        samples.len(),
+        at(0.5).as_secs_f64() * 1e6,
+        at(0.99).as_secs_f64() * 1e6
+    );
+    at(0.5)
+}
+
+fn basket() -> serde_json::Value {
+    let lines: Vec<serde_json::Value> = (0..50)
+        .map(|i| {
+            json!({
+                "id": format!("L{i}"), "kind": "item", "sku": format!("40063813{i:05}"),
+                "name": format!("Artikel Nummer {i} mit einem längeren Namen"), "qty": "2",
+                "unit_price": "1.99", "amount": "3.98", "tax_rate": "20",
+                "tags": ["group:food", "payback"], "plugin": "", "ref": "", "data": {}
+            })
+        })
+        .collect();
+    json!({
+        "schema": 1,
+        "sale": {
+            "id": "S-bench", "currency": "EUR", "customer": "C1", "customer_groups": [],
+            "lines": lines, "tenders": [],
+            "totals": { "subtotal": "199.00", "discount": "0.00", "tax": "33.17",
+                        "total": "199.00", "paid": "0.00", "due": "199.00", "change": "0.00" }
+        },
+        "store": { "id": "0001", "register": "01", "currency": "EUR", "locale": "de-AT" }
+    })
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let library = build_rust_plugin_with("hello-rust", true);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let plugin_dir = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugin_dir).expect("dir");
+    place_plugin(&library, &plugin_dir, "libhello_rust.so");
+    let db = posd::store::Database::start(&dir.path().join("state"), Duration::from_secs(5))
+        .expect("database");
+    let plugins = PluginManager::new(
+        db,
+        PluginSettings {
+            directories: vec![plugin_dir.clone()],
+            install_directory: plugin_dir,
+            deadline: Duration::from_secs(2),
+            sections: Default::default(),
+            cache_dir: dir.path().join("cache"),
+        },
+    );
+    plugins.reload().await;
+    let request = basket();
+    println!(
+        "posd plugin hook round trip: evaluate_basket, 50-line basket ({} bytes of JSON)",
+        request.to_string().len()
+    );
+
+    for _ in 0..500 {
+        plugins
+            .call("hello-rust", Hook::EvaluateBasket, &request)
+            .await
+            .expect("warm-up");
+    }
+    let mut through_abi = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let start = Instant::now();
+        let answer = plugins
+            .call("hello-rust", Hook::EvaluateBasket, &request)
+            .await
+            .expect("evaluate_basket");
+        through_abi.push(start.elapsed());
+        assert_eq!(answer["previews"][0]["points"], "199");
+    }
+
+    let typed: posd_plugin_sdk::schema::EvaluateBasketRequest =
+        serde_json::from_value(request.clone()).expect("typed request");
+    let mut direct = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let start = Instant::now();
+        let answer = std::hint::black_box(hello_rust::points_preview(std::hint::black_box(
+            &typed.sale,
+        )));
+        direct.push(start.elapsed());
+        std::hint::black_box(answer);
+    }
+
+    // Where the time goes: the JSON work alone, on this thread.
+    let mut json_only = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let start = Instant::now();
+        let bytes = serde_json::to_vec(&request).expect("encode");
+        let typed: posd_plugin_sdk::schema::EvaluateBasketRequest =
+            serde_json::from_slice(&bytes).expect("decode");
+        let answer = serde_json::to_vec(&hello_rust::points_preview(&typed.sale)).expect("encode");
+        let back: serde_json::Value = serde_json::from_slice(&answer).expect("decode");
+        std::hint::black_box(back);
+        json_only.push(start.elapsed());
+    }
+
+    let abi = report("through the ABI (host → plugin → host)", through_abi);
+    report("the same JSON work, no thread or FFI", json_only);
+    let baseline = report("direct call of the same Rust function", direct);
+    println!(
+        "ABI overhead per call: {:.2} µs (target: round trip under 50 µs)",
+        (abi.as_secs_f64() - baseline.as_secs_f64()) * 1e6
+    );
+}

@@ -1,0 +1,378 @@
+//! A running plugin instance: its own thread, one call at a time, each with a deadline.
+//!
+//! The host never calls a plugin from the async runtime: a plugin that blocks or loops
+//! would stall the till. Calls are queued to the instance's thread and awaited with a
+//! deadline; a call past it is `PluginFailed` for the caller, and after
+//! [`MISSES_BEFORE_FAILED`] misses in a row the instance is marked failed and gets no more
+//! calls (its thread may stay stuck; it is abandoned, not killed).
+
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use posd_plugin_abi as abi;
+use tokio::sync::oneshot;
+
+use super::library::{Hooks, Loaded};
+use super::services::HostContext;
+use super::{CallError, Hook, PluginError};
+
+/// Deadline misses in a row after which an instance is marked failed.
+pub const MISSES_BEFORE_FAILED: u32 = 3;
+
+/// The most a plugin may answer in one response.
+const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+
+enum Job {
+    Hook {
+        hook: Hook,
+        request: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, CallError>>,
+    },
+    Destroy,
+}
+
+/// A created plugin instance.
+pub struct Instance {
+    id: String,
+    hooks: Hooks,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    deadline: Duration,
+    misses: AtomicU32,
+    failed: AtomicBool,
+    failure: Mutex<String>,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instance").field("id", &self.id).finish()
+    }
+}
+
+/// The instance pointer of a plugin; only ever used on the instance's thread.
+struct InstancePtr(*mut c_void);
+// SAFETY: the pointer is created, used and destroyed on the one instance thread; it merely
+// travels there inside the thread's closure.
+unsafe impl Send for InstancePtr {}
+
+impl Instance {
+    /// Starts the instance's thread and creates the instance on it with `config` (a JSON
+    /// object). Fails if create fails or misses the deadline.
+    pub fn start(
+        loaded: &Loaded,
+        config: Vec<u8>,
+        host: HostContext,
+        deadline: Duration,
+    ) -> Result<Arc<Instance>, PluginError> {
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (created_tx, created_rx) = mpsc::channel::<Result<(), String>>();
+        let descriptor = loaded.descriptor;
+        let hooks = loaded.hooks;
+        let id = loaded.id.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("plugin-{id}"))
+            .spawn(move || {
+                // Both live on this thread until destroy returned; the host_api points into
+                // `host`, which therefore must not move: it is boxed.
+                let host = Box::new(host);
+                let api = host.api();
+                let instance = match create(descriptor, &api, &config) {
+                    Ok(instance) => {
+                        let _ = created_tx.send(Ok(()));
+                        instance
+                    }
+                    Err(reason) => {
+                        let _ = created_tx.send(Err(reason));
+                        return;
+                    }
+                };
+                while let Some(job) = next_job(&job_rx) {
+                    match job {
+                        Job::Hook {
+                            hook,
+                            request,
+                            reply,
+                        } => {
+                            let result = call_hook(descriptor, &hooks, instance.0, hook, &request);
+                            let _ = reply.send(result);
+                        }
+                        Job::Destroy => break,
+                    }
+                }
+                if let Some(destroy) = descriptor.destroy {
+                    // SAFETY: the instance came from this plugin's create and is destroyed
+                    // once, on its own thread, after its last call.
+                    unsafe { destroy(instance.0) };
+                }
+                // `api` and `host` go out of scope only here, after destroy returned.
+            })
+            .map_err(|e| PluginError::Load {
+                path: Default::default(),
+                reason: format!("cannot start its thread: {e}"),
+            })?;
+        drop(thread);
+        match created_rx.recv_timeout(deadline.max(Duration::from_secs(5))) {
+            Ok(Ok(())) => Ok(Arc::new(Instance {
+                id: loaded.id.clone(),
+                hooks,
+                jobs: Mutex::new(jobs),
+                deadline,
+                misses: AtomicU32::new(0),
+                failed: AtomicBool::new(false),
+                failure: Mutex::new(String::new()),
+            })),
+            Ok(Err(reason)) => Err(PluginError::Create {
+                id: loaded.id.clone(),
+                reason,
+            }),
+            Err(_) => Err(PluginError::Create {
+                id: loaded.id.clone(),
+                reason: "create did not return in time".into(),
+            }),
+        }
+    }
+
+    /// The plugin id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether the plugin implements `hook`.
+    pub fn has(&self, hook: Hook) -> bool {
+        self.hooks.0[hook as usize].is_some()
+    }
+
+    /// Why the instance is failed, if it is.
+    pub fn failure(&self) -> Option<String> {
+        self.failed.load(Ordering::SeqCst).then(|| {
+            self.failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+    }
+
+    /// Calls `hook` with `request` and waits at most the deadline.
+    pub async fn call(
+        &self,
+        hook: Hook,
+        request: &serde_json::Value,
+    ) -> Result<serde_json::Value, CallError> {
+        if let Some(reason) = self.failure() {
+            return Err(CallError::Failed(format!(
+                "plugin {} is failed: {reason}",
+                self.id
+            )));
+        }
+        if !self.has(hook) {
+            return Err(CallError::NotImplemented);
+        }
+        let bytes = serde_json::to_vec(request)
+            .map_err(|e| CallError::Failed(format!("cannot encode the request: {e}")))?;
+        let (reply, answer) = oneshot::channel();
+        let sent = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Job::Hook {
+                hook,
+                request: bytes,
+                reply,
+            });
+        if sent.is_err() {
+            return Err(CallError::Failed(format!("plugin {} has stopped", self.id)));
+        }
+        match tokio::time::timeout(self.deadline, answer).await {
+            Ok(Ok(result)) => {
+                self.misses.store(0, Ordering::SeqCst);
+                let bytes = result.map_err(|e| e.named(&self.id))?;
+                serde_json::from_slice(&bytes).map_err(|e| {
+                    CallError::Failed(format!(
+                        "plugin {} answered {} with malformed JSON: {e}",
+                        self.id,
+                        hook.name()
+                    ))
+                })
+            }
+            Ok(Err(_)) => Err(CallError::Failed(format!(
+                "plugin {} stopped during the call",
+                self.id
+            ))),
+            Err(_) => {
+                let misses = self.misses.fetch_add(1, Ordering::SeqCst) + 1;
+                let message = format!(
+                    "plugin {} did not answer {} within {} ms",
+                    self.id,
+                    hook.name(),
+                    self.deadline.as_millis()
+                );
+                tracing::warn!(plugin = %self.id, misses, "{message}");
+                if misses >= MISSES_BEFORE_FAILED {
+                    self.mark_failed(&format!("missed its deadline {misses} times in a row"));
+                }
+                Err(CallError::Failed(message))
+            }
+        }
+    }
+
+    /// Stops calling the instance.
+    pub fn mark_failed(&self, reason: &str) {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = reason.to_string();
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            tracing::error!(plugin = %self.id, "plugin failed: {reason}");
+        }
+    }
+
+    /// Destroys the instance on its thread after the calls already queued. The library
+    /// stays loaded.
+    pub fn retire(&self) {
+        let _ = self
+            .jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(Job::Destroy);
+    }
+}
+
+/// How long the instance thread keeps polling for the next call before it sleeps. Hooks
+/// come in bursts (a scan, then basket evaluation, then actions); waking a sleeping thread
+/// costs tens of microseconds on a small till, polling a little costs nothing noticeable.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// The next job: polled for [`SPIN`], then waited for. `None` when the host is gone.
+fn next_job(jobs: &mpsc::Receiver<Job>) -> Option<Job> {
+    let start = std::time::Instant::now();
+    loop {
+        match jobs.try_recv() {
+            Ok(job) => return Some(job),
+            Err(mpsc::TryRecvError::Disconnected) => return None,
+            Err(mpsc::TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
+            Err(mpsc::TryRecvError::Empty) => return jobs.recv().ok(),
+        }
+    }
+}
+
+fn create(
+    descriptor: &'static abi::posd_plugin_descriptor,
+    api: &abi::posd_host_api,
+    config: &[u8],
+) -> Result<InstancePtr, String> {
+    let Some(create) = descriptor.create else {
+        return Err("no create function".into());
+    };
+    let mut error = abi::posd_buffer::empty();
+    // SAFETY: create is the plugin's, called with a valid host_api that outlives the
+    // instance, a config buffer valid during the call and an empty error buffer.
+    let instance = unsafe {
+        create(
+            api,
+            config.as_ptr().cast::<c_char>(),
+            config.len(),
+            &mut error,
+        )
+    };
+    let error_text = take_buffer(descriptor, &mut error);
+    if instance.is_null() {
+        let reason = match error_text {
+            Ok(Some(bytes)) => describe_error_object(&bytes),
+            _ => "create returned NULL without saying why".into(),
+        };
+        return Err(reason);
+    }
+    Ok(InstancePtr(instance))
+}
+
+fn call_hook(
+    descriptor: &'static abi::posd_plugin_descriptor,
+    hooks: &Hooks,
+    instance: *mut c_void,
+    hook: Hook,
+    request: &[u8],
+) -> Result<Vec<u8>, CallError> {
+    let Some(function) = hooks.0[hook as usize] else {
+        return Err(CallError::NotImplemented);
+    };
+    let mut response = abi::posd_buffer::empty();
+    // SAFETY: the hook is the plugin's, called on the instance's thread with its instance,
+    // a request valid during the call and an empty response buffer.
+    let status = unsafe {
+        function(
+            instance,
+            request.as_ptr().cast::<c_char>(),
+            request.len(),
+            &mut response,
+        )
+    };
+    let body = take_buffer(descriptor, &mut response).map_err(CallError::Failed)?;
+    match (status, body) {
+        (abi::POSD_OK, Some(bytes)) => Ok(bytes),
+        (abi::POSD_OK, None) => Err(CallError::Failed(format!(
+            "{} returned no response",
+            hook.name()
+        ))),
+        (abi::POSD_ERROR, Some(bytes)) => Err(parse_error_object(&bytes)),
+        (abi::POSD_ERROR, None) => Err(CallError::Failed(format!(
+            "{} failed without an error object",
+            hook.name()
+        ))),
+        (other, _) => Err(CallError::Failed(format!(
+            "{} returned the unknown status {other}",
+            hook.name()
+        ))),
+    }
+}
+
+/// Copies a buffer the plugin wrote and hands it back to the plugin to free.
+fn take_buffer(
+    descriptor: &'static abi::posd_plugin_descriptor,
+    buffer: &mut abi::posd_buffer,
+) -> Result<Option<Vec<u8>>, String> {
+    if buffer.data.is_null() {
+        return if buffer.len == 0 {
+            Ok(None)
+        } else {
+            Err(format!(
+                "it returned a NULL buffer of length {}",
+                buffer.len
+            ))
+        };
+    }
+    let result = if buffer.len > MAX_RESPONSE {
+        Err(format!("its response of {} bytes is too large", buffer.len))
+    } else {
+        // SAFETY: the plugin wrote `len` bytes at `data`, which stay valid until it frees them.
+        Ok(Some(
+            unsafe { std::slice::from_raw_parts(buffer.data.cast::<u8>(), buffer.len) }.to_vec(),
+        ))
+    };
+    if let Some(free) = descriptor.free_buffer {
+        // SAFETY: the buffer is the plugin's own, freed once by its own function.
+        unsafe { free(buffer) };
+    }
+    result
+}
+
+fn parse_error_object(bytes: &[u8]) -> CallError {
+    #[derive(serde::Deserialize)]
+    struct ErrorObject {
+        error: String,
+        #[serde(default)]
+        message: String,
+    }
+    match serde_json::from_slice::<ErrorObject>(bytes) {
+        Ok(e) => CallError::Refused {
+            error: e.error,
+            message: e.message,
+        },
+        Err(e) => CallError::Failed(format!("its error object is malformed: {e}")),
+    }
+}
+
+fn describe_error_object(bytes: &[u8]) -> String {
+    match parse_error_object(bytes) {
+        CallError::Refused { error, message } => format!("{error}: {message}"),
+        CallError::Failed(reason) => reason,
+        CallError::NotImplemented => "create failed".into(),
+    }
+}

@@ -1,0 +1,763 @@
+//! The plugin manager: finds plugin libraries, checks and loads them, runs one instance of
+//! each on a thread of its own, and calls their hooks with deadlines.
+//!
+//! The daemon knows nothing of vouchers or PAYBACK: it knows "a plugin that claims a code",
+//! "a plugin that returns postings". The ABI is in `plugins/abi/include/posd_plugin.h`;
+//! [`library`] loads it, [`instance`] calls it, [`services`] answers it.
+//!
+//! Loading is deliberately conservative: a file someone other than root or posd could have
+//! written is refused; the library is loaded from a private snapshot; a failing plugin is
+//! marked failed with its reason and everything else goes on. A library is never unloaded.
+
+pub mod instance;
+pub mod library;
+pub mod services;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use posd_plugin_abi as abi;
+use serde_json::{Value, json};
+
+use crate::store::{Database, StoreError};
+use instance::Instance;
+use library::Loaded;
+use services::HostContext;
+
+/// The hooks of ABI 1.0, in table order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum Hook {
+    ClassifyCode = 0,
+    EnterCode,
+    ListActions,
+    InvokeAction,
+    EvaluateBasket,
+    ListRewards,
+    ApplyReward,
+    ValidateTender,
+    PrepareCheckout,
+    CommitCheckout,
+    AbortCheckout,
+    VoidReceipt,
+    ReturnLines,
+    DeliverMessage,
+    CustomerAccounts,
+}
+
+impl Hook {
+    /// The name the ABI documents.
+    pub fn name(self) -> &'static str {
+        abi::HOOK_NAMES[self as usize]
+    }
+}
+
+/// Why a plugin could not be loaded or managed.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    /// The file is not a usable plugin.
+    #[error("{path}: {reason}")]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The file could have been changed by someone other than root or posd.
+    #[error(
+        "{path}: refused because {reason} (a plugin runs with posd's rights: it must be owned by root or posd and writable by nobody else)"
+    )]
+    Insecure {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The plugin's create failed.
+    #[error("plugin {id} did not start: {reason}")]
+    Create {
+        /// The plugin.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// No plugin with that id.
+    #[error("no plugin {0:?}")]
+    NotFound(String),
+    /// The operation is not allowed on that plugin.
+    #[error("{0}")]
+    NotAllowed(String),
+    /// A bad argument.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Why a hook call did not give an answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The plugin failed: crashed the call, answered garbage, missed its deadline. Becomes
+    /// `org.posd.Error.PluginFailed`.
+    #[error("{0}")]
+    Failed(String),
+    /// The plugin refused with one of the contract's errors (`NotFound`, `VoucherEmpty`, …).
+    #[error("{error}: {message}")]
+    Refused {
+        /// Contract error name without prefix.
+        error: String,
+        /// English message.
+        message: String,
+    },
+    /// The plugin does not implement the hook.
+    #[error("the plugin does not implement this hook")]
+    NotImplemented,
+}
+
+impl CallError {
+    /// Names the plugin in a failure message that does not yet.
+    pub fn named(self, plugin: &str) -> Self {
+        match self {
+            CallError::Failed(m) if !m.contains(plugin) => {
+                CallError::Failed(format!("plugin {plugin}: {m}"))
+            }
+            other => other,
+        }
+    }
+}
+
+/// loaded, disabled or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginState {
+    /// Running: its hooks are called.
+    Loaded,
+    /// Switched off by an admin; not called.
+    Disabled,
+    /// Refused or broken; not called. `Error` says why.
+    Failed,
+}
+
+impl PluginState {
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginState::Loaded => "loaded",
+            PluginState::Disabled => "disabled",
+            PluginState::Failed => "failed",
+        }
+    }
+}
+
+/// What `org.posd.Plugin1` shows of a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    /// Plugin id (or the file's stem when the file could not be read).
+    pub id: String,
+    /// Name for people.
+    pub name: String,
+    /// The plugin's version.
+    pub version: String,
+    /// ABI it was built against, "1.0".
+    pub abi_version: String,
+    /// loaded, disabled, failed.
+    pub state: PluginState,
+    /// Why it is failed, or what went wrong last; "" if nothing.
+    pub error: String,
+    /// The file it was loaded from.
+    pub path: PathBuf,
+}
+
+/// Where plugins come from and how they are called.
+#[derive(Debug, Clone)]
+pub struct PluginSettings {
+    /// Searched in order; a later directory's file of the same name wins.
+    pub directories: Vec<PathBuf>,
+    /// Where `InstallPlugin` puts files; one of `directories`.
+    pub install_directory: PathBuf,
+    /// How long one hook call may take.
+    pub deadline: Duration,
+    /// Each plugin's configuration section by id.
+    pub sections: BTreeMap<String, toml::Table>,
+    /// Private directory for loaded snapshots.
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        size: m.size(),
+        mtime: m.mtime(),
+        mtime_nsec: m.mtime_nsec(),
+        inode: m.ino(),
+    })
+}
+
+struct Entry {
+    info: PluginInfo,
+    stamp: Option<Stamp>,
+    loaded: Option<Loaded>,
+    instance: Option<Arc<Instance>>,
+}
+
+impl Entry {
+    fn live_info(&self) -> PluginInfo {
+        let mut info = self.info.clone();
+        if let Some(reason) = self.instance.as_ref().and_then(|i| i.failure()) {
+            info.state = PluginState::Failed;
+            info.error = reason;
+        }
+        info
+    }
+}
+
+impl std::fmt::Debug for PluginManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginManager")
+            .field("plugins", &self.list())
+            .finish()
+    }
+}
+
+/// The plugins of a daemon.
+pub struct PluginManager {
+    db: Database,
+    settings: RwLock<PluginSettings>,
+    entries: tokio::sync::Mutex<BTreeMap<PathBuf, Entry>>,
+    /// Running instances, ordered by plugin id: the order in which hooks are asked.
+    running: RwLock<Vec<Arc<Instance>>>,
+    /// What the bus shows; refreshed after every change.
+    published: RwLock<Vec<PluginInfo>>,
+    changed: tokio::sync::watch::Sender<u64>,
+    serial: Mutex<u64>,
+}
+
+impl PluginManager {
+    /// A manager with no plugins loaded yet.
+    pub fn new(db: Database, settings: PluginSettings) -> Arc<Self> {
+        let (changed, _) = tokio::sync::watch::channel(0);
+        Arc::new(Self {
+            db,
+            settings: RwLock::new(settings),
+            entries: tokio::sync::Mutex::new(BTreeMap::new()),
+            running: RwLock::new(Vec::new()),
+            published: RwLock::new(Vec::new()),
+            changed,
+            serial: Mutex::new(0),
+        })
+    }
+
+    /// Changes to the plugin list or states, for the bus layer to follow.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Every plugin as the bus shows it, ordered by id.
+    pub fn list(&self) -> Vec<PluginInfo> {
+        self.published
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Whether any plugin is failed (the daemon is then `degraded`).
+    pub fn any_failed(&self) -> bool {
+        self.list().iter().any(|p| p.state == PluginState::Failed)
+    }
+
+    /// Takes new settings (configuration reload): restarts every running plugin whose
+    /// configuration section changed, then loads and retires plugins as the directories now
+    /// say. Returns the ids that changed.
+    pub async fn apply_settings(&self, settings: PluginSettings) -> Vec<String> {
+        let old = std::mem::replace(
+            &mut *self.settings.write().unwrap_or_else(|e| e.into_inner()),
+            settings.clone(),
+        );
+        let mut changed = Vec::new();
+        {
+            let mut entries = self.entries.lock().await;
+            for entry in entries.values_mut() {
+                let id = entry.info.id.clone();
+                let section_changed = old.sections.get(&id) != settings.sections.get(&id)
+                    || old.deadline != settings.deadline;
+                if !section_changed || entry.instance.is_none() {
+                    continue;
+                }
+                if let Some(instance) = entry.instance.take() {
+                    instance.retire();
+                }
+                self.start_instance(entry, &settings).await;
+                tracing::info!(plugin = %id, "plugin restarted with its new configuration");
+                changed.push(id);
+            }
+            self.publish(&entries);
+        }
+        changed.extend(self.reload().await);
+        changed
+    }
+
+    fn settings(&self) -> PluginSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Loads new and changed plugin files, retires removed ones; unchanged plugins are
+    /// left running. Returns the ids that changed.
+    pub async fn reload(&self) -> Vec<String> {
+        let settings = self.settings();
+        let files = discover(&settings.directories);
+        let mut entries = self.entries.lock().await;
+        let mut changed = Vec::new();
+        // Removed files.
+        let gone: Vec<PathBuf> = entries
+            .keys()
+            .filter(|p| !files.contains(p))
+            .cloned()
+            .collect();
+        for path in gone {
+            if let Some(entry) = entries.remove(&path) {
+                if let Some(instance) = entry.instance {
+                    instance.retire();
+                }
+                tracing::info!(plugin = %entry.info.id, "plugin removed");
+                changed.push(entry.info.id);
+            }
+        }
+        // New and changed files.
+        for path in files {
+            let now = stamp(&path);
+            if let Some(existing) = entries.get(&path)
+                && existing.stamp == now
+            {
+                continue;
+            }
+            let fresh = self.load_entry(&path, &settings, &entries).await;
+            match (entries.get(&path), fresh) {
+                (Some(old), fresh)
+                    if old.instance.is_some()
+                        && fresh.instance.is_none()
+                        && fresh.info.state == PluginState::Failed =>
+                {
+                    // A broken update never takes down a working plugin.
+                    let mut old_info = old.info.clone();
+                    old_info.error = format!(
+                        "reload failed, the previous version keeps running: {}",
+                        fresh.info.error
+                    );
+                    tracing::error!(plugin = %old_info.id, "{}", old_info.error);
+                    changed.push(old_info.id.clone());
+                    if let Some(old) = entries.get_mut(&path) {
+                        old.info = old_info;
+                        old.stamp = now;
+                    }
+                }
+                (old, fresh) => {
+                    if let Some(instance) = old.and_then(|o| o.instance.clone()) {
+                        instance.retire();
+                    }
+                    tracing::info!(plugin = %fresh.info.id, state = fresh.info.state.as_str(), path = %path.display(), "{}", if fresh.info.error.is_empty() { "plugin loaded".to_string() } else { fresh.info.error.clone() });
+                    changed.push(fresh.info.id.clone());
+                    entries.insert(path, fresh);
+                }
+            }
+        }
+        self.publish(&entries);
+        changed
+    }
+
+    async fn load_entry(
+        &self,
+        path: &Path,
+        settings: &PluginSettings,
+        others: &BTreeMap<PathBuf, Entry>,
+    ) -> Entry {
+        let serial = {
+            let mut s = self.serial.lock().unwrap_or_else(|e| e.into_inner());
+            *s += 1;
+            *s
+        };
+        let path_owned = path.to_path_buf();
+        let cache = settings.cache_dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            library::check_file_is_safe(&path_owned)?;
+            let copy = library::snapshot(&path_owned, &cache, serial)?;
+            library::load(&copy, &path_owned, abi::POSD_ABI_MINOR)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(PluginError::Load {
+                path: path.to_path_buf(),
+                reason: format!("the loader panicked: {e}"),
+            })
+        });
+        let stem_id = path
+            .file_stem()
+            .map(|s| {
+                s.to_string_lossy()
+                    .trim_start_matches("lib")
+                    .replace('_', "-")
+                    .to_lowercase()
+            })
+            .unwrap_or_default();
+        let mut info = PluginInfo {
+            id: stem_id,
+            name: String::new(),
+            version: String::new(),
+            abi_version: String::new(),
+            state: PluginState::Failed,
+            error: String::new(),
+            path: path.to_path_buf(),
+        };
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                info.error = e.to_string();
+                return Entry {
+                    info,
+                    stamp: stamp(path),
+                    loaded: None,
+                    instance: None,
+                };
+            }
+        };
+        info.id = loaded.id.clone();
+        info.name = loaded.name.clone();
+        info.version = loaded.version.clone();
+        info.abi_version = format!("{}.{}", loaded.abi.0, loaded.abi.1);
+        if let Some((other, _)) = others
+            .iter()
+            .find(|(p, e)| p.as_path() != path && e.info.id == loaded.id)
+        {
+            info.error = format!(
+                "plugin id {} is already provided by {}",
+                loaded.id,
+                other.display()
+            );
+            return Entry {
+                info,
+                stamp: stamp(path),
+                loaded: Some(loaded),
+                instance: None,
+            };
+        }
+        let enabled = self.enabled(&loaded.id).await;
+        let mut entry = Entry {
+            info,
+            stamp: stamp(path),
+            loaded: Some(loaded),
+            instance: None,
+        };
+        if enabled {
+            self.start_instance(&mut entry, settings).await;
+        } else {
+            entry.info.state = PluginState::Disabled;
+        }
+        entry
+    }
+
+    async fn start_instance(&self, entry: &mut Entry, settings: &PluginSettings) {
+        let Some(loaded) = entry.loaded.clone() else {
+            return;
+        };
+        let config = settings
+            .sections
+            .get(&loaded.id)
+            .map(|t| serde_json::to_value(t).unwrap_or(json!({})))
+            .unwrap_or_else(|| json!({}));
+        let host = HostContext::new(&loaded.id, config.clone(), self.db.clone());
+        let deadline = settings.deadline;
+        let config_bytes = config.to_string().into_bytes();
+        let started = tokio::task::spawn_blocking(move || {
+            Instance::start(&loaded, config_bytes, host, deadline)
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err(PluginError::Create {
+                id: entry.info.id.clone(),
+                reason: format!("{e}"),
+            })
+        });
+        match started {
+            Ok(instance) => {
+                entry.instance = Some(instance);
+                entry.info.state = PluginState::Loaded;
+                entry.info.error.clear();
+            }
+            Err(e) => {
+                entry.info.state = PluginState::Failed;
+                entry.info.error = e.to_string();
+            }
+        }
+    }
+
+    async fn enabled(&self, id: &str) -> bool {
+        let id = id.to_string();
+        self.db
+            .call(move |c| {
+                rusqlite::OptionalExtension::optional(c.query_row(
+                    "SELECT enabled FROM plugin_settings WHERE plugin = ?1",
+                    [&id],
+                    |r| r.get::<_, bool>(0),
+                ))
+            })
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(true)
+    }
+
+    fn publish(&self, entries: &BTreeMap<PathBuf, Entry>) {
+        let mut infos: Vec<PluginInfo> = entries.values().map(Entry::live_info).collect();
+        infos.sort_by(|a, b| a.id.cmp(&b.id).then(a.path.cmp(&b.path)));
+        let mut running: Vec<Arc<Instance>> = entries
+            .values()
+            .filter(|e| e.live_info().state == PluginState::Loaded)
+            .filter_map(|e| e.instance.clone())
+            .collect();
+        running.sort_by(|a, b| a.id().cmp(b.id()));
+        *self.running.write().unwrap_or_else(|e| e.into_inner()) = running;
+        let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
+        if *published != infos {
+            *published = infos;
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Re-reads failure states after a call failed (an instance may just have been marked
+    /// failed) and tells the bus if anything changed.
+    async fn refresh(&self) {
+        let entries = self.entries.lock().await;
+        self.publish(&entries);
+    }
+
+    /// Switches a plugin on or off; remembered across restarts.
+    pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<(), PluginError> {
+        let settings = self.settings();
+        let mut entries = self.entries.lock().await;
+        let path = entries
+            .iter()
+            .find(|(_, e)| e.info.id == id)
+            .map(|(p, _)| p.clone())
+            .ok_or_else(|| PluginError::NotFound(id.to_string()))?;
+        let key = id.to_string();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO plugin_settings (plugin, enabled) VALUES (?1, ?2)
+                     ON CONFLICT (plugin) DO UPDATE SET enabled = excluded.enabled",
+                    rusqlite::params![key, enabled],
+                )
+            })
+            .await?;
+        if let Some(entry) = entries.get_mut(&path) {
+            if enabled {
+                if entry.instance.is_none() && entry.loaded.is_some() {
+                    self.start_instance(entry, &settings).await;
+                }
+            } else {
+                if let Some(instance) = entry.instance.take() {
+                    instance.retire();
+                }
+                if entry.loaded.is_some() {
+                    entry.info.state = PluginState::Disabled;
+                    entry.info.error.clear();
+                }
+            }
+            tracing::info!(plugin = %id, enabled, "plugin {}", if enabled { "enabled" } else { "disabled" });
+        }
+        self.publish(&entries);
+        Ok(())
+    }
+
+    /// Copies the library at `source` into the install directory and loads it; returns its
+    /// id. A file that does not load is not kept.
+    pub async fn install(&self, source: &Path) -> Result<String, PluginError> {
+        if !source.is_absolute() {
+            return Err(PluginError::InvalidArgument(format!(
+                "{}: give an absolute path",
+                source.display()
+            )));
+        }
+        let settings = self.settings();
+        let name = source
+            .file_name()
+            .filter(|n| n.to_string_lossy().ends_with(".so"))
+            .ok_or_else(|| {
+                PluginError::InvalidArgument(format!(
+                    "{}: a plugin file ends in .so",
+                    source.display()
+                ))
+            })?
+            .to_owned();
+        let target = settings.install_directory.join(&name);
+        let source_owned = source.to_path_buf();
+        let target_owned = target.clone();
+        tokio::task::spawn_blocking(move || copy_into_place(&source_owned, &target_owned))
+            .await
+            .map_err(|e| PluginError::Load {
+                path: target.clone(),
+                reason: e.to_string(),
+            })??;
+        self.reload().await;
+        let info = self
+            .list()
+            .into_iter()
+            .find(|p| p.path == target)
+            .ok_or_else(|| PluginError::Load {
+                path: target.clone(),
+                reason: "it was not picked up; is the install directory among plugins.directories?"
+                    .into(),
+            })?;
+        if info.state == PluginState::Failed {
+            let _ = std::fs::remove_file(&target);
+            self.reload().await;
+            return Err(PluginError::InvalidArgument(format!(
+                "not installed: {}",
+                info.error
+            )));
+        }
+        tracing::info!(plugin = %info.id, path = %target.display(), "plugin installed");
+        Ok(info.id)
+    }
+
+    /// Deletes an installed plugin's file and stops it. Plugins shipped in other
+    /// directories (the system package's) can only be disabled.
+    pub async fn remove(&self, id: &str) -> Result<(), PluginError> {
+        let settings = self.settings();
+        let info = self
+            .list()
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| PluginError::NotFound(id.to_string()))?;
+        if info.path.parent() != Some(settings.install_directory.as_path()) {
+            return Err(PluginError::NotAllowed(format!(
+                "plugin {id} comes from {}, not from the install directory {}: disable it instead",
+                info.path.display(),
+                settings.install_directory.display()
+            )));
+        }
+        std::fs::remove_file(&info.path).map_err(|e| PluginError::Load {
+            path: info.path.clone(),
+            reason: format!("cannot delete: {e}"),
+        })?;
+        self.reload().await;
+        tracing::info!(plugin = %id, "plugin removed");
+        Ok(())
+    }
+
+    fn running(&self) -> Vec<Arc<Instance>> {
+        self.running
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Calls `hook` of plugin `id`.
+    pub async fn call(&self, id: &str, hook: Hook, request: &Value) -> Result<Value, CallError> {
+        let instance = self
+            .running()
+            .into_iter()
+            .find(|i| i.id() == id)
+            .ok_or_else(|| CallError::Failed(format!("plugin {id} is not running")))?;
+        let result = instance.call(hook, request).await;
+        if let Err(CallError::Failed(_)) = &result {
+            self.refresh().await;
+        }
+        result
+    }
+
+    /// The running plugins that implement `hook`, in the order they are asked.
+    pub fn implementing(&self, hook: Hook) -> Vec<String> {
+        self.running()
+            .iter()
+            .filter(|i| i.has(hook))
+            .map(|i| i.id().to_string())
+            .collect()
+    }
+
+    /// Asks the plugins in order what `code` is; the first that claims it answers.
+    /// `Ok(None)`: nobody claims it. A plugin's failure is the caller's error: a balance
+    /// inquiry must not silently skip the voucher plugin.
+    pub async fn classify(
+        &self,
+        code: &str,
+        store: &Value,
+    ) -> Result<Option<(String, Value)>, CallError> {
+        let request = json!({ "schema": 1, "code": code, "store": store });
+        for id in self.implementing(Hook::ClassifyCode) {
+            let answer = self.call(&id, Hook::ClassifyCode, &request).await?;
+            if answer.get("claimed").and_then(Value::as_bool) == Some(true) {
+                return Ok(Some((id, answer)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stops every instance (daemon shutdown).
+    pub async fn shut_down(&self) {
+        let entries = self.entries.lock().await;
+        for entry in entries.values() {
+            if let Some(instance) = &entry.instance {
+                instance.retire();
+            }
+        }
+    }
+}
+
+/// Plugin files in `directories`: `*.so`, a later directory's file of the same name winning.
+fn discover(directories: &[PathBuf]) -> Vec<PathBuf> {
+    let mut by_name: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
+    for dir in directories {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in read.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "so") {
+                by_name.insert(entry.file_name(), path);
+            }
+        }
+    }
+    by_name.into_values().collect()
+}
+
+/// Copies beside the target and renames, so the loader never sees a half-written file.
+fn copy_into_place(source: &Path, target: &Path) -> Result<(), PluginError> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |reason: String| PluginError::Load {
+        path: source.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(source).map_err(|e| fail(e.to_string()))?;
+    if !meta.is_file() {
+        return Err(fail("not a regular file".into()));
+    }
+    let dir = target
+        .parent()
+        .ok_or_else(|| fail("no install directory".into()))?;
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("{}: {e}", dir.display())))?;
+    let partial = dir.join(format!(
+        ".{}.partial",
+        target
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    std::fs::copy(source, &partial).map_err(|e| fail(format!("cannot copy: {e}")))?;
+    std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| fail(e.to_string()))?;
+    std::fs::rename(&partial, target).map_err(|e| fail(e.to_string()))
+}

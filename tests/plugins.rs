@@ -1,0 +1,686 @@
+//! Plugins as third parties ship them: C compiled with gcc against our header, Rust built
+//! through the SDK, loaded by the real daemon and asked over the bus.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use posd::client::{Manager1Proxy, Plugin1Proxy, error_reply, plugin_path};
+use support::*;
+
+fn string(info: &HashMap<String, zbus::OwnedVariant>, key: &str) -> String {
+    info.get(key)
+        .map(|v| String::try_from(v.clone()).expect("string"))
+        .unwrap_or_default()
+}
+
+async fn plugin_proxy<'a>(conn: &'a zbus::Connection, id: &str) -> Plugin1Proxy<'a> {
+    Plugin1Proxy::builder(conn)
+        .path(plugin_path(id))
+        .build()
+        .await
+        .expect("plugin proxy")
+}
+
+fn c_plugin(stem: &str, dir: &Path, name: &str) -> PathBuf {
+    let built = build_c_plugin(
+        &test_plugin_source(stem),
+        &dir.join(format!("build-{stem}.so")),
+    );
+    place_plugin(&built, &dir.join("plugins"), name)
+}
+
+fn hello_c(root: &Path) -> PathBuf {
+    let out = root.join("libhello_c.so");
+    build_c_plugin(
+        &workspace().join("plugins/examples/hello-c/hello_c.c"),
+        &out,
+    )
+}
+
+/// Starts a daemon with the given plugins already in its plugin directory.
+fn daemon_with(bus: &TestBus, place: impl FnOnce(&Path), deadline_ms: u64, extra: &str) -> Daemon {
+    let root = bus.dir.path();
+    let (dir, config) = plugin_config(root, deadline_ms, extra);
+    place(&dir);
+    DaemonSetup::new(bus.address(), root)
+        .config(&config)
+        .start()
+}
+
+fn failure(err: &zbus::Error) -> (String, String) {
+    error_reply(err).expect("a D-Bus error reply")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn both_example_plugins_load_and_classify_their_codes() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let hello_c = hello_c(&root);
+    let hello_rust = build_rust_plugin("hello-rust");
+    let _daemon = daemon_with(
+        &bus,
+        |dir| {
+            place_plugin(&hello_c, dir, "libhello_c.so");
+            place_plugin(&hello_rust, dir, "libhello_rust.so");
+        },
+        2000,
+        "[plugin.hello-rust]\nbalance = \"25.00\"\n",
+    );
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+
+    let info = manager
+        .lookup_code("HELLOC-anna")
+        .await
+        .expect("LookupCode");
+    assert_eq!(string(&info, "plugin"), "hello-c");
+    assert_eq!(string(&info, "kind"), "customer_card");
+
+    for id in ["hello-c", "hello-rust"] {
+        let plugin = plugin_proxy(&conn, id).await;
+        let state = plugin.state().await.expect("State");
+        assert_eq!(
+            state,
+            "loaded",
+            "{id}: {}",
+            plugin.error().await.unwrap_or_default()
+        );
+    }
+    let info = manager
+        .lookup_code("hellors-0042")
+        .await
+        .expect("LookupCode, any case");
+    assert_eq!(string(&info, "plugin"), "hello-rust");
+    assert_eq!(string(&info, "kind"), "voucher");
+    assert_eq!(
+        string(&info, "balance"),
+        "25.00",
+        "from its configuration section"
+    );
+
+    let info = manager
+        .lookup_code("4006381333931")
+        .await
+        .expect("a product");
+    assert_eq!(
+        (string(&info, "kind"), string(&info, "plugin")),
+        ("product".into(), String::new())
+    );
+    let info = manager
+        .lookup_code("NOBODY-1")
+        .await
+        .expect("nobody's code");
+    assert_eq!(string(&info, "kind"), "unknown");
+    let err = manager.lookup_code("  ").await.expect_err("empty");
+    assert_eq!(failure(&err).0, "org.posd.Error.InvalidArgument");
+
+    for id in ["hello-c", "hello-rust"] {
+        let plugin = plugin_proxy(&conn, id).await;
+        assert_eq!(plugin.state().await.expect("State"), "loaded", "{id}");
+        assert_eq!(plugin.abi_version().await.expect("AbiVersion"), "1.0");
+        assert_eq!(plugin.error().await.expect("Error"), "");
+    }
+    assert_eq!(manager.state().await.expect("State"), "running");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versions_are_checked_as_the_abi_promises() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let _daemon = daemon_with(
+        &bus,
+        |_| {
+            c_plugin("abi2", &root, "abi2.so");
+            c_plugin("needs_minor1", &root, "needs_minor1.so");
+            c_plugin("newer_optional", &root, "newer_optional.so");
+        },
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    let abi2 = plugin_proxy(&conn, "abi2").await;
+    assert_eq!(abi2.state().await.expect("State"), "failed");
+    let error = abi2.error().await.expect("Error");
+    assert!(
+        error.contains("ABI 2.0") && error.contains("offers ABI 1.0"),
+        "{error}"
+    );
+
+    let needs = plugin_proxy(&conn, "needs-minor1").await;
+    assert_eq!(needs.state().await.expect("State"), "failed");
+    let error = needs.error().await.expect("Error");
+    assert!(error.contains("needs plugin ABI 1.1"), "{error}");
+
+    let newer = plugin_proxy(&conn, "newer-optional").await;
+    assert_eq!(
+        newer.state().await.expect("State"),
+        "loaded",
+        "{}",
+        newer.error().await.unwrap_or_default()
+    );
+    assert_eq!(newer.abi_version().await.expect("AbiVersion"), "1.1");
+
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    assert_eq!(
+        manager.state().await.expect("State"),
+        "degraded",
+        "failed plugins degrade the till"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_that_are_not_plugins_are_refused_clearly() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let _daemon = daemon_with(
+        &bus,
+        |dir| {
+            c_plugin("no_entry", &root, "no_entry.so");
+            c_plugin("create_fails", &root, "create_fails.so");
+            std::fs::write(dir.join("notes.so"), "this is a text file\n").expect("write");
+        },
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    let error = plugin_proxy(&conn, "no-entry")
+        .await
+        .error()
+        .await
+        .expect("Error");
+    assert!(error.contains("posd_plugin_entry"), "{error}");
+    let error = plugin_proxy(&conn, "notes")
+        .await
+        .error()
+        .await
+        .expect("Error");
+    assert!(error.contains("not a loadable shared library"), "{error}");
+    let plugin = plugin_proxy(&conn, "create-fails").await;
+    assert_eq!(plugin.state().await.expect("State"), "failed");
+    assert!(
+        plugin
+            .error()
+            .await
+            .expect("Error")
+            .contains("did not start")
+    );
+}
+
+/// A daemon with one misbehaving plugin, and what LookupCode of `code` says.
+async fn misbehaving(stem: &str, code: &str) -> (String, String) {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let mut daemon = daemon_with(
+        &bus,
+        |_| drop(c_plugin(stem, &root, &format!("{stem}.so"))),
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let err = manager.lookup_code(code).await.expect_err("PluginFailed");
+    // The daemon is still there and answers.
+    assert!(manager.version().await.is_ok());
+    assert!(daemon.child.try_wait().expect("wait").is_none());
+    failure(&err)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_json_and_null_responses_are_plugin_failures() {
+    let (name, message) = misbehaving("malformed_json", "ANY-1").await;
+    assert_eq!(name, "org.posd.Error.PluginFailed");
+    assert!(
+        message.contains("malformed-json") && message.contains("malformed JSON"),
+        "{message}"
+    );
+    let (name, message) = misbehaving("null_response", "ANY-1").await;
+    assert_eq!(name, "org.posd.Error.PluginFailed");
+    assert!(
+        message.contains("null-response") && message.contains("NULL"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_rust_plugin_fails_one_call_and_the_daemon_goes_on() {
+    let bus = TestBus::start();
+    let panicky = build_rust_plugin("posd-test-panicky");
+    let _daemon = daemon_with(
+        &bus,
+        |dir| drop(place_plugin(&panicky, dir, "libpanicky.so")),
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let err = manager
+        .lookup_code("PANIC-1")
+        .await
+        .expect_err("PluginFailed");
+    let (name, message) = failure(&err);
+    assert_eq!(name, "org.posd.Error.PluginFailed");
+    assert!(message.contains("panick"), "{message}");
+    let info = manager
+        .lookup_code("CALM-1")
+        .await
+        .expect("the next call works");
+    assert_eq!(string(&info, "plugin"), "panicky");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_past_its_deadline_fails_the_call_and_then_is_marked_failed() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let _daemon = daemon_with(
+        &bus,
+        |_| drop(c_plugin("sleepy", &root, "sleepy.so")),
+        200,
+        "",
+    );
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    for attempt in 0..3 {
+        let started = std::time::Instant::now();
+        let err = manager.lookup_code("SLEEPY-1").await.expect_err("deadline");
+        let (name, message) = failure(&err);
+        assert_eq!(name, "org.posd.Error.PluginFailed", "attempt {attempt}");
+        assert!(
+            message.contains("sleepy") && message.contains("200 ms"),
+            "{message}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the caller is not held up"
+        );
+    }
+    let plugin = plugin_proxy(&conn, "sleepy").await;
+    eventually("marked failed", || async {
+        plugin.state().await.is_ok_and(|s| s == "failed")
+    })
+    .await;
+    assert!(plugin.error().await.expect("Error").contains("deadline"));
+    // A failed plugin is skipped: the code is simply unclaimed now.
+    let info = manager
+        .lookup_code("SLEEPY-1")
+        .await
+        .expect("answers without the plugin");
+    assert_eq!(string(&info, "kind"), "unknown");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_world_writable_plugin_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let _daemon = daemon_with(
+        &bus,
+        |_| {
+            let placed = c_plugin("counter", &root, "counter.so");
+            std::fs::set_permissions(&placed, std::fs::Permissions::from_mode(0o666))
+                .expect("chmod");
+        },
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    let plugin = plugin_proxy(&conn, "counter").await;
+    assert_eq!(plugin.state().await.expect("State"), "failed");
+    let error = plugin.error().await.expect("Error");
+    assert!(
+        error.contains("0666") && error.contains("everyone"),
+        "{error}"
+    );
+    let info = Manager1Proxy::new(&conn)
+        .await
+        .expect("manager")
+        .lookup_code("COUNT-1")
+        .await
+        .expect("lookup");
+    assert_eq!(
+        string(&info, "kind"),
+        "unknown",
+        "the refused code never ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hot_reload_swaps_a_plugin_without_a_restart() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let mut daemon = daemon_with(
+        &bus,
+        |_| drop(c_plugin("counter", &root, "counter.so")),
+        2000,
+        "",
+    );
+    let pid = daemon.child.id();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let before = manager.lookup_code("COUNT-1").await.expect("v1");
+    assert_eq!(string(&before, "plugin"), "counter");
+    let kind_v1 = string(&before, "kind");
+
+    // The new version replaces the file (as a package update would) and is reloaded.
+    let v2 = build_c_plugin(&test_plugin_source("counter_v2"), &root.join("v2.so"));
+    place_plugin(&v2, &root.join("plugins"), "counter.so");
+    manager.reload_plugins().await.expect("ReloadPlugins");
+    let after = manager.lookup_code("COUNT-1").await.expect("v2");
+    assert_eq!(string(&after, "kind"), "coupon");
+    assert_ne!(kind_v1, "coupon");
+    assert_eq!(
+        string(&after, "balance"),
+        "1",
+        "a fresh instance counts from one"
+    );
+    assert_eq!(daemon.child.id(), pid);
+    assert!(daemon.child.try_wait().expect("wait").is_none());
+    assert_eq!(
+        plugin_proxy(&conn, "counter")
+            .await
+            .state()
+            .await
+            .expect("State"),
+        "loaded"
+    );
+
+    // A broken update does not take the working version down.
+    std::fs::write(root.join("plugins/counter.so.new"), "garbage").expect("write");
+    std::fs::rename(
+        root.join("plugins/counter.so.new"),
+        root.join("plugins/counter.so"),
+    )
+    .expect("rename");
+    manager.reload_plugins().await.expect("ReloadPlugins");
+    let still = manager
+        .lookup_code("COUNT-1")
+        .await
+        .expect("v2 keeps running");
+    assert_eq!(string(&still, "kind"), "coupon");
+    let plugin = plugin_proxy(&conn, "counter").await;
+    assert!(
+        plugin
+            .error()
+            .await
+            .expect("Error")
+            .contains("previous version keeps running")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_methods_install_disable_enable_and_remove() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let mut daemon = daemon_with(&bus, |_| {}, 2000, "");
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let built = hello_c(&root);
+
+    let id = manager
+        .install_plugin(&built.to_string_lossy())
+        .await
+        .expect("InstallPlugin");
+    assert_eq!(id, "hello-c");
+    assert!(
+        root.join("plugins/libhello_c.so").exists(),
+        "copied into the install directory"
+    );
+    assert_eq!(
+        string(
+            &manager.lookup_code("HELLOC-x").await.expect("lookup"),
+            "plugin"
+        ),
+        "hello-c"
+    );
+
+    manager
+        .set_plugin_enabled("hello-c", false)
+        .await
+        .expect("disable");
+    let plugin = plugin_proxy(&conn, "hello-c").await;
+    eventually("disabled", || async {
+        plugin.state().await.is_ok_and(|s| s == "disabled")
+    })
+    .await;
+    assert_eq!(
+        string(
+            &manager.lookup_code("HELLOC-x").await.expect("lookup"),
+            "kind"
+        ),
+        "unknown"
+    );
+
+    // Disabled stays disabled across a restart.
+    assert!(daemon.stop().success());
+    let mut daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&plugin_config(&root, 2000, "").1)
+        .start();
+    let plugin = plugin_proxy(&conn, "hello-c").await;
+    assert_eq!(plugin.state().await.expect("State"), "disabled");
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    manager
+        .set_plugin_enabled("hello-c", true)
+        .await
+        .expect("enable");
+    eventually("loaded", || async {
+        plugin.state().await.is_ok_and(|s| s == "loaded")
+    })
+    .await;
+    assert_eq!(
+        string(
+            &manager.lookup_code("HELLOC-x").await.expect("lookup"),
+            "plugin"
+        ),
+        "hello-c"
+    );
+
+    let err = manager
+        .set_plugin_enabled("nosuch", true)
+        .await
+        .expect_err("unknown");
+    assert_eq!(failure(&err).0, "org.posd.Error.NotFound");
+    let err = manager
+        .install_plugin("relative/path.so")
+        .await
+        .expect_err("relative");
+    assert_eq!(failure(&err).0, "org.posd.Error.InvalidArgument");
+    let not_plugin = root.join("readme.so");
+    std::fs::write(&not_plugin, "text").expect("write");
+    let err = manager
+        .install_plugin(&not_plugin.to_string_lossy())
+        .await
+        .expect_err("not a plugin");
+    assert!(
+        failure(&err).1.contains("not installed"),
+        "{:?}",
+        failure(&err)
+    );
+    assert!(
+        !root.join("plugins/readme.so").exists(),
+        "a refused file is not kept"
+    );
+
+    manager
+        .remove_plugin("hello-c")
+        .await
+        .expect("RemovePlugin");
+    assert!(!root.join("plugins/libhello_c.so").exists());
+    eventually("object removed", || async {
+        plugin_proxy(&conn, "hello-c").await.state().await.is_err()
+    })
+    .await;
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn a_caller_who_is_not_admin_cannot_manage_plugins() {
+    if !is_root() {
+        eprintln!("skipped: calling as another user needs root");
+        return;
+    }
+    let bus = TestBus::start_for_everyone();
+    let root = bus.dir.path().to_path_buf();
+    let built = hello_c(&root);
+    let _daemon = daemon_with(&bus, |_| {}, 2000, "");
+    use std::os::unix::process::CommandExt;
+    let as_nobody = |args: &[&str]| {
+        run(std::process::Command::new(POSCTL)
+            .arg("--bus-address")
+            .arg(bus.address())
+            .args(args)
+            .uid(65534)
+            .gid(65534))
+    };
+    for args in [
+        vec!["plugin", "install", built.to_str().expect("utf8")],
+        vec!["plugin", "disable", "hello-c"],
+        vec!["plugin", "remove", "hello-c"],
+        vec!["plugins", "reload"],
+    ] {
+        let out = as_nobody(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("org.posd.Error.NotAllowed"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert!(
+        !root.join("plugins/libhello_c.so").exists(),
+        "nothing was installed"
+    );
+    // Reading is for everyone on this bus.
+    let out = as_nobody(&["plugins"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn posctl_manages_plugins() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let built = hello_c(&root);
+    let _daemon = daemon_with(&bus, |_| {}, 2000, "");
+    let ok = |args: &[&str]| {
+        let out = posctl(bus.address(), args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(
+        ok(&["plugin", "install", built.to_str().expect("utf8")])
+            .contains("installed plugin hello-c")
+    );
+    let listing = ok(&["plugins"]);
+    assert!(
+        listing.contains("hello-c") && listing.contains("loaded"),
+        "{listing}"
+    );
+    let lookup: serde_json::Value =
+        serde_json::from_str(&ok(&["--json", "lookup", "HELLOC-bob"])).expect("JSON");
+    assert_eq!(lookup["kind"], "customer_card");
+    ok(&["plugin", "disable", "hello-c"]);
+    let json: serde_json::Value = serde_json::from_str(&ok(&["--json", "plugins"])).expect("JSON");
+    assert_eq!(json[0]["State"], "disabled");
+    ok(&["plugin", "enable", "hello-c"]);
+    ok(&["plugins", "reload"]);
+    ok(&["plugin", "remove", "hello-c"]);
+    assert!(ok(&["plugins"]).contains("no plugins"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbox_messages_wait_for_a_down_partner_across_restarts_and_arrive_once() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let inbox = root.join("partner-inbox");
+    let extra = format!(
+        "[plugin.courier]\ninbox = \"{}\"\n[outbox]\nretry_first_ms = 50\nretry_cap_ms = 100\n",
+        inbox.display()
+    );
+    let (_dir, config) = plugin_config(&root, 2000, &extra);
+    c_plugin("courier", &root, "courier.so");
+    let setup = || DaemonSetup::new(bus.address(), &root).config(&config);
+    // Three messages committed by earlier sales.
+    let state = setup().state_dir;
+    {
+        let conn = posd::store::open(&state, Duration::from_secs(1)).expect("database");
+        for key in ["k1", "k2", "k3"] {
+            posd::outbox::enqueue(
+                &conn,
+                &posd::outbox::NewMessage {
+                    plugin: "courier".into(),
+                    destination: "partner".into(),
+                    key: key.into(),
+                    payload: serde_json::json!({ "points": 10 }),
+                    reference: "R1".into(),
+                },
+            )
+            .expect("enqueue");
+        }
+    }
+    let attempts = |key: &str| -> i64 {
+        let conn =
+            rusqlite::Connection::open(state.join(posd::store::DATABASE_FILE)).expect("open");
+        conn.query_row("SELECT attempts FROM outbox WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .expect("attempts")
+    };
+
+    let mut daemon = setup().start();
+    eventually("retried while the partner is down", || async {
+        attempts("k1") >= 2
+    })
+    .await;
+    assert!(!inbox.join("delivered.log").exists());
+    daemon.signal(libc::SIGKILL);
+    daemon.wait();
+
+    std::fs::create_dir_all(&inbox).expect("partner back");
+    let _daemon = setup().start();
+    let log = inbox.join("delivered.log");
+    eventually("all delivered", || async {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().count() >= 3)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("log"),
+        "k1\nk2\nk3\n",
+        "each once, in order"
+    );
+    let conn = rusqlite::Connection::open(state.join(posd::store::DATABASE_FILE)).expect("open");
+    let pending: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM outbox WHERE state != 'delivered'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(pending, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn served_plugin_interface_matches_the_checked_in_xml() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let _daemon = daemon_with(
+        &bus,
+        |_| drop(c_plugin("counter", &root, "counter.so")),
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    let introspectable = zbus::fdo::IntrospectableProxy::builder(&conn)
+        .destination("org.posd.Posd1")
+        .path(plugin_path("counter"))
+        .build()
+        .await
+        .expect("proxy");
+    let served = introspectable.introspect().await.expect("Introspect");
+    let checked_in = include_str!("../host/interfaces/org.posd.Plugin1.xml");
+    assert_eq!(
+        interface_shape(&served, "org.posd.Plugin1"),
+        interface_shape(checked_in, "org.posd.Plugin1")
+    );
+}
