@@ -46,6 +46,21 @@ pub trait Manager1 {
     fn set_plugin_enabled(&self, id: &str, enabled: bool) -> zbus::Result<()>;
     /// Reload plugin files (admin).
     fn reload_plugins(&self) -> zbus::Result<()>;
+    /// Open a sale.
+    fn open_sale(
+        &self,
+        options: std::collections::HashMap<&str, zbus::Variant<'_>>,
+    ) -> zbus::Result<zbus::OwnedObjectPath>;
+    /// A committed receipt.
+    fn get_receipt(
+        &self,
+        receipt_id: &str,
+    ) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
+    /// Print a receipt again.
+    fn reprint(&self, receipt_id: &str) -> zbus::Result<String>;
+    /// A sale was checked out.
+    #[zbus(signal)]
+    fn sale_completed(&self, receipt_id: String, sale: zbus::OwnedObjectPath) -> zbus::Result<()>;
 }
 
 /// `org.posd.Plugin1` on `/org/posd/Posd1/plugin/<id>`.
@@ -174,4 +189,52 @@ pub trait Printer1 {
 /// Object path of device `name`.
 pub fn device_path(name: &str) -> String {
     format!("/org/posd/Posd1/device/{name}")
+}
+
+/// `org.posd.Sale1` on `/org/posd/Posd1/sale/<id>`.
+#[zbus::proxy(interface = "org.posd.Sale1", default_service = "org.posd.Posd1")]
+pub trait Sale1 {
+    /// open, completed, cancelled.
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+    /// Customer id.
+    #[zbus(property)]
+    fn customer(&self) -> zbus::Result<String>;
+    /// Lines.
+    #[zbus(property)]
+    fn lines(&self) -> zbus::Result<Vec<std::collections::HashMap<String, zbus::OwnedVariant>>>;
+    /// Tenders.
+    #[zbus(property)]
+    fn tenders(&self) -> zbus::Result<Vec<std::collections::HashMap<String, zbus::OwnedVariant>>>;
+    /// Totals.
+    #[zbus(property)]
+    fn totals(&self) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
+    /// The receipt once completed.
+    #[zbus(property)]
+    fn receipt_id(&self) -> zbus::Result<String>;
+    /// Add an item.
+    fn add_item(
+        &self,
+        item: std::collections::HashMap<&str, zbus::Variant<'_>>,
+    ) -> zbus::Result<String>;
+    /// Change a quantity.
+    fn set_quantity(&self, line_id: &str, qty: &str) -> zbus::Result<()>;
+    /// Remove a line.
+    fn remove_line(&self, line_id: &str) -> zbus::Result<()>;
+    /// Enter a code.
+    fn enter_code(
+        &self,
+        code: &str,
+    ) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
+    /// Pay.
+    fn add_tender(
+        &self,
+        method: &str,
+        amount: &str,
+        details: std::collections::HashMap<&str, zbus::Variant<'_>>,
+    ) -> zbus::Result<String>;
+    /// Commit.
+    fn checkout(&self, idempotency_key: &str) -> zbus::Result<String>;
+    /// Abandon.
+    fn cancel(&self) -> zbus::Result<()>;
 }

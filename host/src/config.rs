@@ -103,6 +103,9 @@ pub struct StoreConfig {
     pub currency: String,
     /// BCP 47 language tag for receipts and messages, e.g. `de-AT`, `cs-CZ`.
     pub locale: String,
+    /// Cash payments are rounded to a multiple of this: `"auto"` (CZK 1.00, CHF 0.05,
+    /// HUF 5, others none), `"none"`, or an amount such as `"0.05"`.
+    pub cash_rounding: String,
 }
 
 impl Default for StoreConfig {
@@ -111,6 +114,7 @@ impl Default for StoreConfig {
             id: "0001".into(),
             currency: "EUR".into(),
             locale: "de-AT".into(),
+            cash_rounding: "auto".into(),
         }
     }
 }
@@ -261,6 +265,8 @@ impl Default for PluginsConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReceiptConfig {
+    /// The printer device receipts go to; "" for the first printer configured.
+    pub printer: String,
     /// Lines printed centred above every receipt (store name, address, VAT id).
     pub header: Vec<String>,
     /// Lines printed centred below every receipt.
@@ -304,6 +310,24 @@ impl Config {
                     "`{}` is not a supported ISO 4217 currency; expected one of {}",
                     self.store.currency,
                     known.join(", ")
+                ),
+            );
+        }
+        if !matches!(self.store.cash_rounding.as_str(), "auto" | "none")
+            && crate::money::parse_bounded(
+                "store.cash_rounding",
+                &self.store.cash_rounding,
+                rust_decimal::Decimal::new(1, 2),
+                rust_decimal::Decimal::from(100),
+                2,
+            )
+            .is_err()
+        {
+            return bad(
+                "store.cash_rounding",
+                format!(
+                    "`{}` is not \"auto\", \"none\" or an amount like \"0.05\"",
+                    self.store.cash_rounding
                 ),
             );
         }
@@ -399,6 +423,21 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// The increment cash is rounded to, if any.
+    pub fn cash_increment(&self) -> Option<rust_decimal::Decimal> {
+        use std::str::FromStr;
+        match self.store.cash_rounding.as_str() {
+            "none" => None,
+            "auto" => match self.store.currency.as_str() {
+                "CZK" => Some(rust_decimal::Decimal::ONE),
+                "CHF" => rust_decimal::Decimal::from_str("0.05").ok(),
+                "HUF" => Some(rust_decimal::Decimal::from(5)),
+                _ => None,
+            },
+            other => rust_decimal::Decimal::from_str(other).ok(),
+        }
     }
 
     /// The outbox's retry policy.

@@ -18,6 +18,8 @@ use crate::config::{self, Config, ConfigError, ConfigSources};
 use crate::devices::{self, DeviceEvent, DeviceManager, Registry};
 use crate::notify::Notifier;
 use crate::plugins::{PluginManager, PluginSettings};
+use crate::sale::book::{Book, Till};
+use crate::sale::checkout::{Journal, ReceiptSettings};
 use crate::service::{Control, Identity, ServiceState, Shared};
 use crate::store::{Database, StoreError};
 
@@ -137,10 +139,33 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     // Snapshots of an earlier run are mapped by nobody any more.
     let _ = std::fs::remove_dir_all(&cache_dir);
     let plugins = PluginManager::new(db.clone(), plugin_settings(&config, &cache_dir));
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let devices = DeviceManager::new(db.clone(), events_tx);
+    let outbox_wake = Arc::new(tokio::sync::Notify::new());
+    let book = Book::new(db.clone(), plugins.clone(), till_of(&config, &shared));
+    let journal = Journal::new(
+        db.clone(),
+        plugins.clone(),
+        book.clone(),
+        devices.registry(),
+        receipt_settings(&config),
+        outbox_wake.clone(),
+    );
+    let open_sales = book.restore().await.map_err(|e| {
+        DaemonError::Store(StoreError::StateDirectory {
+            path: state_dir.clone(),
+            reason: format!("cannot restore the open sales: {e}"),
+        })
+    })?;
     let conn = bus::builder(&bus_choice)
         .serve_at(
             bus::ROOT_PATH,
-            Manager::new(shared.clone(), plugins.clone()),
+            Manager::new(
+                shared.clone(),
+                plugins.clone(),
+                book.clone(),
+                journal.clone(),
+            ),
         )
         .serve_at(bus::ROOT_PATH, zbus::fdo::ObjectManager)
         .build()
@@ -156,8 +181,19 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
 
     notifier.status("loading plugins");
     plugins.reload().await;
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let devices = DeviceManager::new(db.clone(), events_tx);
+    for id in &open_sales {
+        let object = bus::sale::SaleObject::new(id, book.clone(), journal.clone());
+        if let Err(e) = conn
+            .object_server()
+            .at(bus::sale::object_path(id).as_str(), object)
+            .await
+        {
+            tracing::error!(sale = %id, "cannot restore the sale's object: {e}");
+        }
+    }
+    if !open_sales.is_empty() {
+        tracing::info!("restored {} open sale(s)", open_sales.len());
+    }
     let state_changes = Arc::new(tokio::sync::Notify::new());
     let keeper = tokio::spawn(keep_state(
         conn.clone(),
@@ -173,7 +209,6 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         shared.clone(),
         state_changes.clone(),
     ));
-    let outbox_wake = Arc::new(tokio::sync::Notify::new());
     let courier = tokio::spawn(crate::outbox::run_worker(
         db.clone(),
         plugins.clone(),
@@ -198,6 +233,8 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         fallback_devices,
         plugins,
         cache_dir,
+        book,
+        journal,
     };
     let config = daemon.config.clone();
     daemon.apply_devices(&config).await;
@@ -259,6 +296,30 @@ async fn watchdog_loop(interval: Duration, db: Database, notifier: Arc<Notifier>
             Ok(Err(e)) => tracing::error!("watchdog: the database failed: {e}"),
             Err(_) => tracing::error!("watchdog: the database did not answer in {interval:?}"),
         }
+    }
+}
+
+/// The till settings of the sale book.
+fn till_of(config: &Config, shared: &Shared) -> Till {
+    Till {
+        currency: crate::sale::engine::Currency {
+            minor: config.currency_minor_unit(),
+            cash_increment: config.cash_increment(),
+        },
+        currency_code: config.store.currency.clone(),
+        store: bus::store_view(shared),
+    }
+}
+
+/// The receipt settings of the journal.
+fn receipt_settings(config: &Config) -> ReceiptSettings {
+    ReceiptSettings {
+        store_id: config.store.id.clone(),
+        register_id: config.register.id.clone(),
+        locale: config.store.locale.clone(),
+        header: config.receipt.header.clone(),
+        footer: config.receipt.footer.clone(),
+        printer: Some(config.receipt.printer.clone()).filter(|p| !p.is_empty()),
     }
 }
 
@@ -352,6 +413,8 @@ struct Running {
     fallback_devices: Vec<crate::config::DeviceConfig>,
     plugins: Arc<PluginManager>,
     cache_dir: std::path::PathBuf,
+    book: Arc<Book>,
+    journal: Arc<Journal>,
 }
 
 impl Running {
@@ -496,9 +559,13 @@ impl Running {
                 None => changes.push("log.level ignored: RUST_LOG is set".into()),
             }
         }
-        if new.receipt != old.receipt {
-            changes.push("receipt header and footer updated".into());
+        if new.receipt != old.receipt || new.store.locale != old.store.locale {
+            self.journal.set_settings(receipt_settings(&self.config));
+            changes.push("receipt settings updated".into());
         }
+        let mut till = till_of(&self.config, &self.shared);
+        till.currency.cash_increment = self.config.cash_increment();
+        self.book.set_till(till);
         changes.extend(self.apply_devices(&new).await);
         self.refresh_state().await;
         if new.plugins != old.plugins || new.plugin != old.plugin {

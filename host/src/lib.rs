@@ -8,11 +8,13 @@
 //! Reading order:
 //! - [`config`]: the layered, validated configuration.
 //! - [`store`]: the SQLite state database, its migrations and backups.
+//! - [`sale`]: the sale model and receipt rendering.
 //! - [`service`]: the daemon's shared state and life cycle, free of D-Bus.
 //! - [`bus`]: the thin D-Bus layer: connection, name, the contract's objects and errors.
 //! - [`daemon`]: start-up, the main loop, reload and shutdown.
 //! - [`devices`]: scanner and printer supervisors (drivers in `drivers/`).
 //! - [`devmode`]: the virtual receipt printer of development mode.
+//! - [`fault`]: named crash points for crash tests.
 //! - [`ledger`]: double-entry accounts of vouchers, wallets, points; append-only.
 //! - [`money`]: decimal parsing, explicit rounding, discount spreading, the VAT table.
 //! - [`plugins`]: the plugin manager: loading, calling with deadlines, host services.
@@ -28,6 +30,7 @@ pub mod config;
 pub mod daemon;
 pub mod devices;
 pub mod devmode;
+pub mod fault;
 pub mod ledger;
 pub mod money;
 pub mod notify;
@@ -35,5 +38,6 @@ pub mod outbox;
 pub mod paths;
 pub mod plugins;
 pub mod print_queue;
+pub mod sale;
 pub mod service;
 pub mod store;

@@ -43,7 +43,7 @@ const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 /// Queues `bytes` for `device`; returns the job id.
 pub fn enqueue(
-    conn: &mut Connection,
+    conn: &Connection,
     device: &str,
     kind: &str,
     reference: &str,
@@ -53,31 +53,37 @@ pub fn enqueue(
 }
 
 /// Queues a job whose bytes depend on its own id (a test page prints its job id, so a
-/// technician can match paper to log); `render` gets the id. One transaction: the job is
-/// never visible without its bytes.
+/// technician can match paper to log); `render` gets the id. Atomic (a savepoint): the job
+/// is never visible without its bytes, also inside a caller's transaction (a checkout).
 pub fn enqueue_with(
-    conn: &mut Connection,
+    conn: &Connection,
     device: &str,
     kind: &str,
     reference: &str,
     render: impl FnOnce(&str) -> Vec<u8>,
 ) -> rusqlite::Result<String> {
-    let tx = conn.transaction()?;
-    tx.execute(
-        &format!(
-            "INSERT INTO print_jobs (device, kind, reference, bytes, created_at)
-             VALUES (?1, ?2, ?3, x'', {NOW})"
-        ),
-        params![device, kind, reference],
-    )?;
-    let id = tx.last_insert_rowid();
-    let job = job_id(device, id);
-    tx.execute(
-        "UPDATE print_jobs SET bytes = ?2 WHERE id = ?1",
-        params![id, render(&job)],
-    )?;
-    tx.commit()?;
-    Ok(job)
+    conn.execute_batch("SAVEPOINT print_enqueue")?;
+    let result = (|| {
+        conn.execute(
+            &format!(
+                "INSERT INTO print_jobs (device, kind, reference, bytes, created_at)
+                 VALUES (?1, ?2, ?3, x'', {NOW})"
+            ),
+            params![device, kind, reference],
+        )?;
+        let id = conn.last_insert_rowid();
+        let job = job_id(device, id);
+        conn.execute(
+            "UPDATE print_jobs SET bytes = ?2 WHERE id = ?1",
+            params![id, render(&job)],
+        )?;
+        Ok(job)
+    })();
+    match &result {
+        Ok(_) => conn.execute_batch("RELEASE print_enqueue")?,
+        Err(_) => conn.execute_batch("ROLLBACK TO print_enqueue; RELEASE print_enqueue")?,
+    }
+    result
 }
 
 /// The oldest job still waiting for `device`.
@@ -170,10 +176,10 @@ mod tests {
 
     #[test]
     fn jobs_print_in_queue_order_per_device() {
-        let (_dir, mut conn) = db();
-        let a = enqueue(&mut conn, "receipt", "receipt", "R1", b"one").expect("enqueue");
-        enqueue(&mut conn, "kitchen", "receipt", "R1", b"other").expect("enqueue");
-        let b = enqueue(&mut conn, "receipt", "receipt", "R2", b"two").expect("enqueue");
+        let (_dir, conn) = db();
+        let a = enqueue(&conn, "receipt", "receipt", "R1", b"one").expect("enqueue");
+        enqueue(&conn, "kitchen", "receipt", "R1", b"other").expect("enqueue");
+        let b = enqueue(&conn, "receipt", "receipt", "R2", b"two").expect("enqueue");
         assert_eq!(queue_length(&conn, "receipt").expect("len"), 2);
         let first = next(&conn, "receipt").expect("next").expect("a job");
         assert_eq!(
@@ -194,8 +200,8 @@ mod tests {
 
     #[test]
     fn printed_twice_is_recorded_once() {
-        let (_dir, mut conn) = db();
-        enqueue(&mut conn, "p", "receipt", "", b"x").expect("enqueue");
+        let (_dir, conn) = db();
+        enqueue(&conn, "p", "receipt", "", b"x").expect("enqueue");
         let job = next(&conn, "p").expect("next").expect("job");
         mark_printed(&conn, job.id).expect("printed");
         mark_printed(&conn, job.id).expect("again is harmless");
@@ -211,8 +217,8 @@ mod tests {
 
     #[test]
     fn a_job_can_print_its_own_id() {
-        let (_dir, mut conn) = db();
-        let id = enqueue_with(&mut conn, "p", "test_page", "", |id| id.as_bytes().to_vec())
+        let (_dir, conn) = db();
+        let id = enqueue_with(&conn, "p", "test_page", "", |id| id.as_bytes().to_vec())
             .expect("enqueue");
         let job = next(&conn, "p").expect("next").expect("job");
         assert_eq!(job.bytes, id.as_bytes());
@@ -221,8 +227,8 @@ mod tests {
     #[test]
     fn removed_printer_fails_its_waiting_jobs() {
         let (_dir, mut conn) = db();
-        let a = enqueue(&mut conn, "p", "receipt", "", b"1").expect("enqueue");
-        let b = enqueue(&mut conn, "p", "receipt", "", b"2").expect("enqueue");
+        let a = enqueue(&conn, "p", "receipt", "", b"1").expect("enqueue");
+        let b = enqueue(&conn, "p", "receipt", "", b"2").expect("enqueue");
         assert_eq!(
             fail_waiting(&mut conn, "p", "removed").expect("fail"),
             vec![a, b]

@@ -194,6 +194,45 @@ const MIGRATIONS: &[Migration] = &[
         CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'pending';
     ",
     },
+    Migration {
+        version: 5,
+        description: "open sales, the receipt journal and idempotency keys",
+        sql: "
+        CREATE TABLE sales (
+            id         TEXT PRIMARY KEY NOT NULL,
+            state      TEXT NOT NULL CHECK (state IN ('open', 'completed', 'cancelled')),
+            document   TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX sales_open ON sales (id) WHERE state = 'open';
+        CREATE TABLE receipts (
+            id        TEXT PRIMARY KEY NOT NULL,
+            register  TEXT NOT NULL,
+            number    INTEGER NOT NULL,
+            kind      TEXT NOT NULL CHECK (kind IN ('sale', 'void', 'return')),
+            original  TEXT NOT NULL,
+            sale_id   TEXT NOT NULL,
+            time      TEXT NOT NULL,
+            customer  TEXT NOT NULL,
+            total     TEXT NOT NULL,
+            document  TEXT NOT NULL,
+            UNIQUE (register, number)
+        ) STRICT;
+        CREATE INDEX receipts_original ON receipts (original) WHERE original != '';
+        CREATE INDEX receipts_customer ON receipts (customer, time) WHERE customer != '';
+        CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts
+            BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
+        CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
+            BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
+        CREATE TABLE idempotency (
+            key          TEXT PRIMARY KEY NOT NULL,
+            operation    TEXT NOT NULL,
+            request      TEXT NOT NULL,
+            result       TEXT NOT NULL,
+            created_at   TEXT NOT NULL
+        ) STRICT;
+    ",
+    },
 ];
 
 /// The schema version this build migrates to.

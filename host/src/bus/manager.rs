@@ -9,7 +9,11 @@ use zbus::message::Header;
 
 use super::{BusError, Caller};
 use crate::plugins::PluginManager;
+use crate::sale::book::Book;
+use crate::sale::checkout::Journal;
+use crate::sale::model::{Receipt, mask};
 use crate::service::{ABI_VERSION, Control, ServiceState, Shared};
+use zbus::object_server::SignalEmitter;
 
 /// The root object. Reads the daemon's shared state; asks the main loop for anything that
 /// changes it.
@@ -17,12 +21,24 @@ use crate::service::{ABI_VERSION, Control, ServiceState, Shared};
 pub struct Manager {
     shared: Arc<Shared>,
     plugins: Arc<PluginManager>,
+    book: Arc<Book>,
+    journal: Arc<Journal>,
 }
 
 impl Manager {
-    /// A manager object over `shared` and `plugins`.
-    pub fn new(shared: Arc<Shared>, plugins: Arc<PluginManager>) -> Self {
-        Self { shared, plugins }
+    /// A manager object over the daemon's parts.
+    pub fn new(
+        shared: Arc<Shared>,
+        plugins: Arc<PluginManager>,
+        book: Arc<Book>,
+        journal: Arc<Journal>,
+    ) -> Self {
+        Self {
+            shared,
+            plugins,
+            book,
+            journal,
+        }
     }
 
     fn begin(&self) -> Result<crate::service::CallGuard, BusError> {
@@ -140,6 +156,64 @@ impl Manager {
         self.shared.state().as_str().to_string()
     }
 
+    /// Opens a sale: options cashier, customer (strings). Returns its object.
+    async fn open_sale(
+        &self,
+        options: HashMap<String, zbus::OwnedVariant>,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
+    ) -> Result<zbus::OwnedObjectPath, BusError> {
+        let _call = self.begin()?;
+        let mut cashier = String::new();
+        let mut customer = String::new();
+        for (key, value) in &options {
+            let text = String::try_from(value.clone())
+                .map_err(|_| BusError::InvalidArgument(format!("{key} must be a string")))?;
+            match key.as_str() {
+                "cashier" => cashier = text,
+                "customer" => customer = text,
+                other => {
+                    return Err(BusError::InvalidArgument(format!(
+                        "unknown key {other:?}; expected cashier or customer"
+                    )));
+                }
+            }
+        }
+        let sale = self.book.open(&cashier, &customer).await?;
+        let path = super::sale::object_path(&sale.id);
+        server
+            .at(
+                path.as_str(),
+                super::sale::SaleObject::new(&sale.id, self.book.clone(), self.journal.clone()),
+            )
+            .await?;
+        zbus::OwnedObjectPath::try_from(path).map_err(BusError::ZBus)
+    }
+
+    /// A committed receipt: id, time, kind, lines, tenders, totals, vat, customer, sections,
+    /// original, text (as printed).
+    async fn get_receipt(
+        &self,
+        receipt_id: &str,
+    ) -> Result<HashMap<String, zbus::Variant<'static>>, BusError> {
+        let _call = self.begin()?;
+        let receipt = self.journal.receipt(receipt_id).await?;
+        Ok(receipt_record(&receipt, self.book.till().currency.minor))
+    }
+
+    /// Queues a committed receipt again on the receipt printer; returns the job id.
+    async fn reprint(&self, receipt_id: &str) -> Result<String, BusError> {
+        let _call = self.begin()?;
+        Ok(self.journal.reprint(receipt_id, None).await?)
+    }
+
+    /// A sale was checked out.
+    #[zbus(signal)]
+    pub async fn sale_completed(
+        emitter: &SignalEmitter<'_>,
+        receipt_id: &str,
+        sale: zbus::ObjectPath<'_>,
+    ) -> zbus::Result<()>;
+
     /// What a code is, without a sale: kind, plugin, balance, expires, state, customer,
     /// warnings. Balance inquiry at the till. Unclaimed codes are `product` when they are
     /// valid article numbers, else `unknown`.
@@ -251,4 +325,100 @@ pub async fn announce_state(conn: &zbus::Connection, shared: &Shared, state: Ser
     if let Err(e) = result {
         tracing::warn!("cannot announce the state change: {e}");
     }
+}
+
+/// A receipt as `a{sv}`.
+pub fn receipt_record(r: &Receipt, minor: u32) -> HashMap<String, zbus::Variant<'static>> {
+    use zbus::Variant;
+    let sale = crate::sale::model::Sale {
+        id: r.sale_id.clone(),
+        state: crate::sale::model::SaleState::Completed,
+        cashier: r.cashier.clone(),
+        customer: r.customer.clone(),
+        customer_locked: false,
+        lines: r.lines.clone(),
+        tenders: r.tenders.clone(),
+        warnings: Vec::new(),
+        previews: Vec::new(),
+        receipt_id: r.id.clone(),
+        next_number: 0,
+        opened_at: String::new(),
+    };
+    let mut out: HashMap<String, Variant<'static>> = HashMap::new();
+    out.insert("id".into(), Variant::from(r.id.clone()));
+    out.insert("time".into(), Variant::from(r.time.clone()));
+    out.insert(
+        "kind".into(),
+        Variant::from(
+            serde_json::to_value(r.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        ),
+    );
+    out.insert("customer".into(), Variant::from(r.customer.clone()));
+    out.insert("original".into(), Variant::from(r.original.clone()));
+    out.insert(
+        "lines".into(),
+        Variant::from(super::sale::lines_record(&sale, minor)),
+    );
+    out.insert(
+        "tenders".into(),
+        Variant::from(super::sale::tenders_record(&sale, minor)),
+    );
+    out.insert(
+        "totals".into(),
+        Variant::from(super::sale::totals_record(&r.totals, minor)),
+    );
+    let vat: Vec<HashMap<String, Variant<'static>>> = r
+        .vat
+        .iter()
+        .map(|v| {
+            let mut row = HashMap::new();
+            row.insert(
+                "rate".into(),
+                Variant::from(
+                    v.rate
+                        .map(|r| r.normalize().to_string())
+                        .unwrap_or_default(),
+                ),
+            );
+            row.insert(
+                "net".into(),
+                Variant::from(crate::money::format(v.net, minor)),
+            );
+            row.insert(
+                "vat".into(),
+                Variant::from(crate::money::format(v.vat, minor)),
+            );
+            row.insert(
+                "gross".into(),
+                Variant::from(crate::money::format(v.gross, minor)),
+            );
+            row
+        })
+        .collect();
+    out.insert("vat".into(), Variant::from(vat));
+    let sections: Vec<HashMap<String, Variant<'static>>> = r
+        .sections
+        .iter()
+        .map(|s| {
+            let mut row = HashMap::new();
+            row.insert("plugin".into(), Variant::from(s.plugin.clone()));
+            row.insert("title".into(), Variant::from(s.title.clone()));
+            row.insert("lines".into(), Variant::from(s.lines.clone()));
+            row.insert("slip".into(), Variant::from(s.slip));
+            row.insert(
+                "code".into(),
+                Variant::from(s.barcode.as_deref().map(mask).unwrap_or_default()),
+            );
+            row
+        })
+        .collect();
+    out.insert("sections".into(), Variant::from(sections));
+    out.insert(
+        "text".into(),
+        Variant::from(crate::sale::receipt::receipt_text(r, minor, 42)),
+    );
+    out
 }

@@ -101,6 +101,11 @@ impl PrinterHandle {
             .send(command);
     }
 
+    /// The rendering profile (columns, code page, dots).
+    pub fn profile(&self) -> Profile {
+        self.settings.profile
+    }
+
     /// Queues the technician's test page; it shows its own job id.
     pub async fn print_test_page(&self) -> Result<String, DeviceError> {
         let profile = self.settings.profile;

@@ -1,0 +1,601 @@
+//! Checkout: one SQLite transaction that commits a sale and everything it causes.
+//!
+//! The receipt (numbered without gaps per register), the plugins' postings, their receipt
+//! sections, their outbox messages and key-value writes, the print jobs of the receipt and
+//! its slips, the sale's final state and the idempotency key are written together or not at
+//! all. Plugins are asked to prepare first and told to commit or abort after; if a prepare
+//! fails or a balance would fall below its floor, nothing is written and the sale stays open.
+//!
+//! Checkouts run one at a time per till, which keeps the receipt number of a prepare the
+//! number that is committed.
+
+use std::sync::Arc;
+
+use posd_plugin_sdk::schema as wire;
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Value, json};
+
+use super::book::{Book, BookError, Till, view};
+use super::engine::{self, SaleError};
+use super::model::{Line, LineKind, Receipt, ReceiptKind, SaleState, Section, VatLine};
+use crate::devices::Registry;
+use crate::ledger::{self, LedgerError, PostingSpec};
+use crate::outbox::{self, NewMessage};
+use crate::plugins::{CallError, Hook, PluginManager};
+use crate::print_queue;
+use crate::store::{Database, StoreError};
+
+/// Why a checkout (or a receipt operation) failed; nothing was committed.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// From the sale book.
+    #[error(transparent)]
+    Book(#[from] BookError),
+    /// The same idempotency key was used for another request, or the sale is done.
+    #[error("{0}")]
+    Conflict(String),
+    /// A balance would fall below its floor.
+    #[error("{0}")]
+    InsufficientBalance(String),
+    /// No such receipt.
+    #[error("no receipt {0:?}")]
+    NoReceipt(String),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<SaleError> for JournalError {
+    fn from(e: SaleError) -> Self {
+        JournalError::Book(e.into())
+    }
+}
+
+impl From<CallError> for JournalError {
+    fn from(e: CallError) -> Self {
+        JournalError::Book(e.into())
+    }
+}
+
+/// Fixed receipt texts and where receipts print.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptSettings {
+    /// Store id.
+    pub store_id: String,
+    /// Register id.
+    pub register_id: String,
+    /// Locale of receipts.
+    pub locale: String,
+    /// Header lines.
+    pub header: Vec<String>,
+    /// Footer lines.
+    pub footer: Vec<String>,
+    /// The printer device receipts go to; `None`: the first printer configured.
+    pub printer: Option<String>,
+}
+
+/// The journal of committed receipts and the checkout that writes it.
+pub struct Journal {
+    db: Database,
+    plugins: Arc<PluginManager>,
+    book: Arc<Book>,
+    devices: Registry,
+    settings: std::sync::RwLock<ReceiptSettings>,
+    outbox_wake: Arc<tokio::sync::Notify>,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal").finish_non_exhaustive()
+    }
+}
+
+struct Prepared {
+    plugin: String,
+    effects: wire::CheckoutEffects,
+}
+
+/// The receipt printer's name, rendering profile and handle.
+type ReceiptPrinter = (Arc<crate::devices::Device>, posd_printer::Profile);
+
+impl Journal {
+    /// A journal writing through `db`.
+    pub fn new(
+        db: Database,
+        plugins: Arc<PluginManager>,
+        book: Arc<Book>,
+        devices: Registry,
+        settings: ReceiptSettings,
+        outbox_wake: Arc<tokio::sync::Notify>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            plugins,
+            book,
+            devices,
+            settings: std::sync::RwLock::new(settings),
+            outbox_wake,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Takes new receipt settings (configuration reload).
+    pub fn set_settings(&self, settings: ReceiptSettings) {
+        *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
+    }
+
+    fn settings(&self) -> ReceiptSettings {
+        self.settings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn receipt_printer(&self) -> Option<ReceiptPrinter> {
+        let wanted = self.settings().printer;
+        let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
+        devices
+            .values()
+            .filter(|d| d.printer().is_some())
+            .find(|d| wanted.as_deref().is_none_or(|w| w == d.name))
+            .map(|d| {
+                (
+                    d.clone(),
+                    d.printer().map(|p| p.profile()).unwrap_or(
+                        posd_printer::Profile::paper_80mm_512(posd_printer::CodePage::Pc858),
+                    ),
+                )
+            })
+    }
+
+    /// Checks out a sale. The same key with the same sale returns the first receipt again
+    /// and changes nothing; the same key for another sale is a conflict.
+    pub async fn checkout(&self, sale_id: &str, key: &str) -> Result<String, JournalError> {
+        let key = key.trim();
+        if key.is_empty() || key.len() > 200 {
+            return Err(SaleError::InvalidArgument(
+                "the idempotency key must be 1 to 200 characters".into(),
+            )
+            .into());
+        }
+        let _one = self.one_at_a_time.lock().await;
+        let request = json!({ "op": "checkout", "sale": sale_id }).to_string();
+        if let Some(receipt) = self.replay(key, &request).await? {
+            return Ok(receipt);
+        }
+        let sale = self.book.get(sale_id).await?;
+        if sale.state == SaleState::Completed {
+            return Err(JournalError::Conflict(format!(
+                "sale {sale_id} is already completed as receipt {}",
+                sale.receipt_id
+            )));
+        }
+        let till = self.book.till();
+        let totals = engine::ready_for_checkout(&sale, till.currency)?;
+        let settings = self.settings();
+        let register = settings.register_id.clone();
+        let number: i64 = self
+            .db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1",
+                    [&register],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        let receipt_id = format!("{}-{}-{number:06}", settings.store_id, settings.register_id);
+        let checkout_id = format!("{sale_id}/{key}");
+
+        // Prepare: every plugin says what the sale means to it.
+        let mut prepared: Vec<Prepared> = Vec::new();
+        for plugin in self.plugins.implementing(Hook::PrepareCheckout) {
+            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store,
+                                  "checkout": checkout_id, "receipt_id": receipt_id });
+            let answer = self
+                .plugins
+                .call(&plugin, Hook::PrepareCheckout, &request)
+                .await
+                .and_then(|v| {
+                    serde_json::from_value::<wire::CheckoutEffects>(v).map_err(|e| {
+                        CallError::Failed(format!("plugin {plugin}: prepare_checkout answer: {e}"))
+                    })
+                });
+            match answer {
+                Ok(effects) => prepared.push(Prepared { plugin, effects }),
+                Err(e) => {
+                    self.abort(&prepared, &checkout_id, &e.to_string()).await;
+                    return Err(e.into());
+                }
+            }
+        }
+
+        let receipt = build_receipt(
+            &sale,
+            &till,
+            &settings,
+            &receipt_id,
+            number,
+            &prepared,
+            &totals,
+        );
+        let printer = self.receipt_printer();
+        let print_jobs: Vec<(String, &'static str, Vec<u8>)> = match &printer {
+            Some((device, profile)) => {
+                let mut jobs = vec![(
+                    device.name.clone(),
+                    "receipt",
+                    posd_printer::render(
+                        &super::receipt::render_receipt(&receipt, till.currency.minor),
+                        profile,
+                    )
+                    .bytes,
+                )];
+                for slip in super::receipt::render_slips(&receipt) {
+                    jobs.push((
+                        device.name.clone(),
+                        "slip",
+                        posd_printer::render(&slip, profile).bytes,
+                    ));
+                }
+                jobs
+            }
+            None => Vec::new(),
+        };
+
+        // One transaction for everything.
+        let mut completed = sale.clone();
+        completed.state = SaleState::Completed;
+        completed.receipt_id = receipt_id.clone();
+        let document = serde_json::to_string(&receipt)
+            .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+        let sale_document = serde_json::to_string(&completed)
+            .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+        let postings: Vec<(String, Vec<PostingSpec>)> = prepared
+            .iter()
+            .filter(|p| !p.effects.postings.is_empty())
+            .map(|p| {
+                (
+                    p.plugin.clone(),
+                    p.effects
+                        .postings
+                        .iter()
+                        .map(|x| posting_spec(&p.plugin, x))
+                        .collect(),
+                )
+            })
+            .collect();
+        let messages: Vec<NewMessage> = prepared
+            .iter()
+            .flat_map(|p| {
+                p.effects.outbox.iter().map(|m| NewMessage {
+                    plugin: p.plugin.clone(),
+                    destination: m.destination.clone(),
+                    key: m.key.clone(),
+                    payload: m.payload.clone(),
+                    reference: receipt_id.clone(),
+                })
+            })
+            .collect();
+        let kv: Vec<(String, String, Value)> = prepared
+            .iter()
+            .flat_map(|p| {
+                p.effects
+                    .kv
+                    .iter()
+                    .map(|w| (p.plugin.clone(), w.key.clone(), w.value.clone()))
+            })
+            .collect();
+        let row = ReceiptRow::of(&receipt, &document);
+        let (key_owned, request_owned, rid) =
+            (key.to_string(), request.clone(), receipt_id.clone());
+        let sale_id_owned = sale_id.to_string();
+        let written = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                row.insert(&tx)?;
+                for (plugin, specs) in &postings {
+                    if let Err(e) = ledger::post(&tx, "sale", &rid, plugin, specs) {
+                        return Ok(Err(e));
+                    }
+                }
+                for message in &messages {
+                    outbox::enqueue(&tx, message)?;
+                }
+                for (plugin, key, value) in &kv {
+                    crate::plugins::services::kv_put(&tx, plugin, key, value)?;
+                }
+                for (device, kind, bytes) in &print_jobs {
+                    print_queue::enqueue_with(&tx, device, kind, &rid, |_| bytes.clone())?;
+                }
+                tx.execute(
+                    "UPDATE sales SET state = 'completed', document = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![sale_id_owned, sale_document, super::time::rfc3339_ms(now_ms())],
+                )?;
+                tx.execute(
+                    "INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, 'checkout', ?2, ?3, ?4)",
+                    params![key_owned, request_owned, rid, super::time::rfc3339_ms(now_ms())],
+                )?;
+                crate::fault::point("checkout-before-commit");
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(ledger_error)) => {
+                self.abort(&prepared, &checkout_id, &ledger_error.to_string())
+                    .await;
+                return Err(match ledger_error {
+                    LedgerError::BelowFloor { .. } => {
+                        JournalError::InsufficientBalance(ledger_error.to_string())
+                    }
+                    other => {
+                        CallError::Failed(format!("the plugins' postings were refused: {other}"))
+                            .into()
+                    }
+                });
+            }
+            Err(e) => {
+                self.abort(&prepared, &checkout_id, &e.to_string()).await;
+                return Err(e.into());
+            }
+        }
+        tracing::info!(sale = %sale_id, receipt = %receipt_id, total = %totals.total, "checked out");
+        for p in &prepared {
+            let request = json!({ "schema": 1, "checkout": checkout_id, "receipt_id": receipt_id });
+            if let Err(e) = self
+                .plugins
+                .call(&p.plugin, Hook::CommitCheckout, &request)
+                .await
+                && e != CallError::NotImplemented
+            {
+                tracing::warn!(plugin = %p.plugin, "commit_checkout: {e}");
+            }
+        }
+        self.book.completed(completed).await;
+        if let Some((device, _)) = printer
+            && let Some(handle) = device.printer()
+        {
+            handle.send(crate::devices::PrinterCommand::Wake);
+        }
+        self.outbox_wake.notify_one();
+        Ok(receipt_id)
+    }
+
+    async fn replay(&self, key: &str, request: &str) -> Result<Option<String>, JournalError> {
+        let key_owned = key.to_string();
+        let found: Option<(String, String)> = self
+            .db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT request, result FROM idempotency WHERE key = ?1",
+                    [&key_owned],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+            })
+            .await?;
+        match found {
+            None => Ok(None),
+            Some((stored, result)) if stored == request => Ok(Some(result)),
+            Some(_) => Err(JournalError::Conflict(format!(
+                "the idempotency key {key:?} was used for another request"
+            ))),
+        }
+    }
+
+    async fn abort(&self, prepared: &[Prepared], checkout_id: &str, reason: &str) {
+        for p in prepared {
+            let request = json!({ "schema": 1, "checkout": checkout_id, "reason": reason });
+            if let Err(e) = self
+                .plugins
+                .call(&p.plugin, Hook::AbortCheckout, &request)
+                .await
+                && e != CallError::NotImplemented
+            {
+                tracing::warn!(plugin = %p.plugin, "abort_checkout: {e}");
+            }
+        }
+    }
+
+    /// A committed receipt.
+    pub async fn receipt(&self, id: &str) -> Result<Receipt, JournalError> {
+        let id_owned = id.to_string();
+        let document: Option<String> = self
+            .db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT document FROM receipts WHERE id = ?1",
+                    [&id_owned],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?;
+        let document = document.ok_or_else(|| JournalError::NoReceipt(id.to_string()))?;
+        serde_json::from_str(&document)
+            .map_err(|e| JournalError::Conflict(format!("receipt {id} is unreadable: {e}")))
+    }
+
+    /// Queues a receipt again on the receipt printer (or `printer`); returns the job id.
+    pub async fn reprint(&self, id: &str, printer: Option<&str>) -> Result<String, JournalError> {
+        let receipt = self.receipt(id).await?;
+        let target = match printer {
+            Some(name) => {
+                let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
+                devices.get(name).filter(|d| d.printer().is_some()).cloned()
+            }
+            None => self.receipt_printer().map(|(d, _)| d),
+        };
+        let device = target.ok_or_else(|| {
+            JournalError::Book(
+                SaleError::NotFound("no receipt printer is configured".into()).into(),
+            )
+        })?;
+        let handle = device
+            .printer()
+            .ok_or_else(|| JournalError::NoReceipt(id.to_string()))?;
+        let minor = self.book.till().currency.minor;
+        let document = super::receipt::render_receipt(&receipt, minor);
+        let profile = handle.profile();
+        handle
+            .enqueue_with("receipt", id, move |_| {
+                posd_printer::render(&document, &profile).bytes
+            })
+            .await
+            .map_err(|e| JournalError::Book(SaleError::InvalidArgument(e.to_string()).into()))
+    }
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+fn posting_spec(plugin: &str, p: &wire::Posting) -> PostingSpec {
+    PostingSpec {
+        account: ledger::plugin_account(plugin, &p.account),
+        amount: p.amount,
+        unit: p.unit.clone(),
+        kind: p.kind.clone(),
+        floor: p.floor,
+        customer: p.customer.clone(),
+        expires: p.expires.clone(),
+    }
+}
+
+fn build_receipt(
+    sale: &super::model::Sale,
+    till: &Till,
+    settings: &ReceiptSettings,
+    id: &str,
+    number: i64,
+    prepared: &[Prepared],
+    totals: &super::model::Totals,
+) -> Receipt {
+    let mut lines: Vec<Line> = sale.lines.clone();
+    if let Some(rounding) = engine::cash_rounding(sale, till.currency) {
+        lines.push(Line {
+            id: "R".into(),
+            kind: LineKind::Rounding,
+            sku: String::new(),
+            name: "Rundung".into(),
+            qty: rust_decimal::Decimal::ONE,
+            unit_price: rounding,
+            amount: rounding,
+            tax_rate: rust_decimal::Decimal::ZERO,
+            tags: Vec::new(),
+            plugin: String::new(),
+            reference: String::new(),
+            applies_to: Vec::new(),
+            automatic: false,
+            data: Value::Null,
+        });
+    }
+    let vat: Vec<VatLine> = engine::vat_lines(sale, till.currency);
+    let sections = prepared
+        .iter()
+        .flat_map(|p| {
+            p.effects.sections.iter().map(|s| Section {
+                plugin: p.plugin.clone(),
+                title: s.title.clone(),
+                lines: s.lines.clone(),
+                slip: s.slip,
+                barcode: s.barcode.clone(),
+                qr: s.qr.clone(),
+            })
+        })
+        .collect();
+    Receipt {
+        id: id.to_string(),
+        number,
+        kind: ReceiptKind::Sale,
+        time: super::time::rfc3339_ms(now_ms()),
+        store_id: settings.store_id.clone(),
+        register_id: settings.register_id.clone(),
+        currency: till.currency_code.clone(),
+        locale: settings.locale.clone(),
+        cashier: sale.cashier.clone(),
+        customer: sale.customer.clone(),
+        sale_id: sale.id.clone(),
+        original: String::new(),
+        lines,
+        tenders: effective_tenders(sale, till),
+        totals: totals.clone(),
+        vat,
+        sections,
+        header: settings.header.clone(),
+        footer: settings.footer.clone(),
+    }
+}
+
+/// Tenders with what they really paid: a voucher that follows the amount due is booked at
+/// the amount it covered.
+fn effective_tenders(sale: &super::model::Sale, till: &Till) -> Vec<super::model::Tender> {
+    let mut tenders = sale.tenders.clone();
+    let goods: rust_decimal::Decimal = sale.lines.iter().map(|l| l.amount).sum();
+    let fixed: rust_decimal::Decimal = tenders
+        .iter()
+        .filter(|t| t.max_amount.is_none() && t.method != "cash")
+        .map(|t| t.amount)
+        .sum();
+    for tender in tenders.iter_mut().filter(|t| t.max_amount.is_some()) {
+        let ceiling = tender.max_amount.unwrap_or_default();
+        tender.amount = crate::money::round(
+            (goods - fixed).clamp(rust_decimal::Decimal::ZERO, ceiling),
+            till.currency.minor,
+        );
+    }
+    tenders
+}
+
+/// The indexed columns of a receipt row.
+struct ReceiptRow {
+    id: String,
+    register: String,
+    number: i64,
+    kind: &'static str,
+    original: String,
+    sale_id: String,
+    time: String,
+    customer: String,
+    total: String,
+    document: String,
+}
+
+impl ReceiptRow {
+    fn of(r: &Receipt, document: &str) -> Self {
+        Self {
+            id: r.id.clone(),
+            register: r.register_id.clone(),
+            number: r.number,
+            kind: match r.kind {
+                ReceiptKind::Sale => "sale",
+                ReceiptKind::Void => "void",
+                ReceiptKind::Return => "return",
+            },
+            original: r.original.clone(),
+            sale_id: r.sale_id.clone(),
+            time: r.time.clone(),
+            customer: r.customer.clone(),
+            total: r.totals.total.to_string(),
+            document: document.to_string(),
+        }
+    }
+
+    fn insert(&self, c: &rusqlite::Connection) -> rusqlite::Result<()> {
+        c.execute(
+            "INSERT INTO receipts (id, register, number, kind, original, sale_id, time, customer, total, document)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                self.id, self.register, self.number, self.kind, self.original, self.sale_id, self.time,
+                self.customer, self.total, self.document
+            ],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! Sales: the model, the rules that turn lines into totals and a VAT table, and the
+//! rendering of a committed receipt for the printer.
+//!
+//! - [`model`]: sale, line, tender, receipt as data.
+//! - [`engine`]: what may change and how totals and the VAT table follow.
+//! - [`book`]: the open sales, in memory and in the database, and what plugins do to them.
+//! - [`time`]: RFC 3339 timestamps.
+//! - [`receipt`]: a receipt rendered as a printer document, in the configured locale.
+
+pub mod book;
+pub mod checkout;
+pub mod engine;
+pub mod model;
+pub mod receipt;
+pub mod time;

@@ -1,0 +1,302 @@
+//! Sales as a frontend builds them over the bus, checked out into the journal, with a
+//! printer and plugins attached.
+
+mod support;
+
+use std::collections::HashMap;
+
+use futures_util::StreamExt;
+use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use support::*;
+use zbus::Variant;
+
+fn s(v: &zbus::OwnedVariant) -> String {
+    String::try_from(v.clone()).expect("string")
+}
+
+fn item<'a>(
+    name: &'a str,
+    qty: &'a str,
+    price: &'a str,
+    rate: &'a str,
+) -> HashMap<&'a str, Variant<'a>> {
+    HashMap::from([
+        ("sku", Variant::from("4006381333931")),
+        ("name", Variant::from(name)),
+        ("qty", Variant::from(qty)),
+        ("unit_price", Variant::from(price)),
+        ("tax_rate", Variant::from(rate)),
+    ])
+}
+
+async fn open_sale<'a>(conn: &'a zbus::Connection, manager: &Manager1Proxy<'_>) -> Sale1Proxy<'a> {
+    let path = manager
+        .open_sale(HashMap::from([("cashier", Variant::from("anna"))]))
+        .await
+        .expect("OpenSale");
+    Sale1Proxy::builder(conn)
+        .path(path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("sale proxy")
+}
+
+fn name(err: &zbus::Error) -> String {
+    error_reply(err).expect("named error").0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sale_is_built_paid_and_checked_out_into_the_journal_and_printed() {
+    let bus = TestBus::start();
+    let printer = FakePrinter::listen(0);
+    let config = format!(
+        "[receipt]\nheader = [\"Filiale Wien\"]\nfooter = [\"Danke!\"]\n[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n",
+        printer.connection()
+    );
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    assert_eq!(sale.state().await.expect("State"), "open");
+
+    let milk = sale
+        .add_item(item("Milch", "2", "1.29", "10"))
+        .await
+        .expect("AddItem");
+    sale.add_item(item("Wein", "1", "7.99", "20"))
+        .await
+        .expect("AddItem");
+    let totals = sale.totals().await.expect("Totals");
+    assert_eq!(s(&totals["total"]), "10.57");
+    assert_eq!(s(&totals["due"]), "10.57");
+    sale.set_quantity(&milk, "3").await.expect("SetQuantity");
+    assert_eq!(s(&sale.totals().await.expect("Totals")["total"]), "11.86");
+
+    let err = sale.checkout("k-1").await.expect_err("not paid");
+    assert_eq!(name(&err), "org.posd.Error.NotPaid");
+    sale.add_tender("cash", "20.00", HashMap::new())
+        .await
+        .expect("cash");
+    let totals = sale.totals().await.expect("Totals");
+    assert_eq!(
+        (s(&totals["due"]), s(&totals["change"])),
+        ("0.00".into(), "8.14".into())
+    );
+
+    let mut completed = manager.receive_sale_completed().await.expect("subscribe");
+    let receipt_id = sale.checkout("k-1").await.expect("Checkout");
+    assert_eq!(receipt_id, "0001-01-000001");
+    let signal = tokio::time::timeout(PATIENCE, completed.next())
+        .await
+        .expect("SaleCompleted")
+        .expect("stream");
+    assert_eq!(signal.args().expect("args").receipt_id, receipt_id);
+    assert_eq!(sale.state().await.expect("State"), "completed");
+    assert_eq!(sale.receipt_id().await.expect("ReceiptId"), receipt_id);
+
+    // Retrying with the same key gives the same receipt and changes nothing.
+    assert_eq!(sale.checkout("k-1").await.expect("retry"), receipt_id);
+    // Another sale with the same key is a conflict.
+    let other = open_sale(&conn, &manager).await;
+    other
+        .add_item(item("Brot", "1", "2.49", "10"))
+        .await
+        .expect("AddItem");
+    other
+        .add_tender("card", "2.49", HashMap::new())
+        .await
+        .expect("card");
+    assert_eq!(
+        name(&other.checkout("k-1").await.expect_err("conflict")),
+        "org.posd.Error.Conflict"
+    );
+    assert_eq!(
+        other.checkout("k-2").await.expect("Checkout"),
+        "0001-01-000002",
+        "numbered without gaps"
+    );
+    // A completed sale takes no more changes.
+    let err = sale
+        .add_item(item("X", "1", "1.00", "20"))
+        .await
+        .expect_err("closed");
+    assert_eq!(name(&err), "org.posd.Error.Conflict");
+
+    let receipt = manager.get_receipt(&receipt_id).await.expect("GetReceipt");
+    assert_eq!(s(&receipt["kind"]), "sale");
+    let text = s(&receipt["text"]);
+    assert!(
+        text.contains("Filiale Wien") && text.contains("Danke!"),
+        "{text}"
+    );
+    assert!(text.contains("11,86"), "German amounts: {text}");
+    let vat: Vec<HashMap<String, zbus::OwnedVariant>> =
+        receipt["vat"].clone().try_into().expect("vat rows");
+    let gross: Vec<String> = vat.iter().map(|r| s(&r["gross"])).collect();
+    assert_eq!(gross, vec!["3.87", "7.99"]);
+
+    eventually("receipt printed", || async {
+        find_all(&printer.received(), b"Filiale Wien").len() == 2
+    })
+    .await;
+    assert_eq!(
+        name(&manager.get_receipt("nope").await.expect_err("unknown")),
+        "org.posd.Error.NotFound"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_is_refused_by_name_and_changes_nothing() {
+    let bus = TestBus::start();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    let line = sale
+        .add_item(item("Brot", "1", "2.49", "10"))
+        .await
+        .expect("AddItem");
+    let before = (
+        sale.lines().await.expect("Lines").len(),
+        s(&sale.totals().await.expect("Totals")["total"]),
+    );
+    for bad in [
+        item("X", "0", "1.00", "20"),
+        item("X", "-2", "1.00", "20"),
+        item("X", "99999999", "1.00", "20"),
+        item("X", "1", "-5", "20"),
+        item("X", "1", "1,50", "20"),
+        item("X", "1", "1e9", "20"),
+    ] {
+        let err = sale.add_item(bad).await.expect_err("refused");
+        assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
+    }
+    let mut typo = item("X", "1", "1.00", "20");
+    typo.insert("colour", Variant::from("red"));
+    let err = sale.add_item(typo).await.expect_err("unknown key");
+    assert!(error_reply(&err).expect("named").1.contains("colour"));
+    assert_eq!(
+        name(&sale.set_quantity("L99", "1").await.expect_err("no line")),
+        "org.posd.Error.NotFound"
+    );
+    assert_eq!(
+        name(&sale.set_quantity(&line, "abc").await.expect_err("bad qty")),
+        "org.posd.Error.InvalidArgument"
+    );
+    assert_eq!(
+        name(&sale.remove_line("L99").await.expect_err("no line")),
+        "org.posd.Error.NotFound"
+    );
+    assert_eq!(
+        name(
+            &sale
+                .add_tender("card", "10.00", HashMap::new())
+                .await
+                .expect_err("card above due")
+        ),
+        "org.posd.Error.InvalidArgument"
+    );
+    assert_eq!(
+        name(
+            &sale
+                .add_tender("bitcoin", "1.00", HashMap::new())
+                .await
+                .expect_err("unknown method")
+        ),
+        "org.posd.Error.InvalidArgument"
+    );
+    let after = (
+        sale.lines().await.expect("Lines").len(),
+        s(&sale.totals().await.expect("Totals")["total"]),
+    );
+    assert_eq!(before, after);
+    sale.cancel().await.expect("Cancel");
+    assert_eq!(sale.state().await.expect("State"), "cancelled");
+    assert_eq!(
+        name(&sale.checkout("k").await.expect_err("cancelled")),
+        "org.posd.Error.Conflict"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_open_sale_comes_back_after_a_restart_at_the_same_path() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    sale.add_item(item("Käse", "0.355", "12.90", "10"))
+        .await
+        .expect("AddItem");
+    sale.add_tender("card", "1.00", HashMap::new())
+        .await
+        .expect("card");
+    let path = sale.inner().path().to_owned();
+    daemon.signal(libc::SIGKILL);
+    daemon.wait();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let again = Sale1Proxy::builder(&conn)
+        .path(path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("proxy");
+    let lines = again.lines().await.expect("the sale is back");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(s(&lines[0]["amount"]), "4.58");
+    assert_eq!(again.tenders().await.expect("Tenders").len(), 1);
+    assert_eq!(s(&again.totals().await.expect("Totals")["due"]), "3.58");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_voucher_code_pays_as_a_tender_through_its_plugin() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let library = build_rust_plugin("hello-rust");
+    let (dir, config) = plugin_config(&root, 2000, "[plugin.hello-rust]\nbalance = \"5.00\"\n");
+    place_plugin(&library, &dir, "libhello_rust.so");
+    let _daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    sale.add_item(item("Schal", "1", "12.00", "20"))
+        .await
+        .expect("AddItem");
+    let result = sale
+        .enter_code("HELLORS-ABCD-1234")
+        .await
+        .expect("EnterCode");
+    assert_eq!(s(&result["plugin"]), "hello-rust");
+    assert_eq!(s(&result["kind"]), "voucher");
+    let tenders = sale.tenders().await.expect("Tenders");
+    assert_eq!(s(&tenders[0]["ref"]), "••••1234", "masked");
+    let totals = sale.totals().await.expect("Totals");
+    assert_eq!(
+        (s(&totals["paid"]), s(&totals["due"])),
+        ("5.00".into(), "7.00".into())
+    );
+    assert_eq!(
+        s(&totals["tax"]),
+        "2.00",
+        "a voucher payment does not reduce VAT"
+    );
+    assert_eq!(
+        name(&sale.enter_code("NOBODY-1").await.expect_err("unclaimed")),
+        "org.posd.Error.NotFound"
+    );
+    sale.add_tender("cash", "7.00", HashMap::new())
+        .await
+        .expect("cash");
+    let receipt_id = sale.checkout("v-1").await.expect("Checkout");
+    let receipt = manager.get_receipt(&receipt_id).await.expect("GetReceipt");
+    let text = s(&receipt["text"]);
+    assert!(
+        !text.contains("ABCD-1234"),
+        "the code is masked on the receipt: {text}"
+    );
+}
