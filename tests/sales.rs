@@ -300,3 +300,196 @@ async fn a_voucher_code_pays_as_a_tender_through_its_plugin() {
         "the code is masked on the receipt: {text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn void_and_return_write_reversing_receipts_once() {
+    let bus = TestBus::start();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let checkout = |lines: Vec<HashMap<&'static str, Variant<'static>>>, key: &'static str| {
+        let conn = conn.clone();
+        async move {
+            let manager = Manager1Proxy::new(&conn).await.expect("manager");
+            let sale = open_sale(&conn, &manager).await;
+            for line in lines {
+                sale.add_item(line).await.expect("AddItem");
+            }
+            let due = s(&sale.totals().await.expect("Totals")["due"]);
+            sale.add_tender("card", &due, HashMap::new())
+                .await
+                .expect("card");
+            sale.checkout(key).await.expect("Checkout")
+        }
+    };
+    let first = checkout(
+        vec![
+            item("Milch", "3", "1.29", "10"),
+            item("Wein", "1", "7.99", "20"),
+        ],
+        "c-1",
+    )
+    .await;
+
+    let (returned, messages) = manager
+        .r#return(
+            &first,
+            vec![HashMap::from([
+                ("line", Variant::from("L1")),
+                ("qty", Variant::from("2")),
+            ])],
+            "r-1",
+        )
+        .await
+        .expect("Return");
+    assert!(messages.is_empty(), "{messages:?}");
+    let receipt = manager.get_receipt(&returned).await.expect("GetReceipt");
+    assert_eq!(s(&receipt["kind"]), "return");
+    assert_eq!(s(&receipt["original"]), first);
+    let totals: HashMap<String, zbus::OwnedVariant> =
+        receipt["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "-2.58");
+    // Only one more milk is left to return.
+    let err = manager
+        .r#return(
+            &first,
+            vec![HashMap::from([
+                ("line", Variant::from("L1")),
+                ("qty", Variant::from("2")),
+            ])],
+            "r-2",
+        )
+        .await
+        .expect_err("too many");
+    assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
+    assert_eq!(
+        manager
+            .r#return(
+                &first,
+                vec![HashMap::from([
+                    ("line", Variant::from("L1")),
+                    ("qty", Variant::from("2"))
+                ])],
+                "r-1"
+            )
+            .await
+            .expect("same key")
+            .0,
+        returned,
+        "the same key returns the same receipt"
+    );
+
+    let second = checkout(vec![item("Brot", "1", "2.49", "10")], "c-2").await;
+    let void = manager.void(&second, "v-1").await.expect("Void");
+    assert_eq!(manager.void(&second, "v-1").await.expect("same key"), void);
+    assert_eq!(
+        name(&manager.void(&second, "v-2").await.expect_err("twice")),
+        "org.posd.Error.Conflict"
+    );
+    assert_eq!(
+        name(&manager.void(&void, "v-3").await.expect_err("a void")),
+        "org.posd.Error.InvalidArgument"
+    );
+    let receipt = manager.get_receipt(&void).await.expect("GetReceipt");
+    assert_eq!(s(&receipt["kind"]), "void");
+    let totals: HashMap<String, zbus::OwnedVariant> =
+        receipt["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "-2.49");
+    assert_eq!(
+        name(&manager.void("nope", "v-4").await.expect_err("unknown")),
+        "org.posd.Error.NotFound"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn posctl_shows_receipts_and_verifies_the_ledger() {
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    sale.add_item(item("Semmel", "4", "0.45", "10"))
+        .await
+        .expect("AddItem");
+    sale.add_tender("cash", "2.00", HashMap::new())
+        .await
+        .expect("cash");
+    let receipt = sale.checkout("p-1").await.expect("Checkout");
+
+    let out = posctl(bus.address(), &["receipt", &receipt]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("Semmel") && printed.contains("1,80"),
+        "{printed}"
+    );
+
+    // Some bookings, then the check over the real file.
+    let db = daemon.database();
+    {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        let spec = |account: &str, amount: i64| posd::ledger::PostingSpec {
+            account: account.into(),
+            amount: rust_decimal::Decimal::from(amount),
+            unit: "points".into(),
+            kind: "points".into(),
+            floor: Some(rust_decimal::Decimal::ZERO).filter(|_| account.contains("customer")),
+            customer: None,
+            expires: None,
+        };
+        posd::ledger::post(
+            &c,
+            "sale",
+            &receipt,
+            "test",
+            &[spec("t:customer:1", 5), spec("t:issued", -5)],
+        )
+        .expect("post");
+    }
+    let state = daemon.state_dir.to_string_lossy().into_owned();
+    let out =
+        run(std::process::Command::new(POSCTL).args(["ledger", "verify", "--state-dir", &state]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("ledger ok") && text(&out.stdout).contains("1 receipts"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(daemon.stop().success());
+    rusqlite::Connection::open(&db)
+        .expect("open")
+        .execute(
+            "UPDATE ledger_accounts SET balance = '50' WHERE code = 't:customer:1'",
+            [],
+        )
+        .expect("tamper");
+    let out =
+        run(std::process::Command::new(POSCTL).args(["ledger", "verify", "--state-dir", &state]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("t:customer:1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn served_sale_interface_matches_the_checked_in_xml() {
+    let bus = TestBus::start();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    let introspectable = zbus::fdo::IntrospectableProxy::builder(&conn)
+        .destination("org.posd.Posd1")
+        .path(sale.inner().path().to_owned())
+        .build()
+        .await
+        .expect("proxy");
+    let served = introspectable.introspect().await.expect("Introspect");
+    let checked_in = include_str!("../host/interfaces/org.posd.Sale1.xml");
+    assert_eq!(
+        interface_shape(&served, "org.posd.Sale1"),
+        interface_shape(checked_in, "org.posd.Sale1")
+    );
+}

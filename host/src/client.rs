@@ -58,6 +58,15 @@ pub trait Manager1 {
     ) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
     /// Print a receipt again.
     fn reprint(&self, receipt_id: &str) -> zbus::Result<String>;
+    /// Storno of a receipt.
+    fn void(&self, receipt_id: &str, idempotency_key: &str) -> zbus::Result<String>;
+    /// Take lines back.
+    fn r#return(
+        &self,
+        receipt_id: &str,
+        lines: Vec<std::collections::HashMap<&str, zbus::Variant<'_>>>,
+        idempotency_key: &str,
+    ) -> zbus::Result<(String, Vec<String>)>;
     /// A sale was checked out.
     #[zbus(signal)]
     fn sale_completed(&self, receipt_id: String, sale: zbus::OwnedObjectPath) -> zbus::Result<()>;

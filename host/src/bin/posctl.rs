@@ -56,6 +56,16 @@ enum Command {
         /// Printer name.
         name: String,
     },
+    /// Show a committed receipt as it was printed.
+    Receipt {
+        /// Receipt id, e.g. 0001-01-000042.
+        id: String,
+    },
+    /// Check the books (reads the database directly; works while posd is down).
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
+    },
     /// What a code is (balance inquiry): kind, plugin, balance, expiry.
     Lookup {
         /// The code as scanned or typed.
@@ -88,6 +98,19 @@ enum Command {
         /// Code page: pc858 or pc852.
         #[arg(long, default_value = "pc858")]
         code_page: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LedgerAction {
+    /// Check every invariant: each journal entry balances, cached balances match their
+    /// postings, no account is below its floor, receipts are numbered without gaps, and
+    /// SQLite's integrity check passes. Exits non-zero at the first breach.
+    Verify {
+        /// The state directory [default: $STATE_DIRECTORY, else the XDG state directory,
+        /// else /var/lib/posd].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -177,6 +200,12 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         (None, true) => BusChoice::Session,
         (None, false) => BusChoice::System,
     };
+    if let Command::Ledger {
+        action: LedgerAction::Verify { state_dir },
+    } = &cli.command
+    {
+        return ledger_verify(state_dir.clone(), cli.json);
+    }
     if let Command::PrintPreview {
         output,
         columns,
@@ -211,6 +240,21 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         }
         Command::ScanMonitor { count } => scan_monitor(&conn, *count, cli.json).await,
         Command::Lookup { code } => lookup(&conn, code, cli.json).await,
+        Command::Receipt { id } => {
+            let receipt = Manager1Proxy::new(&conn).await?.get_receipt(id).await?;
+            if cli.json {
+                let values: BTreeMap<String, Value> = receipt
+                    .iter()
+                    .map(|(k, v)| (k.clone(), variant_to_json(v)))
+                    .collect();
+                println!("{}", json!(values));
+            } else {
+                let text = receipt.get("text").map(variant_to_json).unwrap_or_default();
+                print!("{}", text.as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        Command::Ledger { .. } => Ok(()),
         Command::Plugins { action: None } => plugins(&conn, cli.json).await,
         Command::Plugins {
             action: Some(PluginsAction::Reload),
@@ -571,6 +615,51 @@ async fn scan_monitor(
             break;
         }
     }
+    Ok(())
+}
+
+fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result<(), Failure> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let dir = posd::paths::state_dir(state_dir, env);
+    let path = dir.join(posd::store::DATABASE_FILE);
+    let breach = |message: String| Failure::Reply {
+        name: "org.posd.Error.LedgerBreach".into(),
+        message,
+    };
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| Failure::Transport(format!("{}: {e}", path.display())))?;
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .map_err(|e| Failure::Transport(e.to_string()))?;
+    if check != "ok" {
+        return Err(breach(format!("SQLite integrity check: {check}")));
+    }
+    let verified = posd::ledger::verify(&conn)
+        .map_err(|e| Failure::Transport(e.to_string()))?
+        .map_err(|b| breach(b.to_string()))?;
+    let gaps: Vec<(String, i64, i64)> = conn
+        .prepare("SELECT register, count(*), max(number) FROM receipts GROUP BY register")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| Failure::Transport(e.to_string()))?;
+    let receipts: i64 = gaps.iter().map(|(_, n, _)| n).sum();
+    if let Some((register, count, max)) = gaps.iter().find(|(_, n, max)| n != max) {
+        return Err(breach(format!(
+            "register {register}: {count} receipts but numbers up to {max}: the journal has a gap"
+        )));
+    }
+    say(
+        as_json,
+        json!({ "ok": true, "entries": verified.entries, "postings": verified.postings,
+                "accounts": verified.accounts, "receipts": receipts }),
+        &format!(
+            "ledger ok: {} journal entries, {} postings, {} accounts balance; {} receipts without gaps",
+            verified.entries, verified.postings, verified.accounts, receipts
+        ),
+    );
     Ok(())
 }
 

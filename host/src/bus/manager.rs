@@ -206,6 +206,108 @@ impl Manager {
         Ok(self.journal.reprint(receipt_id, None).await?)
     }
 
+    /// Storno of a whole receipt; returns the void receipt's id. The same key again returns
+    /// it again; a second void of the receipt is Conflict; NotAllowed if a plugin refuses
+    /// (eWallets).
+    #[zbus(name = "Void")]
+    async fn void_receipt(
+        &self,
+        receipt_id: &str,
+        idempotency_key: &str,
+    ) -> Result<String, BusError> {
+        let _call = self.begin()?;
+        Ok(self.journal.void(receipt_id, idempotency_key).await?)
+    }
+
+    /// Takes lines back (each: line, qty). Voucher and eWallet positions are left out with a
+    /// message. Returns the return receipt's id and the messages.
+    #[zbus(name = "Return", out_args("return_receipt_id", "messages"))]
+    async fn return_lines(
+        &self,
+        receipt_id: &str,
+        lines: Vec<HashMap<String, zbus::OwnedVariant>>,
+        idempotency_key: &str,
+    ) -> Result<(String, Vec<String>), BusError> {
+        let _call = self.begin()?;
+        let mut requests = Vec::new();
+        for record in &lines {
+            let mut line = None;
+            let mut qty = None;
+            for (key, value) in record {
+                let text = String::try_from(value.clone())
+                    .map_err(|_| BusError::InvalidArgument(format!("{key} must be a string")))?;
+                match key.as_str() {
+                    "line" => line = Some(text),
+                    "qty" => qty = Some(text),
+                    other => {
+                        return Err(BusError::InvalidArgument(format!(
+                            "unknown key {other:?}; expected line or qty"
+                        )));
+                    }
+                }
+            }
+            requests.push(crate::sale::checkout::ReturnRequest {
+                line: line.ok_or_else(|| {
+                    BusError::InvalidArgument("a return line needs \"line\"".into())
+                })?,
+                qty: qty.unwrap_or_else(|| "1".into()),
+            });
+        }
+        Ok(self
+            .journal
+            .take_back(receipt_id, &requests, idempotency_key)
+            .await?)
+    }
+
+    /// A customer's accounts across plugins: accounts (plugin, programme, kind, balance, unit).
+    async fn customer(
+        &self,
+        customer_id: &str,
+    ) -> Result<HashMap<String, zbus::Variant<'static>>, BusError> {
+        let _call = self.begin()?;
+        if customer_id.trim().is_empty() {
+            return Err(BusError::InvalidArgument("the customer id is empty".into()));
+        }
+        let mut accounts: Vec<HashMap<String, zbus::Variant<'static>>> = Vec::new();
+        let request = serde_json::json!({ "schema": 1, "customer": customer_id });
+        for plugin in self
+            .plugins
+            .implementing(crate::plugins::Hook::CustomerAccounts)
+        {
+            let answer = self
+                .plugins
+                .call(&plugin, crate::plugins::Hook::CustomerAccounts, &request)
+                .await?;
+            for account in answer
+                .get("accounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let text = |key: &str| {
+                    account
+                        .get(key)
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                };
+                let mut row = HashMap::new();
+                row.insert("plugin".to_string(), zbus::Variant::from(plugin.clone()));
+                for key in ["programme", "kind", "balance", "unit"] {
+                    row.insert(key.to_string(), zbus::Variant::from(text(key)));
+                }
+                accounts.push(row);
+            }
+        }
+        let mut out = HashMap::new();
+        out.insert(
+            "customer".to_string(),
+            zbus::Variant::from(customer_id.to_string()),
+        );
+        out.insert("accounts".to_string(), zbus::Variant::from(accounts));
+        Ok(out)
+    }
+
     /// A sale was checked out.
     #[zbus(signal)]
     pub async fn sale_completed(

@@ -474,6 +474,42 @@ impl SaleObject {
         Ok(record)
     }
 
+    /// Rewards the customer can take now: id (<plugin>:<reward>), plugin, label, amount, points.
+    async fn rewards(&self) -> Result<Vec<Record>, BusError> {
+        let rewards = self.book.rewards(&self.id).await?;
+        Ok(rewards
+            .into_iter()
+            .map(|(plugin, reward)| {
+                let text = |key: &str| match reward.get(key) {
+                    Some(serde_json::Value::String(s)) => s.clone(),
+                    Some(serde_json::Value::Null) | None => String::new(),
+                    Some(other) => other.to_string(),
+                };
+                let mut r = Record::new();
+                r.insert(
+                    "id".into(),
+                    Variant::from(format!("{plugin}:{}", text("id"))),
+                );
+                r.insert("plugin".into(), Variant::from(plugin));
+                for key in ["label", "amount", "points"] {
+                    r.insert(key.into(), Variant::from(text(key)));
+                }
+                r
+            })
+            .collect())
+    }
+
+    /// Takes one reward; returns the line it added.
+    async fn apply_reward(
+        &self,
+        reward_id: &str,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<String, BusError> {
+        let (outcome, sale) = self.book.apply_reward(&self.id, reward_id).await?;
+        announce(conn, &self.book, &sale).await?;
+        Ok(outcome.lines.first().cloned().unwrap_or_default())
+    }
+
     /// Adds a payment: cash (may exceed what is due; change is given) or card (exactly).
     async fn add_tender(
         &self,

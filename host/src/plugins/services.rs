@@ -150,6 +150,28 @@ impl HostContext {
                     })).collect::<Vec<_>>() }))
                 }))
             }
+            "ledger.turnover" => {
+                let customer = string("customer")?;
+                let months = request
+                    .get("months")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(12)
+                    .min(120);
+                let since = months_ago(months);
+                db(self.db.call_blocking(move |c| {
+                    let mut stmt =
+                        c.prepare("SELECT total FROM receipts WHERE customer = ?1 AND time >= ?2")?;
+                    let rows = stmt.query_map([&customer, &since], |r| r.get::<_, String>(0))?;
+                    let mut turnover = rust_decimal::Decimal::ZERO;
+                    for row in rows {
+                        turnover += row?.parse::<rust_decimal::Decimal>().unwrap_or_default();
+                    }
+                    Ok(
+                        json!({ "customer": customer, "months": months, "since": since,
+                               "turnover": turnover.to_string() }),
+                    )
+                }))
+            }
             other => Err(refusal(
                 "NotFound",
                 &format!(
@@ -160,6 +182,24 @@ impl HostContext {
             )),
         }
     }
+}
+
+/// The start of the day `months` calendar months ago, as the journal writes times.
+fn months_ago(months: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let today = crate::sale::time::rfc3339_ms(now);
+    let year: i64 = today[0..4].parse().unwrap_or(1970);
+    let month: i64 = today[5..7].parse().unwrap_or(1);
+    let day = &today[8..10];
+    let total = year * 12 + (month - 1) - i64::try_from(months).unwrap_or(0);
+    // A day past the end of the shorter month still compares right as a string bound.
+    format!(
+        "{:04}-{:02}-{day}T00:00:00.000Z",
+        total.div_euclid(12),
+        total.rem_euclid(12) + 1
+    )
 }
 
 /// Stores a plugin's key (JSON `null` deletes it); shared with the checkout's `kv` effects.
@@ -392,6 +432,34 @@ mod tests {
         assert_eq!(
             call(&ctx, "config.get", "").1,
             json!({ "greeting": "Servus" })
+        );
+    }
+
+    #[test]
+    fn turnover_sums_the_customers_receipts_of_the_last_months() {
+        let (_dir, ctx) = context();
+        ctx.db
+            .call_blocking(|c| {
+                for (id, n, customer, time, total) in [
+                    ("R1", 1, "C1", "2020-01-01T10:00:00.000Z", "99.00"),
+                    ("R2", 2, "C1", "2099-01-01T10:00:00.000Z", "12.50"),
+                    ("R3", 3, "C1", "2099-01-02T10:00:00.000Z", "-2.50"),
+                    ("R4", 4, "C2", "2099-01-02T10:00:00.000Z", "7.00"),
+                ] {
+                    c.execute(
+                        "INSERT INTO receipts (id, register, number, kind, original, sale_id, time, customer, total, document)
+                         VALUES (?1, '01', ?2, 'sale', '', '', ?3, ?4, ?5, '{}')",
+                        rusqlite::params![id, n, time, customer, total],
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("receipts");
+        let (status, body) = call(&ctx, "ledger.turnover", r#"{"customer":"C1","months":12}"#);
+        assert_eq!(status, 0);
+        assert_eq!(
+            body["turnover"], "10.00",
+            "old receipts and other customers left out: {body}"
         );
     }
 

@@ -336,6 +336,49 @@ impl Book {
         Ok(actions)
     }
 
+    /// Rewards the customer can take now, from every plugin; ids are `<plugin>:<reward>`.
+    pub async fn rewards(&self, id: &str) -> Result<Vec<(String, Value)>, BookError> {
+        let till = self.till();
+        let sale = self.get(id).await?;
+        let mut rewards = Vec::new();
+        for plugin in self.plugins.implementing(Hook::ListRewards) {
+            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store });
+            let answer = self
+                .plugins
+                .call(&plugin, Hook::ListRewards, &request)
+                .await?;
+            for reward in answer
+                .get("rewards")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                rewards.push((plugin.clone(), reward.clone()));
+            }
+        }
+        Ok(rewards)
+    }
+
+    /// Takes one reward; returns the first line it added.
+    pub async fn apply_reward(&self, id: &str, reward: &str) -> Result<(Outcome, Sale), BookError> {
+        let (plugin, reward) = reward.split_once(':').ok_or_else(|| {
+            SaleError::InvalidArgument(format!("reward id {reward:?} is not <plugin>:<reward>"))
+        })?;
+        let till = self.till();
+        let sale = self.get(id).await?;
+        ensure_open(&sale)?;
+        let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store, "reward": reward });
+        let answer = match self.plugins.call(plugin, Hook::ApplyReward, &request).await {
+            Err(CallError::Failed(m)) if m.contains("not running") => {
+                return Err(SaleError::NotFound(format!("no reward {plugin}:{reward}")).into());
+            }
+            other => other?,
+        };
+        let effects: wire::Effects = serde_json::from_value(answer)
+            .map_err(|e| CallError::Failed(format!("plugin {plugin}: apply_reward answer: {e}")))?;
+        self.apply_effects(id, plugin, effects).await
+    }
+
     /// Runs a plugin's action on the sale.
     pub async fn invoke(
         &self,

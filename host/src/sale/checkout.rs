@@ -599,3 +599,491 @@ impl ReceiptRow {
         Ok(())
     }
 }
+
+/// A return request line: which line of the original receipt, how many.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReturnRequest {
+    /// Line id on the original receipt.
+    pub line: String,
+    /// Quantity to take back, as sent.
+    pub qty: String,
+}
+
+impl Journal {
+    /// The receipt as plugins see it (schema 1).
+    fn receipt_view(&self, r: &Receipt) -> Value {
+        let minor = self.book.till().currency.minor;
+        let amount = |d: rust_decimal::Decimal| crate::money::format(d, minor);
+        json!({
+            "id": r.id, "time": r.time,
+            "kind": match r.kind { ReceiptKind::Sale => "sale", ReceiptKind::Void => "void", ReceiptKind::Return => "return" },
+            "customer": if r.customer.is_empty() { Value::Null } else { Value::from(r.customer.clone()) },
+            "lines": r.lines.iter().map(|l| json!({
+                "id": l.id, "kind": l.kind.as_str(), "sku": l.sku, "name": l.name,
+                "qty": l.qty.normalize().to_string(), "unit_price": l.unit_price.to_string(),
+                "amount": amount(l.amount), "tax_rate": l.tax_rate.normalize().to_string(),
+                "tags": l.tags, "plugin": l.plugin, "ref": l.reference, "data": l.data,
+            })).collect::<Vec<_>>(),
+            "tenders": r.tenders.iter().map(|t| json!({
+                "id": t.id, "method": t.method, "amount": amount(t.amount), "plugin": t.plugin,
+                "ref": t.reference, "data": t.data,
+            })).collect::<Vec<_>>(),
+            "totals": {
+                "subtotal": amount(r.totals.subtotal), "discount": amount(r.totals.discount),
+                "tax": amount(r.totals.tax), "total": amount(r.totals.total),
+                "paid": amount(r.totals.paid), "due": amount(r.totals.due), "change": amount(r.totals.change),
+            },
+        })
+    }
+
+    async fn next_number(&self) -> Result<(i64, String), JournalError> {
+        let settings = self.settings();
+        let register = settings.register_id.clone();
+        let number: i64 = self
+            .db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1",
+                    [&register],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        Ok((
+            number,
+            format!("{}-{}-{number:06}", settings.store_id, settings.register_id),
+        ))
+    }
+
+    async fn reversals_of(
+        &self,
+        id: &str,
+        kind: &'static str,
+    ) -> Result<Vec<Receipt>, JournalError> {
+        let id = id.to_string();
+        let documents: Vec<String> = self
+            .db
+            .call(move |c| {
+                let mut stmt = c.prepare("SELECT document FROM receipts WHERE original = ?1 AND kind = ?2 ORDER BY number")?;
+                let rows = stmt.query_map([&id, &kind.to_string()], |r| r.get(0))?;
+                rows.collect()
+            })
+            .await?;
+        Ok(documents
+            .iter()
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect())
+    }
+
+    /// Storno of a whole receipt: a new receipt that reverses it, with the plugins'
+    /// reversing postings. A second void of the same receipt is a conflict; a plugin may
+    /// refuse (eWallets: NotAllowed).
+    pub async fn void(&self, receipt_id: &str, key: &str) -> Result<String, JournalError> {
+        let key = check_key(key)?;
+        let _one = self.one_at_a_time.lock().await;
+        let request = json!({ "op": "void", "receipt": receipt_id }).to_string();
+        if let Some(done) = self.replay(key, &request).await? {
+            return Ok(done);
+        }
+        let original = self.receipt(receipt_id).await?;
+        if original.kind != ReceiptKind::Sale {
+            return Err(SaleError::InvalidArgument(format!(
+                "{receipt_id} is not a sale; only sales can be voided"
+            ))
+            .into());
+        }
+        if let Some(void) = self.reversals_of(receipt_id, "void").await?.first() {
+            return Err(JournalError::Conflict(format!(
+                "{receipt_id} was already voided by {}",
+                void.id
+            )));
+        }
+        let (number, void_id) = self.next_number().await?;
+        let till = self.book.till();
+        let mut prepared = Vec::new();
+        for plugin in self.plugins.implementing(Hook::VoidReceipt) {
+            let request = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
+                                  "void_receipt_id": void_id });
+            let effects = self
+                .plugins
+                .call(&plugin, Hook::VoidReceipt, &request)
+                .await
+                .and_then(|v| {
+                    serde_json::from_value::<wire::CheckoutEffects>(v).map_err(|e| {
+                        CallError::Failed(format!("plugin {plugin}: void_receipt answer: {e}"))
+                    })
+                })?;
+            prepared.push(Prepared { plugin, effects });
+        }
+        let mut void = original.clone();
+        void.id = void_id.clone();
+        void.number = number;
+        void.kind = ReceiptKind::Void;
+        void.time = super::time::rfc3339_ms(now_ms());
+        void.original = receipt_id.to_string();
+        void.sale_id = String::new();
+        for line in &mut void.lines {
+            line.qty = -line.qty;
+            line.amount = -line.amount;
+        }
+        for tender in &mut void.tenders {
+            tender.amount = -tender.amount;
+        }
+        negate_totals(&mut void);
+        void.sections = sections_of(&prepared);
+        self.commit_reversal(void, &prepared, key, &request, "void")
+            .await
+    }
+
+    /// Takes item lines of a receipt back (partly too). Voucher and eWallet positions are
+    /// left out, each with a message; so are lines a plugin excludes. The refund is each
+    /// line's share after the receipt's reductions, paid out in cash.
+    pub async fn take_back(
+        &self,
+        receipt_id: &str,
+        lines: &[ReturnRequest],
+        key: &str,
+    ) -> Result<(String, Vec<String>), JournalError> {
+        let key = check_key(key)?;
+        let _one = self.one_at_a_time.lock().await;
+        let request = json!({ "op": "return", "receipt": receipt_id,
+            "lines": lines.iter().map(|l| json!([l.line, l.qty])).collect::<Vec<_>>() })
+        .to_string();
+        if let Some(done) = self.replay(key, &request).await? {
+            return Ok((done, Vec::new()));
+        }
+        let original = self.receipt(receipt_id).await?;
+        if original.kind != ReceiptKind::Sale {
+            return Err(SaleError::InvalidArgument(format!("{receipt_id} is not a sale")).into());
+        }
+        if !self.reversals_of(receipt_id, "void").await?.is_empty() {
+            return Err(JournalError::Conflict(format!("{receipt_id} was voided")));
+        }
+        if lines.is_empty() {
+            return Err(SaleError::InvalidArgument("no lines to return".into()).into());
+        }
+        let earlier = self.reversals_of(receipt_id, "return").await?;
+        let till = self.book.till();
+        let minor = till.currency.minor;
+        let effective = effective_amounts(&original, minor);
+        let mut messages = Vec::new();
+        let mut taken: Vec<(Line, rust_decimal::Decimal)> = Vec::new();
+        for request in lines {
+            let qty = crate::money::parse_bounded(
+                "qty",
+                &request.qty,
+                engine::limits::MIN_QTY,
+                engine::limits::MAX_QTY,
+                3,
+            )
+            .map_err(SaleError::from)?;
+            let line = original
+                .lines
+                .iter()
+                .find(|l| l.id == request.line)
+                .ok_or_else(|| {
+                    SaleError::NotFound(format!("no line {:?} on {receipt_id}", request.line))
+                })?;
+            if matches!(
+                line.kind,
+                LineKind::VoucherSale | LineKind::VoucherTopup | LineKind::SinglePurposeVoucher
+            ) {
+                messages.push(format!(
+                    "{}: vouchers and eWallet top-ups can't be returned",
+                    line.name
+                ));
+                continue;
+            }
+            if line.kind != LineKind::Item {
+                messages.push(format!(
+                    "{}: only items are returned; reductions follow them",
+                    line.name
+                ));
+                continue;
+            }
+            let already: rust_decimal::Decimal = earlier
+                .iter()
+                .flat_map(|r| r.lines.iter())
+                .filter(|l| l.id == line.id)
+                .map(|l| -l.qty)
+                .sum();
+            if qty > line.qty - already {
+                return Err(SaleError::InvalidArgument(format!(
+                    "line {}: {} of {} are left to return",
+                    line.id,
+                    (line.qty - already).normalize(),
+                    line.qty.normalize()
+                ))
+                .into());
+            }
+            taken.push((line.clone(), qty));
+        }
+        let (number, return_id) = self.next_number().await?;
+        let mut prepared = Vec::new();
+        let returned: Vec<Value> = taken
+            .iter()
+            .map(|(l, q)| json!({ "line": l.id, "qty": q.normalize().to_string() }))
+            .collect();
+        for plugin in self.plugins.implementing(Hook::ReturnLines) {
+            let request = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
+                                  "lines": returned, "return_receipt_id": return_id });
+            let answer = self
+                .plugins
+                .call(&plugin, Hook::ReturnLines, &request)
+                .await
+                .and_then(|v| {
+                    serde_json::from_value::<wire::ReturnLinesResponse>(v).map_err(|e| {
+                        CallError::Failed(format!("plugin {plugin}: return_lines answer: {e}"))
+                    })
+                })?;
+            for excluded in &answer.excluded {
+                if let Some(i) = taken.iter().position(|(l, _)| l.id == excluded.line) {
+                    messages.push(format!("{}: {}", taken[i].0.name, excluded.message));
+                    taken.remove(i);
+                }
+            }
+            prepared.push(Prepared {
+                plugin,
+                effects: answer.effects,
+            });
+        }
+        if taken.is_empty() {
+            return Err(SaleError::InvalidArgument(format!(
+                "nothing to return: {}",
+                messages.join("; ")
+            ))
+            .into());
+        }
+        let mut back = original.clone();
+        back.id = return_id.clone();
+        back.number = number;
+        back.kind = ReceiptKind::Return;
+        back.time = super::time::rfc3339_ms(now_ms());
+        back.original = receipt_id.to_string();
+        back.sale_id = String::new();
+        back.lines = taken
+            .iter()
+            .map(|(l, qty)| {
+                let share = effective.get(&l.id).copied().unwrap_or(l.amount);
+                let mut line = l.clone();
+                line.qty = -*qty;
+                line.amount = -crate::money::round(share * *qty / l.qty, minor);
+                line
+            })
+            .collect();
+        let refund: rust_decimal::Decimal = back.lines.iter().map(|l| l.amount).sum();
+        back.tenders = vec![super::model::Tender {
+            id: "T1".into(),
+            method: "cash".into(),
+            amount: refund,
+            max_amount: None,
+            plugin: String::new(),
+            reference: String::new(),
+            details: Default::default(),
+            data: Value::Null,
+        }];
+        let gross: Vec<(Option<rust_decimal::Decimal>, rust_decimal::Decimal)> = back
+            .lines
+            .iter()
+            .map(|l| (Some(l.tax_rate), l.amount))
+            .collect();
+        back.vat = crate::money::vat_table(&gross, minor)
+            .into_iter()
+            .map(|r| VatLine {
+                rate: r.rate,
+                net: r.net,
+                vat: r.vat,
+                gross: r.gross,
+            })
+            .collect();
+        back.totals = super::model::Totals {
+            subtotal: refund,
+            discount: rust_decimal::Decimal::ZERO,
+            tax: back.vat.iter().map(|v| v.vat).sum(),
+            total: refund,
+            paid: refund,
+            due: rust_decimal::Decimal::ZERO,
+            change: rust_decimal::Decimal::ZERO,
+        };
+        back.sections = sections_of(&prepared);
+        let id = self
+            .commit_reversal(back, &prepared, key, &request, "return")
+            .await?;
+        Ok((id, messages))
+    }
+
+    async fn commit_reversal(
+        &self,
+        receipt: Receipt,
+        prepared: &[Prepared],
+        key: &str,
+        request: &str,
+        kind: &'static str,
+    ) -> Result<String, JournalError> {
+        let minor = self.book.till().currency.minor;
+        let printer = self.receipt_printer();
+        let print_jobs: Vec<(String, Vec<u8>)> = printer
+            .iter()
+            .map(|(device, profile)| {
+                (
+                    device.name.clone(),
+                    posd_printer::render(&super::receipt::render_receipt(&receipt, minor), profile)
+                        .bytes,
+                )
+            })
+            .collect();
+        let document = serde_json::to_string(&receipt)
+            .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+        let row = ReceiptRow::of(&receipt, &document);
+        let rid = receipt.id.clone();
+        let postings: Vec<(String, Vec<PostingSpec>)> = prepared
+            .iter()
+            .filter(|p| !p.effects.postings.is_empty())
+            .map(|p| {
+                (
+                    p.plugin.clone(),
+                    p.effects
+                        .postings
+                        .iter()
+                        .map(|x| posting_spec(&p.plugin, x))
+                        .collect(),
+                )
+            })
+            .collect();
+        let messages: Vec<NewMessage> = prepared
+            .iter()
+            .flat_map(|p| {
+                p.effects.outbox.iter().map(|m| NewMessage {
+                    plugin: p.plugin.clone(),
+                    destination: m.destination.clone(),
+                    key: m.key.clone(),
+                    payload: m.payload.clone(),
+                    reference: rid.clone(),
+                })
+            })
+            .collect();
+        let (key, request) = (key.to_string(), request.to_string());
+        let rid2 = rid.clone();
+        let written = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                row.insert(&tx)?;
+                for (plugin, specs) in &postings {
+                    if let Err(e) = ledger::post(&tx, kind, &rid2, plugin, specs) {
+                        return Ok(Err(e));
+                    }
+                }
+                for message in &messages {
+                    outbox::enqueue(&tx, message)?;
+                }
+                for (device, bytes) in &print_jobs {
+                    print_queue::enqueue_with(&tx, device, kind, &rid2, |_| bytes.clone())?;
+                }
+                tx.execute(
+                    "INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key, kind, request, rid2, super::time::rfc3339_ms(now_ms())],
+                )?;
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await?;
+        if let Err(e) = written {
+            return Err(match e {
+                LedgerError::BelowFloor { .. } => JournalError::InsufficientBalance(e.to_string()),
+                other => {
+                    CallError::Failed(format!("the plugins' postings were refused: {other}")).into()
+                }
+            });
+        }
+        tracing::info!(receipt = %rid, kind, original = %receipt.original, "reversal committed");
+        if let Some((device, _)) = printer
+            && let Some(handle) = device.printer()
+        {
+            handle.send(crate::devices::PrinterCommand::Wake);
+        }
+        self.outbox_wake.notify_one();
+        Ok(rid)
+    }
+}
+
+fn check_key(key: &str) -> Result<&str, JournalError> {
+    let key = key.trim();
+    if key.is_empty() || key.len() > 200 {
+        return Err(SaleError::InvalidArgument(
+            "the idempotency key must be 1 to 200 characters".into(),
+        )
+        .into());
+    }
+    Ok(key)
+}
+
+fn sections_of(prepared: &[Prepared]) -> Vec<Section> {
+    prepared
+        .iter()
+        .flat_map(|p| {
+            p.effects.sections.iter().map(|s| Section {
+                plugin: p.plugin.clone(),
+                title: s.title.clone(),
+                lines: s.lines.clone(),
+                slip: s.slip,
+                barcode: s.barcode.clone(),
+                qr: s.qr.clone(),
+            })
+        })
+        .collect()
+}
+
+fn negate_totals(r: &mut Receipt) {
+    let t = &mut r.totals;
+    for v in [
+        &mut t.subtotal,
+        &mut t.discount,
+        &mut t.tax,
+        &mut t.total,
+        &mut t.paid,
+        &mut t.change,
+    ] {
+        *v = -*v;
+    }
+    for row in &mut r.vat {
+        row.net = -row.net;
+        row.vat = -row.vat;
+        row.gross = -row.gross;
+    }
+}
+
+/// Each item line's amount after the receipt's reductions were spread over it.
+fn effective_amounts(
+    r: &Receipt,
+    minor: u32,
+) -> std::collections::BTreeMap<String, rust_decimal::Decimal> {
+    let mut amounts: std::collections::BTreeMap<String, rust_decimal::Decimal> = r
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Item)
+        .map(|l| (l.id.clone(), l.amount))
+        .collect();
+    for reduction in r.lines.iter().filter(|l| l.kind.is_reduction()) {
+        let targets: Vec<(String, rust_decimal::Decimal)> = r
+            .lines
+            .iter()
+            .filter(|l| {
+                l.kind == LineKind::Item
+                    && (reduction.applies_to.is_empty() || reduction.applies_to.contains(&l.id))
+            })
+            .map(|l| (l.id.clone(), l.amount))
+            .collect();
+        let weights: Vec<rust_decimal::Decimal> = targets.iter().map(|(_, a)| *a).collect();
+        for ((id, _), share) in
+            targets
+                .iter()
+                .zip(crate::money::spread(reduction.amount, &weights, minor))
+        {
+            if let Some(a) = amounts.get_mut(id) {
+                *a += share;
+            }
+        }
+    }
+    amounts
+}
