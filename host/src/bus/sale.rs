@@ -536,9 +536,9 @@ impl SaleObject {
             });
         }
         if !matches!(method, "cash" | "card") {
-            return Err(BusError::InvalidArgument(format!(
-                "unknown tender method {method:?}; cash, card, voucher, or a plugin's (through EnterCode or Invoke)"
-            )));
+            let (tender, sale) = self.book.plugin_tender(&self.id, method, amount, strings).await?;
+            announce(conn, &self.book, &sale).await?;
+            return Ok(tender);
         }
         let (method, amount) = (method.to_string(), amount.to_string());
         let (tender, sale) = self

@@ -336,6 +336,68 @@ impl Book {
         Ok(actions)
     }
 
+    /// A tender of a method a plugin declares (partner points, a wallet): the plugins are
+    /// asked in order to validate and authorise it; the first that accepts adds it.
+    pub async fn plugin_tender(
+        &self,
+        id: &str,
+        method: &str,
+        amount: &str,
+        details: BTreeMap<String, String>,
+    ) -> Result<(String, Sale), BookError> {
+        let till = self.till();
+        let sale = self.get(id).await?;
+        ensure_open(&sale)?;
+        let asked = crate::money::parse_bounded("amount", amount, Decimal::ZERO, engine::limits::MAX_AMOUNT, till.currency.minor)
+            .map_err(SaleError::from)?;
+        let due = engine::totals(&sale, till.currency).due;
+        if asked.is_zero() || asked > due {
+            return Err(SaleError::InvalidArgument(format!("amount: {asked} is not between 0 and the {due} due")).into());
+        }
+        for plugin in self.plugins.implementing(Hook::ValidateTender) {
+            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store,
+                "tender": { "method": method, "amount": crate::money::format(asked, till.currency.minor), "details": details } });
+            // A plugin that does not take this method says NotFound; the next is asked.
+            let answer = match self.plugins.call(&plugin, Hook::ValidateTender, &request).await {
+                Err(CallError::Refused { error, .. }) if error == "NotFound" => continue,
+                other => other?,
+            };
+            if answer.get("accepted").and_then(Value::as_bool) != Some(true) {
+                continue;
+            }
+            let text = |key: &str| answer.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+            let accepted = crate::money::parse("amount", &text("amount"))
+                .map_err(|e| CallError::Failed(format!("plugin {plugin}: validate_tender answer: {e}")))?;
+            if accepted <= Decimal::ZERO || accepted > asked {
+                return Err(CallError::Failed(format!("plugin {plugin} authorised {accepted} for a tender of {asked}")).into());
+            }
+            let reference = text("ref");
+            let data = answer.get("data").cloned().unwrap_or(Value::Null);
+            let (method, plugin_id) = (method.to_string(), plugin.clone());
+            return self
+                .change(id, move |sale, _| {
+                    sale.next_number += 1;
+                    let tender_id = format!("T{}", sale.next_number);
+                    sale.tenders.push(Tender {
+                        id: tender_id.clone(),
+                        method,
+                        amount: accepted,
+                        max_amount: None,
+                        plugin: plugin_id,
+                        reference,
+                        details,
+                        data,
+                    });
+                    Ok(tender_id)
+                })
+                .await;
+        }
+        Err(SaleError::InvalidArgument(format!(
+            "unknown tender method {method:?}: cash, card, voucher, or one a plugin declares"
+        ))
+        .into())
+    }
+
     /// Rewards the customer can take now, from every plugin; ids are `<plugin>:<reward>`.
     pub async fn rewards(&self, id: &str) -> Result<Vec<(String, Value)>, BookError> {
         let till = self.till();
