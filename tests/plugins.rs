@@ -684,3 +684,60 @@ async fn served_plugin_interface_matches_the_checked_in_xml() {
         interface_shape(checked_in, "org.posd.Plugin1")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scanned_code_gets_its_kind_from_the_plugins() {
+    use futures_util::StreamExt;
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let built = hello_c(&root);
+    let mut pty = Pty::open();
+    let link = root.join("ttyScanner");
+    repoint_symlink(&link, &pty.slave_path);
+    let extra = format!(
+        "[[devices]]\nname = \"scanner\"\nkind = \"scanner\"\nconnection = \"serial:{}?baud=9600\"\n",
+        link.display()
+    );
+    let _daemon = daemon_with(
+        &bus,
+        |dir| drop(place_plugin(&built, dir, "libhello_c.so")),
+        2000,
+        &extra,
+    );
+    let conn = bus.client().await;
+    let device = posd::client::Device1Proxy::builder(&conn)
+        .path(posd::client::device_path("scanner"))
+        .build()
+        .await
+        .expect("device");
+    eventually("scanner online", || async {
+        device.state().await.is_ok_and(|s| s == "online")
+    })
+    .await;
+    let scanner = posd::client::Scanner1Proxy::builder(&conn)
+        .path(posd::client::device_path("scanner"))
+        .build()
+        .await
+        .expect("scanner");
+    let mut scans = scanner.receive_scanned().await.expect("subscribe");
+    pty.send(b"HELLOC-maria\r");
+    let scan = tokio::time::timeout(PATIENCE, scans.next())
+        .await
+        .expect("Scanned")
+        .expect("stream");
+    assert_eq!(
+        scan.args().expect("args").kind,
+        "customer_card",
+        "hello-c claims it"
+    );
+    pty.send(b"]E04006381333931\r");
+    let scan = tokio::time::timeout(PATIENCE, scans.next())
+        .await
+        .expect("Scanned")
+        .expect("stream");
+    assert_eq!(
+        scan.args().expect("args").kind,
+        "product",
+        "unclaimed article numbers are products"
+    );
+}
