@@ -493,3 +493,73 @@ async fn served_sale_interface_matches_the_checked_in_xml() {
         interface_shape(checked_in, "org.posd.Sale1")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sale_takes_no_changes_while_its_checkout_runs_and_is_never_sold_twice() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    // slowpoke takes 300 ms in evaluate_basket and prepare_checkout: a window to race in.
+    let (dir, config) = plugin_config(&root, 5000, "");
+    let built = build_c_plugin(&test_plugin_source("slowpoke"), &root.join("slowpoke.so"));
+    place_plugin(&built, &dir, "libslowpoke.so");
+    let mut daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    sale.add_item(item("Brot", "1", "2.00", "10"))
+        .await
+        .expect("AddItem");
+    sale.add_tender("cash", "50.00", HashMap::new())
+        .await
+        .expect("cash");
+    let path = sale.inner().path().to_owned();
+    let checkout = {
+        let conn = conn.clone();
+        let path = path.clone();
+        tokio::spawn(async move {
+            let sale = Sale1Proxy::builder(&conn)
+                .path(path)
+                .build()
+                .await
+                .expect("proxy");
+            sale.checkout("k-1").await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let err = sale
+        .add_item(item("Wein", "1", "9.00", "20"))
+        .await
+        .expect_err("frozen");
+    assert_eq!(name(&err), "org.posd.Error.Conflict");
+    let receipt = checkout.await.expect("join").expect("Checkout");
+    let lines: Vec<HashMap<String, zbus::OwnedVariant>> =
+        manager.get_receipt(&receipt).await.expect("GetReceipt")["lines"]
+            .clone()
+            .try_into()
+            .expect("lines");
+    assert_eq!(lines.len(), 1);
+
+    // After a crash the sale is still completed, its receipt still one, and a retry answers.
+    daemon.signal(libc::SIGKILL);
+    daemon.wait();
+    let _daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config)
+        .start();
+    let again = Sale1Proxy::builder(&conn)
+        .path(path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("proxy");
+    assert_eq!(again.state().await.expect("State"), "completed");
+    assert_eq!(
+        again.checkout("k-1").await.expect("retry after restart"),
+        receipt
+    );
+    assert_eq!(
+        name(&again.checkout("k-2").await.expect_err("sold once")),
+        "org.posd.Error.Conflict"
+    );
+}

@@ -70,7 +70,7 @@ impl From<SaleError> for BusError {
         match e {
             SaleError::InvalidArgument(m) => BusError::InvalidArgument(m),
             SaleError::NotFound(m) => BusError::NotFound(m),
-            SaleError::NotOpen(_) => BusError::Conflict(e.to_string()),
+            SaleError::NotOpen(_) | SaleError::Busy(_) => BusError::Conflict(e.to_string()),
             SaleError::CustomerLocked => BusError::CustomerLocked(e.to_string()),
             SaleError::NotPaid(_) => BusError::NotPaid(e.to_string()),
         }
@@ -536,7 +536,10 @@ impl SaleObject {
             });
         }
         if !matches!(method, "cash" | "card") {
-            let (tender, sale) = self.book.plugin_tender(&self.id, method, amount, strings).await?;
+            let (tender, sale) = self
+                .book
+                .plugin_tender(&self.id, method, amount, strings)
+                .await?;
             announce(conn, &self.book, &sale).await?;
             return Ok(tender);
         }
@@ -573,7 +576,11 @@ impl SaleObject {
         idempotency_key: &str,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<String, BusError> {
-        let receipt = self.journal.checkout(&self.id, idempotency_key).await?;
+        let (receipt, replayed) = self.journal.checkout(&self.id, idempotency_key).await?;
+        if replayed {
+            // The first call announced it already.
+            return Ok(receipt);
+        }
         let sale = self.sale().await;
         announce(conn, &self.book, &sale).await?;
         let root = SignalEmitter::new(conn, super::ROOT_PATH)?;

@@ -51,6 +51,24 @@ pub struct Book {
     plugins: Arc<PluginManager>,
     till: std::sync::RwLock<Till>,
     sales: tokio::sync::Mutex<BTreeMap<String, Sale>>,
+    /// Sales whose checkout is running: they take no changes meanwhile.
+    checking_out: std::sync::Mutex<std::collections::BTreeSet<String>>,
+}
+
+/// Held while a sale's checkout runs; the sale takes changes again when it is dropped.
+pub struct CheckoutGuard<'a> {
+    book: &'a Book,
+    id: String,
+}
+
+impl Drop for CheckoutGuard<'_> {
+    fn drop(&mut self) {
+        self.book
+            .checking_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.id);
+    }
 }
 
 impl std::fmt::Debug for Book {
@@ -58,6 +76,9 @@ impl std::fmt::Debug for Book {
         f.debug_struct("Book").finish_non_exhaustive()
     }
 }
+
+/// How long after its checkout a sale can still be asked for its receipt again.
+const RETRY_WINDOW_MS: u128 = 24 * 3600 * 1000;
 
 /// What a plugin did to a sale (EnterCode, Invoke, ApplyReward), for the frontend.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,6 +114,7 @@ impl Book {
             plugins,
             till: std::sync::RwLock::new(till),
             sales: tokio::sync::Mutex::new(BTreeMap::new()),
+            checking_out: std::sync::Mutex::new(Default::default()),
         })
     }
 
@@ -108,12 +130,20 @@ impl Book {
 
     /// Loads the open sales written before a restart; returns their ids.
     pub async fn restore(&self) -> Result<Vec<String>, BookError> {
+        // Sales completed in the last day come back too: a frontend that lost the answer to
+        // a checkout in a crash retries it at the same object path and gets its receipt.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let since = crate::sale::time::rfc3339_ms(now.saturating_sub(RETRY_WINDOW_MS));
         let documents: Vec<String> = self
             .db
-            .call(|c| {
-                let mut stmt =
-                    c.prepare("SELECT document FROM sales WHERE state = 'open' ORDER BY id")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
+            .call(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT document FROM sales
+                     WHERE state = 'open' OR (state = 'completed' AND updated_at >= ?1) ORDER BY id",
+                )?;
+                let rows = stmt.query_map([&since], |r| r.get(0))?;
                 rows.collect()
             })
             .await?;
@@ -175,16 +205,22 @@ impl Book {
             serde_json::to_string(sale).map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
         let (id, state) = (sale.id.clone(), sale.state.as_str());
         let at = now();
-        self.db
+        // A sale the journal completed is never written back as open.
+        let written = self
+            .db
             .call(move |c| {
                 c.execute(
                     "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-                        document = excluded.document, updated_at = excluded.updated_at",
+                        document = excluded.document, updated_at = excluded.updated_at
+                     WHERE sales.state = 'open'",
                     rusqlite::params![id, state, document, at],
                 )
             })
             .await?;
+        if written == 0 {
+            return Err(SaleError::NotOpen(sale.id.clone()).into());
+        }
         Ok(())
     }
 
@@ -199,6 +235,7 @@ impl Book {
         let current = sales
             .get(id)
             .ok_or_else(|| BookError::NoSale(id.to_string()))?;
+        self.ensure_not_checking_out(id)?;
         let mut next = current.clone();
         let till = self.till();
         let answer = change(&mut next, till.currency)?;
@@ -348,28 +385,51 @@ impl Book {
         let till = self.till();
         let sale = self.get(id).await?;
         ensure_open(&sale)?;
-        let asked = crate::money::parse_bounded("amount", amount, Decimal::ZERO, engine::limits::MAX_AMOUNT, till.currency.minor)
-            .map_err(SaleError::from)?;
+        let asked = crate::money::parse_bounded(
+            "amount",
+            amount,
+            Decimal::ZERO,
+            engine::limits::MAX_AMOUNT,
+            till.currency.minor,
+        )
+        .map_err(SaleError::from)?;
         let due = engine::totals(&sale, till.currency).due;
         if asked.is_zero() || asked > due {
-            return Err(SaleError::InvalidArgument(format!("amount: {asked} is not between 0 and the {due} due")).into());
+            return Err(SaleError::InvalidArgument(format!(
+                "amount: {asked} is not between 0 and the {due} due"
+            ))
+            .into());
         }
         for plugin in self.plugins.implementing(Hook::ValidateTender) {
             let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store,
                 "tender": { "method": method, "amount": crate::money::format(asked, till.currency.minor), "details": details } });
             // A plugin that does not take this method says NotFound; the next is asked.
-            let answer = match self.plugins.call(&plugin, Hook::ValidateTender, &request).await {
+            let answer = match self
+                .plugins
+                .call(&plugin, Hook::ValidateTender, &request)
+                .await
+            {
                 Err(CallError::Refused { error, .. }) if error == "NotFound" => continue,
                 other => other?,
             };
             if answer.get("accepted").and_then(Value::as_bool) != Some(true) {
                 continue;
             }
-            let text = |key: &str| answer.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-            let accepted = crate::money::parse("amount", &text("amount"))
-                .map_err(|e| CallError::Failed(format!("plugin {plugin}: validate_tender answer: {e}")))?;
+            let text = |key: &str| {
+                answer
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let accepted = crate::money::parse("amount", &text("amount")).map_err(|e| {
+                CallError::Failed(format!("plugin {plugin}: validate_tender answer: {e}"))
+            })?;
             if accepted <= Decimal::ZERO || accepted > asked {
-                return Err(CallError::Failed(format!("plugin {plugin} authorised {accepted} for a tender of {asked}")).into());
+                return Err(CallError::Failed(format!(
+                    "plugin {plugin} authorised {accepted} for a tender of {asked}"
+                ))
+                .into());
             }
             let reference = text("ref");
             let data = answer.get("data").cloned().unwrap_or(Value::Null);
@@ -583,6 +643,7 @@ impl Book {
             .get(id)
             .ok_or_else(|| BookError::NoSale(id.to_string()))?;
         ensure_open(sale)?;
+        self.ensure_not_checking_out(id)?;
         let mut next = sale.clone();
         next.state = SaleState::Cancelled;
         self.persist(&next).await?;
@@ -596,9 +657,41 @@ impl Book {
         self.sales.lock().await.insert(sale.id.clone(), sale);
     }
 
-    /// Holds the book while a checkout runs, so the sale cannot change under it.
-    pub async fn lock(&self) -> tokio::sync::MutexGuard<'_, BTreeMap<String, Sale>> {
-        self.sales.lock().await
+    fn ensure_not_checking_out(&self, id: &str) -> Result<(), SaleError> {
+        if self
+            .checking_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
+        {
+            return Err(SaleError::Busy(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Freezes a sale for its checkout and returns it as it is now: until the guard is
+    /// dropped every change to it is refused, so what is committed is what was paid for.
+    pub async fn begin_checkout(&self, id: &str) -> Result<(CheckoutGuard<'_>, Sale), BookError> {
+        let sales = self.sales.lock().await;
+        let sale = sales
+            .get(id)
+            .ok_or_else(|| BookError::NoSale(id.to_string()))?
+            .clone();
+        if !self
+            .checking_out
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string())
+        {
+            return Err(SaleError::Busy(id.to_string()).into());
+        }
+        Ok((
+            CheckoutGuard {
+                book: self,
+                id: id.to_string(),
+            },
+            sale,
+        ))
     }
 }
 

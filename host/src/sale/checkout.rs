@@ -150,8 +150,9 @@ impl Journal {
     }
 
     /// Checks out a sale. The same key with the same sale returns the first receipt again
-    /// and changes nothing; the same key for another sale is a conflict.
-    pub async fn checkout(&self, sale_id: &str, key: &str) -> Result<String, JournalError> {
+    /// and changes nothing (`true`: this was such a replay); the same key for another sale
+    /// is a conflict.
+    pub async fn checkout(&self, sale_id: &str, key: &str) -> Result<(String, bool), JournalError> {
         let key = key.trim();
         if key.is_empty() || key.len() > 200 {
             return Err(SaleError::InvalidArgument(
@@ -162,9 +163,9 @@ impl Journal {
         let _one = self.one_at_a_time.lock().await;
         let request = json!({ "op": "checkout", "sale": sale_id }).to_string();
         if let Some(receipt) = self.replay(key, &request).await? {
-            return Ok(receipt);
+            return Ok((receipt, true));
         }
-        let sale = self.book.get(sale_id).await?;
+        let (_frozen, sale) = self.book.begin_checkout(sale_id).await?;
         if sale.state == SaleState::Completed {
             return Err(JournalError::Conflict(format!(
                 "sale {sale_id} is already completed as receipt {}",
@@ -362,7 +363,7 @@ impl Journal {
             handle.send(crate::devices::PrinterCommand::Wake);
         }
         self.outbox_wake.notify_one();
-        Ok(receipt_id)
+        Ok((receipt_id, false))
     }
 
     async fn replay(&self, key: &str, request: &str) -> Result<Option<String>, JournalError> {

@@ -30,6 +30,9 @@ pub enum SaleError {
     /// The customer can't change while an eWallet is in the basket.
     #[error("the customer can't change while an eWallet is in the basket")]
     CustomerLocked,
+    /// A checkout of the sale is running; it takes no changes meanwhile.
+    #[error("a checkout of sale {0} is in progress")]
+    Busy(String),
     /// Checkout while something is still due.
     #[error("{0} is still due")]
     NotPaid(String),
