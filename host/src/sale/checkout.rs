@@ -253,41 +253,7 @@ impl Journal {
             .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
         let sale_document = serde_json::to_string(&completed)
             .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
-        let postings: Vec<(String, Vec<PostingSpec>)> = prepared
-            .iter()
-            .filter(|p| !p.effects.postings.is_empty())
-            .map(|p| {
-                (
-                    p.plugin.clone(),
-                    p.effects
-                        .postings
-                        .iter()
-                        .map(|x| posting_spec(&p.plugin, x))
-                        .collect(),
-                )
-            })
-            .collect();
-        let messages: Vec<NewMessage> = prepared
-            .iter()
-            .flat_map(|p| {
-                p.effects.outbox.iter().map(|m| NewMessage {
-                    plugin: p.plugin.clone(),
-                    destination: m.destination.clone(),
-                    key: m.key.clone(),
-                    payload: m.payload.clone(),
-                    reference: receipt_id.clone(),
-                })
-            })
-            .collect();
-        let kv: Vec<(String, String, Value)> = prepared
-            .iter()
-            .flat_map(|p| {
-                p.effects
-                    .kv
-                    .iter()
-                    .map(|w| (p.plugin.clone(), w.key.clone(), w.value.clone()))
-            })
-            .collect();
+        let writes = PluginWrites::of(&prepared, &receipt_id);
         let row = ReceiptRow::of(&receipt, &document);
         let (key_owned, request_owned, rid) =
             (key.to_string(), request.clone(), receipt_id.clone());
@@ -297,16 +263,8 @@ impl Journal {
             .call(move |c| {
                 let tx = c.transaction()?;
                 row.insert(&tx)?;
-                for (plugin, specs) in &postings {
-                    if let Err(e) = ledger::post(&tx, "sale", &rid, plugin, specs) {
-                        return Ok(Err(e));
-                    }
-                }
-                for message in &messages {
-                    outbox::enqueue(&tx, message)?;
-                }
-                for (plugin, key, value) in &kv {
-                    crate::plugins::services::kv_put(&tx, plugin, key, value)?;
+                if let Err(e) = writes.write(&tx, "sale", &rid)? {
+                    return Ok(Err(e));
                 }
                 for (device, kind, bytes) in &print_jobs {
                     print_queue::enqueue_with(&tx, device, kind, &rid, |_| bytes.clone())?;
@@ -455,6 +413,76 @@ fn now_ms() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())
+}
+
+/// What the plugins' answers write in a journal transaction: their postings (one journal
+/// entry per plugin), outbox messages and key-value writes.
+struct PluginWrites {
+    postings: Vec<(String, Vec<PostingSpec>)>,
+    messages: Vec<NewMessage>,
+    kv: Vec<(String, String, Value)>,
+}
+
+impl PluginWrites {
+    fn of(prepared: &[Prepared], receipt_id: &str) -> Self {
+        Self {
+            postings: prepared
+                .iter()
+                .filter(|p| !p.effects.postings.is_empty())
+                .map(|p| {
+                    let specs = p
+                        .effects
+                        .postings
+                        .iter()
+                        .map(|x| posting_spec(&p.plugin, x))
+                        .collect();
+                    (p.plugin.clone(), specs)
+                })
+                .collect(),
+            messages: prepared
+                .iter()
+                .flat_map(|p| {
+                    p.effects.outbox.iter().map(|m| NewMessage {
+                        plugin: p.plugin.clone(),
+                        destination: m.destination.clone(),
+                        key: m.key.clone(),
+                        payload: m.payload.clone(),
+                        reference: receipt_id.to_string(),
+                    })
+                })
+                .collect(),
+            kv: prepared
+                .iter()
+                .flat_map(|p| {
+                    p.effects
+                        .kv
+                        .iter()
+                        .map(|w| (p.plugin.clone(), w.key.clone(), w.value.clone()))
+                })
+                .collect(),
+        }
+    }
+
+    /// Writes everything in the caller's transaction; a ledger refusal is the inner error.
+    fn write(
+        &self,
+        tx: &rusqlite::Connection,
+        kind: &str,
+        receipt_id: &str,
+    ) -> rusqlite::Result<Result<(), LedgerError>> {
+        for (plugin, specs) in &self.postings {
+            if let Err(e) = ledger::post(tx, kind, receipt_id, plugin, specs) {
+                return Ok(Err(e));
+            }
+        }
+        for message in &self.messages {
+            outbox::enqueue(tx, message)?;
+        }
+        for (plugin, key, value) in &self.kv {
+            crate::plugins::services::kv_put(tx, plugin, key, value)?;
+        }
+        Ok(Ok(()))
+    }
 }
 
 fn posting_spec(plugin: &str, p: &wire::Posting) -> PostingSpec {
@@ -937,32 +965,7 @@ impl Journal {
             .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
         let row = ReceiptRow::of(&receipt, &document);
         let rid = receipt.id.clone();
-        let postings: Vec<(String, Vec<PostingSpec>)> = prepared
-            .iter()
-            .filter(|p| !p.effects.postings.is_empty())
-            .map(|p| {
-                (
-                    p.plugin.clone(),
-                    p.effects
-                        .postings
-                        .iter()
-                        .map(|x| posting_spec(&p.plugin, x))
-                        .collect(),
-                )
-            })
-            .collect();
-        let messages: Vec<NewMessage> = prepared
-            .iter()
-            .flat_map(|p| {
-                p.effects.outbox.iter().map(|m| NewMessage {
-                    plugin: p.plugin.clone(),
-                    destination: m.destination.clone(),
-                    key: m.key.clone(),
-                    payload: m.payload.clone(),
-                    reference: rid.clone(),
-                })
-            })
-            .collect();
+        let writes = PluginWrites::of(prepared, &rid);
         let (key, request) = (key.to_string(), request.to_string());
         let rid2 = rid.clone();
         let written = self
@@ -970,13 +973,8 @@ impl Journal {
             .call(move |c| {
                 let tx = c.transaction()?;
                 row.insert(&tx)?;
-                for (plugin, specs) in &postings {
-                    if let Err(e) = ledger::post(&tx, kind, &rid2, plugin, specs) {
-                        return Ok(Err(e));
-                    }
-                }
-                for message in &messages {
-                    outbox::enqueue(&tx, message)?;
+                if let Err(e) = writes.write(&tx, kind, &rid2)? {
+                    return Ok(Err(e));
                 }
                 for (device, bytes) in &print_jobs {
                     print_queue::enqueue_with(&tx, device, kind, &rid2, |_| bytes.clone())?;
