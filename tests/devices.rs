@@ -259,7 +259,10 @@ async fn a_test_page_reaches_a_network_printer_with_the_right_bytes() {
         1,
         "the page shows its job id"
     );
-    assert_eq!(proxy.queue_length().await.expect("QueueLength"), 0);
+    eventually("queue empty", || async {
+        proxy.queue_length().await.is_ok_and(|n| n == 0)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -346,7 +349,11 @@ async fn jobs_wait_while_the_printer_is_down_and_print_once_in_order_when_it_is_
         positions.windows(2).all(|w| w[0] < w[1]),
         "paper order {positions:?}"
     );
-    assert_eq!(proxy.queue_length().await.expect("QueueLength"), 0);
+    // The proxy's property cache follows its own signal stream: allow it to catch up.
+    eventually("queue empty", || async {
+        proxy.queue_length().await.is_ok_and(|n| n == 0)
+    })
+    .await;
     wait_for_state(&device, "online").await;
 }
 
@@ -370,8 +377,21 @@ async fn jobs_survive_a_killed_daemon_and_print_once_after_restart() {
     daemon.signal(libc::SIGKILL);
     daemon.wait();
 
+    // Restarted with the printer still off: the waiting jobs show at once.
+    let mut daemon = setup().start();
+    let proxy = printer_proxy(&conn).await;
+    assert_eq!(proxy.queue_length().await.expect("QueueLength"), 4);
+    daemon.signal(libc::SIGKILL);
+    daemon.wait();
+
     let printer = FakePrinter::listen(port);
     let _daemon = setup().start();
+    eventually("every job printed", || async {
+        let bytes = printer.received();
+        jobs.iter()
+            .all(|job| !find_all(&bytes, job.as_bytes()).is_empty())
+    })
+    .await;
     let proxy = printer_proxy(&conn).await;
     eventually("queue drained", || async {
         proxy.queue_length().await.is_ok_and(|n| n == 0)
@@ -426,7 +446,10 @@ async fn paper_out_holds_the_queue_until_paper_is_back() {
     let device = device_proxy(&conn, "receipt").await;
     let proxy = printer_proxy(&conn).await;
     wait_for_state(&device, "error").await;
-    assert!(proxy.paper_out().await.expect("PaperOut"));
+    eventually("PaperOut", || async {
+        proxy.paper_out().await.is_ok_and(|p| p)
+    })
+    .await;
     assert_eq!(device.last_error().await.expect("LastError"), "paper out");
     let job = proxy.print_test_page().await.expect("queued");
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -446,7 +469,10 @@ async fn paper_out_holds_the_queue_until_paper_is_back() {
     })
     .await;
     assert_eq!(find_all(&printer.received(), job.as_bytes()).len(), 1);
-    assert!(proxy.paper_near_end().await.expect("PaperNearEnd"));
+    eventually("PaperNearEnd", || async {
+        proxy.paper_near_end().await.is_ok_and(|p| p)
+    })
+    .await;
     assert!(!proxy.paper_out().await.expect("PaperOut"));
 }
 

@@ -500,6 +500,20 @@ impl Running {
             }
         }
         for device in &applied.added {
+            if device.printer().is_some() {
+                // Shown right from the start: jobs may be waiting from before a restart.
+                let name = device.name.clone();
+                match self
+                    .db
+                    .call(move |c| crate::print_queue::queue_length(c, &name))
+                    .await
+                {
+                    Ok(waiting) => {
+                        device.update(|s| s.queue_length = waiting);
+                    }
+                    Err(e) => tracing::warn!(device = %device.name, "print queue: {e}"),
+                }
+            }
             if let Err(e) = bus::device::add(&self.conn, device).await {
                 tracing::error!(device = %device.name, "cannot put it on the bus: {e}");
             }
