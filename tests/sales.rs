@@ -563,3 +563,41 @@ async fn a_sale_takes_no_changes_while_its_checkout_runs_and_is_never_sold_twice
         "org.posd.Error.Conflict"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tender_method_a_plugin_declares_is_authorised_by_it() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let library = build_rust_plugin("hello-rust");
+    let (dir, config) = plugin_config(&root, 2000, "[plugin.hello-rust]\nbalance = \"3.00\"\n");
+    place_plugin(&library, &dir, "libhello_rust.so");
+    let _daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    sale.add_item(item("Tee", "1", "4.50", "10"))
+        .await
+        .expect("AddItem");
+    sale.add_tender("hello-points", "4.50", HashMap::new())
+        .await
+        .expect("plugin tender");
+    let tenders = sale.tenders().await.expect("Tenders");
+    assert_eq!(s(&tenders[0]["plugin"]), "hello-rust");
+    assert_eq!(
+        s(&tenders[0]["amount"]),
+        "3.00",
+        "authorised up to the balance"
+    );
+    assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "1.50");
+    let err = sale
+        .add_tender("moon-money", "1.00", HashMap::new())
+        .await
+        .expect_err("nobody takes it");
+    assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
+    sale.add_tender("card", "1.50", HashMap::new())
+        .await
+        .expect("card");
+    sale.checkout("h-1").await.expect("Checkout");
+}

@@ -12,12 +12,12 @@ use posd_plugin_sdk::schema::{
     Action, ActionParam, ClassifyCodeRequest, ClassifyCodeResponse, CodeInfo, CodeKind, Effects,
     EnterCodeRequest, EnterCodeResponse, EvaluateBasketRequest, EvaluateBasketResponse,
     InvokeActionRequest, LineKind, ListActionsRequest, ListActionsResponse, NewTender, ParamType,
-    Preview, Sale,
+    Preview, Sale, ValidateTenderRequest, ValidateTenderResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
     ClassifyCode, Decimal, EnterCode, EvaluateBasket, Host, InvokeAction, ListActions, Plugin,
-    PluginError, parse_config, posd_plugin,
+    PluginError, ValidateTender, parse_config, posd_plugin,
 };
 use serde::Deserialize;
 
@@ -208,6 +208,30 @@ impl EvaluateBasket for HelloRust {
         request: EvaluateBasketRequest,
     ) -> Result<EvaluateBasketResponse, PluginError> {
         Ok(points_preview(&request.sale))
+    }
+}
+
+/// The tender method this plugin declares: "hello points", worth at most the configured
+/// balance per payment.
+pub const TENDER_METHOD: &str = "hello-points";
+
+impl ValidateTender for HelloRust {
+    fn validate_tender(
+        &mut self,
+        _host: &Host,
+        request: ValidateTenderRequest,
+    ) -> Result<ValidateTenderResponse, PluginError> {
+        if request.tender.method != TENDER_METHOD {
+            return Err(PluginError::not_found(format!(
+                "hello-rust takes no {:?} tenders",
+                request.tender.method
+            )));
+        }
+        Ok(ValidateTenderResponse {
+            amount: request.tender.amount.min(self.balance),
+            reference: "HELLO-POINTS".into(),
+            data: Value::Null,
+        })
     }
 }
 
