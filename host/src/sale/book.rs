@@ -733,8 +733,10 @@ pub fn view(sale: &Sale, till: &Till) -> Value {
             "amount": amount(l.amount), "tax_rate": l.tax_rate.normalize().to_string(),
             "tags": l.tags, "plugin": l.plugin, "ref": l.reference, "data": l.data,
         })).collect::<Vec<_>>(),
-        "tenders": sale.tenders.iter().map(|t| json!({
-            "id": t.id, "method": t.method, "amount": amount(t.amount), "plugin": t.plugin,
+        // What each tender really pays: a voucher following the amount due is shown at the
+        // amount it covers, not at its balance.
+        "tenders": sale.tenders.iter().zip(engine::tender_values(sale)).map(|(t, pays)| json!({
+            "id": t.id, "method": t.method, "amount": amount(pays), "plugin": t.plugin,
             "ref": t.reference, "data": t.data,
         })).collect::<Vec<_>>(),
         "totals": {

@@ -566,18 +566,8 @@ fn build_receipt(
 /// the amount it covered.
 fn effective_tenders(sale: &super::model::Sale, till: &Till) -> Vec<super::model::Tender> {
     let mut tenders = sale.tenders.clone();
-    let goods: rust_decimal::Decimal = sale.lines.iter().map(|l| l.amount).sum();
-    let fixed: rust_decimal::Decimal = tenders
-        .iter()
-        .filter(|t| t.max_amount.is_none() && t.method != "cash")
-        .map(|t| t.amount)
-        .sum();
-    for tender in tenders.iter_mut().filter(|t| t.max_amount.is_some()) {
-        let ceiling = tender.max_amount.unwrap_or_default();
-        tender.amount = crate::money::round(
-            (goods - fixed).clamp(rust_decimal::Decimal::ZERO, ceiling),
-            till.currency.minor,
-        );
+    for (tender, pays) in tenders.iter_mut().zip(engine::tender_values(sale)) {
+        tender.amount = crate::money::round(pays, till.currency.minor);
     }
     tenders
 }

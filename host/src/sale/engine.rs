@@ -327,19 +327,38 @@ fn lines_total(sale: &Sale) -> Decimal {
         .sum()
 }
 
-/// A tender's value: a following tender (voucher) pays what is due up to its ceiling.
+/// What each tender pays, in the sale's tender order. A following tender (a voucher) pays
+/// what the lines still need after the fixed non-cash tenders and the following tenders
+/// before it, up to its ceiling; cash pays what it says (change comes back out of it).
+pub fn tender_values(sale: &Sale) -> Vec<Decimal> {
+    let fixed: Decimal = sale
+        .tenders
+        .iter()
+        .filter(|t| t.max_amount.is_none() && t.method != "cash")
+        .map(|t| t.amount)
+        .sum();
+    let mut open = (lines_total(sale) - fixed).max(Decimal::ZERO);
+    sale.tenders
+        .iter()
+        .map(|t| match t.max_amount {
+            Some(ceiling) => {
+                let pays = open.clamp(Decimal::ZERO, ceiling);
+                open -= pays;
+                pays
+            }
+            None => t.amount,
+        })
+        .collect()
+}
+
+/// [`tender_values`] as a lookup by tender.
 fn tender_value_fn(sale: &Sale, _currency: Currency) -> impl Fn(&Tender) -> Decimal + '_ {
-    move |t: &Tender| match t.max_amount {
-        Some(ceiling) => {
-            let others: Decimal = sale
-                .tenders
-                .iter()
-                .filter(|o| o.id != t.id && o.max_amount.is_none() && o.method != "cash")
-                .map(|o| o.amount)
-                .sum();
-            (lines_total(sale) - others).clamp(Decimal::ZERO, ceiling)
-        }
-        None => t.amount,
+    let values = tender_values(sale);
+    move |t: &Tender| {
+        sale.tenders
+            .iter()
+            .position(|x| x.id == t.id)
+            .map_or(t.amount, |i| values[i])
     }
 }
 
@@ -736,6 +755,27 @@ mod tests {
             add_tender(&mut s, "card", "1.00", BTreeMap::new(), EUR).is_err(),
             "nothing due"
         );
+    }
+
+    #[test]
+    fn two_vouchers_share_what_is_due_in_order() {
+        let mut s = sale();
+        add_item(&mut s, &item("Mantel", "1", "30.00", "20"), EUR).expect("add");
+        for (id, ceiling) in [("T1", "20.00"), ("T2", "20.00")] {
+            s.tenders.push(Tender {
+                id: id.into(),
+                method: "voucher".into(),
+                amount: d(ceiling),
+                max_amount: Some(d(ceiling)),
+                plugin: "vouchers".into(),
+                reference: id.into(),
+                details: BTreeMap::new(),
+                data: Value::Null,
+            });
+        }
+        assert_eq!(tender_values(&s), vec![d("20.00"), d("10.00")]);
+        let t = totals(&s, EUR);
+        assert_eq!((t.paid, t.due), (d("30.00"), d("0")));
     }
 
     #[test]

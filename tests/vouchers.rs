@@ -1,0 +1,430 @@
+//! Multi-purpose gift vouchers and eWallets through the `posd-test-vouchers` plugin, driven
+//! over the bus like a frontend: sold outside VAT with a slip, redeemed as a payment that
+//! leaves the goods' VAT alone, topped up, voided action by action, eWallets refusing a
+//! void, vouchers left out of a return — balances read from the ledger in the database.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use rust_decimal::Decimal;
+use support::*;
+use zbus::{OwnedVariant, Variant};
+
+type Record = HashMap<String, OwnedVariant>;
+
+fn s(v: &OwnedVariant) -> String {
+    String::try_from(v.clone()).expect("string")
+}
+
+fn records(v: &OwnedVariant) -> Vec<Record> {
+    v.clone().try_into().expect("array of records")
+}
+
+fn name(err: &zbus::Error) -> String {
+    error_reply(err).expect("named error").0
+}
+
+fn item<'a>(name: &'a str, price: &'a str, rate: &'a str) -> HashMap<&'a str, Variant<'a>> {
+    HashMap::from([
+        ("sku", Variant::from("4006381333931")),
+        ("name", Variant::from(name)),
+        ("qty", Variant::from("1")),
+        ("unit_price", Variant::from(price)),
+        ("tax_rate", Variant::from(rate)),
+    ])
+}
+
+/// A daemon with the vouchers plugin and a receipt printer.
+/// Fields drop in order: the client, the daemon, the printer, then the bus.
+struct Till {
+    conn: zbus::Connection,
+    daemon: Daemon,
+    _printer: FakePrinter,
+    _bus: TestBus,
+}
+
+impl Till {
+    async fn start() -> Self {
+        let bus = TestBus::start();
+        let root = bus.dir.path().to_path_buf();
+        let printer = FakePrinter::listen(0);
+        let library = build_rust_plugin("posd-test-vouchers");
+        let devices = format!(
+            "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n",
+            printer.connection()
+        );
+        let (dir, config) = plugin_config(&root, 5000, &devices);
+        place_plugin(&library, &dir, "libposd_test_vouchers.so");
+        let daemon = DaemonSetup::new(bus.address(), &root)
+            .config(&config)
+            .start();
+        let conn = bus.client().await;
+        Self {
+            conn,
+            daemon,
+            _printer: printer,
+            _bus: bus,
+        }
+    }
+
+    async fn manager(&self) -> Manager1Proxy<'_> {
+        Manager1Proxy::new(&self.conn).await.expect("manager")
+    }
+
+    async fn open_sale(&self) -> Sale1Proxy<'_> {
+        let path = self
+            .manager()
+            .await
+            .open_sale(HashMap::from([("cashier", Variant::from("anna"))]))
+            .await
+            .expect("OpenSale");
+        Sale1Proxy::builder(&self.conn)
+            .path(path)
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .expect("sale proxy")
+    }
+
+    fn database(&self) -> PathBuf {
+        self.daemon.database()
+    }
+
+    /// The ledger balance of a code, `None` for a code never posted to.
+    fn balance(&self, code: &str) -> Option<Decimal> {
+        balance(&self.database(), code)
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        rusqlite::Connection::open(self.database())
+            .expect("open")
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count")
+    }
+
+    fn verify_ledger(&self) {
+        let c = rusqlite::Connection::open(self.database()).expect("open");
+        let verified = posd::ledger::verify(&c).expect("read the ledger");
+        assert!(verified.is_ok(), "{verified:?}");
+    }
+}
+
+fn balance(db: &Path, code: &str) -> Option<Decimal> {
+    let c = rusqlite::Connection::open(db).expect("open");
+    posd::ledger::account(&c, &format!("vouchers:voucher:{code}"))
+        .expect("read account")
+        .map(|a| a.balance)
+}
+
+fn dec(text: &str) -> Option<Decimal> {
+    Some(text.parse().expect("decimal"))
+}
+
+async fn invoke(
+    sale: &Sale1Proxy<'_>,
+    action: &str,
+    code: &str,
+    amount: &str,
+) -> zbus::Result<Record> {
+    let args = HashMap::from([
+        ("code", Variant::from(code)),
+        ("amount", Variant::from(amount)),
+    ]);
+    sale.inner().call("Invoke", &(action, args)).await
+}
+
+async fn set_customer(sale: &Sale1Proxy<'_>, customer: &str) -> zbus::Result<()> {
+    sale.inner().call("SetCustomer", &(customer,)).await
+}
+
+async fn pay_rest(sale: &Sale1Proxy<'_>, method: &str) {
+    let due = s(&sale.totals().await.expect("Totals")["due"]);
+    sale.add_tender(method, &due, HashMap::new())
+        .await
+        .expect("pay the rest");
+}
+
+/// Sells `code` for `amount` paid in cash; returns the receipt.
+async fn sell(till: &Till, code: &str, amount: &str, key: &str) -> String {
+    let sale = till.open_sale().await;
+    invoke(&sale, "vouchers:sell", code, amount)
+        .await
+        .expect("sell");
+    pay_rest(&sale, "cash").await;
+    sale.checkout(key).await.expect("Checkout")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn vouchers_are_sold_redeemed_topped_up_and_voided_in_the_ledger() {
+    let till = Till::start().await;
+    let manager = till.manager().await;
+
+    let actions: Vec<Record> = till
+        .open_sale()
+        .await
+        .inner()
+        .call("Actions", &())
+        .await
+        .expect("Actions");
+    let ids: Vec<String> = actions
+        .iter()
+        .map(|a| String::try_from(a["id"].clone()).expect("id"))
+        .collect();
+    assert_eq!(ids, vec!["vouchers:sell", "vouchers:topup"]);
+
+    // Sold for 50: outside VAT, a slip with the code, balance 50.
+    let sold = sell(&till, "GV-1", "50.00", "sell-1").await;
+    assert_eq!(till.balance("GV-1"), dec("50.00"));
+    let receipt = manager.get_receipt(&sold).await.expect("GetReceipt");
+    let vat = records(&receipt["vat"]);
+    assert_eq!(vat.len(), 1, "only the voucher line");
+    assert_eq!(
+        (s(&vat[0]["rate"]), s(&vat[0]["gross"]), s(&vat[0]["vat"])),
+        (String::new(), "50.00".into(), "0.00".into()),
+        "the voucher line is outside VAT"
+    );
+    let lines = records(&receipt["lines"]);
+    assert_eq!(
+        (s(&lines[0]["kind"]), s(&lines[0]["name"])),
+        ("voucher_sale".into(), "Gutschein".into())
+    );
+    let sections = records(&receipt["sections"]);
+    assert_eq!(sections.len(), 1);
+    assert!(bool::try_from(sections[0]["slip"].clone()).expect("slip"));
+    assert!(s(&sections[0]["code"]).ends_with("GV-1"));
+    assert_eq!(
+        till.count(&format!(
+            "SELECT count(*) FROM print_jobs WHERE kind = 'slip' AND reference = '{sold}'"
+        )),
+        1,
+        "the slip was queued for the printer"
+    );
+    // Sold once only.
+    let again = till.open_sale().await;
+    assert_eq!(
+        name(
+            &invoke(&again, "vouchers:sell", "GV-1", "10.00")
+                .await
+                .expect_err("sold")
+        ),
+        "org.posd.Error.Conflict"
+    );
+    again.cancel().await.expect("Cancel");
+
+    // Redeemed as a partial payment: card 20, the voucher the 40 left of 60; the goods' VAT
+    // is the same as without the voucher.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Mantel", "60.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.add_tender("card", "20.00", HashMap::new())
+        .await
+        .expect("card");
+    let tax_before = s(&sale.totals().await.expect("Totals")["tax"]);
+    let entered = sale.enter_code("GV-1").await.expect("EnterCode");
+    assert_eq!(s(&entered["plugin"]), "vouchers");
+    assert_eq!(s(&entered["kind"]), "voucher");
+    let totals = sale.totals().await.expect("Totals");
+    assert_eq!(
+        (s(&totals["tax"]), s(&totals["due"]), s(&totals["paid"])),
+        (tax_before.clone(), "0.00".into(), "60.00".into()),
+        "a voucher payment does not reduce VAT"
+    );
+    assert_eq!(tax_before, "10.00");
+    let redeemed = sale.checkout("redeem-1").await.expect("Checkout");
+    assert_eq!(till.balance("GV-1"), dec("10.00"), "50 less the 40 paid");
+    let receipt = manager.get_receipt(&redeemed).await.expect("GetReceipt");
+    let vat = records(&receipt["vat"]);
+    assert_eq!(
+        vat.iter()
+            .map(|r| (s(&r["rate"]), s(&r["gross"]), s(&r["vat"])))
+            .collect::<Vec<_>>(),
+        vec![("20".to_string(), "60.00".to_string(), "10.00".to_string())]
+    );
+    let tenders = records(&receipt["tenders"]);
+    let voucher: Vec<&Record> = tenders
+        .iter()
+        .filter(|t| s(&t["method"]) == "voucher")
+        .collect();
+    assert_eq!(s(&voucher[0]["amount"]), "40.00");
+
+    // Topped up by 10: 20; voiding the top-up gives 10.
+    let sale = till.open_sale().await;
+    invoke(&sale, "vouchers:topup", "GV-1", "10.00")
+        .await
+        .expect("topup");
+    assert_eq!(
+        s(&sale.lines().await.expect("Lines")[0]["kind"]),
+        "voucher_topup"
+    );
+    pay_rest(&sale, "cash").await;
+    let topped_up = sale.checkout("topup-1").await.expect("Checkout");
+    assert_eq!(till.balance("GV-1"), dec("20.00"));
+    manager
+        .void(&topped_up, "void-topup-1")
+        .await
+        .expect("Void");
+    assert_eq!(
+        till.balance("GV-1"),
+        dec("10.00"),
+        "the top-up is taken off"
+    );
+
+    // GV-2 sold for 100, 20 redeemed (the voucher follows the 20 due): 80; voiding the
+    // redemption books it back: 100.
+    let sold_2 = sell(&till, "GV-2", "100.00", "sell-2").await;
+    let sale = till.open_sale().await;
+    sale.add_item(item("Buch", "20.00", "10"))
+        .await
+        .expect("AddItem");
+    sale.enter_code("GV-2").await.expect("EnterCode");
+    assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "0.00");
+    let redeemed_2 = sale.checkout("redeem-2").await.expect("Checkout");
+    assert_eq!(till.balance("GV-2"), dec("80.00"), "100 less the 20 paid");
+    manager
+        .void(&redeemed_2, "void-redeem-2")
+        .await
+        .expect("Void");
+    assert_eq!(
+        till.balance("GV-2"),
+        dec("100.00"),
+        "the redemption is booked back"
+    );
+
+    // Voiding the sale of a voucher pays out what is left: the balance goes to 0.
+    manager.void(&sold_2, "void-sell-2").await.expect("Void");
+    assert_eq!(till.balance("GV-2"), dec("0"));
+    manager.void(&sold, "void-sell-1").await.expect("Void");
+    assert_eq!(till.balance("GV-1"), dec("0"), "the 10 left of GV-1");
+
+    // Known but empty, and unknown.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Brot", "2.49", "10"))
+        .await
+        .expect("AddItem");
+    assert_eq!(
+        name(&sale.enter_code("GV-1").await.expect_err("empty")),
+        "org.posd.Error.VoucherEmpty"
+    );
+    assert_eq!(
+        name(&sale.enter_code("GV-99").await.expect_err("unknown")),
+        "org.posd.Error.NotFound"
+    );
+    sale.cancel().await.expect("Cancel");
+
+    till.verify_ledger();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ewallet_top_up_needs_a_customer_and_cannot_be_voided() {
+    let till = Till::start().await;
+    let manager = till.manager().await;
+    let sale = till.open_sale().await;
+    assert_eq!(
+        name(
+            &invoke(&sale, "vouchers:topup", "EW-1", "20.00")
+                .await
+                .expect_err("no customer")
+        ),
+        "org.posd.Error.CustomerRequired"
+    );
+    set_customer(&sale, "C-1001").await.expect("SetCustomer");
+    invoke(&sale, "vouchers:topup", "EW-1", "20.00")
+        .await
+        .expect("topup");
+    assert_eq!(
+        name(&set_customer(&sale, "C-2002").await.expect_err("locked")),
+        "org.posd.Error.CustomerLocked"
+    );
+    pay_rest(&sale, "cash").await;
+    let receipt = sale.checkout("ew-1").await.expect("Checkout");
+    assert_eq!(till.balance("EW-1"), dec("20.00"));
+
+    let receipts = till.count("SELECT count(*) FROM receipts");
+    let entries = till.count("SELECT count(*) FROM ledger_entries");
+    let err = manager
+        .void(&receipt, "void-ew-1")
+        .await
+        .expect_err("refused");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed");
+    assert!(
+        error_reply(&err)
+            .expect("named")
+            .1
+            .contains("eWallet actions cannot be voided"),
+        "{err}"
+    );
+    assert_eq!(till.balance("EW-1"), dec("20.00"), "nothing changed");
+    assert_eq!(till.count("SELECT count(*) FROM receipts"), receipts);
+    assert_eq!(till.count("SELECT count(*) FROM ledger_entries"), entries);
+
+    // Paying with the wallet makes that receipt unvoidable too.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Tee", "5.00", "10"))
+        .await
+        .expect("AddItem");
+    sale.enter_code("EW-1").await.expect("EnterCode");
+    let paid = sale.checkout("ew-2").await.expect("Checkout");
+    assert_eq!(till.balance("EW-1"), dec("15.00"));
+    assert_eq!(
+        name(&manager.void(&paid, "void-ew-2").await.expect_err("refused")),
+        "org.posd.Error.NotAllowed"
+    );
+    assert_eq!(till.balance("EW-1"), dec("15.00"));
+    till.verify_ledger();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_leaves_the_voucher_out_and_refunds_the_item() {
+    let till = Till::start().await;
+    let manager = till.manager().await;
+    let sale = till.open_sale().await;
+    let voucher_line = invoke(&sale, "vouchers:sell", "GV-3", "25.00")
+        .await
+        .expect("sell");
+    let voucher_line: Vec<String> = voucher_line["lines"].clone().try_into().expect("lines");
+    let item_line = sale
+        .add_item(item("Buch", "15.00", "10"))
+        .await
+        .expect("AddItem");
+    pay_rest(&sale, "card").await;
+    let receipt = sale.checkout("ret-1").await.expect("Checkout");
+    assert_eq!(till.balance("GV-3"), dec("25.00"));
+
+    let (returned, messages) = manager
+        .r#return(
+            &receipt,
+            vec![
+                HashMap::from([
+                    ("line", Variant::from(voucher_line[0].as_str())),
+                    ("qty", Variant::from("1")),
+                ]),
+                HashMap::from([
+                    ("line", Variant::from(item_line.as_str())),
+                    ("qty", Variant::from("1")),
+                ]),
+            ],
+            "return-1",
+        )
+        .await
+        .expect("Return");
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].starts_with("Gutschein:"), "{messages:?}");
+    let back = manager.get_receipt(&returned).await.expect("GetReceipt");
+    assert_eq!(s(&back["kind"]), "return");
+    let lines = records(&back["lines"]);
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| (s(&l["id"]), s(&l["kind"]), s(&l["amount"])))
+            .collect::<Vec<_>>(),
+        vec![(item_line.clone(), "item".to_string(), "-15.00".to_string())]
+    );
+    let totals: Record = back["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "-15.00");
+    assert_eq!(till.balance("GV-3"), dec("25.00"), "the voucher stays");
+    till.verify_ledger();
+}
