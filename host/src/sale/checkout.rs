@@ -175,18 +175,7 @@ impl Journal {
         let till = self.book.till();
         let totals = engine::ready_for_checkout(&sale, till.currency)?;
         let settings = self.settings();
-        let register = settings.register_id.clone();
-        let number: i64 = self
-            .db
-            .call(move |c| {
-                c.query_row(
-                    "SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1",
-                    [&register],
-                    |r| r.get(0),
-                )
-            })
-            .await?;
-        let receipt_id = format!("{}-{}-{number:06}", settings.store_id, settings.register_id);
+        let (number, receipt_id) = self.next_number().await?;
         let checkout_id = format!("{sale_id}/{key}");
 
         // Prepare: every plugin says what the sale means to it.
