@@ -532,7 +532,7 @@ fn build_receipt(
         id: id.to_string(),
         number,
         kind: ReceiptKind::Sale,
-        time: super::time::rfc3339_ms(now_ms()),
+        time: super::time::local_rfc3339_ms(now_ms()),
         store_id: settings.store_id.clone(),
         register_id: settings.register_id.clone(),
         currency: till.currency_code.clone(),
@@ -727,7 +727,7 @@ impl Journal {
         void.id = void_id.clone();
         void.number = number;
         void.kind = ReceiptKind::Void;
-        void.time = super::time::rfc3339_ms(now_ms());
+        void.time = super::time::local_rfc3339_ms(now_ms());
         void.original = receipt_id.to_string();
         void.sale_id = String::new();
         for line in &mut void.lines {
@@ -866,7 +866,7 @@ impl Journal {
         back.id = return_id.clone();
         back.number = number;
         back.kind = ReceiptKind::Return;
-        back.time = super::time::rfc3339_ms(now_ms());
+        back.time = super::time::local_rfc3339_ms(now_ms());
         back.original = receipt_id.to_string();
         back.sale_id = String::new();
         back.lines = taken

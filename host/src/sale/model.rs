@@ -240,7 +240,7 @@ pub struct Receipt {
     pub number: i64,
     /// sale, void, return.
     pub kind: ReceiptKind,
-    /// When it was committed (RFC 3339, UTC).
+    /// When it was committed: RFC 3339 in the till's local time with its offset, as printed.
     pub time: String,
     /// Store and register.
     pub store_id: String,
