@@ -665,6 +665,12 @@ fn killer(
             if let Ok(Some(status)) = daemon.child.try_wait() {
                 return (daemon, Some(status));
             }
+            if shared.stop.load(Ordering::SeqCst) {
+                // The frontends gave up because the daemon is dying at the fault point; an
+                // abort (with its core dump) can take a moment to finish.
+                let status = wait_with_timeout(&mut daemon.child, Duration::from_secs(10));
+                return (daemon, status);
+            }
         } else if shared.checkouts_sent.load(Ordering::SeqCst) >= kill_after {
             std::thread::sleep(delay);
             daemon.signal(libc::SIGKILL);
