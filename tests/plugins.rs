@@ -741,3 +741,61 @@ async fn a_scanned_code_gets_its_kind_from_the_plugins() {
         "unclaimed article numbers are products"
     );
 }
+
+#[test]
+fn posctl_outbox_lists_messages_by_state() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("state");
+    {
+        let conn = posd::store::open(&state, Duration::from_secs(1)).expect("database");
+        for key in ["a", "b"] {
+            posd::outbox::enqueue(
+                &conn,
+                &posd::outbox::NewMessage {
+                    plugin: "partner".into(),
+                    destination: "payback".into(),
+                    key: key.into(),
+                    payload: serde_json::json!({ "points": 1 }),
+                    reference: "0001-01-000007".into(),
+                },
+            )
+            .expect("enqueue");
+        }
+        conn.execute(
+            "UPDATE outbox SET state = 'dead', last_error = 'rejected' WHERE key = 'b'",
+            [],
+        )
+        .expect("dead letter");
+    }
+    let state = state.to_string_lossy().into_owned();
+    let out = run(std::process::Command::new(POSCTL).args([
+        "outbox",
+        "--state",
+        "dead",
+        "--state-dir",
+        &state,
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("rejected") && listing.contains("0001-01-000007"),
+        "{listing}"
+    );
+    assert_eq!(
+        listing.lines().count(),
+        2,
+        "header and the one dead letter: {listing}"
+    );
+    let out =
+        run(std::process::Command::new(POSCTL).args(["--json", "outbox", "--state-dir", &state]));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json.as_array().map(Vec::len), Some(2));
+    let out = run(std::process::Command::new(POSCTL).args([
+        "outbox",
+        "--state",
+        "lost",
+        "--state-dir",
+        &state,
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -66,6 +66,18 @@ enum Command {
         #[command(subcommand)]
         action: LedgerAction,
     },
+    /// Partner messages waiting, delivered or dead (reads the database directly).
+    Outbox {
+        /// Only messages in this state: pending, delivered or dead.
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        /// How many, newest first.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// The state directory [default: as posd chooses it].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<std::path::PathBuf>,
+    },
     /// What a code is (balance inquiry): kind, plugin, balance, expiry.
     Lookup {
         /// The code as scanned or typed.
@@ -206,6 +218,14 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
     {
         return ledger_verify(state_dir.clone(), cli.json);
     }
+    if let Command::Outbox {
+        state,
+        limit,
+        state_dir,
+    } = &cli.command
+    {
+        return outbox(state.as_deref(), *limit, state_dir.clone(), cli.json);
+    }
     if let Command::PrintPreview {
         output,
         columns,
@@ -254,7 +274,7 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
-        Command::Ledger { .. } => Ok(()),
+        Command::Ledger { .. } | Command::Outbox { .. } => Ok(()),
         Command::Plugins { action: None } => plugins(&conn, cli.json).await,
         Command::Plugins {
             action: Some(PluginsAction::Reload),
@@ -618,17 +638,67 @@ async fn scan_monitor(
     Ok(())
 }
 
-fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result<(), Failure> {
+fn open_state_database(
+    state_dir: Option<std::path::PathBuf>,
+) -> Result<rusqlite::Connection, Failure> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let dir = posd::paths::state_dir(state_dir, env);
-    let path = dir.join(posd::store::DATABASE_FILE);
+    let path = posd::paths::state_dir(state_dir, env).join(posd::store::DATABASE_FILE);
+    rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| Failure::Transport(format!("{}: {e}", path.display())))
+}
+
+fn outbox(
+    state: Option<&str>,
+    limit: i64,
+    state_dir: Option<std::path::PathBuf>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    if let Some(s) = state
+        && !matches!(s, "pending" | "delivered" | "dead")
+    {
+        return Err(Failure::Reply {
+            name: "org.posd.Error.InvalidArgument".into(),
+            message: format!("--state {s:?}: expected pending, delivered or dead"),
+        });
+    }
+    let conn = open_state_database(state_dir)?;
+    let messages = posd::outbox::list(&conn, state, limit.clamp(1, 10_000))
+        .map_err(|e| Failure::Transport(e.to_string()))?;
+    if as_json {
+        let list: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                json!({ "id": m.id, "plugin": m.plugin, "destination": m.destination, "key": m.key,
+                        "reference": m.reference, "state": m.state, "attempts": m.attempts,
+                        "last_error": m.last_error, "payload": m.payload })
+            })
+            .collect();
+        println!("{}", Value::Array(list));
+        return Ok(());
+    }
+    if messages.is_empty() {
+        println!("no messages");
+        return Ok(());
+    }
+    println!(
+        "{:<6} {:<10} {:<12} {:<16} {:<9} {:>5}  LAST ERROR",
+        "ID", "PLUGIN", "TO", "RECEIPT", "STATE", "TRIES"
+    );
+    for m in &messages {
+        println!(
+            "{:<6} {:<10} {:<12} {:<16} {:<9} {:>5}  {}",
+            m.id, m.plugin, m.destination, m.reference, m.state, m.attempts, m.last_error
+        );
+    }
+    Ok(())
+}
+
+fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result<(), Failure> {
     let breach = |message: String| Failure::Reply {
         name: "org.posd.Error.LedgerBreach".into(),
         message,
     };
-    let conn =
-        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| Failure::Transport(format!("{}: {e}", path.display())))?;
+    let conn = open_state_database(state_dir)?;
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| Failure::Transport(e.to_string()))?;
