@@ -577,9 +577,7 @@ impl Running {
             self.journal.set_settings(receipt_settings(&self.config));
             changes.push("receipt settings updated".into());
         }
-        let mut till = till_of(&self.config, &self.shared);
-        till.currency.cash_increment = self.config.cash_increment();
-        self.book.set_till(till);
+        self.book.set_till(till_of(&self.config, &self.shared));
         changes.extend(self.apply_devices(&new).await);
         self.refresh_state().await;
         if new.plugins != old.plugins || new.plugin != old.plugin {

@@ -31,7 +31,11 @@ static void free_buffer(posd_buffer *buffer) {
     }
 }
 
+#ifndef KIND
 #define KIND "voucher"
+#define VERSION "1.0.0"
+#define DESCRIPTION "Test plugin: COUNT- codes, balance = calls so far (version 1)"
+#endif
 
 /* One counter per instance. */
 typedef struct {
@@ -91,8 +95,8 @@ static const posd_plugin_descriptor descriptor = {
     .min_abi_minor = 0,
     .id = "counter",
     .name = "Counter (test)",
-    .version = "1.0.0",
-    .description = "Test plugin: COUNT- codes, balance = calls so far (version 1)",
+    .version = VERSION,
+    .description = DESCRIPTION,
     .create = create,
     .destroy = destroy,
     .free_buffer = free_buffer,
