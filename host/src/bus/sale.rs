@@ -95,6 +95,7 @@ impl From<JournalError> for BusError {
             JournalError::Conflict(m) => BusError::Conflict(m),
             JournalError::InsufficientBalance(m) => BusError::InsufficientBalance(m),
             JournalError::NoReceipt(id) => BusError::NotFound(format!("no receipt {id:?}")),
+            JournalError::NotAllowed(m) => BusError::NotAllowed(m),
             JournalError::Store(e) => e.into(),
         }
     }

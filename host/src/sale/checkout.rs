@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::book::{Book, BookError, Till, view};
 use super::engine::{self, SaleError};
 use super::model::{Line, LineKind, Receipt, ReceiptKind, SaleState, Section, VatLine};
+use super::reversal::{self, Payouts, ReversalError};
 use crate::devices::Registry;
 use crate::ledger::{self, LedgerError, PostingSpec};
 use crate::outbox::{self, NewMessage};
@@ -40,6 +41,9 @@ pub enum JournalError {
     /// No such receipt.
     #[error("no receipt {0:?}")]
     NoReceipt(String),
+    /// The receipt cannot be reversed that way (a void that would hand back spent value).
+    #[error("{0}")]
+    NotAllowed(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -709,35 +713,35 @@ impl Journal {
         let (number, void_id) = self.next_number().await?;
         let till = self.book.till();
         let mut prepared = Vec::new();
+        let mut payouts = Payouts::default();
         for plugin in self.plugins.implementing(Hook::VoidReceipt) {
             let request = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
                                   "void_receipt_id": void_id });
-            let effects = self
+            let answer = self
                 .plugins
                 .call(&plugin, Hook::VoidReceipt, &request)
                 .await
                 .and_then(|v| {
-                    serde_json::from_value::<wire::CheckoutEffects>(v).map_err(|e| {
+                    serde_json::from_value::<wire::VoidReceiptResponse>(v).map_err(|e| {
                         CallError::Failed(format!("plugin {plugin}: void_receipt answer: {e}"))
                     })
                 })?;
-            prepared.push(Prepared { plugin, effects });
+            for payout in &answer.payouts {
+                payouts
+                    .add(&original, &plugin, &payout.line, payout.amount)
+                    .map_err(|e| CallError::Failed(e.to_string()))?;
+            }
+            prepared.push(Prepared {
+                plugin,
+                effects: answer.effects,
+            });
         }
-        let mut void = original.clone();
-        void.id = void_id.clone();
-        void.number = number;
-        void.kind = ReceiptKind::Void;
+        let mut void = reversal::void_of(&original, &void_id, number, &payouts, till.currency)
+            .map_err(|e| match e {
+                ReversalError::NotAllowed { .. } => JournalError::NotAllowed(e.to_string()),
+                other => CallError::Failed(other.to_string()).into(),
+            })?;
         void.time = super::time::local_rfc3339_ms(now_ms());
-        void.original = receipt_id.to_string();
-        void.sale_id = String::new();
-        for line in &mut void.lines {
-            line.qty = -line.qty;
-            line.amount = -line.amount;
-        }
-        for tender in &mut void.tenders {
-            tender.amount = -tender.amount;
-        }
-        negate_totals(&mut void);
         void.sections = sections_of(&prepared);
         self.commit_reversal(void, &prepared, key, &request, "void")
             .await
@@ -1010,25 +1014,6 @@ fn sections_of(prepared: &[Prepared]) -> Vec<Section> {
             })
         })
         .collect()
-}
-
-fn negate_totals(r: &mut Receipt) {
-    let t = &mut r.totals;
-    for v in [
-        &mut t.subtotal,
-        &mut t.discount,
-        &mut t.tax,
-        &mut t.total,
-        &mut t.paid,
-        &mut t.change,
-    ] {
-        *v = -*v;
-    }
-    for row in &mut r.vat {
-        row.net = -row.net;
-        row.vat = -row.vat;
-        row.gross = -row.gross;
-    }
 }
 
 /// Each item line's amount after the receipt's reductions were spread over it.

@@ -6,10 +6,12 @@
 //! - [`book`]: the open sales, in memory and in the database, and what plugins do to them.
 //! - [`time`]: RFC 3339 timestamps.
 //! - [`receipt`]: a receipt rendered as a printer document, in the configured locale.
+//! - [`reversal`]: the money of a void: lines, tenders and VAT that reverse a receipt.
 
 pub mod book;
 pub mod checkout;
 pub mod engine;
 pub mod model;
 pub mod receipt;
+pub mod reversal;
 pub mod time;

@@ -255,6 +255,12 @@ impl HookResponse for CheckoutEffects {
     }
 }
 
+impl HookResponse for VoidReceiptResponse {
+    fn check(&self) -> Result<(), PluginError> {
+        self.effects.check_balanced()
+    }
+}
+
 impl HookResponse for ReturnLinesResponse {
     fn check(&self) -> Result<(), PluginError> {
         self.effects.check_balanced()

@@ -21,7 +21,7 @@ use crate::schema::{
     EnterCodeResponse, EvaluateBasketRequest, EvaluateBasketResponse, InvokeActionRequest,
     ListActionsRequest, ListActionsResponse, ListRewardsRequest, ListRewardsResponse,
     PrepareCheckoutRequest, ReturnLinesRequest, ReturnLinesResponse, ValidateTenderRequest,
-    ValidateTenderResponse, VoidReceiptRequest,
+    ValidateTenderResponse, VoidReceiptRequest, VoidReceiptResponse,
 };
 
 /// A plugin: who it is and how an instance is made from its configuration.
@@ -107,8 +107,9 @@ macro_rules! for_each_hook {
             /// `abort_checkout`: the checkout prepared before was abandoned; forget it.
             AbortCheckout::abort_checkout(AbortCheckoutRequest) -> Empty;
             /// `void_receipt`: a whole receipt is voided; book the reversal, or refuse with
-            /// `NotAllowed` (e.g. an eWallet top-up already spent).
-            VoidReceipt::void_receipt(VoidReceiptRequest) -> CheckoutEffects;
+            /// `NotAllowed` (e.g. an eWallet top-up already spent). A line paid back for
+            /// less than its amount (a sold voucher partly spent) goes in `payouts`.
+            VoidReceipt::void_receipt(VoidReceiptRequest) -> VoidReceiptResponse;
             /// `return_lines`: lines of a receipt come back; book the reversal and name the
             /// lines that cannot be returned.
             ReturnLines::return_lines(ReturnLinesRequest) -> ReturnLinesResponse;

@@ -398,6 +398,30 @@ pub struct ReturnLinesResponse {
     pub excluded: Vec<ExcludedLine>,
 }
 
+/// What the customer gets back for one line of a voided receipt when it is less than the
+/// line's amount: a voucher sold on the receipt and partly spent since pays out only what is
+/// left. Lines without a payout are reversed in full.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Payout {
+    /// The line id on the original receipt (one of the plugin's own lines).
+    pub line: String,
+    /// Paid back for the line: at least 0, at most the line's amount.
+    pub amount: Decimal,
+}
+
+/// `void_receipt` response: the bookings of the void plus the lines paid back for less.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VoidReceiptResponse {
+    /// Postings, messages, sections and kv writes of the void.
+    #[serde(flatten)]
+    pub effects: CheckoutEffects,
+    /// Lines paid back for less than their amount; the host takes the difference off the
+    /// refund.
+    #[serde(default)]
+    pub payouts: Vec<Payout>,
+}
+
 /// An outbox message being delivered.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -713,6 +737,22 @@ mod tests {
 
         let float_money = serde_json::from_value::<SaleRequest>(json!({
             "sale": {"totals": {"total": 2.0}}
+        }));
+        assert!(float_money.is_err(), "money must be a decimal string");
+    }
+
+    #[test]
+    fn void_response_flattens_the_effects_and_reads_payouts_as_decimals() {
+        let response: VoidReceiptResponse = serde_json::from_value(json!({
+            "postings": [], "payouts": [{"line": "L2", "amount": "7.60"}]
+        }))
+        .unwrap();
+        assert_eq!(response.payouts[0].line, "L2");
+        assert_eq!(response.payouts[0].amount.to_string(), "7.60");
+        let plain: VoidReceiptResponse = serde_json::from_value(json!({})).unwrap();
+        assert!(plain.payouts.is_empty(), "payouts are optional");
+        let float_money = serde_json::from_value::<VoidReceiptResponse>(json!({
+            "payouts": [{"line": "L2", "amount": 7.6}]
         }));
         assert!(float_money.is_err(), "money must be a decimal string");
     }

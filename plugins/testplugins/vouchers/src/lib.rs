@@ -13,7 +13,8 @@
 //! - `prepare_checkout`: per line sold or topped up `voucher:<code>` +amount / `issued`
 //!   −amount; per redemption `voucher:<code>` −paid / `issued` +paid (floor 0 on the
 //!   voucher accounts); a slip section with the code as barcode for each.
-//! - `void_receipt`: a sold voucher is paid out (its balance, whatever is left, goes to 0),
+//! - `void_receipt`: a sold voucher is paid out (its balance, whatever is left, goes to 0;
+//!   a partly spent one pays back only that, named in `payouts`),
 //!   a top-up comes off the balance, a redemption is booked back; any eWallet line or tender
 //!   makes the receipt `NotAllowed`.
 
@@ -24,8 +25,8 @@ use std::collections::BTreeSet;
 use posd_plugin_sdk::schema::{
     Action, ActionParam, CheckoutEffects, ClassifyCodeRequest, ClassifyCodeResponse, CodeInfo,
     CodeKind, Effects, EnterCodeRequest, EnterCodeResponse, InvokeActionRequest, Line, LineKind,
-    ListActionsRequest, ListActionsResponse, NewLine, NewTender, ParamType, Posting,
-    PrepareCheckoutRequest, ReceiptSection, Sale, Tender, VoidReceiptRequest,
+    ListActionsRequest, ListActionsResponse, NewLine, NewTender, ParamType, Payout, Posting,
+    PrepareCheckoutRequest, ReceiptSection, Sale, Tender, VoidReceiptRequest, VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
@@ -456,7 +457,7 @@ impl VoidReceipt for Vouchers {
         &mut self,
         host: &Host,
         request: VoidReceiptRequest,
-    ) -> Result<CheckoutEffects, PluginError> {
+    ) -> Result<VoidReceiptResponse, PluginError> {
         let receipt = &request.receipt;
         let lines: Vec<&Line> = receipt
             .lines
@@ -488,13 +489,30 @@ impl VoidReceipt for Vouchers {
             .collect();
         let mut vouchers = Vec::new();
         let mut sections = Vec::new();
-        // A voucher sold on the receipt is paid out: whatever is left goes to 0.
-        for code in &sold {
+        let mut payouts = Vec::new();
+        // A voucher sold on the receipt is paid out: what is left of it, never more than it
+        // was sold for (a later top-up has a receipt of its own).
+        for line in lines.iter().filter(|l| l.kind == LineKind::VoucherSale) {
+            let code = line.reference.as_str();
             let left = host.ledger_balance(&account(code))?.balance;
-            vouchers.push(voucher_posting(code, -left, unit, "void"));
+            let paid_out = left.min(line.amount).max(Decimal::ZERO);
+            vouchers.push(voucher_posting(code, -paid_out, unit, "void"));
+            if paid_out < line.amount {
+                payouts.push(Payout {
+                    line: line.id.clone(),
+                    amount: paid_out,
+                });
+            }
+            let mut text = vec![format!("Ausbezahlt: {paid_out} {unit}")];
+            if paid_out < line.amount {
+                text.push(format!(
+                    "Bereits eingelöst: {} {unit}",
+                    line.amount - paid_out
+                ));
+            }
             sections.push(ReceiptSection {
                 title: format!("Gutschein {code} storniert"),
-                lines: vec![format!("Ausbezahlt: {left} {unit}")],
+                lines: text,
                 ..ReceiptSection::default()
             });
         }
@@ -526,10 +544,13 @@ impl VoidReceipt for Vouchers {
                 ..ReceiptSection::default()
             });
         }
-        Ok(CheckoutEffects {
-            postings: balanced(vouchers, unit, "void"),
-            sections,
-            ..CheckoutEffects::default()
+        Ok(VoidReceiptResponse {
+            effects: CheckoutEffects {
+                postings: balanced(vouchers, unit, "void"),
+                sections,
+                ..CheckoutEffects::default()
+            },
+            payouts,
         })
     }
 }
