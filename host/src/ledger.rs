@@ -215,11 +215,11 @@ fn write_entry(
     memo: &str,
     postings: &[PostingSpec],
 ) -> Result<i64, LedgerError> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO ledger_entries (time, kind, reference, memo)
          VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?1, ?2, ?3)",
-        params![kind, reference, memo],
-    )?;
+    )?
+    .execute(params![kind, reference, memo])?;
     let entry = c.last_insert_rowid();
     for p in postings {
         let existing = account(c, &p.account)?;
@@ -232,18 +232,15 @@ fn write_entry(
                         found: p.unit.clone(),
                     });
                 }
-                let id: i64 = c.query_row(
-                    "SELECT id FROM ledger_accounts WHERE code = ?1",
-                    [&p.account],
-                    |r| r.get(0),
-                )?;
+                let id: i64 = c
+                    .prepare_cached("SELECT id FROM ledger_accounts WHERE code = ?1")?
+                    .query_row([&p.account], |r| r.get(0))?;
                 (id, a.balance, a.floor)
             }
             None => {
                 let owner = p.account.split(':').next().unwrap_or("host");
-                c.execute(
-                    "INSERT INTO ledger_accounts (code, owner, kind, unit, floor, customer, balance, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                c.prepare_cached("INSERT INTO ledger_accounts (code, owner, kind, unit, floor, customer, balance, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))")?.execute(
                     params![
                         p.account,
                         owner,
@@ -266,14 +263,11 @@ fn write_entry(
                 floor,
             });
         }
-        c.execute(
-            "INSERT INTO ledger_postings (entry_id, account_id, amount, expires) VALUES (?1, ?2, ?3, ?4)",
+        c.prepare_cached("INSERT INTO ledger_postings (entry_id, account_id, amount, expires) VALUES (?1, ?2, ?3, ?4)")?.execute(
             params![entry, account_id, p.amount.to_string(), p.expires],
         )?;
-        c.execute(
-            "UPDATE ledger_accounts SET balance = ?2 WHERE id = ?1",
-            params![account_id, new_balance.to_string()],
-        )?;
+        c.prepare_cached("UPDATE ledger_accounts SET balance = ?2 WHERE id = ?1")?
+            .execute(params![account_id, new_balance.to_string()])?;
     }
     Ok(entry)
 }

@@ -67,10 +67,9 @@ fn now_ms() -> i64 {
 /// ignored: the message is already there.
 pub fn enqueue(c: &Connection, message: &NewMessage) -> rusqlite::Result<()> {
     let now = now_ms();
-    c.execute(
-        "INSERT INTO outbox (plugin, destination, key, payload, reference, next_attempt, created_at)
+    c.prepare_cached("INSERT INTO outbox (plugin, destination, key, payload, reference, next_attempt, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-         ON CONFLICT (plugin, key) DO NOTHING",
+         ON CONFLICT (plugin, key) DO NOTHING")?.execute(
         params![
             message.plugin,
             message.destination,
@@ -114,11 +113,9 @@ pub fn next_due(c: &Connection) -> rusqlite::Result<Option<Message>> {
 
 /// Milliseconds until the next pending message is due (`None`: nothing pending).
 pub fn next_wake(c: &Connection) -> rusqlite::Result<Option<i64>> {
-    let next: Option<i64> = c.query_row(
-        "SELECT min(next_attempt) FROM outbox WHERE state = 'pending'",
-        [],
-        |r| r.get(0),
-    )?;
+    let next: Option<i64> = c
+        .prepare_cached("SELECT min(next_attempt) FROM outbox WHERE state = 'pending'")?
+        .query_row([], |r| r.get(0))?;
     Ok(next.map(|at| (at - now_ms()).max(0)))
 }
 
@@ -178,24 +175,20 @@ pub fn record(
     let now = now_ms();
     match outcome {
         Outcome::Delivered => {
-            c.execute(
-                "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = ''
-                 WHERE id = ?1 AND state = 'pending'",
+            c.prepare_cached("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = ''
+                 WHERE id = ?1 AND state = 'pending'")?.execute(
                 params![message.id, now],
             )?;
         }
         Outcome::Dead(reason) => {
-            c.execute(
-                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            c.prepare_cached("UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?.execute(
                 params![message.id, reason],
             )?;
         }
         Outcome::Retry { reason, after } => {
-            let created: i64 = c.query_row(
-                "SELECT created_at FROM outbox WHERE id = ?1",
-                [message.id],
-                |r| r.get(0),
-            )?;
+            let created: i64 = c
+                .prepare_cached("SELECT created_at FROM outbox WHERE id = ?1")?
+                .query_row([message.id], |r| r.get(0))?;
             let give_up = i64::try_from(policy.give_up_after.as_millis()).unwrap_or(i64::MAX);
             if now - created >= give_up {
                 let reason = format!(
@@ -211,8 +204,7 @@ pub fn record(
                 .min(policy.cap);
             let delay = after.map_or(backoff, |a| a.max(backoff).min(policy.cap));
             let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-            c.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE id = ?1",
+            c.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE id = ?1")?.execute(
                 params![message.id, next, reason],
             )?;
         }

@@ -73,10 +73,8 @@ pub fn enqueue_with(
         )?;
         let id = conn.last_insert_rowid();
         let job = job_id(device, id);
-        conn.execute(
-            "UPDATE print_jobs SET bytes = ?2 WHERE id = ?1",
-            params![id, render(&job)],
-        )?;
+        conn.prepare_cached("UPDATE print_jobs SET bytes = ?2 WHERE id = ?1")?
+            .execute(params![id, render(&job)])?;
         Ok(job)
     })();
     match &result {
@@ -88,21 +86,20 @@ pub fn enqueue_with(
 
 /// The oldest job still waiting for `device`.
 pub fn next(conn: &Connection, device: &str) -> rusqlite::Result<Option<PrintJob>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT id, device, kind, reference, bytes, attempts FROM print_jobs
          WHERE device = ?1 AND state = 'queued' ORDER BY id LIMIT 1",
-        [device],
-        |r| {
-            Ok(PrintJob {
-                id: r.get(0)?,
-                device: r.get(1)?,
-                kind: r.get(2)?,
-                reference: r.get(3)?,
-                bytes: r.get(4)?,
-                attempts: r.get(5)?,
-            })
-        },
-    )
+    )?
+    .query_row([device], |r| {
+        Ok(PrintJob {
+            id: r.get(0)?,
+            device: r.get(1)?,
+            kind: r.get(2)?,
+            reference: r.get(3)?,
+            bytes: r.get(4)?,
+            attempts: r.get(5)?,
+        })
+    })
     .optional()
 }
 
@@ -120,11 +117,11 @@ pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
 
 /// A try failed; the job stays queued and prints when the printer is fine again.
 pub fn record_failed_attempt(conn: &Connection, id: i64, error: &str) -> rusqlite::Result<()> {
-    conn.execute(
+    conn.prepare_cached(
         "UPDATE print_jobs SET attempts = attempts + 1, last_error = ?2
          WHERE id = ?1 AND state = 'queued'",
-        params![id, error],
-    )?;
+    )?
+    .execute(params![id, error])?;
     Ok(())
 }
 
@@ -156,11 +153,8 @@ pub fn fail_waiting(
 
 /// Jobs waiting for `device`.
 pub fn queue_length(conn: &Connection, device: &str) -> rusqlite::Result<u32> {
-    conn.query_row(
-        "SELECT count(*) FROM print_jobs WHERE device = ?1 AND state = 'queued'",
-        [device],
-        |r| r.get(0),
-    )
+    conn.prepare_cached("SELECT count(*) FROM print_jobs WHERE device = ?1 AND state = 'queued'")?
+        .query_row([device], |r| r.get(0))
 }
 
 #[cfg(test)]

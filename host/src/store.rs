@@ -260,6 +260,8 @@ pub fn open(state_dir: &Path, busy_timeout: Duration) -> Result<Connection> {
 
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
+    // Every statement of a checkout stays prepared between checkouts.
+    conn.set_prepared_statement_cache_capacity(64);
     // journal_mode answers with the mode in force; WAL is persistent in the file.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {

@@ -224,6 +224,24 @@ pub async fn announce(conn: &zbus::Connection, book: &Book, sale: &Sale) -> zbus
     .await
 }
 
+/// Emits what a checkout changes, `State` and `ReceiptId`: lines, tenders and totals stay
+/// as the frontend last saw them, so they are not sent again.
+async fn announce_completed(conn: &zbus::Connection, sale: &Sale) -> zbus::Result<()> {
+    let path = object_path(&sale.id);
+    let emitter = SignalEmitter::new(conn, path.as_str())?;
+    let changed: HashMap<&str, Variant<'_>> = HashMap::from([
+        ("State", Variant::from(sale.state.as_str())),
+        ("ReceiptId", Variant::from(sale.receipt_id.as_str())),
+    ]);
+    zbus::fdo::Properties::properties_changed(
+        &emitter,
+        zbus::names::InterfaceName::from_static_str_unchecked("org.posd.Sale1"),
+        changed,
+        std::borrow::Cow::Borrowed(&[]),
+    )
+    .await
+}
+
 #[interface(name = "org.posd.Sale1")]
 impl SaleObject {
     /// Sale id.
@@ -583,7 +601,7 @@ impl SaleObject {
             return Ok(receipt);
         }
         let sale = self.sale().await;
-        announce(conn, &self.book, &sale).await?;
+        announce_completed(conn, &sale).await?;
         let root = SignalEmitter::new(conn, super::ROOT_PATH)?;
         let path = zbus::ObjectPath::try_from(object_path(&self.id))?;
         super::manager::Manager::sale_completed(&root, &receipt, path).await?;

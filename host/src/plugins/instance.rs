@@ -155,10 +155,21 @@ impl Instance {
 
     /// Calls `hook` with `request` and waits at most the deadline.
     pub async fn call(
-        &self,
+        self: &Arc<Self>,
         hook: Hook,
         request: &serde_json::Value,
     ) -> Result<serde_json::Value, CallError> {
+        self.enqueue(hook, request)?.answer().await
+    }
+
+    /// Puts the call in the instance's queue now and returns what waits for its answer:
+    /// calls enqueued one after another reach the plugin in that order, even when their
+    /// answers are awaited elsewhere (a commit notification, then the next prepare).
+    pub fn enqueue(
+        self: &Arc<Self>,
+        hook: Hook,
+        request: &serde_json::Value,
+    ) -> Result<PendingCall, CallError> {
         if let Some(reason) = self.failure() {
             return Err(CallError::Failed(format!(
                 "plugin {} is failed: {reason}",
@@ -183,6 +194,39 @@ impl Instance {
         if sent.is_err() {
             return Err(CallError::Failed(format!("plugin {} has stopped", self.id)));
         }
+        Ok(PendingCall {
+            instance: self.clone(),
+            hook,
+            answer,
+        })
+    }
+}
+
+/// A hook call in an instance's queue: [`PendingCall::answer`] waits for it.
+pub struct PendingCall {
+    instance: Arc<Instance>,
+    hook: Hook,
+    answer: oneshot::Receiver<Result<Vec<u8>, CallError>>,
+}
+
+impl PendingCall {
+    /// Waits at most the plugin's deadline for the answer; counts missed deadlines.
+    pub async fn answer(self) -> Result<serde_json::Value, CallError> {
+        let Self {
+            instance,
+            hook,
+            answer,
+        } = self;
+        instance.wait(hook, answer).await
+    }
+}
+
+impl Instance {
+    async fn wait(
+        &self,
+        hook: Hook,
+        answer: oneshot::Receiver<Result<Vec<u8>, CallError>>,
+    ) -> Result<serde_json::Value, CallError> {
         match tokio::time::timeout(self.deadline, answer).await {
             Ok(Ok(result)) => {
                 self.misses.store(0, Ordering::SeqCst);

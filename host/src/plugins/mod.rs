@@ -667,16 +667,56 @@ impl PluginManager {
 
     /// Calls `hook` of plugin `id`.
     pub async fn call(&self, id: &str, hook: Hook, request: &Value) -> Result<Value, CallError> {
+        let pending = self.enqueue(id, hook, request);
+        self.answer(pending).await
+    }
+
+    /// Puts a call in plugin `id`'s queue now; [`PluginManager::answer`] waits for it. Calls
+    /// to different plugins enqueued together run at the same time.
+    pub fn enqueue(
+        &self,
+        id: &str,
+        hook: Hook,
+        request: &Value,
+    ) -> Result<instance::PendingCall, CallError> {
         let instance = self
             .running()
             .into_iter()
             .find(|i| i.id() == id)
             .ok_or_else(|| CallError::Failed(format!("plugin {id} is not running")))?;
-        let result = instance.call(hook, request).await;
+        instance.enqueue(hook, request)
+    }
+
+    /// The answer of an enqueued call; a failure refreshes the plugin list, as `call` does.
+    pub async fn answer(
+        &self,
+        pending: Result<instance::PendingCall, CallError>,
+    ) -> Result<Value, CallError> {
+        let result = match pending {
+            Ok(pending) => pending.answer().await,
+            Err(e) => Err(e),
+        };
         if let Err(CallError::Failed(_)) = &result {
             self.refresh().await;
         }
         result
+    }
+
+    /// Tells plugin `id` something it only acknowledges (`commit_checkout`,
+    /// `abort_checkout`): the call is queued before this returns, so it reaches the plugin
+    /// before anything sent later, and its answer is awaited in the background, a failure
+    /// logged. The caller does not wait for the plugin.
+    pub fn notify(self: &Arc<Self>, id: &str, hook: Hook, request: &Value) {
+        let pending = self.enqueue(id, hook, request);
+        let manager = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = manager.answer(pending).await
+                && e != CallError::NotImplemented
+            {
+                tracing::warn!(plugin = %id, "{}: {e}", hook.name());
+            }
+        });
     }
 
     /// The running plugins that implement `hook`, in the order they are asked.

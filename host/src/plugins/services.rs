@@ -70,8 +70,7 @@ impl HostContext {
             "kv.get" => {
                 let key = string("key")?;
                 db(self.db.call_blocking(move |c| {
-                    let value: Option<String> = rusqlite::OptionalExtension::optional(c.query_row(
-                        "SELECT value FROM plugin_kv WHERE plugin = ?1 AND key = ?2",
+                    let value: Option<String> = rusqlite::OptionalExtension::optional(c.prepare_cached("SELECT value FROM plugin_kv WHERE plugin = ?1 AND key = ?2")?.query_row(
                         [&plugin, &key],
                         |r| r.get(0),
                     ))?;
@@ -92,10 +91,9 @@ impl HostContext {
             "kv.delete" => {
                 let key = string("key")?;
                 db(self.db.call_blocking(move |c| {
-                    let n = c.execute(
-                        "DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2",
-                        [&plugin, &key],
-                    )?;
+                    let n = c
+                        .prepare_cached("DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2")?
+                        .execute([&plugin, &key])?;
                     Ok(json!({ "deleted": n > 0 }))
                 }))
             }
@@ -210,16 +208,14 @@ pub fn kv_put(
     value: &Value,
 ) -> rusqlite::Result<()> {
     if value.is_null() {
-        c.execute(
-            "DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2",
-            [plugin, key],
-        )?;
+        c.prepare_cached("DELETE FROM plugin_kv WHERE plugin = ?1 AND key = ?2")?
+            .execute([plugin, key])?;
     } else {
-        c.execute(
+        c.prepare_cached(
             "INSERT INTO plugin_kv (plugin, key, value) VALUES (?1, ?2, ?3)
              ON CONFLICT (plugin, key) DO UPDATE SET value = excluded.value",
-            [plugin, key, &value.to_string()],
-        )?;
+        )?
+        .execute([plugin, key, &value.to_string()])?;
     }
     Ok(())
 }

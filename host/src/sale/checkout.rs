@@ -95,6 +95,12 @@ impl std::fmt::Debug for Journal {
     }
 }
 
+/// What comes before a checkout: its earlier receipt, or the number it gets.
+enum Next {
+    Done(String),
+    Number(i64),
+}
+
 struct Prepared {
     plugin: String,
     effects: wire::CheckoutEffects,
@@ -157,18 +163,14 @@ impl Journal {
     /// and changes nothing (`true`: this was such a replay); the same key for another sale
     /// is a conflict.
     pub async fn checkout(&self, sale_id: &str, key: &str) -> Result<(String, bool), JournalError> {
-        let key = key.trim();
-        if key.is_empty() || key.len() > 200 {
-            return Err(SaleError::InvalidArgument(
-                "the idempotency key must be 1 to 200 characters".into(),
-            )
-            .into());
-        }
+        let key = check_key(key)?;
         let _one = self.one_at_a_time.lock().await;
         let request = json!({ "op": "checkout", "sale": sale_id }).to_string();
-        if let Some(receipt) = self.replay(key, &request).await? {
-            return Ok((receipt, true));
-        }
+        let settings = self.settings();
+        let (number, receipt_id) = match self.replay_or_number(key, &request, &settings).await? {
+            Next::Done(receipt) => return Ok((receipt, true)),
+            Next::Number(number) => (number, receipt_id_of(&settings, number)),
+        };
         let (_frozen, sale) = self.book.begin_checkout(sale_id).await?;
         if sale.state == SaleState::Completed {
             return Err(JournalError::Conflict(format!(
@@ -178,32 +180,10 @@ impl Journal {
         }
         let till = self.book.till();
         let totals = engine::ready_for_checkout(&sale, till.currency)?;
-        let settings = self.settings();
-        let (number, receipt_id) = self.next_number().await?;
         let checkout_id = format!("{sale_id}/{key}");
-
-        // Prepare: every plugin says what the sale means to it.
-        let mut prepared: Vec<Prepared> = Vec::new();
-        for plugin in self.plugins.implementing(Hook::PrepareCheckout) {
-            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store,
-                                  "checkout": checkout_id, "receipt_id": receipt_id });
-            let answer = self
-                .plugins
-                .call(&plugin, Hook::PrepareCheckout, &request)
-                .await
-                .and_then(|v| {
-                    serde_json::from_value::<wire::CheckoutEffects>(v).map_err(|e| {
-                        CallError::Failed(format!("plugin {plugin}: prepare_checkout answer: {e}"))
-                    })
-                });
-            match answer {
-                Ok(effects) => prepared.push(Prepared { plugin, effects }),
-                Err(e) => {
-                    self.abort(&prepared, &checkout_id, &e.to_string()).await;
-                    return Err(e.into());
-                }
-            }
-        }
+        let prepared = self
+            .prepare(&sale, &till, &checkout_id, &receipt_id)
+            .await?;
 
         let receipt = build_receipt(
             &sale,
@@ -215,37 +195,22 @@ impl Journal {
             &totals,
         );
         let printer = self.receipt_printer();
-        let print_jobs: Vec<(String, &'static str, Vec<u8>)> = match &printer {
-            Some((device, profile)) => {
-                let mut jobs = vec![(
-                    device.name.clone(),
-                    "receipt",
-                    posd_printer::render(
-                        &super::receipt::render_receipt(&receipt, till.currency.minor),
-                        profile,
-                    )
-                    .bytes,
-                )];
-                for slip in super::receipt::render_slips(&receipt) {
-                    jobs.push((
-                        device.name.clone(),
-                        "slip",
-                        posd_printer::render(&slip, profile).bytes,
-                    ));
-                }
-                jobs
-            }
-            None => Vec::new(),
-        };
+        let print_jobs = print_jobs_of(&receipt, printer.as_ref(), till.currency.minor);
 
         // One transaction for everything.
         let mut completed = sale.clone();
         completed.state = SaleState::Completed;
         completed.receipt_id = receipt_id.clone();
-        let document = serde_json::to_string(&receipt)
-            .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
-        let sale_document = serde_json::to_string(&completed)
-            .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+        let documents = serde_json::to_string(&receipt)
+            .and_then(|receipt| Ok((receipt, serde_json::to_string(&completed)?)))
+            .map_err(|e| SaleError::InvalidArgument(e.to_string()));
+        let (document, sale_document) = match documents {
+            Ok(documents) => documents,
+            Err(e) => {
+                self.abort(&prepared, &checkout_id, &e.to_string());
+                return Err(e.into());
+            }
+        };
         let writes = PluginWrites::of(&prepared, &receipt_id);
         let row = ReceiptRow::of(&receipt, &document);
         let (key_owned, request_owned, rid) =
@@ -262,14 +227,15 @@ impl Journal {
                 for (device, kind, bytes) in &print_jobs {
                     print_queue::enqueue_with(&tx, device, kind, &rid, |_| bytes.clone())?;
                 }
-                tx.execute(
+                let now = super::time::rfc3339_ms(now_ms());
+                tx.prepare_cached(
                     "UPDATE sales SET state = 'completed', document = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![sale_id_owned, sale_document, super::time::rfc3339_ms(now_ms())],
-                )?;
-                tx.execute(
+                )?
+                .execute(params![sale_id_owned, sale_document, now])?;
+                tx.prepare_cached(
                     "INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, 'checkout', ?2, ?3, ?4)",
-                    params![key_owned, request_owned, rid, super::time::rfc3339_ms(now_ms())],
-                )?;
+                )?
+                .execute(params![key_owned, request_owned, rid, now])?;
                 crate::fault::point("checkout-before-commit");
                 tx.commit()?;
                 Ok(Ok(()))
@@ -278,43 +244,110 @@ impl Journal {
         match written {
             Ok(Ok(())) => {}
             Ok(Err(ledger_error)) => {
-                self.abort(&prepared, &checkout_id, &ledger_error.to_string())
-                    .await;
-                return Err(match ledger_error {
-                    LedgerError::BelowFloor { .. } => {
-                        JournalError::InsufficientBalance(ledger_error.to_string())
-                    }
-                    other => {
-                        CallError::Failed(format!("the plugins' postings were refused: {other}"))
-                            .into()
-                    }
-                });
+                self.abort(&prepared, &checkout_id, &ledger_error.to_string());
+                return Err(refused(ledger_error));
             }
             Err(e) => {
-                self.abort(&prepared, &checkout_id, &e.to_string()).await;
+                self.abort(&prepared, &checkout_id, &e.to_string());
                 return Err(e.into());
             }
         }
         tracing::info!(sale = %sale_id, receipt = %receipt_id, total = %totals.total, "checked out");
+        // Queued now, so each plugin hears of the commit before the next checkout's
+        // prepare; the answer is not waited for.
+        let committed = json!({ "schema": 1, "checkout": checkout_id, "receipt_id": receipt_id });
         for p in &prepared {
-            let request = json!({ "schema": 1, "checkout": checkout_id, "receipt_id": receipt_id });
-            if let Err(e) = self
-                .plugins
-                .call(&p.plugin, Hook::CommitCheckout, &request)
-                .await
-                && e != CallError::NotImplemented
-            {
-                tracing::warn!(plugin = %p.plugin, "commit_checkout: {e}");
-            }
+            self.plugins
+                .notify(&p.plugin, Hook::CommitCheckout, &committed);
         }
         self.book.completed(completed).await;
-        if let Some((device, _)) = printer
-            && let Some(handle) = device.printer()
-        {
-            handle.send(crate::devices::PrinterCommand::Wake);
-        }
+        wake_printer(printer.as_ref());
         self.outbox_wake.notify_one();
         Ok((receipt_id, false))
+    }
+
+    /// Asks every plugin to prepare the checkout, all of them at once. If one fails, all
+    /// are told to abort and its error is returned.
+    async fn prepare(
+        &self,
+        sale: &super::model::Sale,
+        till: &Till,
+        checkout_id: &str,
+        receipt_id: &str,
+    ) -> Result<Vec<Prepared>, CallError> {
+        let request = json!({ "schema": 1, "sale": view(sale, till), "store": till.store,
+                              "checkout": checkout_id, "receipt_id": receipt_id });
+        let asked: Vec<_> = self
+            .plugins
+            .implementing(Hook::PrepareCheckout)
+            .into_iter()
+            .map(|plugin| {
+                let pending = self
+                    .plugins
+                    .enqueue(&plugin, Hook::PrepareCheckout, &request);
+                (plugin, pending)
+            })
+            .collect();
+        let mut prepared: Vec<Prepared> = Vec::new();
+        let mut failure = None;
+        for (plugin, pending) in asked {
+            let answer = self.plugins.answer(pending).await.and_then(|v| {
+                serde_json::from_value::<wire::CheckoutEffects>(v).map_err(|e| {
+                    CallError::Failed(format!("plugin {plugin}: prepare_checkout answer: {e}"))
+                })
+            });
+            match answer {
+                Ok(effects) => prepared.push(Prepared { plugin, effects }),
+                // The others prepared too: every one hears the abort.
+                Err(e) => {
+                    failure.get_or_insert(e);
+                    prepared.push(Prepared {
+                        plugin,
+                        effects: wire::CheckoutEffects::default(),
+                    });
+                }
+            }
+        }
+        match failure {
+            Some(e) => {
+                self.abort(&prepared, checkout_id, &e.to_string());
+                Err(e)
+            }
+            None => Ok(prepared),
+        }
+    }
+
+    /// In one database round trip: the receipt of an earlier request with `key` (or a
+    /// conflict if the key was used for another request), else the next receipt number.
+    async fn replay_or_number(
+        &self,
+        key: &str,
+        request: &str,
+        settings: &ReceiptSettings,
+    ) -> Result<Next, JournalError> {
+        let (key_owned, register) = (key.to_string(), settings.register_id.clone());
+        let (found, next): (Option<(String, String)>, i64) = self
+            .db
+            .call(move |c| {
+                let found = c
+                    .prepare_cached("SELECT request, result FROM idempotency WHERE key = ?1")?
+                    .query_row([&key_owned], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let next = c
+                    .prepare_cached(
+                        "SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1",
+                    )?
+                    .query_row([&register], |r| r.get(0))?;
+                Ok((found, next))
+            })
+            .await?;
+        match found {
+            None => Ok(Next::Number(next)),
+            Some((stored, result)) if stored == request => Ok(Next::Done(result)),
+            Some(_) => Err(JournalError::Conflict(format!(
+                "the idempotency key {key:?} was used for another request"
+            ))),
+        }
     }
 
     async fn replay(&self, key: &str, request: &str) -> Result<Option<String>, JournalError> {
@@ -322,12 +355,9 @@ impl Journal {
         let found: Option<(String, String)> = self
             .db
             .call(move |c| {
-                c.query_row(
-                    "SELECT request, result FROM idempotency WHERE key = ?1",
-                    [&key_owned],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
+                c.prepare_cached("SELECT request, result FROM idempotency WHERE key = ?1")?
+                    .query_row([&key_owned], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
             })
             .await?;
         match found {
@@ -339,17 +369,13 @@ impl Journal {
         }
     }
 
-    async fn abort(&self, prepared: &[Prepared], checkout_id: &str, reason: &str) {
+    /// Tells every plugin that prepared that the checkout was abandoned (queued at once,
+    /// not waited for).
+    fn abort(&self, prepared: &[Prepared], checkout_id: &str, reason: &str) {
+        let request = json!({ "schema": 1, "checkout": checkout_id, "reason": reason });
         for p in prepared {
-            let request = json!({ "schema": 1, "checkout": checkout_id, "reason": reason });
-            if let Err(e) = self
-                .plugins
-                .call(&p.plugin, Hook::AbortCheckout, &request)
-                .await
-                && e != CallError::NotImplemented
-            {
-                tracing::warn!(plugin = %p.plugin, "abort_checkout: {e}");
-            }
+            self.plugins
+                .notify(&p.plugin, Hook::AbortCheckout, &request);
         }
     }
 
@@ -359,12 +385,9 @@ impl Journal {
         let document: Option<String> = self
             .db
             .call(move |c| {
-                c.query_row(
-                    "SELECT document FROM receipts WHERE id = ?1",
-                    [&id_owned],
-                    |r| r.get(0),
-                )
-                .optional()
+                c.prepare_cached("SELECT document FROM receipts WHERE id = ?1")?
+                    .query_row([&id_owned], |r| r.get(0))
+                    .optional()
             })
             .await?;
         let document = document.ok_or_else(|| JournalError::NoReceipt(id.to_string()))?;
@@ -399,6 +422,52 @@ impl Journal {
             })
             .await
             .map_err(|e| JournalError::Book(SaleError::InvalidArgument(e.to_string()).into()))
+    }
+}
+
+/// `<store>-<register>-<number>`.
+fn receipt_id_of(settings: &ReceiptSettings, number: i64) -> String {
+    format!("{}-{}-{number:06}", settings.store_id, settings.register_id)
+}
+
+/// The receipt and its slips rendered for the receipt printer, if there is one.
+fn print_jobs_of(
+    receipt: &Receipt,
+    printer: Option<&ReceiptPrinter>,
+    minor: u32,
+) -> Vec<(String, &'static str, Vec<u8>)> {
+    let Some((device, profile)) = printer else {
+        return Vec::new();
+    };
+    let mut jobs = vec![(
+        device.name.clone(),
+        "receipt",
+        posd_printer::render(&super::receipt::render_receipt(receipt, minor), profile).bytes,
+    )];
+    for slip in super::receipt::render_slips(receipt) {
+        jobs.push((
+            device.name.clone(),
+            "slip",
+            posd_printer::render(&slip, profile).bytes,
+        ));
+    }
+    jobs
+}
+
+/// Tells the receipt printer's worker that jobs are waiting.
+fn wake_printer(printer: Option<&ReceiptPrinter>) {
+    if let Some((device, _)) = printer
+        && let Some(handle) = device.printer()
+    {
+        handle.send(crate::devices::PrinterCommand::Wake);
+    }
+}
+
+/// A ledger refusal as the caller's error.
+fn refused(e: LedgerError) -> JournalError {
+    match e {
+        LedgerError::BelowFloor { .. } => JournalError::InsufficientBalance(e.to_string()),
+        other => CallError::Failed(format!("the plugins' postings were refused: {other}")).into(),
     }
 }
 
@@ -600,9 +669,8 @@ impl ReceiptRow {
     }
 
     fn insert(&self, c: &rusqlite::Connection) -> rusqlite::Result<()> {
-        c.execute(
-            "INSERT INTO receipts (id, register, number, kind, original, sale_id, time, customer, total, document)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        c.prepare_cached("INSERT INTO receipts (id, register, number, kind, original, sale_id, time, customer, total, document)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
             params![
                 self.id, self.register, self.number, self.kind, self.original, self.sale_id, self.time,
                 self.customer, self.total, self.document
@@ -654,17 +722,13 @@ impl Journal {
         let number: i64 = self
             .db
             .call(move |c| {
-                c.query_row(
+                c.prepare_cached(
                     "SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1",
-                    [&register],
-                    |r| r.get(0),
-                )
+                )?
+                .query_row([&register], |r| r.get(0))
             })
             .await?;
-        Ok((
-            number,
-            format!("{}-{}-{number:06}", settings.store_id, settings.register_id),
-        ))
+        Ok((number, receipt_id_of(&settings, number)))
     }
 
     async fn reversals_of(
@@ -962,8 +1026,7 @@ impl Journal {
                 for (device, bytes) in &print_jobs {
                     print_queue::enqueue_with(&tx, device, kind, &rid2, |_| bytes.clone())?;
                 }
-                tx.execute(
-                    "INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                tx.prepare_cached("INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
                     params![key, kind, request, rid2, super::time::rfc3339_ms(now_ms())],
                 )?;
                 tx.commit()?;
@@ -971,19 +1034,10 @@ impl Journal {
             })
             .await?;
         if let Err(e) = written {
-            return Err(match e {
-                LedgerError::BelowFloor { .. } => JournalError::InsufficientBalance(e.to_string()),
-                other => {
-                    CallError::Failed(format!("the plugins' postings were refused: {other}")).into()
-                }
-            });
+            return Err(refused(e));
         }
         tracing::info!(receipt = %rid, kind, original = %receipt.original, "reversal committed");
-        if let Some((device, _)) = printer
-            && let Some(handle) = device.printer()
-        {
-            handle.send(crate::devices::PrinterCommand::Wake);
-        }
+        wake_printer(printer.as_ref());
         self.outbox_wake.notify_one();
         Ok(rid)
     }
