@@ -87,7 +87,7 @@ impl Instance {
                         return;
                     }
                 };
-                while let Some(job) = next_job(&job_rx) {
+                while let Ok(job) = job_rx.recv() {
                     match job {
                         Job::Hook {
                             hook,
@@ -276,24 +276,6 @@ impl Instance {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .send(Job::Destroy);
-    }
-}
-
-/// How long the instance thread keeps polling for the next call before it sleeps. Hooks
-/// come in bursts (a scan, then basket evaluation, then actions); waking a sleeping thread
-/// costs tens of microseconds on a small till, polling a little costs nothing noticeable.
-const SPIN: Duration = Duration::from_micros(200);
-
-/// The next job: polled for [`SPIN`], then waited for. `None` when the host is gone.
-fn next_job(jobs: &mpsc::Receiver<Job>) -> Option<Job> {
-    let start = std::time::Instant::now();
-    loop {
-        match jobs.try_recv() {
-            Ok(job) => return Some(job),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) if start.elapsed() < SPIN => std::hint::spin_loop(),
-            Err(mpsc::TryRecvError::Empty) => return jobs.recv().ok(),
-        }
     }
 }
 
