@@ -601,3 +601,105 @@ async fn a_tender_method_a_plugin_declares_is_authorised_by_it() {
         .expect("card");
     sale.checkout("h-1").await.expect("Checkout");
 }
+
+/// A sale of one item with article number `sku`, paid by card; returns it and the line id.
+async fn sale_with<'a>(
+    conn: &'a zbus::Connection,
+    manager: &Manager1Proxy<'_>,
+    sku: &str,
+) -> (Sale1Proxy<'a>, String) {
+    let sale = open_sale(conn, manager).await;
+    let mut line = item("Ding", "1", "5.00", "20");
+    line.insert("sku", Variant::from(sku));
+    let id = sale.add_item(line).await.expect("AddItem");
+    sale.add_tender("card", "5.00", HashMap::new())
+        .await
+        .expect("card");
+    (sale, id)
+}
+
+/// What the checkout_log test plugin `x` (A or B) has heard so far.
+async fn heard(manager: &Manager1Proxy<'_>, x: &str) -> String {
+    let info = manager
+        .lookup_code(&format!("LOG-{x}"))
+        .await
+        .expect("LookupCode");
+    String::try_from(info["state"].clone()).expect("state")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_prepare_or_a_floor_breach_aborts_every_plugin_and_keeps_the_sale_open() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let (dir, config) = plugin_config(&root, 2000, "");
+    for stem in ["checkout_log", "checkout_log_b"] {
+        let built = build_c_plugin(&test_plugin_source(stem), &root.join(format!("{stem}.so")));
+        place_plugin(&built, &dir, &format!("lib{stem}.so"));
+    }
+    let daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let receipts = || {
+        rusqlite::Connection::open(daemon.state_dir.join("posd.sqlite3"))
+            .expect("db")
+            .query_row("SELECT count(*) FROM receipts", [], |r| r.get::<_, i64>(0))
+            .expect("count")
+    };
+
+    // A plain checkout: both prepare, both hear the commit.
+    let (sale, _) = sale_with(&conn, &manager, "4006381333931").await;
+    let first = sale.checkout("ok-1").await.expect("Checkout");
+    for x in ["A", "B"] {
+        eventually(&format!("{x} hears the commit"), || async {
+            heard(&manager, x).await == "prepare commit"
+        })
+        .await;
+    }
+
+    // B refuses: A prepared alongside and is told to abort, as is B; nothing is written
+    // and the sale stays open for the cashier to fix.
+    let (refused, line) = sale_with(&conn, &manager, "FAIL-B").await;
+    let err = refused.checkout("fail-1").await.expect_err("refused");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+    assert!(err.to_string().contains("refuses FAIL-B"), "{err}");
+    for x in ["A", "B"] {
+        eventually(&format!("{x} hears the abort"), || async {
+            heard(&manager, x).await == "prepare commit prepare abort"
+        })
+        .await;
+    }
+    assert_eq!(refused.state().await.expect("State"), "open");
+    assert_eq!(receipts(), 1, "a refused checkout writes no receipt");
+
+    // A posts below an account's floor: the ledger refuses at commit, both abort.
+    let (overdrawn, _) = sale_with(&conn, &manager, "OVERDRAW-A").await;
+    let err = overdrawn
+        .checkout("floor-1")
+        .await
+        .expect_err("below floor");
+    assert_eq!(name(&err), "org.posd.Error.InsufficientBalance", "{err}");
+    for x in ["A", "B"] {
+        eventually(&format!("{x} hears the second abort"), || async {
+            heard(&manager, x).await == "prepare commit prepare abort prepare abort"
+        })
+        .await;
+    }
+    assert_eq!(overdrawn.state().await.expect("State"), "open");
+    assert_eq!(receipts(), 1, "a refused posting writes no receipt");
+
+    // The refused sale, fixed, checks out, and takes the next number: no gap.
+    refused.remove_line(&line).await.expect("RemoveLine");
+    refused
+        .add_item(item("Ding", "1", "5.00", "20"))
+        .await
+        .expect("AddItem");
+    let second = refused.checkout("fail-1b").await.expect("Checkout");
+    assert_eq!(
+        (&first[first.len() - 6..], &second[second.len() - 6..]),
+        ("000001", "000002"),
+        "receipt numbers stay gapless after refused checkouts"
+    );
+    assert_eq!(receipts(), 2);
+}
