@@ -1,7 +1,8 @@
 //! Checkout over D-Bus: a 20-line sale checked out by the real daemon with two plugins
-//! active (the points test plugin, which posts, queues an outbox message and writes kv in
-//! the checkout's transaction, and hello-rust), measured at the client as a frontend sees
-//! it. Next to it, in the same run and in the same directory as the daemon's database, the
+//! taking part (the points test plugin, which posts, queues an outbox message and writes kv
+//! in the checkout's transaction; the vouchers test plugin, whose gift voucher pays what the
+//! card leaves, posted against the voucher's floor) and a receipt printer on a real TCP
+//! listener, measured at the client as a frontend sees it. Next to it, in the same run and in the same directory as the daemon's database, the
 //! raw rate of single-row SQLite transactions with WAL and `synchronous=FULL`: a checkout
 //! commits one such transaction, so that rate is its ceiling on this disk.
 //!
@@ -80,10 +81,41 @@ async fn paid_sale<'a>(
         .await
         .expect("AddItem");
     }
-    sale.add_tender("cash", "500.00", HashMap::new())
+    sale.add_tender("card", "20.00", HashMap::new())
         .await
         .expect("AddTender");
+    sale.enter_code(VOUCHER).await.expect("EnterCode");
     sale
+}
+
+/// The gift voucher every sale redeems.
+const VOUCHER: &str = "GV-1";
+
+/// Sells [`VOUCHER`] with a balance that outlasts the run.
+async fn sell_voucher(conn: &zbus::Connection, manager: &Manager1Proxy<'_>) {
+    let path = manager
+        .open_sale(HashMap::from([("cashier", Variant::from("bench"))]))
+        .await
+        .expect("OpenSale");
+    let sale = Sale1Proxy::builder(conn)
+        .path(path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("sale proxy");
+    let args = HashMap::from([
+        ("code", Variant::from(VOUCHER)),
+        ("amount", Variant::from("900000.00")),
+    ]);
+    let _: HashMap<String, zbus::OwnedVariant> = sale
+        .inner()
+        .call("Invoke", &("vouchers:sell", args))
+        .await
+        .expect("sell the voucher");
+    sale.add_tender("cash", "900000.00", HashMap::new())
+        .await
+        .expect("cash");
+    sale.checkout("sell-voucher").await.expect("Checkout");
 }
 
 /// Commits per second of single-row INSERT transactions in a fresh database in `dir`
@@ -122,12 +154,17 @@ fn raw_commit_rate(dir: &Path) -> (f64, Vec<Duration>) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let points = build_rust_plugin_with("posd-test-points", true);
-    let hello = build_rust_plugin_with("hello-rust", true);
+    let vouchers = build_rust_plugin_with("posd-test-vouchers", true);
     let bus = TestBus::start();
     let root = bus.dir.path().to_path_buf();
-    let (plugin_dir, config) = plugin_config(&root, 2000, "");
+    let printer = FakePrinter::listen(0);
+    let devices = format!(
+        "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\n",
+        printer.connection()
+    );
+    let (plugin_dir, config) = plugin_config(&root, 2000, &devices);
     place_plugin(&points, &plugin_dir, "libposd_test_points.so");
-    place_plugin(&hello, &plugin_dir, "libhello_rust.so");
+    place_plugin(&vouchers, &plugin_dir, "libposd_test_vouchers.so");
     let mut daemon = DaemonSetup::new(bus.address(), &root)
         .config(&config)
         .start();
@@ -138,9 +175,10 @@ async fn main() {
         .await
         .expect("manager");
 
+    sell_voucher(&conn, &manager).await;
     println!(
-        "posd checkout over D-Bus: {LINES}-line sale, plugins points + hello-rust (release), \
-         state in {}",
+        "posd checkout over D-Bus: {LINES}-line sale paid by card and gift voucher, plugins \
+         points + vouchers (release), receipt printer on TCP, state in {}",
         daemon.state_dir.display()
     );
     let build_began = Instant::now();
@@ -151,7 +189,7 @@ async fn main() {
     println!(
         "built {} sales ({} calls) in {:.1} s",
         sales.len(),
-        sales.len() * (LINES + 2),
+        sales.len() * (LINES + 3),
         build_began.elapsed().as_secs_f64()
     );
     for (n, sale) in sales.iter().take(WARM_UP).enumerate() {
@@ -186,6 +224,24 @@ async fn main() {
         std::hint::black_box(sale.checkout(&key).await.expect("Checkout replay"));
         replays.push(start.elapsed());
     }
+    let printed = Instant::now();
+    // `GS V` with a partial or full cut ends every receipt and slip.
+    let cut = |bytes: &[u8]| {
+        bytes
+            .windows(3)
+            .filter(|w| w[0] == 0x1d && w[1] == 0x56 && (w[2] == 0x41 || w[2] == 0x42))
+            .count()
+    };
+    // Every sale prints its receipt and the voucher's slip; so did the voucher's own sale.
+    let documents = 2 * (WARM_UP + CHECKOUTS + 1);
+    while cut(&printer.received()) < documents && printed.elapsed().as_secs() < 60 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "the printer received {} of {documents} receipts and slips ({:.1} s after the last checkout)",
+        cut(&printer.received()),
+        printed.elapsed().as_secs_f64()
+    );
     let status = daemon.stop();
     assert!(status.success(), "posd: {status}; log:\n{}", daemon.log());
 
