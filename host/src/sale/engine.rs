@@ -705,6 +705,55 @@ mod tests {
     }
 
     #[test]
+    fn a_single_purpose_voucher_is_taxed_when_sold_and_a_discount_reaches_it_too() {
+        let mut s = sale();
+        add_item(&mut s, &item("Schal", "1", "24.00", "20"), EUR).expect("add");
+        let id = next_id(&mut s, 'L');
+        s.lines.push(Line {
+            id,
+            kind: LineKind::SinglePurposeVoucher,
+            sku: String::new(),
+            name: "Kinogutschein".into(),
+            qty: Decimal::ONE,
+            unit_price: d("12.00"),
+            amount: d("12.00"),
+            tax_rate: d("10"),
+            tags: Vec::new(),
+            plugin: "vouchers".into(),
+            reference: "KINO-0001".into(),
+            applies_to: Vec::new(),
+            automatic: false,
+            data: Value::Null,
+        });
+        let rows = |s: &Sale| -> Vec<(Option<Decimal>, Decimal, Decimal)> {
+            vat_lines(s, EUR)
+                .iter()
+                .map(|v| (v.rate, v.gross, v.vat))
+                .collect()
+        };
+        assert_eq!(
+            rows(&s),
+            vec![
+                (Some(d("10")), d("12.00"), d("1.09")),
+                (Some(d("20")), d("24.00"), d("4.00")),
+            ],
+            "the single-purpose voucher carries its VAT like goods"
+        );
+        // A basket discount of 3.60 is spread over both by amount: 1.20 and 2.40.
+        reduction(&mut s, LineKind::Discount, "-3.60", &[]);
+        assert_eq!(
+            rows(&s),
+            vec![
+                (Some(d("10")), d("10.80"), d("0.98")),
+                (Some(d("20")), d("21.60"), d("3.60")),
+            ]
+        );
+        let t = totals(&s, EUR);
+        assert_eq!(t.total, d("32.40"));
+        assert_eq!(t.tax, d("4.58"));
+    }
+
+    #[test]
     fn points_redemption_is_a_price_reduction_on_the_goods_it_applies_to() {
         let mut s = sale();
         let a = add_item(&mut s, &item("Brot", "1", "3.00", "10"), EUR).expect("add");

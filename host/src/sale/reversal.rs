@@ -419,6 +419,40 @@ mod tests {
     }
 
     #[test]
+    fn a_partly_used_single_purpose_voucher_takes_its_vat_back_only_for_the_payout() {
+        let original = receipt(
+            vec![
+                line(
+                    "L1",
+                    LineKind::SinglePurposeVoucher,
+                    "12.00",
+                    "10",
+                    "vouchers",
+                ),
+                line("L2", LineKind::Item, "24.00", "20", ""),
+            ],
+            vec![tender("T1", "card", "36.00", "")],
+        );
+        let mut payouts = Payouts::default();
+        payouts.add(&original, "vouchers", "L1", d("5.00")).unwrap();
+        let void = void_of(&original, "S-1-000002", 2, &payouts, EUR).unwrap();
+        let vat: Vec<_> = void
+            .vat
+            .iter()
+            .map(|v| (v.rate, v.gross.to_string(), v.vat.to_string()))
+            .collect();
+        assert_eq!(
+            vat,
+            vec![
+                (Some(d("10")), "-5.00".to_string(), "-0.45".to_string()),
+                (Some(d("20")), "-24.00".to_string(), "-4.00".to_string()),
+            ]
+        );
+        assert_eq!(void.totals.tax, d("-4.45"));
+        assert_eq!(amounts(&void.tenders, |t| t.amount), ["-29.00"]);
+    }
+
+    #[test]
     fn the_shortfall_comes_off_cash_first_and_never_off_a_plugin_tender() {
         let original = receipt(
             vec![
