@@ -161,7 +161,14 @@ pub fn void_of(
         back[i] = rounded;
     }
     if !rounding.is_zero() {
-        void.lines.push(rounding_line(-rounding));
+        // One rounding line on the void: the original's, reversed, and the new rounding.
+        match void.lines.iter_mut().find(|l| l.kind == LineKind::Rounding) {
+            Some(line) => {
+                line.amount -= rounding;
+                line.unit_price = line.amount;
+            }
+            None => void.lines.push(rounding_line(-rounding)),
+        }
         *short_by_rate.entry(None).or_default() -= rounding;
     }
 
@@ -524,7 +531,8 @@ mod tests {
         let void = void_of(&original, "S-1-000002", 2, &payouts, czk).unwrap();
         assert_eq!(
             amounts(&void.lines, |l| l.amount),
-            ["-99.60", "-326.60", "-0.40", "-0.40"]
+            ["-99.60", "-326.60", "-0.80"],
+            "the sale's rounding reversed and the refund's own, on one line"
         );
         assert_eq!(amounts(&void.tenders, |t| t.amount), ["-427.00"]);
         assert_eq!(void.totals.total, d("-427.00"));
