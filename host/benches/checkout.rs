@@ -43,6 +43,25 @@ fn report(what: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
     (at(0.5), at(0.99))
 }
 
+/// Opens a sale (for `customer`, unless empty) at the bench's cashier.
+async fn open_sale<'a>(
+    conn: &'a zbus::Connection,
+    manager: &Manager1Proxy<'_>,
+    customer: &str,
+) -> Sale1Proxy<'a> {
+    let mut options = HashMap::from([("cashier", Variant::from("bench"))]);
+    if !customer.is_empty() {
+        options.insert("customer", Variant::from(customer));
+    }
+    let path = manager.open_sale(options).await.expect("OpenSale");
+    Sale1Proxy::builder(conn)
+        .path(path)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("sale proxy")
+}
+
 /// Opens a sale for customer `C-<n>` with [`LINES`] lines and cash; returns its proxy.
 async fn paid_sale<'a>(
     conn: &'a zbus::Connection,
@@ -50,19 +69,7 @@ async fn paid_sale<'a>(
     n: usize,
 ) -> Sale1Proxy<'a> {
     let customer = format!("C-{}", 1000 + n % 50);
-    let path = manager
-        .open_sale(HashMap::from([
-            ("cashier", Variant::from("bench")),
-            ("customer", Variant::from(customer.as_str())),
-        ]))
-        .await
-        .expect("OpenSale");
-    let sale = Sale1Proxy::builder(conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("sale proxy");
+    let sale = open_sale(conn, manager, &customer).await;
     for line in 0..LINES {
         let name = format!("Artikel {line} mit einem längeren Namen");
         let sku = format!("40063813{line:05}");
@@ -93,16 +100,7 @@ const VOUCHER: &str = "GV-1";
 
 /// Sells [`VOUCHER`] with a balance that outlasts the run.
 async fn sell_voucher(conn: &zbus::Connection, manager: &Manager1Proxy<'_>) {
-    let path = manager
-        .open_sale(HashMap::from([("cashier", Variant::from("bench"))]))
-        .await
-        .expect("OpenSale");
-    let sale = Sale1Proxy::builder(conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("sale proxy");
+    let sale = open_sale(conn, manager, "").await;
     let args = HashMap::from([
         ("code", Variant::from(VOUCHER)),
         ("amount", Variant::from("900000.00")),

@@ -215,8 +215,16 @@ pub async fn announce(conn: &zbus::Connection, book: &Book, sale: &Sale) -> zbus
     changed.insert("Totals", Variant::from(totals));
     changed.insert("Warnings", Variant::from(sale.warnings.clone()));
     changed.insert("ReceiptId", Variant::from(sale.receipt_id.as_str()));
+    properties_changed(&emitter, changed).await
+}
+
+/// `PropertiesChanged` of `org.posd.Sale1` with `changed`.
+async fn properties_changed(
+    emitter: &SignalEmitter<'_>,
+    changed: HashMap<&str, Variant<'_>>,
+) -> zbus::Result<()> {
     zbus::fdo::Properties::properties_changed(
-        &emitter,
+        emitter,
         zbus::names::InterfaceName::from_static_str_unchecked("org.posd.Sale1"),
         changed,
         std::borrow::Cow::Borrowed(&[]),
@@ -233,13 +241,7 @@ async fn announce_completed(conn: &zbus::Connection, sale: &Sale) -> zbus::Resul
         ("State", Variant::from(sale.state.as_str())),
         ("ReceiptId", Variant::from(sale.receipt_id.as_str())),
     ]);
-    zbus::fdo::Properties::properties_changed(
-        &emitter,
-        zbus::names::InterfaceName::from_static_str_unchecked("org.posd.Sale1"),
-        changed,
-        std::borrow::Cow::Borrowed(&[]),
-    )
-    .await
+    properties_changed(&emitter, changed).await
 }
 
 #[interface(name = "org.posd.Sale1")]

@@ -965,12 +965,7 @@ impl Journal {
             .collect();
         back.vat = crate::money::vat_table(&gross, minor)
             .into_iter()
-            .map(|r| VatLine {
-                rate: r.rate,
-                net: r.net,
-                vat: r.vat,
-                gross: r.gross,
-            })
+            .map(VatLine::from)
             .collect();
         back.totals = super::model::Totals {
             subtotal: refund,

@@ -468,12 +468,7 @@ pub fn vat_lines(sale: &Sale, currency: Currency) -> Vec<VatLine> {
     let rows: Vec<(Option<Decimal>, Decimal)> = gross.into_values().collect();
     money::vat_table(&rows, currency.minor)
         .into_iter()
-        .map(|r| VatLine {
-            rate: r.rate,
-            net: r.net,
-            vat: r.vat,
-            gross: r.gross,
-        })
+        .map(VatLine::from)
         .collect()
 }
 

@@ -201,6 +201,17 @@ pub struct VatLine {
     pub gross: Decimal,
 }
 
+impl From<crate::money::VatRow> for VatLine {
+    fn from(r: crate::money::VatRow) -> Self {
+        Self {
+            rate: r.rate,
+            net: r.net,
+            vat: r.vat,
+            gross: r.gross,
+        }
+    }
+}
+
 /// A section a plugin adds to a receipt (points balance, partner confirmation), or a slip
 /// printed on its own (a sold voucher with its full code).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

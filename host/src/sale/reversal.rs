@@ -196,12 +196,7 @@ pub fn void_of(
         .collect();
     void.vat = money::vat_table(&rows, minor)
         .into_iter()
-        .map(|r| VatLine {
-            rate: r.rate,
-            net: r.net,
-            vat: r.vat,
-            gross: r.gross,
-        })
+        .map(VatLine::from)
         .collect();
 
     let refund = original.totals.total - shortfall + rounding;
@@ -317,12 +312,7 @@ mod tests {
         let rows: Vec<_> = gross.into_iter().map(|((_, r), g)| (r, g)).collect();
         let vat: Vec<VatLine> = money::vat_table(&rows, 2)
             .into_iter()
-            .map(|r| VatLine {
-                rate: r.rate,
-                net: r.net,
-                vat: r.vat,
-                gross: r.gross,
-            })
+            .map(VatLine::from)
             .collect();
         Receipt {
             id: "S-1-000001".into(),
