@@ -25,6 +25,8 @@ const CHECKOUTS: usize = 300;
 const WARM_UP: usize = 20;
 /// Lines per sale.
 const LINES: usize = 20;
+/// Frontends checking out at once in the concurrent figure (self-checkouts on one daemon).
+const FRONTENDS: usize = 4;
 /// Single-row transactions of the raw SQLite figure.
 const RAW_COMMITS: usize = 2000;
 
@@ -62,7 +64,7 @@ async fn open_sale<'a>(
         .expect("sale proxy")
 }
 
-/// Opens a sale for customer `C-<n>` with [`LINES`] lines and cash; returns its proxy.
+/// Opens a sale for customer `C-<n>` with [`LINES`] lines, paid by card and voucher.
 async fn paid_sale<'a>(
     conn: &'a zbus::Connection,
     manager: &Manager1Proxy<'_>,
@@ -207,6 +209,44 @@ async fn main() {
     let elapsed = began.elapsed();
     let throughput = CHECKOUTS as f64 / elapsed.as_secs_f64();
 
+    // The same with several frontends at once, each on its own bus connection.
+    let mut frontends = Vec::with_capacity(FRONTENDS);
+    for f in 0..FRONTENDS {
+        let conn = bus.client().await;
+        let mut paths = Vec::new();
+        for n in (f..CHECKOUTS).step_by(FRONTENDS) {
+            paths.push(
+                paid_sale(&conn, &manager, n)
+                    .await
+                    .inner()
+                    .path()
+                    .to_owned(),
+            );
+        }
+        frontends.push((conn, paths));
+    }
+    let concurrent_began = Instant::now();
+    let mut running = Vec::new();
+    for (f, (conn, paths)) in frontends.into_iter().enumerate() {
+        running.push(tokio::spawn(async move {
+            for (n, path) in paths.into_iter().enumerate() {
+                let sale = Sale1Proxy::builder(&conn)
+                    .path(path)
+                    .cache_properties(zbus::proxy::CacheProperties::No)
+                    .build()
+                    .await
+                    .expect("sale proxy");
+                sale.checkout(&format!("frontend-{f}-{n}"))
+                    .await
+                    .expect("Checkout (concurrent)");
+            }
+        }));
+    }
+    for frontend in running {
+        frontend.await.expect("frontend");
+    }
+    let concurrent = CHECKOUTS as f64 / concurrent_began.elapsed().as_secs_f64();
+
     // For reading the figure: what a call costs that does (almost) nothing, and a checkout
     // answered from its idempotency key (the bus, one database read, no plugin, no write).
     let mut round_trips = Vec::with_capacity(CHECKOUTS);
@@ -231,7 +271,7 @@ async fn main() {
             .count()
     };
     // Every sale prints its receipt and the voucher's slip; so did the voucher's own sale.
-    let documents = 2 * (WARM_UP + CHECKOUTS + 1);
+    let documents = 2 * (WARM_UP + 2 * CHECKOUTS + 1);
     while cut(&printer.received()) < documents && printed.elapsed().as_secs() < 60 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -249,6 +289,10 @@ async fn main() {
         "sustained",
         elapsed.as_secs_f64()
     );
+    println!(
+        "{:<44} {concurrent:>8.1} checkouts/s ({CHECKOUTS} from {FRONTENDS} frontends at once)",
+        "sustained, several frontends"
+    );
     report("  Checkout again, same key (replay)", replays);
     report("  Get Manager1.Version (bus round trip)", round_trips);
     let (raw, raw_samples) = raw_commit_rate(&daemon.state_dir);
@@ -258,8 +302,9 @@ async fn main() {
         "raw SQLite"
     );
     println!(
-        "checkout throughput / raw commit rate: {:.2} (target ≥ 0.50); p99 {:.2} ms (target < 10 ms)",
+        "checkout throughput / raw commit rate: {:.2} (target ≥ 0.50; several frontends: {:.2}); p99 {:.2} ms (target < 10 ms)",
         throughput / raw,
+        concurrent / raw,
         p99.as_secs_f64() * 1e3
     );
 }
