@@ -703,3 +703,63 @@ async fn a_failed_prepare_or_a_floor_breach_aborts_every_plugin_and_keeps_the_sa
     );
     assert_eq!(receipts(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_change_of_a_sale_is_announced_with_properties_changed() {
+    let bus = TestBus::start();
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let sale = open_sale(&conn, &manager).await;
+    let properties = zbus::fdo::PropertiesProxy::builder(&conn)
+        .destination("org.posd.Posd1")
+        .path(sale.inner().path().to_owned())
+        .build()
+        .await
+        .expect("properties proxy");
+    let mut changes = properties
+        .receive_properties_changed()
+        .await
+        .expect("subscribe");
+    // The next announcement: which properties, and their values as strings where they are.
+    let mut next = async || -> HashMap<String, zbus::OwnedVariant> {
+        let signal = tokio::time::timeout(std::time::Duration::from_secs(10), changes.next())
+            .await
+            .expect("a PropertiesChanged in time")
+            .expect("stream");
+        let args = signal.args().expect("args");
+        assert_eq!(args.interface_name().as_str(), "org.posd.Sale1");
+        args.changed_properties()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.try_to_owned().expect("owned")))
+            .collect()
+    };
+    let totals_of = |changed: &HashMap<String, zbus::OwnedVariant>| {
+        let totals: HashMap<String, zbus::OwnedVariant> =
+            changed["Totals"].clone().try_into().expect("Totals");
+        (s(&totals["total"]), s(&totals["due"]))
+    };
+
+    sale.add_item(item("Milch", "2", "1.29", "10"))
+        .await
+        .expect("AddItem");
+    let changed = next().await;
+    let lines: Vec<HashMap<String, zbus::OwnedVariant>> =
+        changed["Lines"].clone().try_into().expect("Lines");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(totals_of(&changed), ("2.58".into(), "2.58".into()));
+
+    sale.add_tender("card", "2.58", HashMap::new())
+        .await
+        .expect("card");
+    let changed = next().await;
+    let tenders: Vec<HashMap<String, zbus::OwnedVariant>> =
+        changed["Tenders"].clone().try_into().expect("Tenders");
+    assert_eq!(tenders.len(), 1);
+    assert_eq!(totals_of(&changed), ("2.58".into(), "0.00".into()));
+
+    let receipt = sale.checkout("announce-1").await.expect("Checkout");
+    let changed = next().await;
+    assert_eq!(s(&changed["State"]), "completed");
+    assert_eq!(s(&changed["ReceiptId"]), receipt);
+}
