@@ -116,6 +116,10 @@ pub fn void_of(
         let back = payouts.0.get(&line.id).copied().unwrap_or(line.amount);
         if back != line.amount {
             *short_by_rate.entry(vat_rate_of(line)).or_default() += line.amount - back;
+            // The receipt's arithmetic shows what is paid back: "-1 x 10,00", not 50,00.
+            if !line.qty.is_zero() {
+                line.unit_price = money::round(back / line.qty, minor);
+            }
         }
         line.qty = -line.qty;
         line.amount = -back;
@@ -397,6 +401,11 @@ mod tests {
             .unwrap();
         let void = void_of(&original, "S-1-000002", 2, &payouts, EUR).unwrap();
         assert_eq!(amounts(&void.lines, |l| l.amount), ["-10.00", "-20.00"]);
+        assert_eq!(
+            amounts(&void.lines, |l| l.unit_price),
+            ["10.00", "20.00"],
+            "the payout, not the price sold for"
+        );
         assert_eq!(amounts(&void.tenders, |t| t.amount), ["-30.00"]);
         assert_eq!(void.totals.total, d("-30.00"));
         assert_eq!(void.totals.subtotal, d("-30.00"));
