@@ -671,6 +671,16 @@ impl PluginManager {
         self.answer(pending).await
     }
 
+    /// Calls `hook` of plugin `id` and reads the answer as the schema type it must have.
+    pub async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        id: &str,
+        hook: Hook,
+        request: &Value,
+    ) -> Result<T, CallError> {
+        decode(id, hook, self.call(id, hook, request).await?)
+    }
+
     /// Puts a call in plugin `id`'s queue now; [`PluginManager::answer`] waits for it. Calls
     /// to different plugins enqueued together run at the same time.
     pub fn enqueue(
@@ -755,6 +765,17 @@ impl PluginManager {
             }
         }
     }
+}
+
+/// A hook's answer as the schema type it must have; an answer that does not fit is the
+/// plugin's failure, named with the plugin and the hook.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    plugin: &str,
+    hook: Hook,
+    answer: Value,
+) -> Result<T, CallError> {
+    serde_json::from_value(answer)
+        .map_err(|e| CallError::Failed(format!("plugin {plugin}: {} answer: {e}", hook.name())))
 }
 
 /// Plugin files in `directories`: `*.so`, a later directory's file of the same name winning.

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::engine::{self, Currency, NewItem, SaleError};
 use super::model::{Line, LineKind, Sale, SaleState, Tender};
-use crate::plugins::{CallError, Hook, PluginManager};
+use crate::plugins::{CallError, Hook, PluginManager, decode};
 use crate::store::{Database, StoreError};
 
 /// Why a sale operation failed.
@@ -260,15 +260,10 @@ impl Book {
         sale.warnings.retain(|w| !w.starts_with("promotions of "));
         for plugin in plugins {
             let request = json!({ "schema": 1, "sale": view(sale, till), "store": till.store });
-            let answer = self
+            let answer: Result<wire::EvaluateBasketResponse, _> = self
                 .plugins
-                .call(&plugin, Hook::EvaluateBasket, &request)
-                .await
-                .and_then(|v| {
-                    serde_json::from_value::<wire::EvaluateBasketResponse>(v).map_err(|e| {
-                        CallError::Failed(format!("plugin {plugin}: evaluate_basket answer: {e}"))
-                    })
-                });
+                .call_as(&plugin, Hook::EvaluateBasket, &request)
+                .await;
             match answer {
                 Ok(answer) => {
                     for auto in answer.lines {
@@ -342,9 +337,7 @@ impl Book {
             if answer.get("claimed").and_then(Value::as_bool) != Some(true) {
                 continue;
             }
-            let effects: wire::Effects = serde_json::from_value(answer).map_err(|e| {
-                CallError::Failed(format!("plugin {plugin}: enter_code answer: {e}"))
-            })?;
+            let effects: wire::Effects = decode(&plugin, Hook::EnterCode, answer)?;
             return self.apply_effects(id, &plugin, effects).await;
         }
         Err(SaleError::NotFound(format!(
@@ -361,13 +354,10 @@ impl Book {
         let mut actions = Vec::new();
         for plugin in self.plugins.implementing(Hook::ListActions) {
             let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store });
-            let answer = self
+            let list: wire::ListActionsResponse = self
                 .plugins
-                .call(&plugin, Hook::ListActions, &request)
+                .call_as(&plugin, Hook::ListActions, &request)
                 .await?;
-            let list: wire::ListActionsResponse = serde_json::from_value(answer).map_err(|e| {
-                CallError::Failed(format!("plugin {plugin}: list_actions answer: {e}"))
-            })?;
             actions.extend(list.actions.into_iter().map(|a| (plugin.clone(), a)));
         }
         Ok(actions)
@@ -496,8 +486,7 @@ impl Book {
             }
             other => other?,
         };
-        let effects: wire::Effects = serde_json::from_value(answer)
-            .map_err(|e| CallError::Failed(format!("plugin {plugin}: apply_reward answer: {e}")))?;
+        let effects: wire::Effects = decode(plugin, Hook::ApplyReward, answer)?;
         self.apply_effects(id, plugin, effects).await
     }
 
@@ -526,9 +515,7 @@ impl Book {
             }
             other => other?,
         };
-        let effects: wire::Effects = serde_json::from_value(answer).map_err(|e| {
-            CallError::Failed(format!("plugin {plugin}: invoke_action answer: {e}"))
-        })?;
+        let effects: wire::Effects = decode(plugin, Hook::InvokeAction, answer)?;
         self.apply_effects(id, plugin, effects).await
     }
 

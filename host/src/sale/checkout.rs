@@ -22,7 +22,7 @@ use super::reversal::{self, Payouts, ReversalError};
 use crate::devices::Registry;
 use crate::ledger::{self, LedgerError, PostingSpec};
 use crate::outbox::{self, NewMessage};
-use crate::plugins::{CallError, Hook, PluginManager};
+use crate::plugins::{CallError, Hook, PluginManager, decode};
 use crate::print_queue;
 use crate::store::{Database, StoreError};
 
@@ -291,11 +291,11 @@ impl Journal {
         let mut prepared: Vec<Prepared> = Vec::new();
         let mut failure = None;
         for (plugin, pending) in asked {
-            let answer = self.plugins.answer(pending).await.and_then(|v| {
-                serde_json::from_value::<wire::CheckoutEffects>(v).map_err(|e| {
-                    CallError::Failed(format!("plugin {plugin}: prepare_checkout answer: {e}"))
-                })
-            });
+            let answer = self
+                .plugins
+                .answer(pending)
+                .await
+                .and_then(|v| decode(&plugin, Hook::PrepareCheckout, v));
             match answer {
                 Ok(effects) => prepared.push(Prepared { plugin, effects }),
                 // The others prepared too: every one hears the abort.
@@ -778,18 +778,13 @@ impl Journal {
         let till = self.book.till();
         let mut prepared = Vec::new();
         let mut payouts = Payouts::default();
+        let asked = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
+                            "void_receipt_id": void_id });
         for plugin in self.plugins.implementing(Hook::VoidReceipt) {
-            let request = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
-                                  "void_receipt_id": void_id });
-            let answer = self
+            let answer: wire::VoidReceiptResponse = self
                 .plugins
-                .call(&plugin, Hook::VoidReceipt, &request)
-                .await
-                .and_then(|v| {
-                    serde_json::from_value::<wire::VoidReceiptResponse>(v).map_err(|e| {
-                        CallError::Failed(format!("plugin {plugin}: void_receipt answer: {e}"))
-                    })
-                })?;
+                .call_as(&plugin, Hook::VoidReceipt, &asked)
+                .await?;
             for payout in &answer.payouts {
                 payouts
                     .add(&original, &plugin, &payout.line, payout.amount)
@@ -900,18 +895,13 @@ impl Journal {
             .iter()
             .map(|(l, q)| json!({ "line": l.id, "qty": q.normalize().to_string() }))
             .collect();
+        let asked = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
+                            "lines": returned, "return_receipt_id": return_id });
         for plugin in self.plugins.implementing(Hook::ReturnLines) {
-            let request = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
-                                  "lines": returned, "return_receipt_id": return_id });
-            let answer = self
+            let answer: wire::ReturnLinesResponse = self
                 .plugins
-                .call(&plugin, Hook::ReturnLines, &request)
-                .await
-                .and_then(|v| {
-                    serde_json::from_value::<wire::ReturnLinesResponse>(v).map_err(|e| {
-                        CallError::Failed(format!("plugin {plugin}: return_lines answer: {e}"))
-                    })
-                })?;
+                .call_as(&plugin, Hook::ReturnLines, &asked)
+                .await?;
             for excluded in &answer.excluded {
                 if let Some(i) = taken.iter().position(|(l, _)| l.id == excluded.line) {
                     messages.push(format!("{}: {}", taken[i].0.name, excluded.message));
