@@ -49,20 +49,12 @@ impl SaleObject {
 }
 
 fn gone(id: &str) -> Sale {
-    Sale {
-        id: id.to_string(),
-        state: crate::sale::model::SaleState::Cancelled,
-        cashier: String::new(),
-        customer: String::new(),
-        customer_locked: false,
-        lines: Vec::new(),
-        tenders: Vec::new(),
-        warnings: Vec::new(),
-        previews: Vec::new(),
-        receipt_id: String::new(),
-        next_number: 0,
-        opened_at: String::new(),
-    }
+    Sale::new(
+        id,
+        crate::sale::model::SaleState::Cancelled,
+        "",
+        String::new(),
+    )
 }
 
 impl From<SaleError> for BusError {

@@ -179,20 +179,7 @@ impl Book {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos())
         );
-        let mut sale = Sale {
-            id: id.clone(),
-            state: SaleState::Open,
-            cashier: cashier.trim().to_string(),
-            customer: String::new(),
-            customer_locked: false,
-            lines: Vec::new(),
-            tenders: Vec::new(),
-            warnings: Vec::new(),
-            previews: Vec::new(),
-            receipt_id: String::new(),
-            next_number: 0,
-            opened_at: now(),
-        };
+        let mut sale = Sale::new(&id, SaleState::Open, cashier.trim(), now());
         engine::set_customer(&mut sale, customer)?;
         self.persist(&sale).await?;
         self.sales.lock().await.insert(id, sale.clone());

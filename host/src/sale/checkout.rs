@@ -570,22 +570,7 @@ fn build_receipt(
 ) -> Receipt {
     let mut lines: Vec<Line> = sale.lines.clone();
     if let Some(rounding) = engine::cash_rounding(sale, till.currency) {
-        lines.push(Line {
-            id: "R".into(),
-            kind: LineKind::Rounding,
-            sku: String::new(),
-            name: "Rundung".into(),
-            qty: rust_decimal::Decimal::ONE,
-            unit_price: rounding,
-            amount: rounding,
-            tax_rate: rust_decimal::Decimal::ZERO,
-            tags: Vec::new(),
-            plugin: String::new(),
-            reference: String::new(),
-            applies_to: Vec::new(),
-            automatic: false,
-            data: Value::Null,
-        });
+        lines.push(Line::rounding("R", rounding));
     }
     let vat: Vec<VatLine> = engine::vat_lines(sale, till.currency);
     let sections = prepared

@@ -510,20 +510,7 @@ mod tests {
     }
 
     fn sale() -> Sale {
-        Sale {
-            id: "S1".into(),
-            state: SaleState::Open,
-            cashier: "anna".into(),
-            customer: String::new(),
-            customer_locked: false,
-            lines: Vec::new(),
-            tenders: Vec::new(),
-            warnings: Vec::new(),
-            previews: Vec::new(),
-            receipt_id: String::new(),
-            next_number: 0,
-            opened_at: "2026-11-24T10:00:00Z".into(),
-        }
+        Sale::new("S1", SaleState::Open, "anna", "2026-11-24T10:00:00Z".into())
     }
 
     fn item(name: &str, qty: &str, price: &str, rate: &str) -> NewItem {

@@ -95,6 +95,28 @@ pub struct Line {
     pub data: Value,
 }
 
+impl Line {
+    /// The cash rounding line of a receipt: outside VAT, one unit of `amount`.
+    pub fn rounding(id: &str, amount: Decimal) -> Self {
+        Self {
+            id: id.to_string(),
+            kind: LineKind::Rounding,
+            sku: String::new(),
+            name: "Rundung".into(),
+            qty: Decimal::ONE,
+            unit_price: amount,
+            amount,
+            tax_rate: Decimal::ZERO,
+            tags: Vec::new(),
+            plugin: String::new(),
+            reference: String::new(),
+            applies_to: Vec::new(),
+            automatic: false,
+            data: Value::Null,
+        }
+    }
+}
+
 /// One tender (payment) of a sale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tender {
@@ -167,6 +189,26 @@ pub struct Sale {
     pub next_number: u32,
     /// When it was opened (RFC 3339).
     pub opened_at: String,
+}
+
+impl Sale {
+    /// A sale with nothing in it yet: no customer, lines, tenders or receipt.
+    pub fn new(id: &str, state: SaleState, cashier: &str, opened_at: String) -> Self {
+        Self {
+            id: id.to_string(),
+            state,
+            cashier: cashier.to_string(),
+            customer: String::new(),
+            customer_locked: false,
+            lines: Vec::new(),
+            tenders: Vec::new(),
+            warnings: Vec::new(),
+            previews: Vec::new(),
+            receipt_id: String::new(),
+            next_number: 0,
+            opened_at,
+        }
+    }
 }
 
 /// Totals of a sale, all gross and rounded.

@@ -171,7 +171,7 @@ pub fn void_of(
                 line.amount -= rounding;
                 line.unit_price = line.amount;
             }
-            None => void.lines.push(rounding_line(-rounding)),
+            None => void.lines.push(Line::rounding("R-void", -rounding)),
         }
         *short_by_rate.entry(None).or_default() -= rounding;
     }
@@ -235,25 +235,6 @@ fn others_last_first(r: &Receipt) -> Vec<usize> {
         .rev()
         .filter(|&i| r.tenders[i].method != "cash" && r.tenders[i].plugin.is_empty())
         .collect()
-}
-
-fn rounding_line(amount: Decimal) -> Line {
-    Line {
-        id: "R-void".into(),
-        kind: LineKind::Rounding,
-        sku: String::new(),
-        name: "Rundung".into(),
-        qty: Decimal::ONE,
-        unit_price: amount,
-        amount,
-        tax_rate: Decimal::ZERO,
-        tags: Vec::new(),
-        plugin: String::new(),
-        reference: String::new(),
-        applies_to: Vec::new(),
-        automatic: false,
-        data: serde_json::Value::Null,
-    }
 }
 
 #[cfg(test)]
