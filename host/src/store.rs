@@ -484,13 +484,9 @@ impl Database {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let path = self.path.clone();
-        let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn).map_err(|source| StoreError::Sqlite { path, source }));
-        });
-        self.jobs
-            .send(Request::Run(job))
-            .map_err(|_| StoreError::Stopped)?;
+        self.run(f, move |result| {
+            let _ = tx.send(result);
+        })?;
         rx.await.map_err(|_| StoreError::Stopped)?
     }
 
@@ -502,14 +498,25 @@ impl Database {
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel();
+        self.run(f, move |result| {
+            let _ = tx.send(result);
+        })?;
+        rx.recv().map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Queues `f` for the database thread, which hands its result to `answer`.
+    fn run<T, F>(&self, f: F, answer: impl FnOnce(Result<T>) + Send + 'static) -> Result<()>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
         let path = self.path.clone();
         let job: Job = Box::new(move |conn| {
-            let _ = tx.send(f(conn).map_err(|source| StoreError::Sqlite { path, source }));
+            answer(f(conn).map_err(|source| StoreError::Sqlite { path, source }));
         });
         self.jobs
             .send(Request::Run(job))
-            .map_err(|_| StoreError::Stopped)?;
-        rx.recv().map_err(|_| StoreError::Stopped)?
+            .map_err(|_| StoreError::Stopped)
     }
 
     /// Runs every job sent before, checkpoints the WAL and closes the file. Calls made
