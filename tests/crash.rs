@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use posd::client::{Manager1Proxy, error_reply};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use support::*;
 use zbus::{OwnedObjectPath, Variant};
@@ -183,15 +183,6 @@ struct Shared {
     /// Checkouts asked again right after their answer, and what went wrong doing so.
     reasked: AtomicUsize,
     reask_findings: Mutex<Vec<String>>,
-}
-
-async fn sale_proxy<'a>(conn: &'a zbus::Connection, path: OwnedObjectPath) -> Sale1Proxy<'a> {
-    Sale1Proxy::builder(conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("sale proxy")
 }
 
 /// Runs `call` with the test's patience; a daemon that does not answer at all is hung.

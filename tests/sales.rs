@@ -34,12 +34,7 @@ async fn open_sale<'a>(conn: &'a zbus::Connection, manager: &Manager1Proxy<'_>) 
         .open_sale(HashMap::from([("cashier", Variant::from("anna"))]))
         .await
         .expect("OpenSale");
-    Sale1Proxy::builder(conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("sale proxy")
+    sale_proxy(conn, path).await
 }
 
 fn name(err: &zbus::Error) -> String {
@@ -238,12 +233,7 @@ async fn an_open_sale_comes_back_after_a_restart_at_the_same_path() {
     daemon.signal(libc::SIGKILL);
     daemon.wait();
     let _daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
-    let again = Sale1Proxy::builder(&conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("proxy");
+    let again = sale_proxy(&conn, path).await;
     let lines = again.lines().await.expect("the sale is back");
     assert_eq!(lines.len(), 1);
     assert_eq!(s(&lines[0]["amount"]), "4.58");
@@ -547,12 +537,7 @@ async fn a_sale_takes_no_changes_while_its_checkout_runs_and_is_never_sold_twice
     let _daemon = DaemonSetup::new(bus.address(), &root)
         .config(&config)
         .start();
-    let again = Sale1Proxy::builder(&conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("proxy");
+    let again = sale_proxy(&conn, path).await;
     assert_eq!(again.state().await.expect("State"), "completed");
     assert_eq!(
         again.checkout("k-1").await.expect("retry after restart"),

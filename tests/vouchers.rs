@@ -81,12 +81,7 @@ impl Till {
             .open_sale(HashMap::from([("cashier", Variant::from("anna"))]))
             .await
             .expect("OpenSale");
-        Sale1Proxy::builder(&self.conn)
-            .path(path)
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .expect("sale proxy")
+        sale_proxy(&self.conn, path).await
     }
 
     fn database(&self) -> PathBuf {

@@ -56,12 +56,7 @@ async fn open_sale<'a>(
         options.insert("customer", Variant::from(customer));
     }
     let path = manager.open_sale(options).await.expect("OpenSale");
-    Sale1Proxy::builder(conn)
-        .path(path)
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .expect("sale proxy")
+    sale_proxy(conn, path).await
 }
 
 /// Opens a sale for customer `C-<n>` with [`LINES`] lines, paid by card and voucher.
@@ -230,12 +225,7 @@ async fn main() {
     for (f, (conn, paths)) in frontends.into_iter().enumerate() {
         running.push(tokio::spawn(async move {
             for (n, path) in paths.into_iter().enumerate() {
-                let sale = Sale1Proxy::builder(&conn)
-                    .path(path)
-                    .cache_properties(zbus::proxy::CacheProperties::No)
-                    .build()
-                    .await
-                    .expect("sale proxy");
+                let sale = sale_proxy(&conn, path).await;
                 sale.checkout(&format!("frontend-{f}-{n}"))
                     .await
                     .expect("Checkout (concurrent)");

@@ -719,6 +719,20 @@ pub fn place_plugin(library: &Path, dir: &Path, name: &str) -> PathBuf {
     target
 }
 
+/// A `Sale1` proxy at `path` that asks the daemon for every property: a cached property
+/// lags the `PropertiesChanged` signal, so a test would read the value before the change.
+pub async fn sale_proxy<'a>(
+    conn: &'a zbus::Connection,
+    path: impl Into<zbus::OwnedObjectPath>,
+) -> posd::client::Sale1Proxy<'a> {
+    posd::client::Sale1Proxy::builder(conn)
+        .path(path.into())
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("sale proxy")
+}
+
 /// A test plugin's C source.
 pub fn test_plugin_source(stem: &str) -> PathBuf {
     workspace().join(format!("plugins/testplugins/c/{stem}.c"))
