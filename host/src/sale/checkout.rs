@@ -95,7 +95,8 @@ impl std::fmt::Debug for Journal {
     }
 }
 
-/// What comes before a checkout: its earlier receipt, or the number it gets.
+/// What comes before a checkout, void or return: the receipt of the same request made
+/// earlier, or the number the new receipt gets.
 enum Next {
     Done(String),
     Number(i64),
@@ -319,6 +320,7 @@ impl Journal {
 
     /// In one database round trip: the receipt of an earlier request with `key` (or a
     /// conflict if the key was used for another request), else the next receipt number.
+    /// Call it under the journal's lock, so that the number is still next when written.
     async fn replay_or_number(
         &self,
         key: &str,
@@ -344,25 +346,6 @@ impl Journal {
         match found {
             None => Ok(Next::Number(next)),
             Some((stored, result)) if stored == request => Ok(Next::Done(result)),
-            Some(_) => Err(JournalError::Conflict(format!(
-                "the idempotency key {key:?} was used for another request"
-            ))),
-        }
-    }
-
-    async fn replay(&self, key: &str, request: &str) -> Result<Option<String>, JournalError> {
-        let key_owned = key.to_string();
-        let found: Option<(String, String)> = self
-            .db
-            .call(move |c| {
-                c.prepare_cached("SELECT request, result FROM idempotency WHERE key = ?1")?
-                    .query_row([&key_owned], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()
-            })
-            .await?;
-        match found {
-            None => Ok(None),
-            Some((stored, result)) if stored == request => Ok(Some(result)),
             Some(_) => Err(JournalError::Conflict(format!(
                 "the idempotency key {key:?} was used for another request"
             ))),
@@ -701,21 +684,6 @@ impl Journal {
         })
     }
 
-    async fn next_number(&self) -> Result<(i64, String), JournalError> {
-        let settings = self.settings();
-        let register = settings.register_id.clone();
-        let number: i64 = self
-            .db
-            .call(move |c| {
-                c.prepare_cached(
-                    "SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1",
-                )?
-                .query_row([&register], |r| r.get(0))
-            })
-            .await?;
-        Ok((number, receipt_id_of(&settings, number)))
-    }
-
     async fn reversals_of(
         &self,
         id: &str,
@@ -743,9 +711,11 @@ impl Journal {
         let key = check_key(key)?;
         let _one = self.one_at_a_time.lock().await;
         let request = json!({ "op": "void", "receipt": receipt_id }).to_string();
-        if let Some(done) = self.replay(key, &request).await? {
-            return Ok(done);
-        }
+        let settings = self.settings();
+        let number = match self.replay_or_number(key, &request, &settings).await? {
+            Next::Done(done) => return Ok(done),
+            Next::Number(number) => number,
+        };
         let original = self.receipt(receipt_id).await?;
         if original.kind != ReceiptKind::Sale {
             return Err(SaleError::InvalidArgument(format!(
@@ -759,7 +729,7 @@ impl Journal {
                 void.id
             )));
         }
-        let (number, void_id) = self.next_number().await?;
+        let void_id = receipt_id_of(&settings, number);
         let till = self.book.till();
         let mut prepared = Vec::new();
         let mut payouts = Payouts::default();
@@ -805,9 +775,11 @@ impl Journal {
         let request = json!({ "op": "return", "receipt": receipt_id,
             "lines": lines.iter().map(|l| json!([l.line, l.qty])).collect::<Vec<_>>() })
         .to_string();
-        if let Some(done) = self.replay(key, &request).await? {
-            return Ok((done, Vec::new()));
-        }
+        let settings = self.settings();
+        let number = match self.replay_or_number(key, &request, &settings).await? {
+            Next::Done(done) => return Ok((done, Vec::new())),
+            Next::Number(number) => number,
+        };
         let original = self.receipt(receipt_id).await?;
         if original.kind != ReceiptKind::Sale {
             return Err(SaleError::InvalidArgument(format!("{receipt_id} is not a sale")).into());
@@ -874,7 +846,7 @@ impl Journal {
             }
             taken.push((line.clone(), qty));
         }
-        let (number, return_id) = self.next_number().await?;
+        let return_id = receipt_id_of(&settings, number);
         let mut prepared = Vec::new();
         let returned: Vec<Value> = taken
             .iter()
