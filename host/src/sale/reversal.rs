@@ -129,16 +129,14 @@ pub fn void_of(
     // What went back on each tender, positive; the shortfall then comes off host tenders.
     let mut back: Vec<Decimal> = original.tenders.iter().map(|t| t.amount).collect();
     let mut change = original.totals.change;
-    for i in cash_first(original) {
+    let cash = cash_first(original);
+    for &i in &cash {
         let taken = change.min(back[i]);
         back[i] -= taken;
         change -= taken;
     }
     let mut left = shortfall;
-    for i in cash_first(original)
-        .into_iter()
-        .chain(others_last_first(original))
-    {
+    for i in cash.iter().copied().chain(others_last_first(original)) {
         let taken = left.min(back[i]);
         back[i] -= taken;
         left -= taken;
@@ -155,9 +153,7 @@ pub fn void_of(
     let mut rounding = Decimal::ZERO;
     if let Some(step) = currency.cash_increment
         && shortfall > Decimal::ZERO
-        && let Some(i) = cash_first(original)
-            .into_iter()
-            .find(|&i| back[i] > Decimal::ZERO)
+        && let Some(&i) = cash.iter().find(|&&i| back[i] > Decimal::ZERO)
     {
         let mut rounded = money::round_to_increment(back[i], step);
         rounded.rescale(minor);
