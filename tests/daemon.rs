@@ -622,10 +622,22 @@ async fn served_interfaces_match_the_checked_in_xml() {
         .await
         .expect("proxy");
     let served = introspectable.introspect().await.expect("Introspect");
-    let checked_in = include_str!("../host/interfaces/org.posd.Manager1.xml");
-    assert_eq!(
-        interface_shape(&served, "org.posd.Manager1"),
-        interface_shape(checked_in, "org.posd.Manager1"),
-        "host/interfaces/org.posd.Manager1.xml and the served interface differ"
-    );
+    for (name, checked_in) in [
+        (
+            "org.posd.Manager1",
+            include_str!("../host/interfaces/org.posd.Manager1.xml"),
+        ),
+        (
+            "org.posd.Register1",
+            include_str!("../host/interfaces/org.posd.Register1.xml"),
+        ),
+    ] {
+        let shape = interface_shape(&served, name);
+        assert!(!shape.is_empty(), "{name} is not served");
+        assert_eq!(
+            shape,
+            interface_shape(checked_in, name),
+            "host/interfaces/{name}.xml and the served interface differ"
+        );
+    }
 }

@@ -101,8 +101,7 @@ impl Till {
     }
 
     fn verify_ledger(&self) {
-        let c = rusqlite::Connection::open(self.database()).expect("open");
-        let verified = posd::ledger::verify(&c).expect("read the ledger");
+        let verified = verify_books(&self.database());
         assert!(verified.is_ok(), "{verified:?}");
     }
 }

@@ -72,6 +72,48 @@ pub trait Manager1 {
     fn sale_completed(&self, receipt_id: String, sale: zbus::OwnedObjectPath) -> zbus::Result<()>;
 }
 
+/// `org.posd.Register1` on `/org/posd/Posd1`: the till's day.
+#[zbus::proxy(
+    interface = "org.posd.Register1",
+    default_service = "org.posd.Posd1",
+    default_path = "/org/posd/Posd1"
+)]
+pub trait Register1 {
+    /// `open` or `closed`.
+    #[zbus(property)]
+    fn day_state(&self) -> zbus::Result<String>;
+    /// The open day's id, "" while closed.
+    #[zbus(property)]
+    fn day_id(&self) -> zbus::Result<String>;
+    /// When the open day was opened.
+    #[zbus(property)]
+    fn opened_at(&self) -> zbus::Result<String>;
+    /// Cash the drawer should hold.
+    #[zbus(property)]
+    fn expected_cash(&self) -> zbus::Result<String>;
+    /// Open the day with its counted float.
+    fn open_day(&self, float: &str, idempotency_key: &str) -> zbus::Result<String>;
+    /// Cash in (`in`) or out (`out`) with a reason.
+    fn cash_movement(
+        &self,
+        kind: &str,
+        amount: &str,
+        reason: &str,
+        details: std::collections::HashMap<&str, zbus::Variant<'_>>,
+        idempotency_key: &str,
+    ) -> zbus::Result<String>;
+    /// The X report of the open day.
+    fn report(&self) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
+    /// Close the day with the counted cash: the Z report.
+    fn close_day(&self, counted: &str, idempotency_key: &str) -> zbus::Result<String>;
+    /// Closed days between two dates.
+    fn list_days(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> zbus::Result<Vec<std::collections::HashMap<String, zbus::OwnedVariant>>>;
+}
+
 /// `org.posd.Plugin1` on `/org/posd/Posd1/plugin/<id>`.
 #[zbus::proxy(interface = "org.posd.Plugin1", default_service = "org.posd.Posd1")]
 pub trait Plugin1 {

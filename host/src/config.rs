@@ -125,11 +125,17 @@ impl Default for StoreConfig {
 pub struct RegisterConfig {
     /// Register identifier within the store; receipt numbers run without gaps per register.
     pub id: String,
+    /// The day must be opened with a counted float (`OpenDay`) before anything is sold;
+    /// otherwise the first sale of a day opens it with a float of 0.
+    pub require_day_open: bool,
 }
 
 impl Default for RegisterConfig {
     fn default() -> Self {
-        Self { id: "01".into() }
+        Self {
+            id: "01".into(),
+            require_day_open: false,
+        }
     }
 }
 
@@ -453,11 +459,16 @@ impl Config {
 
     /// Minor unit (decimal places) of the configured currency.
     pub fn currency_minor_unit(&self) -> u32 {
-        CURRENCIES
-            .iter()
-            .find(|(c, _)| *c == self.store.currency)
-            .map_or(2, |(_, u)| *u)
+        minor_unit_of(&self.store.currency)
     }
+}
+
+/// Decimal places of an ISO 4217 currency posd knows (2 for any other).
+pub fn minor_unit_of(currency: &str) -> u32 {
+    CURRENCIES
+        .iter()
+        .find(|(c, _)| *c == currency)
+        .map_or(2, |(_, u)| *u)
 }
 
 /// Checks one device entry: its connection and that it only has keys of its kind.

@@ -151,6 +151,12 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         receipt_settings(&config),
         outbox_wake.clone(),
     );
+    journal.load_day().await.map_err(|e| {
+        DaemonError::Store(StoreError::StateDirectory {
+            path: state_dir.clone(),
+            reason: format!("cannot read the till's day: {e}"),
+        })
+    })?;
     let open_sales = book.restore().await.map_err(|e| {
         DaemonError::Store(StoreError::StateDirectory {
             path: state_dir.clone(),
@@ -167,6 +173,10 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
                 journal.clone(),
             ),
         )
+        .serve_at(
+            bus::ROOT_PATH,
+            bus::register::Register::new(shared.clone(), journal.clone()),
+        )
         .serve_at(bus::ROOT_PATH, zbus::fdo::ObjectManager)
         .build()
         .await
@@ -179,6 +189,10 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         return Err(e.into());
     }
 
+    tokio::spawn(bus::register::announce_day_changes(
+        conn.clone(),
+        journal.clone(),
+    ));
     notifier.status("loading plugins");
     plugins.reload().await;
     for id in &open_sales {
@@ -320,6 +334,7 @@ fn receipt_settings(config: &Config) -> ReceiptSettings {
         header: config.receipt.header.clone(),
         footer: config.receipt.footer.clone(),
         printer: Some(config.receipt.printer.clone()).filter(|p| !p.is_empty()),
+        require_day_open: config.register.require_day_open,
     }
 }
 
@@ -573,7 +588,10 @@ impl Running {
                 None => changes.push("log.level ignored: RUST_LOG is set".into()),
             }
         }
-        if new.receipt != old.receipt || new.store.locale != old.store.locale {
+        if new.receipt != old.receipt
+            || new.store.locale != old.store.locale
+            || new.register != old.register
+        {
             self.journal.set_settings(receipt_settings(&self.config));
             changes.push("receipt settings updated".into());
         }

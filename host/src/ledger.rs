@@ -55,6 +55,10 @@ pub enum LedgerError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// Owner of the host's own accounts (`host:cash:01`, `host:vat:20`, …); no plugin may take
+/// this id, so plugins' postings never reach the host's accounts.
+pub const HOST_OWNER: &str = "host";
+
 /// The full account code of a plugin's account: plugins name accounts in their own
 /// namespace, the host prefixes the plugin id so no plugin can touch another's.
 pub fn plugin_account(plugin: &str, account: &str) -> String {

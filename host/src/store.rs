@@ -233,6 +233,55 @@ const MIGRATIONS: &[Migration] = &[
         ) STRICT;
     ",
     },
+    Migration {
+        version: 6,
+        description: "the till's day: receipts of day events, each receipt's day, the days",
+        sql: "
+        CREATE TABLE receipts_v6 (
+            id        TEXT PRIMARY KEY NOT NULL,
+            register  TEXT NOT NULL,
+            number    INTEGER NOT NULL,
+            kind      TEXT NOT NULL
+                      CHECK (kind IN ('sale', 'void', 'return', 'day_open', 'cash_in', 'cash_out', 'z')),
+            original  TEXT NOT NULL,
+            sale_id   TEXT NOT NULL,
+            time      TEXT NOT NULL,
+            customer  TEXT NOT NULL,
+            total     TEXT NOT NULL,
+            document  TEXT NOT NULL,
+            day       TEXT NOT NULL DEFAULT '',
+            booked    INTEGER NOT NULL DEFAULT 1 CHECK (booked IN (0, 1)),
+            UNIQUE (register, number)
+        ) STRICT;
+        -- Receipts from before: their money was not booked in the ledger yet.
+        INSERT INTO receipts_v6 (id, register, number, kind, original, sale_id, time, customer, total, document, day, booked)
+            SELECT id, register, number, kind, original, sale_id, time, customer, total, document, '', 0 FROM receipts;
+        DROP TABLE receipts;
+        ALTER TABLE receipts_v6 RENAME TO receipts;
+        CREATE INDEX receipts_original ON receipts (original) WHERE original != '';
+        CREATE INDEX receipts_customer ON receipts (customer, time) WHERE customer != '';
+        CREATE INDEX receipts_day ON receipts (day, number) WHERE day != '';
+        CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts
+            BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
+        CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
+            BEGIN SELECT RAISE(ABORT, 'receipts are immutable'); END;
+        CREATE TABLE days (
+            id           TEXT PRIMARY KEY NOT NULL,
+            register     TEXT NOT NULL,
+            number       INTEGER NOT NULL,
+            opened_at    TEXT NOT NULL,
+            float        TEXT NOT NULL,
+            open_receipt TEXT NOT NULL,
+            closed_at    TEXT,
+            z_receipt    TEXT,
+            counted      TEXT,
+            difference   TEXT,
+            expected     TEXT,
+            UNIQUE (register, number)
+        ) STRICT;
+        CREATE UNIQUE INDEX days_one_open ON days (register) WHERE closed_at IS NULL;
+    ",
+    },
 ];
 
 /// The schema version this build migrates to.

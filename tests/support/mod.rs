@@ -737,3 +737,16 @@ pub async fn sale_proxy<'a>(
 pub fn test_plugin_source(stem: &str) -> PathBuf {
     workspace().join(format!("plugins/testplugins/c/{stem}.c"))
 }
+
+/// Runs every check `posctl ledger verify` runs on the database file: the ledger's own
+/// invariants, then the journal against the ledger. `Err` names the first breach.
+pub fn verify_books(db: &Path) -> Result<String, String> {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| format!("open {}: {e}", db.display()))?;
+    let ledger = posd::ledger::verify(&c)
+        .map_err(|e| e.to_string())?
+        .map_err(|b| b.to_string())?;
+    let receipts = posd::sale::booking::verify(&c, posd::config::minor_unit_of)
+        .map_err(|e| e.to_string())??;
+    Ok(format!("{ledger:?}; {receipts:?}"))
+}

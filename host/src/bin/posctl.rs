@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use posd::bus::{self, BusChoice};
-use posd::client::{MANAGER_PROPERTIES, Manager1Proxy, Printer1Proxy, device_path, error_reply};
+use posd::client::{
+    MANAGER_PROPERTIES, Manager1Proxy, Printer1Proxy, Register1Proxy, device_path, error_reply,
+};
 use serde_json::{Value, json};
 
 /// Inspect and control a running posd.
@@ -66,6 +68,11 @@ enum Command {
         #[command(subcommand)]
         action: LedgerAction,
     },
+    /// The till's day: open it with a float, cash in and out, the X and Z reports.
+    Day {
+        #[command(subcommand)]
+        action: DayAction,
+    },
     /// Partner messages waiting, delivered or dead (reads the database directly).
     Outbox {
         /// Only messages in this state: pending, delivered or dead.
@@ -114,6 +121,65 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum DayAction {
+    /// Open the day with the counted float.
+    Open {
+        /// Cash counted in the drawer, e.g. 150.00.
+        float: String,
+        /// Idempotency key: the same key again answers the same receipt [default: a new one].
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Put cash into the drawer (Einlage).
+    CashIn {
+        /// Amount, e.g. 50.00.
+        amount: String,
+        /// Why (required), e.g. "Wechselgeld".
+        #[arg(long)]
+        reason: String,
+        /// Who moved it.
+        #[arg(long)]
+        cashier: Option<String>,
+        /// Idempotency key [default: a new one].
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Take cash out of the drawer (Entnahme).
+    CashOut {
+        /// Amount, e.g. 200.00.
+        amount: String,
+        /// Why (required), e.g. "Bank".
+        #[arg(long)]
+        reason: String,
+        /// Who moved it.
+        #[arg(long)]
+        cashier: Option<String>,
+        /// Idempotency key [default: a new one].
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Show the X report of the open day (nothing is written).
+    X,
+    /// Close the day with the cash counted: the Z report, printed and kept in the journal.
+    Z {
+        /// Cash counted in the drawer.
+        counted: String,
+        /// Idempotency key [default: a new one].
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// List closed days with their Z receipts.
+    History {
+        /// First opening date, YYYY-MM-DD.
+        #[arg(long, default_value = "")]
+        from: String,
+        /// Last opening date, YYYY-MM-DD.
+        #[arg(long, default_value = "")]
+        to: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum LedgerAction {
     /// Check every invariant: each journal entry balances, cached balances match their
     /// postings, no account is below its floor, receipts are numbered without gaps, and
@@ -121,6 +187,15 @@ enum LedgerAction {
     Verify {
         /// The state directory [default: $STATE_DIRECTORY, else the XDG state directory,
         /// else /var/lib/posd].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<std::path::PathBuf>,
+    },
+    /// Show account balances: all, one account, or those under a prefix (`host:`,
+    /// `host:vat:`, `vouchers:`).
+    Balance {
+        /// An account code or the start of one.
+        account: Option<String>,
+        /// The state directory [default: as posd chooses it].
         #[arg(long, value_name = "DIR")]
         state_dir: Option<std::path::PathBuf>,
     },
@@ -212,11 +287,13 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         (None, true) => BusChoice::Session,
         (None, false) => BusChoice::System,
     };
-    if let Command::Ledger {
-        action: LedgerAction::Verify { state_dir },
-    } = &cli.command
-    {
-        return ledger_verify(state_dir.clone(), cli.json);
+    if let Command::Ledger { action } = &cli.command {
+        return match action {
+            LedgerAction::Verify { state_dir } => ledger_verify(state_dir.clone(), cli.json),
+            LedgerAction::Balance { account, state_dir } => {
+                ledger_balance(account.as_deref(), state_dir.clone(), cli.json)
+            }
+        };
     }
     if let Command::Outbox {
         state,
@@ -274,6 +351,7 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Day { action } => day(&conn, action, cli.json).await,
         Command::Ledger { .. } | Command::Outbox { .. } => Ok(()),
         Command::Plugins { action: None } => plugins(&conn, cli.json).await,
         Command::Plugins {
@@ -708,6 +786,9 @@ fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result
     let verified = posd::ledger::verify(&conn)
         .map_err(|e| Failure::Transport(e.to_string()))?
         .map_err(|b| breach(b.to_string()))?;
+    let receipts_checked = posd::sale::booking::verify(&conn, posd::config::minor_unit_of)
+        .map_err(|e| Failure::Transport(e.to_string()))?
+        .map_err(breach)?;
     let gaps: Vec<(String, i64, i64)> = conn
         .prepare("SELECT register, count(*), max(number) FROM receipts GROUP BY register")
         .and_then(|mut stmt| {
@@ -721,16 +802,210 @@ fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result
             "register {register}: {count} receipts but numbers up to {max}: the journal has a gap"
         )));
     }
+    let mut text = format!(
+        "ledger ok: {} journal entries, {} postings, {} accounts balance; {} receipts without gaps, \
+         {} agree with the ledger and add up as printed, {} sales within their reversals",
+        verified.entries,
+        verified.postings,
+        verified.accounts,
+        receipts,
+        receipts_checked.booked,
+        receipts_checked.reversed
+    );
+    if receipts_checked.before_ledger > 0 {
+        text += &format!(
+            "; {} receipts from before posd booked all money were checked for their arithmetic only",
+            receipts_checked.before_ledger
+        );
+    }
     say(
         as_json,
         json!({ "ok": true, "entries": verified.entries, "postings": verified.postings,
-                "accounts": verified.accounts, "receipts": receipts }),
-        &format!(
-            "ledger ok: {} journal entries, {} postings, {} accounts balance; {} receipts without gaps",
-            verified.entries, verified.postings, verified.accounts, receipts
-        ),
+                "accounts": verified.accounts, "receipts": receipts,
+                "receipts_booked": receipts_checked.booked,
+                "receipts_before_ledger": receipts_checked.before_ledger,
+                "sales_reversed": receipts_checked.reversed }),
+        &text,
     );
     Ok(())
+}
+
+fn ledger_balance(
+    account: Option<&str>,
+    state_dir: Option<std::path::PathBuf>,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let conn = open_state_database(state_dir)?;
+    let prefix = account.unwrap_or("");
+    let rows: Vec<(String, String, String, String, Option<String>)> = conn
+        .prepare(
+            "SELECT code, kind, unit, balance, customer FROM ledger_accounts
+             WHERE ?1 = '' OR code = ?1 OR substr(code, 1, length(?1)) = ?1 ORDER BY code",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map([prefix], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(|e| Failure::Transport(e.to_string()))?;
+    if rows.is_empty() && !prefix.is_empty() {
+        return Err(Failure::Reply {
+            name: "org.posd.Error.NotFound".into(),
+            message: format!("no account {prefix:?}; `posctl ledger balance` lists them all"),
+        });
+    }
+    if as_json {
+        let list: Vec<Value> = rows
+            .iter()
+            .map(|(code, kind, unit, balance, customer)| {
+                json!({ "account": code, "kind": kind, "unit": unit, "balance": balance,
+                        "customer": customer.clone().unwrap_or_default() })
+            })
+            .collect();
+        println!("{}", Value::Array(list));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no accounts");
+        return Ok(());
+    }
+    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(7).max(7);
+    println!("{:<width$} {:<10} {:>14} UNIT", "ACCOUNT", "KIND", "BALANCE");
+    for (code, kind, unit, balance, _) in &rows {
+        println!("{code:<width$} {kind:<10} {balance:>14} {unit}");
+    }
+    Ok(())
+}
+
+/// A key for a command a technician may run again: unique per call.
+fn fresh_key(what: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("posctl-{what}-{}-{now}", std::process::id())
+}
+
+async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Result<(), Failure> {
+    let register = Register1Proxy::new(conn).await?;
+    let manager = Manager1Proxy::new(conn).await?;
+    let key = |given: &Option<String>, what: &str| given.clone().unwrap_or_else(|| fresh_key(what));
+    let receipt_done = async |id: String, verb: &str| -> Result<(), Failure> {
+        if as_json {
+            let receipt = manager.get_receipt(&id).await?;
+            let values: BTreeMap<String, Value> = receipt
+                .iter()
+                .map(|(k, v)| (k.clone(), variant_to_json(v)))
+                .collect();
+            println!("{}", json!(values));
+        } else {
+            println!("{verb}: receipt {id}");
+        }
+        Ok(())
+    };
+    match action {
+        DayAction::Open { float, key: k } => {
+            let id = register.open_day(float, &key(k, "open")).await?;
+            receipt_done(id, "day opened").await
+        }
+        DayAction::CashIn {
+            amount,
+            reason,
+            cashier,
+            key: k,
+        }
+        | DayAction::CashOut {
+            amount,
+            reason,
+            cashier,
+            key: k,
+        } => {
+            let kind = if matches!(action, DayAction::CashIn { .. }) {
+                "in"
+            } else {
+                "out"
+            };
+            let mut details = std::collections::HashMap::new();
+            if let Some(cashier) = cashier {
+                details.insert("cashier", zbus::Variant::from(cashier.as_str()));
+            }
+            let id = register
+                .cash_movement(kind, amount, reason, details, &key(k, kind))
+                .await?;
+            receipt_done(id, &format!("cash {kind}")).await
+        }
+        DayAction::X => {
+            let report = register.report().await?;
+            if as_json {
+                let values: BTreeMap<String, Value> = report
+                    .iter()
+                    .filter(|(k, _)| k.as_str() != "text")
+                    .map(|(k, v)| (k.clone(), variant_to_json(v)))
+                    .collect();
+                println!("{}", json!(values));
+            } else {
+                let text = report.get("text").map(variant_to_json).unwrap_or_default();
+                print!("{}", text.as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        DayAction::Z { counted, key: k } => {
+            let id = register.close_day(counted, &key(k, "z")).await?;
+            let receipt = manager.get_receipt(&id).await?;
+            if as_json {
+                let values: BTreeMap<String, Value> = receipt
+                    .iter()
+                    .map(|(k, v)| (k.clone(), variant_to_json(v)))
+                    .collect();
+                println!("{}", json!(values));
+            } else {
+                let text = receipt.get("text").map(variant_to_json).unwrap_or_default();
+                print!("{}", text.as_str().unwrap_or_default());
+            }
+            Ok(())
+        }
+        DayAction::History { from, to } => {
+            let days = register.list_days(from, to).await?;
+            let list: Vec<BTreeMap<String, Value>> = days
+                .iter()
+                .map(|d| {
+                    d.iter()
+                        .map(|(k, v)| (k.clone(), variant_to_json(v)))
+                        .collect()
+                })
+                .collect();
+            if as_json {
+                println!("{}", json!(list));
+                return Ok(());
+            }
+            if list.is_empty() {
+                println!("no closed days");
+                return Ok(());
+            }
+            println!(
+                "{:>5} {:<18} {:<26} {:<16} {:>10} {:>10} {:>10}",
+                "Z", "DAY", "CLOSED", "Z RECEIPT", "EXPECTED", "COUNTED", "DIFFERENCE"
+            );
+            for d in &list {
+                let get = |k: &str| {
+                    d.get(k)
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .unwrap_or_default()
+                };
+                println!(
+                    "{:>5} {:<18} {:<26} {:<16} {:>10} {:>10} {:>10}",
+                    get("number"),
+                    get("day"),
+                    get("closed_at"),
+                    get("z_receipt_id"),
+                    get("expected"),
+                    get("counted"),
+                    get("difference")
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 fn print_preview(
@@ -826,20 +1101,40 @@ async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
 }
 
 fn variant_to_json(value: &zbus::OwnedVariant) -> Value {
-    if let Ok(s) = String::try_from(value.clone()) {
-        return Value::String(s);
+    value_to_json(value)
+}
+
+/// A D-Bus value as JSON: numbers as numbers, records as objects, lists as arrays.
+fn value_to_json(value: &zbus::Variant<'_>) -> Value {
+    use zbus::Variant as V;
+    match value {
+        V::U8(n) => json!(n),
+        V::Bool(b) => json!(b),
+        V::I16(n) => json!(n),
+        V::U16(n) => json!(n),
+        V::I32(n) => json!(n),
+        V::U32(n) => json!(n),
+        V::I64(n) => json!(n),
+        V::U64(n) => json!(n),
+        V::F64(n) => json!(n),
+        V::Str(s) => Value::String(s.to_string()),
+        V::Signature(s) => Value::String(s.to_string()),
+        V::ObjectPath(p) => Value::String(p.to_string()),
+        V::Variant(inner) => value_to_json(inner),
+        V::Array(items) => Value::Array(items.inner().iter().map(value_to_json).collect()),
+        V::Dict(dict) => Value::Object(
+            dict.iter()
+                .map(|(k, v)| {
+                    let key = match value_to_json(k) {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, value_to_json(v))
+                })
+                .collect(),
+        ),
+        V::Structure(s) => Value::Array(s.fields().iter().map(value_to_json).collect()),
+        #[allow(unreachable_patterns)]
+        _ => Value::Null,
     }
-    if let Ok(b) = bool::try_from(value.clone()) {
-        return Value::Bool(b);
-    }
-    if let Ok(n) = u32::try_from(value.clone()) {
-        return json!(n);
-    }
-    if let Ok(n) = i64::try_from(value.clone()) {
-        return json!(n);
-    }
-    if let Ok(list) = Vec::<String>::try_from(value.clone()) {
-        return json!(list);
-    }
-    Value::String(format!("{:?}", &**value))
 }

@@ -178,6 +178,7 @@ impl Manager {
                 }
             }
         }
+        self.journal.ensure_day().await?;
         let sale = self.book.open(&cashier, &customer).await?;
         let path = super::sale::object_path(&sale.id);
         server
@@ -518,6 +519,16 @@ pub fn receipt_record(r: &Receipt, minor: u32) -> HashMap<String, zbus::Variant<
         })
         .collect();
     out.insert("sections".into(), Variant::from(sections));
+    out.insert("day".into(), Variant::from(r.day.clone()));
+    if let Some(event) = &r.event {
+        out.insert("reason".into(), Variant::from(event.reason.clone()));
+        if let Some(report) = &event.report {
+            out.insert(
+                "report".into(),
+                Variant::from(super::register::report_record(report, minor)),
+            );
+        }
+    }
     out.insert(
         "text".into(),
         Variant::from(crate::sale::receipt::receipt_text(r, minor, 42)),

@@ -10,6 +10,7 @@ mod error;
 mod manager;
 pub mod plugin;
 pub mod private;
+pub mod register;
 pub mod sale;
 
 pub use caller::{ADMIN_GROUP, Caller, group_id};

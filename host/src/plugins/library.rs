@@ -237,6 +237,10 @@ pub fn check_descriptor(
             "its id {id:?} is not 1 to 64 lowercase letters, digits, '-' or '_'"
         ));
     }
+    if id == crate::ledger::HOST_OWNER {
+        // The host's own ledger accounts are `host:…`; a plugin of that id could post to them.
+        return Err(format!("its id {id:?} is reserved for the host's own accounts"));
+    }
     if d.create.is_none() || d.destroy.is_none() || d.free_buffer.is_none() {
         return Err("its descriptor lacks create, destroy or free_buffer".into());
     }

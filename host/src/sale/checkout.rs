@@ -13,11 +13,14 @@ use std::sync::Arc;
 
 use posd_plugin_sdk::schema as wire;
 use rusqlite::{OptionalExtension, params};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::book::{Book, BookError, Till, view};
 use super::engine::{self, SaleError};
 use super::model::{Line, LineKind, Receipt, ReceiptKind, SaleState, Section, VatLine};
+use super::booking;
+use super::day::{DayRow, DayStatus};
 use super::reversal::{self, Payouts, ReversalError};
 use crate::devices::Registry;
 use crate::ledger::{self, LedgerError, PostingSpec};
@@ -76,17 +79,22 @@ pub struct ReceiptSettings {
     pub footer: Vec<String>,
     /// The printer device receipts go to; `None`: the first printer configured.
     pub printer: Option<String>,
+    /// Selling, voiding, returning and cash movements need a day opened with `OpenDay`;
+    /// otherwise the first of them opens one with a float of 0.
+    pub require_day_open: bool,
 }
 
 /// The journal of committed receipts and the checkout that writes it.
 pub struct Journal {
-    db: Database,
+    pub(super) db: Database,
     plugins: Arc<PluginManager>,
-    book: Arc<Book>,
+    pub(super) book: Arc<Book>,
     devices: Registry,
     settings: std::sync::RwLock<ReceiptSettings>,
     outbox_wake: Arc<tokio::sync::Notify>,
-    one_at_a_time: tokio::sync::Mutex<()>,
+    pub(super) one_at_a_time: tokio::sync::Mutex<()>,
+    /// The till's day as the bus shows it; changed only under `one_at_a_time`.
+    pub(super) day: tokio::sync::watch::Sender<DayStatus>,
 }
 
 impl std::fmt::Debug for Journal {
@@ -97,18 +105,18 @@ impl std::fmt::Debug for Journal {
 
 /// What comes before a checkout, void or return: the receipt of the same request made
 /// earlier, or the number the new receipt gets.
-enum Next {
+pub(super) enum Next {
     Done(String),
     Number(i64),
 }
 
-struct Prepared {
+pub(super) struct Prepared {
     plugin: String,
     effects: wire::CheckoutEffects,
 }
 
 /// The receipt printer's name, rendering profile and handle.
-type ReceiptPrinter = (Arc<crate::devices::Device>, posd_printer::Profile);
+pub(super) type ReceiptPrinter = (Arc<crate::devices::Device>, posd_printer::Profile);
 
 impl Journal {
     /// A journal writing through `db`.
@@ -128,6 +136,7 @@ impl Journal {
             settings: std::sync::RwLock::new(settings),
             outbox_wake,
             one_at_a_time: tokio::sync::Mutex::new(()),
+            day: tokio::sync::watch::Sender::new(DayStatus::default()),
         })
     }
 
@@ -136,14 +145,14 @@ impl Journal {
         *self.settings.write().unwrap_or_else(|e| e.into_inner()) = settings;
     }
 
-    fn settings(&self) -> ReceiptSettings {
+    pub(super) fn settings(&self) -> ReceiptSettings {
         self.settings
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
 
-    fn receipt_printer(&self) -> Option<ReceiptPrinter> {
+    pub(super) fn receipt_printer(&self) -> Option<ReceiptPrinter> {
         let wanted = self.settings().printer;
         let devices = self.devices.read().unwrap_or_else(|e| e.into_inner());
         devices
@@ -168,9 +177,9 @@ impl Journal {
         let _one = self.one_at_a_time.lock().await;
         let request = json!({ "op": "checkout", "sale": sale_id }).to_string();
         let settings = self.settings();
-        let (number, receipt_id) = match self.replay_or_number(key, &request, &settings).await? {
+        let number = match self.replay_or_number(key, &request, &settings).await? {
             Next::Done(receipt) => return Ok((receipt, true)),
-            Next::Number(number) => (number, receipt_id_of(&settings, number)),
+            Next::Number(number) => number,
         };
         let (_frozen, sale) = self.book.begin_checkout(sale_id).await?;
         if sale.state == SaleState::Completed {
@@ -181,12 +190,14 @@ impl Journal {
         }
         let till = self.book.till();
         let totals = engine::ready_for_checkout(&sale, till.currency)?;
+        let (day, number) = self.day_for(number, &settings).await?;
+        let receipt_id = receipt_id_of(&settings, number);
         let checkout_id = format!("{sale_id}/{key}");
         let prepared = self
             .prepare(&sale, &till, &checkout_id, &receipt_id)
             .await?;
 
-        let receipt = build_receipt(
+        let mut receipt = build_receipt(
             &sale,
             &till,
             &settings,
@@ -195,6 +206,7 @@ impl Journal {
             &prepared,
             &totals,
         );
+        receipt.day = day.id.clone();
         let printer = self.receipt_printer();
         let print_jobs = print_jobs_of(&receipt, printer.as_ref(), till.currency.minor);
 
@@ -202,47 +214,24 @@ impl Journal {
         let mut completed = sale.clone();
         completed.state = SaleState::Completed;
         completed.receipt_id = receipt_id.clone();
-        let documents = serde_json::to_string(&receipt)
-            .and_then(|receipt| Ok((receipt, serde_json::to_string(&completed)?)))
-            .map_err(|e| SaleError::InvalidArgument(e.to_string()));
-        let (document, sale_document) = match documents {
-            Ok(documents) => documents,
+        let write = serde_json::to_string(&completed)
+            .map_err(|e| SaleError::InvalidArgument(e.to_string()))
+            .and_then(|sale_document| {
+                let mut write = JournalWrite::new(&receipt, &prepared, till.currency.minor)?;
+                write.print_jobs = print_jobs;
+                write.idempotency = Some((key.to_string(), "checkout", request.clone()));
+                write.sale = Some((sale_id.to_string(), sale_document));
+                write.fault = Some("checkout-before-commit");
+                Ok(write)
+            });
+        let write = match write {
+            Ok(write) => write,
             Err(e) => {
                 self.abort(&prepared, &checkout_id, &e.to_string());
                 return Err(e.into());
             }
         };
-        let writes = PluginWrites::of(&prepared, &receipt_id);
-        let row = ReceiptRow::of(&receipt, &document);
-        let (key_owned, request_owned, rid) =
-            (key.to_string(), request.clone(), receipt_id.clone());
-        let sale_id_owned = sale_id.to_string();
-        let written = self
-            .db
-            .call(move |c| {
-                let tx = c.transaction()?;
-                row.insert(&tx)?;
-                if let Err(e) = writes.write(&tx, "sale", &rid)? {
-                    return Ok(Err(e));
-                }
-                for (device, kind, bytes) in &print_jobs {
-                    print_queue::enqueue_with(&tx, device, kind, &rid, |_| bytes.clone())?;
-                }
-                let now = super::time::rfc3339_ms(now_ms());
-                tx.prepare_cached(
-                    "UPDATE sales SET state = 'completed', document = ?2, updated_at = ?3 WHERE id = ?1",
-                )?
-                .execute(params![sale_id_owned, sale_document, now])?;
-                tx.prepare_cached(
-                    "INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, 'checkout', ?2, ?3, ?4)",
-                )?
-                .execute(params![key_owned, request_owned, rid, now])?;
-                crate::fault::point("checkout-before-commit");
-                tx.commit()?;
-                Ok(Ok(()))
-            })
-            .await;
-        match written {
+        match self.db.call(move |c| write.apply(c)).await {
             Ok(Ok(())) => {}
             Ok(Err(ledger_error)) => {
                 self.abort(&prepared, &checkout_id, &ledger_error.to_string());
@@ -253,6 +242,7 @@ impl Journal {
                 return Err(e.into());
             }
         }
+        self.committed_to_day(&receipt);
         tracing::info!(sale = %sale_id, receipt = %receipt_id, total = %totals.total, "checked out");
         // Queued now, so each plugin hears of the commit before the next checkout's
         // prepare; the answer is not waited for.
@@ -321,7 +311,7 @@ impl Journal {
     /// In one database round trip: the receipt of an earlier request with `key` (or a
     /// conflict if the key was used for another request), else the next receipt number.
     /// Call it under the journal's lock, so that the number is still next when written.
-    async fn replay_or_number(
+    pub(super) async fn replay_or_number(
         &self,
         key: &str,
         request: &str,
@@ -335,12 +325,7 @@ impl Journal {
                     .prepare_cached("SELECT request, result FROM idempotency WHERE key = ?1")?
                     .query_row([&key_owned], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
-                let next = c
-                    .prepare_cached(
-                        "SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1",
-                    )?
-                    .query_row([&register], |r| r.get(0))?;
-                Ok((found, next))
+                Ok((found, next_receipt_number(c, &register)?))
             })
             .await?;
         match found {
@@ -408,8 +393,14 @@ impl Journal {
     }
 }
 
+/// The number the next receipt of `register` gets.
+pub(super) fn next_receipt_number(c: &rusqlite::Connection, register: &str) -> rusqlite::Result<i64> {
+    c.prepare_cached("SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1")?
+        .query_row([register], |r| r.get(0))
+}
+
 /// `<store>-<register>-<number>`.
-fn receipt_id_of(settings: &ReceiptSettings, number: i64) -> String {
+pub(super) fn receipt_id_of(settings: &ReceiptSettings, number: i64) -> String {
     format!("{}-{}-{number:06}", settings.store_id, settings.register_id)
 }
 
@@ -438,7 +429,7 @@ fn print_jobs_of(
 }
 
 /// Tells the receipt printer's worker that jobs are waiting.
-fn wake_printer(printer: Option<&ReceiptPrinter>) {
+pub(super) fn wake_printer(printer: Option<&ReceiptPrinter>) {
     if let Some((device, _)) = printer
         && let Some(handle) = device.printer()
     {
@@ -447,43 +438,68 @@ fn wake_printer(printer: Option<&ReceiptPrinter>) {
 }
 
 /// A ledger refusal as the caller's error.
-fn refused(e: LedgerError) -> JournalError {
+pub(super) fn refused(e: LedgerError) -> JournalError {
     match e {
         LedgerError::BelowFloor { .. } => JournalError::InsufficientBalance(e.to_string()),
         other => CallError::Failed(format!("the plugins' postings were refused: {other}")).into(),
     }
 }
 
-fn now_ms() -> u128 {
+pub(super) fn now_ms() -> u128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis())
 }
 
-/// What the plugins' answers write in a journal transaction: their postings (one journal
-/// entry per plugin), outbox messages and key-value writes.
-struct PluginWrites {
-    postings: Vec<(String, Vec<PostingSpec>)>,
+/// Everything one journal transaction writes: the receipt, its ledger entry (the host's
+/// postings and the plugins' in one balanced entry), the plugins' outbox messages and
+/// key-value writes, print jobs, and what else the operation changes (the sale's final
+/// state, the day, the idempotency key).
+pub(super) struct JournalWrite {
+    row: ReceiptRow,
+    postings: Vec<PostingSpec>,
+    memo: String,
     messages: Vec<NewMessage>,
     kv: Vec<(String, String, Value)>,
+    /// (device, kind, bytes).
+    pub(super) print_jobs: Vec<(String, &'static str, Vec<u8>)>,
+    /// (key, operation, request).
+    pub(super) idempotency: Option<(String, &'static str, String)>,
+    /// (sale id, its completed document).
+    pub(super) sale: Option<(String, String)>,
+    /// A day opened with this receipt.
+    pub(super) day_opened: Option<DayRow>,
+    /// The day this receipt closes.
+    pub(super) day_closed: Option<DayRow>,
+    /// The crash point just before the commit.
+    pub(super) fault: Option<&'static str>,
 }
 
-impl PluginWrites {
-    fn of(prepared: &[Prepared], receipt_id: &str) -> Self {
-        Self {
-            postings: prepared
+impl JournalWrite {
+    /// The write of `receipt` with the plugins' effects of `prepared`.
+    pub(super) fn new(
+        receipt: &Receipt,
+        prepared: &[Prepared],
+        minor: u32,
+    ) -> Result<Self, SaleError> {
+        let document =
+            serde_json::to_string(receipt).map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+        let mut postings = booking::postings(receipt, minor);
+        postings.extend(prepared.iter().flat_map(|p| {
+            p.effects
+                .postings
+                .iter()
+                .map(|x| posting_spec(&p.plugin, x))
+        }));
+        Ok(Self {
+            row: ReceiptRow::of(receipt, &document),
+            postings,
+            memo: prepared
                 .iter()
                 .filter(|p| !p.effects.postings.is_empty())
-                .map(|p| {
-                    let specs = p
-                        .effects
-                        .postings
-                        .iter()
-                        .map(|x| posting_spec(&p.plugin, x))
-                        .collect();
-                    (p.plugin.clone(), specs)
-                })
-                .collect(),
+                .map(|p| p.plugin.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             messages: prepared
                 .iter()
                 .flat_map(|p| {
@@ -492,7 +508,7 @@ impl PluginWrites {
                         destination: m.destination.clone(),
                         key: m.key.clone(),
                         payload: m.payload.clone(),
-                        reference: receipt_id.to_string(),
+                        reference: receipt.id.clone(),
                     })
                 })
                 .collect(),
@@ -505,27 +521,61 @@ impl PluginWrites {
                         .map(|w| (p.plugin.clone(), w.key.clone(), w.value.clone()))
                 })
                 .collect(),
-        }
+            print_jobs: Vec::new(),
+            idempotency: None,
+            sale: None,
+            day_opened: None,
+            day_closed: None,
+            fault: None,
+        })
     }
 
-    /// Writes everything in the caller's transaction; a ledger refusal is the inner error.
-    fn write(
+    /// Writes everything in one transaction; a ledger refusal is the inner error, and then
+    /// nothing was written.
+    pub(super) fn apply(
         &self,
-        tx: &rusqlite::Connection,
-        kind: &str,
-        receipt_id: &str,
+        c: &mut rusqlite::Connection,
     ) -> rusqlite::Result<Result<(), LedgerError>> {
-        for (plugin, specs) in &self.postings {
-            if let Err(e) = ledger::post(tx, kind, receipt_id, plugin, specs) {
-                return Ok(Err(e));
-            }
+        let tx = c.transaction()?;
+        let rid = &self.row.id;
+        if let Some(day) = &self.day_opened {
+            super::day::insert_day(&tx, day)?;
+        }
+        self.row.insert(&tx)?;
+        if !self.postings.is_empty()
+            && let Err(e) = ledger::post(&tx, self.row.kind, rid, &self.memo, &self.postings)
+        {
+            return Ok(Err(e));
         }
         for message in &self.messages {
-            outbox::enqueue(tx, message)?;
+            outbox::enqueue(&tx, message)?;
         }
         for (plugin, key, value) in &self.kv {
-            crate::plugins::services::kv_put(tx, plugin, key, value)?;
+            crate::plugins::services::kv_put(&tx, plugin, key, value)?;
         }
+        for (device, kind, bytes) in &self.print_jobs {
+            print_queue::enqueue_with(&tx, device, kind, rid, |_| bytes.clone())?;
+        }
+        let now = super::time::rfc3339_ms(now_ms());
+        if let Some((sale_id, document)) = &self.sale {
+            tx.prepare_cached(
+                "UPDATE sales SET state = 'completed', document = ?2, updated_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![sale_id, document, now])?;
+        }
+        if let Some(day) = &self.day_closed {
+            super::day::close_day(&tx, day)?;
+        }
+        if let Some((key, operation, request)) = &self.idempotency {
+            tx.prepare_cached(
+                "INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![key, operation, request, rid, now])?;
+        }
+        if let Some(point) = self.fault {
+            crate::fault::point(point);
+        }
+        tx.commit()?;
         Ok(Ok(()))
     }
 }
@@ -556,19 +606,7 @@ fn build_receipt(
         lines.push(Line::rounding("R", rounding));
     }
     let vat: Vec<VatLine> = engine::vat_lines(sale, till.currency);
-    let sections = prepared
-        .iter()
-        .flat_map(|p| {
-            p.effects.sections.iter().map(|s| Section {
-                plugin: p.plugin.clone(),
-                title: s.title.clone(),
-                lines: s.lines.clone(),
-                slip: s.slip,
-                barcode: s.barcode.clone(),
-                qr: s.qr.clone(),
-            })
-        })
-        .collect();
+    let sections = sections_of(prepared);
     Receipt {
         id: id.to_string(),
         number,
@@ -589,6 +627,8 @@ fn build_receipt(
         sections,
         header: settings.header.clone(),
         footer: settings.footer.clone(),
+        day: String::new(),
+        event: None,
     }
 }
 
@@ -614,6 +654,7 @@ struct ReceiptRow {
     customer: String,
     total: String,
     document: String,
+    day: String,
 }
 
 impl ReceiptRow {
@@ -622,26 +663,23 @@ impl ReceiptRow {
             id: r.id.clone(),
             register: r.register_id.clone(),
             number: r.number,
-            kind: match r.kind {
-                ReceiptKind::Sale => "sale",
-                ReceiptKind::Void => "void",
-                ReceiptKind::Return => "return",
-            },
+            kind: r.kind.as_str(),
             original: r.original.clone(),
             sale_id: r.sale_id.clone(),
             time: r.time.clone(),
             customer: r.customer.clone(),
             total: r.totals.total.to_string(),
             document: document.to_string(),
+            day: r.day.clone(),
         }
     }
 
     fn insert(&self, c: &rusqlite::Connection) -> rusqlite::Result<()> {
-        c.prepare_cached("INSERT INTO receipts (id, register, number, kind, original, sale_id, time, customer, total, document)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(
+        c.prepare_cached("INSERT INTO receipts (id, register, number, kind, original, sale_id, time, customer, total, document, day)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(
             params![
                 self.id, self.register, self.number, self.kind, self.original, self.sale_id, self.time,
-                self.customer, self.total, self.document
+                self.customer, self.total, self.document, self.day
             ],
         )?;
         Ok(())
@@ -664,7 +702,7 @@ impl Journal {
         let amount = |d: rust_decimal::Decimal| crate::money::format(d, minor);
         json!({
             "id": r.id, "time": r.time,
-            "kind": match r.kind { ReceiptKind::Sale => "sale", ReceiptKind::Void => "void", ReceiptKind::Return => "return" },
+            "kind": r.kind.as_str(),
             "customer": if r.customer.is_empty() { Value::Null } else { Value::from(r.customer.clone()) },
             "lines": r.lines.iter().map(|l| json!({
                 "id": l.id, "kind": l.kind.as_str(), "sku": l.sku, "name": l.name,
@@ -684,24 +722,27 @@ impl Journal {
         })
     }
 
-    async fn reversals_of(
-        &self,
-        id: &str,
-        kind: &'static str,
-    ) -> Result<Vec<Receipt>, JournalError> {
+    /// The voids and returns of a receipt, in journal order.
+    async fn reversals_of(&self, id: &str) -> Result<Vec<Receipt>, JournalError> {
         let id = id.to_string();
         let documents: Vec<String> = self
             .db
             .call(move |c| {
-                let mut stmt = c.prepare("SELECT document FROM receipts WHERE original = ?1 AND kind = ?2 ORDER BY number")?;
-                let rows = stmt.query_map([&id, &kind.to_string()], |r| r.get(0))?;
+                let mut stmt = c.prepare_cached(
+                    "SELECT document FROM receipts WHERE original = ?1 ORDER BY number",
+                )?;
+                let rows = stmt.query_map([&id], |r| r.get(0))?;
                 rows.collect()
             })
             .await?;
-        Ok(documents
+        documents
             .iter()
-            .filter_map(|d| serde_json::from_str(d).ok())
-            .collect())
+            .map(|d| {
+                serde_json::from_str(d).map_err(|e| {
+                    JournalError::Conflict(format!("a reversal of a receipt is unreadable: {e}"))
+                })
+            })
+            .collect()
     }
 
     /// Storno of a whole receipt: a new receipt that reverses it, with the plugins'
@@ -723,12 +764,22 @@ impl Journal {
             ))
             .into());
         }
-        if let Some(void) = self.reversals_of(receipt_id, "void").await?.first() {
+        let reversals = self.reversals_of(receipt_id).await?;
+        if let Some(void) = reversals.iter().find(|r| r.kind == ReceiptKind::Void) {
             return Err(JournalError::Conflict(format!(
                 "{receipt_id} was already voided by {}",
                 void.id
             )));
         }
+        if !reversals.is_empty() {
+            // A void reverses a whole receipt; what its returns gave back can't go twice.
+            let ids: Vec<&str> = reversals.iter().map(|r| r.id.as_str()).collect();
+            return Err(JournalError::Conflict(format!(
+                "{receipt_id} can't be voided: lines of it were returned on {}; return the rest instead",
+                ids.join(", ")
+            )));
+        }
+        let (day, number) = self.day_for(number, &settings).await?;
         let void_id = receipt_id_of(&settings, number);
         let till = self.book.till();
         let mut prepared = Vec::new();
@@ -757,8 +808,8 @@ impl Journal {
             })?;
         void.time = super::time::local_rfc3339_ms(now_ms());
         void.sections = sections_of(&prepared);
-        self.commit_reversal(void, &prepared, key, &request, "void")
-            .await
+        void.day = day.id;
+        self.commit_reversal(void, &prepared, key, &request).await
     }
 
     /// Takes item lines of a receipt back (partly too). Voucher and eWallet positions are
@@ -784,13 +835,17 @@ impl Journal {
         if original.kind != ReceiptKind::Sale {
             return Err(SaleError::InvalidArgument(format!("{receipt_id} is not a sale")).into());
         }
-        if !self.reversals_of(receipt_id, "void").await?.is_empty() {
-            return Err(JournalError::Conflict(format!("{receipt_id} was voided")));
+        let earlier = self.reversals_of(receipt_id).await?;
+        if let Some(void) = earlier.iter().find(|r| r.kind == ReceiptKind::Void) {
+            return Err(JournalError::Conflict(format!(
+                "{receipt_id} was voided by {}",
+                void.id
+            )));
         }
         if lines.is_empty() {
             return Err(SaleError::InvalidArgument("no lines to return".into()).into());
         }
-        let earlier = self.reversals_of(receipt_id, "return").await?;
+        let given_back = booking::Reversed::of(&earlier);
         let till = self.book.till();
         let minor = till.currency.minor;
         let effective = effective_amounts(&original, minor);
@@ -829,12 +884,12 @@ impl Journal {
                 ));
                 continue;
             }
-            let already: rust_decimal::Decimal = earlier
-                .iter()
-                .flat_map(|r| r.lines.iter())
-                .filter(|l| l.id == line.id)
-                .map(|l| -l.qty)
-                .sum();
+            let already = given_back.lines.get(&line.id).map_or(Decimal::ZERO, |b| b.0)
+                + taken
+                    .iter()
+                    .filter(|(l, _)| l.id == line.id)
+                    .map(|(_, q)| *q)
+                    .sum::<Decimal>();
             if qty > line.qty - already {
                 return Err(SaleError::InvalidArgument(format!(
                     "line {}: {} of {} are left to return",
@@ -846,6 +901,7 @@ impl Journal {
             }
             taken.push((line.clone(), qty));
         }
+        let (day, number) = self.day_for(number, &settings).await?;
         let return_id = receipt_id_of(&settings, number);
         let mut prepared = Vec::new();
         let returned: Vec<Value> = taken
@@ -884,27 +940,32 @@ impl Journal {
         back.time = super::time::local_rfc3339_ms(now_ms());
         back.original = receipt_id.to_string();
         back.sale_id = String::new();
+        back.day = day.id;
         back.lines = taken
             .iter()
             .map(|(l, qty)| {
+                // Cumulative: what all returns of the line give back is its share of the
+                // quantity returned so far, rounded once, so partial returns never add up
+                // to more than the line's share.
                 let share = effective.get(&l.id).copied().unwrap_or(l.amount);
+                let before = given_back.lines.get(&l.id).copied().unwrap_or_default();
+                let upto = crate::money::round(share * (before.0 + *qty) / l.qty, minor);
                 let mut line = l.clone();
                 line.qty = -*qty;
-                line.amount = -crate::money::round(share * *qty / l.qty, minor);
+                line.amount = -(upto - before.1);
                 line
             })
             .collect();
-        let refund: rust_decimal::Decimal = back.lines.iter().map(|l| l.amount).sum();
-        back.tenders = vec![super::model::Tender {
-            id: "T1".into(),
-            method: "cash".into(),
-            amount: refund,
-            max_amount: None,
-            plugin: String::new(),
-            reference: String::new(),
-            details: Default::default(),
-            data: Value::Null,
-        }];
+        let refund: Decimal = -back.lines.iter().map(|l| l.amount).sum::<Decimal>();
+        back.tenders = refund_tenders(&original, &given_back, refund).map_err(|left| {
+            JournalError::NotAllowed(format!(
+                "{receipt_id}: {} of the refund of {} was paid with vouchers or other plugin tenders, \
+                 which a return can't pay back in cash",
+                crate::money::format(left, minor),
+                crate::money::format(refund, minor)
+            ))
+        })?;
+        let refund = -refund;
         let gross: Vec<(Option<rust_decimal::Decimal>, rust_decimal::Decimal)> = back
             .lines
             .iter()
@@ -925,7 +986,7 @@ impl Journal {
         };
         back.sections = sections_of(&prepared);
         let id = self
-            .commit_reversal(back, &prepared, key, &request, "return")
+            .commit_reversal(back, &prepared, key, &request)
             .await?;
         Ok((id, messages))
     }
@@ -936,56 +997,85 @@ impl Journal {
         prepared: &[Prepared],
         key: &str,
         request: &str,
-        kind: &'static str,
     ) -> Result<String, JournalError> {
         let minor = self.book.till().currency.minor;
         let printer = self.receipt_printer();
-        let print_jobs: Vec<(String, Vec<u8>)> = printer
+        let kind = receipt.kind.as_str();
+        let mut write = JournalWrite::new(&receipt, prepared, minor)?;
+        write.print_jobs = printer
             .iter()
             .map(|(device, profile)| {
                 (
                     device.name.clone(),
+                    kind,
                     posd_printer::render(&super::receipt::render_receipt(&receipt, minor), profile)
                         .bytes,
                 )
             })
             .collect();
-        let document = serde_json::to_string(&receipt)
-            .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
-        let row = ReceiptRow::of(&receipt, &document);
-        let rid = receipt.id.clone();
-        let writes = PluginWrites::of(prepared, &rid);
-        let (key, request) = (key.to_string(), request.to_string());
-        let rid2 = rid.clone();
-        let written = self
-            .db
-            .call(move |c| {
-                let tx = c.transaction()?;
-                row.insert(&tx)?;
-                if let Err(e) = writes.write(&tx, kind, &rid2)? {
-                    return Ok(Err(e));
-                }
-                for (device, bytes) in &print_jobs {
-                    print_queue::enqueue_with(&tx, device, kind, &rid2, |_| bytes.clone())?;
-                }
-                tx.prepare_cached("INSERT INTO idempotency (key, operation, request, result, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(
-                    params![key, kind, request, rid2, super::time::rfc3339_ms(now_ms())],
-                )?;
-                tx.commit()?;
-                Ok(Ok(()))
-            })
-            .await?;
-        if let Err(e) = written {
+        write.idempotency = Some((key.to_string(), kind, request.to_string()));
+        if let Err(e) = self.db.call(move |c| write.apply(c)).await? {
             return Err(refused(e));
         }
-        tracing::info!(receipt = %rid, kind, original = %receipt.original, "reversal committed");
+        self.committed_to_day(&receipt);
+        tracing::info!(receipt = %receipt.id, kind, original = %receipt.original, "reversal committed");
         wake_printer(printer.as_ref());
         self.outbox_wake.notify_one();
-        Ok(rid)
+        Ok(receipt.id)
     }
 }
 
-fn check_key(key: &str) -> Result<&str, JournalError> {
+/// The tenders of a return: the refund goes back on the original's tenders the host holds,
+/// cash first (net of the change given), then card and the others, the last one first,
+/// each at most what it took in less what earlier returns paid back on it. `Err` is what
+/// is left when they can't take it all (the rest was paid with vouchers).
+fn refund_tenders(
+    original: &Receipt,
+    given_back: &booking::Reversed,
+    refund: Decimal,
+) -> Result<Vec<super::model::Tender>, Decimal> {
+    let capacity = booking::tender_capacity(original);
+    let order = original
+        .tenders
+        .iter()
+        .rev()
+        .filter(|t| t.method == "cash" && t.plugin.is_empty())
+        .chain(
+            original
+                .tenders
+                .iter()
+                .rev()
+                .filter(|t| t.method != "cash" && t.plugin.is_empty()),
+        );
+    let mut left = refund;
+    let mut tenders = Vec::new();
+    for tender in order {
+        if left <= Decimal::ZERO {
+            break;
+        }
+        let room = capacity.get(&tender.id).copied().unwrap_or_default()
+            - given_back
+                .tenders
+                .get(&tender.id)
+                .copied()
+                .unwrap_or_default();
+        let pays = left.min(room.max(Decimal::ZERO));
+        if pays.is_zero() {
+            continue;
+        }
+        left -= pays;
+        let mut back = tender.clone();
+        back.amount = -pays;
+        back.max_amount = None;
+        tenders.push(back);
+    }
+    if left > Decimal::ZERO {
+        return Err(left);
+    }
+    Ok(tenders)
+}
+
+pub(super) fn check_key(key: &str) -> Result<&str, JournalError> {
     let key = key.trim();
     if key.is_empty() || key.len() > 200 {
         return Err(SaleError::InvalidArgument(

@@ -7,11 +7,18 @@
 //! - [`time`]: RFC 3339 timestamps.
 //! - [`receipt`]: a receipt rendered as a printer document, in the configured locale.
 //! - [`reversal`]: the money of a void: lines, tenders and VAT that reverse a receipt.
+//! - [`booking`]: the host's ledger postings of a receipt and the checks that the journal
+//!   and the ledger agree.
+//! - [`day`]: the till's day and its X and Z report, as data and rules.
+//! - [`register`]: opening the day, cash in and out, X and Z on the journal.
 
 pub mod book;
+pub mod booking;
 pub mod checkout;
+pub mod day;
 pub mod engine;
 pub mod model;
 pub mod receipt;
+pub mod register;
 pub mod reversal;
 pub mod time;

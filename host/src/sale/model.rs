@@ -272,7 +272,7 @@ pub struct Section {
     pub qr: Option<String>,
 }
 
-/// sale, void or return.
+/// What a journal entry records: a sale and its reversals, or an event of the till's day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
@@ -282,6 +282,49 @@ pub enum ReceiptKind {
     Void,
     /// Lines taken back.
     Return,
+    /// A day opened with its counted float.
+    DayOpen,
+    /// Cash put into the drawer (Einlage).
+    CashIn,
+    /// Cash taken out of the drawer (Entnahme).
+    CashOut,
+    /// The Z report that closed a day.
+    Z,
+}
+
+impl ReceiptKind {
+    /// The contract's spelling, also the `kind` column of the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptKind::Sale => "sale",
+            ReceiptKind::Void => "void",
+            ReceiptKind::Return => "return",
+            ReceiptKind::DayOpen => "day_open",
+            ReceiptKind::CashIn => "cash_in",
+            ReceiptKind::CashOut => "cash_out",
+            ReceiptKind::Z => "z",
+        }
+    }
+
+    /// Sales and their reversals: the receipts that carry goods, VAT and tenders.
+    pub fn is_sale_or_reversal(self) -> bool {
+        matches!(
+            self,
+            ReceiptKind::Sale | ReceiptKind::Void | ReceiptKind::Return
+        )
+    }
+}
+
+/// What a receipt of the till's day carries beyond its cash tender: the reason of a cash
+/// movement, or the Z report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayEvent {
+    /// Why cash went in or out ("Wechselgeld", "Bank").
+    #[serde(default)]
+    pub reason: String,
+    /// The record of a Z report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<super::day::DayReport>,
 }
 
 /// A committed journal entry: immutable, numbered without gaps per register.
@@ -325,6 +368,12 @@ pub struct Receipt {
     pub header: Vec<String>,
     /// Footer lines.
     pub footer: Vec<String>,
+    /// The till's day the receipt belongs to ("" for receipts from before days existed).
+    #[serde(default)]
+    pub day: String,
+    /// For receipts of the till's day: the movement's reason or the Z report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<DayEvent>,
 }
 
 /// Masks a code to its last four characters, as printed and shown: `••••5678`.

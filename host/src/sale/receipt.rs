@@ -19,7 +19,8 @@
 use posd_printer::{Align, Code128, Cut, Document, Element, ErrorCorrection, QrCode, Style};
 use rust_decimal::Decimal;
 
-use super::model::{Line, LineKind, Receipt, ReceiptKind, Section, Tender, mask};
+use super::day::DayReport;
+use super::model::{Line, LineKind, Receipt, ReceiptKind, Section, Tender, VatLine, mask};
 use crate::money;
 
 /// How a locale writes a point in time.
@@ -78,6 +79,43 @@ pub struct Texts {
     pub vat_header: [&'static str; 4],
     /// Rate column of rows outside VAT (sold vouchers, top-ups, rounding).
     pub outside_vat: &'static str,
+    /// Words of the till's day: its receipts and the X and Z reports.
+    pub day: DayTexts,
+}
+
+/// Words of the till's day, per locale.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DayTexts {
+    /// Title of the receipt that opens a day.
+    pub title_open: &'static str,
+    /// Title of a cash-in receipt (Einlage).
+    pub title_cash_in: &'static str,
+    /// Title of a cash-out receipt (Entnahme).
+    pub title_cash_out: &'static str,
+    /// Title of the X report.
+    pub title_x: &'static str,
+    /// Title of the Z report.
+    pub title_z: &'static str,
+    /// The day's id.
+    pub day: &'static str,
+    /// The Z's number.
+    pub z_no: &'static str,
+    /// When the day opened.
+    pub opened: &'static str,
+    /// When the Z closed it.
+    pub closed: &'static str,
+    /// Reason of a cash movement.
+    pub reason: &'static str,
+    /// The counted opening float.
+    pub float: &'static str,
+    /// Sales, voids, returns, discounts: label of each count and sum.
+    pub tallies: [&'static str; 4],
+    /// Turnover: sales less voids and returns.
+    pub turnover: &'static str,
+    /// Headings: tenders, cashiers, programmes, cash drawer.
+    pub headings: [&'static str; 4],
+    /// Cash drawer rows: cash sales, cash in, cash out, expected, counted, difference.
+    pub cash: [&'static str; 6],
 }
 
 static DE: Texts = Texts {
@@ -101,6 +139,23 @@ static DE: Texts = Texts {
     credit: "Guthaben",
     vat_header: ["MwSt.", "Netto", "Steuer", "Brutto"],
     outside_vat: "steuerfrei",
+    day: DayTexts {
+        title_open: "Tagesbeginn",
+        title_cash_in: "Einlage",
+        title_cash_out: "Entnahme",
+        title_x: "X-Bericht",
+        title_z: "Z-Bericht",
+        day: "Tag",
+        z_no: "Z-Nr.",
+        opened: "Geöffnet",
+        closed: "Geschlossen",
+        reason: "Grund",
+        float: "Anfangsbestand",
+        tallies: ["Verkäufe", "Stornos", "Retouren", "Rabatte"],
+        turnover: "Umsatz",
+        headings: ["Zahlungsarten", "Bediener", "Programme", "Kassenbestand"],
+        cash: ["Bar-Umsatz", "Einlagen", "Entnahmen", "Soll", "Gezählt", "Differenz"],
+    },
 };
 
 static CS: Texts = Texts {
@@ -124,6 +179,23 @@ static CS: Texts = Texts {
     credit: "Kredit",
     vat_header: ["DPH", "Základ", "Daň", "Celkem"],
     outside_vat: "mimo DPH",
+    day: DayTexts {
+        title_open: "Otevření dne",
+        title_cash_in: "Vklad",
+        title_cash_out: "Výběr",
+        title_x: "X-přehled",
+        title_z: "Z-uzávěrka",
+        day: "Den",
+        z_no: "Z č.",
+        opened: "Otevřeno",
+        closed: "Uzavřeno",
+        reason: "Důvod",
+        float: "Počáteční stav",
+        tallies: ["Prodeje", "Storna", "Vratky", "Slevy"],
+        turnover: "Tržba",
+        headings: ["Platby", "Pokladníci", "Programy", "Hotovost v pokladně"],
+        cash: ["Hotovostní tržba", "Vklady", "Výběry", "Očekáváno", "Napočítáno", "Rozdíl"],
+    },
 };
 
 static EN: Texts = Texts {
@@ -147,6 +219,23 @@ static EN: Texts = Texts {
     credit: "Credit",
     vat_header: ["VAT", "Net", "Tax", "Gross"],
     outside_vat: "no VAT",
+    day: DayTexts {
+        title_open: "Day opened",
+        title_cash_in: "Cash in",
+        title_cash_out: "Cash out",
+        title_x: "X report",
+        title_z: "Z report",
+        day: "Day",
+        z_no: "Z no.",
+        opened: "Opened",
+        closed: "Closed",
+        reason: "Reason",
+        float: "Float",
+        tallies: ["Sales", "Voids", "Returns", "Discounts"],
+        turnover: "Turnover",
+        headings: ["Tenders", "Cashiers", "Programmes", "Cash drawer"],
+        cash: ["Cash sales", "Cash in", "Cash out", "Expected", "Counted", "Difference"],
+    },
 };
 
 /// The texts of a BCP 47 locale by its language subtag (`de-AT` → de, `cs-CZ` → cs, case
@@ -253,6 +342,10 @@ impl Texts {
             ReceiptKind::Sale => self.title_sale,
             ReceiptKind::Void => self.title_void,
             ReceiptKind::Return => self.title_return,
+            ReceiptKind::DayOpen => self.day.title_open,
+            ReceiptKind::CashIn => self.day.title_cash_in,
+            ReceiptKind::CashOut => self.day.title_cash_out,
+            ReceiptKind::Z => self.day.title_z,
         }
     }
 }
@@ -307,6 +400,9 @@ fn with_code(text: &str, code: &str) -> String {
 /// VAT table, plugin sections that are not slips, footer, a partial cut. Codes are masked;
 /// slips are left to [`render_slips`] so the full voucher code never lands on the receipt.
 pub fn render_receipt(receipt: &Receipt, minor: u32) -> Document {
+    if !receipt.kind.is_sale_or_reversal() {
+        return render_day_receipt(receipt, minor);
+    }
     let t = texts(&receipt.locale);
     let scrub = Scrubber::new(receipt);
     let plain = Style::new();
@@ -380,7 +476,7 @@ pub fn render_receipt(receipt: &Receipt, minor: u32) -> Document {
 
     if !receipt.vat.is_empty() {
         doc.push(Element::Separator('-'));
-        push_vat_table(&mut doc, receipt, t, minor);
+        push_vat_table(&mut doc, &receipt.vat, t, minor);
     }
 
     for section in receipt.sections.iter().filter(|s| !s.slip) {
@@ -440,9 +536,8 @@ fn push_tender(doc: &mut Document, tender: &Tender, t: &Texts, minor: u32, scrub
 /// The VAT table as two-column items: the rate left, net/tax/gross right. The three
 /// numbers are padded to their column's widest entry so they line up from row to row; the
 /// right edge is the printer's business, so this works on every paper width.
-fn push_vat_table(doc: &mut Document, receipt: &Receipt, t: &Texts, minor: u32) {
-    let rows: Vec<(String, [String; 3])> = receipt
-        .vat
+fn push_vat_table(doc: &mut Document, vat: &[VatLine], t: &Texts, minor: u32) {
+    let rows: Vec<(String, [String; 3])> = vat
         .iter()
         .map(|row| {
             (
@@ -485,6 +580,174 @@ fn push_vat_table(doc: &mut Document, receipt: &Receipt, t: &Texts, minor: u32) 
             Style::new(),
         ));
     }
+}
+
+/// A receipt of the till's day: title, id, date, register, then what it moved (the float,
+/// the cash in or out with its reason) or, for a Z, the whole report.
+fn render_day_receipt(receipt: &Receipt, minor: u32) -> Document {
+    let t = texts(&receipt.locale);
+    let plain = Style::new();
+    let mut doc = Document::new();
+    for line in &receipt.header {
+        doc.push(Element::text(line.as_str(), Style::new().center()));
+    }
+    if !receipt.header.is_empty() {
+        doc.push(Element::Feed(1));
+    }
+    doc.push(Element::text(
+        t.title(receipt.kind),
+        Style::new().center().bold().double_size(),
+    ));
+    doc.push(Element::item(t.receipt_no, receipt.id.as_str(), plain));
+    doc.push(Element::item(t.date, t.date_time(&receipt.time), plain));
+    doc.push(Element::item(
+        t.register,
+        receipt.register_id.as_str(),
+        plain,
+    ));
+    if !receipt.cashier.is_empty() {
+        doc.push(Element::item(t.cashier, receipt.cashier.as_str(), plain));
+    }
+    doc.push(Element::item(t.day.day, receipt.day.as_str(), plain));
+    doc.push(Element::Separator('-'));
+    let event = receipt.event.clone().unwrap_or_default();
+    match (&receipt.kind, &event.report) {
+        (ReceiptKind::Z, Some(report)) => push_report(&mut doc, report, t, minor),
+        (ReceiptKind::DayOpen, _) => {
+            doc.push(Element::item(
+                t.day.float,
+                t.amount(receipt.totals.total, minor),
+                Style::new().bold().double_size(),
+            ));
+        }
+        _ => {
+            doc.push(Element::item(
+                t.cash,
+                t.amount(receipt.totals.total.abs(), minor),
+                Style::new().bold().double_size(),
+            ));
+            if !event.reason.is_empty() {
+                doc.push(Element::item(t.day.reason, event.reason.as_str(), plain));
+            }
+        }
+    }
+    doc.cut(Cut::partial())
+}
+
+/// The X or Z report as it prints: the day, counts and sums, VAT, tenders, cashiers, the
+/// plugins' accounts, the drawer.
+fn push_report(doc: &mut Document, r: &DayReport, t: &Texts, minor: u32) {
+    let plain = Style::new();
+    let d = &t.day;
+    let number = |n: i64| n.to_string();
+    doc.push(Element::item(d.z_no, number(r.number), plain));
+    doc.push(Element::item(d.opened, t.date_time(&r.opened_at), plain));
+    if !r.closed_at.is_empty() {
+        doc.push(Element::item(d.closed, t.date_time(&r.closed_at), plain));
+    }
+    doc.push(Element::Separator('-'));
+    let tallies = [&r.sales, &r.voids, &r.returns, &r.discounts];
+    for (label, tally) in d.tallies.iter().zip(tallies) {
+        doc.push(Element::item(
+            format!("{label} ({})", tally.count),
+            t.amount(tally.amount, minor),
+            plain,
+        ));
+    }
+    doc.push(Element::item(
+        d.turnover,
+        t.amount(r.total, minor),
+        Style::new().bold(),
+    ));
+    if !r.vat.is_empty() {
+        doc.push(Element::Separator('-'));
+        push_vat_table(doc, &r.vat, t, minor);
+    }
+    let heading = |doc: &mut Document, text: &str| {
+        doc.push(Element::Separator('-'));
+        doc.push(Element::text(text, Style::new().bold()));
+    };
+    if !r.tenders.is_empty() {
+        heading(doc, d.headings[0]);
+        for tender in &r.tenders {
+            let method = if tender.plugin.is_empty() {
+                t.method(&tender.method).to_string()
+            } else {
+                format!("{} ({})", t.method(&tender.method), tender.plugin)
+            };
+            doc.push(Element::item(
+                format!("{method} x{}", tender.count),
+                t.amount(tender.amount, minor),
+                plain,
+            ));
+        }
+    }
+    if !r.cashiers.is_empty() {
+        heading(doc, d.headings[1]);
+        for cashier in &r.cashiers {
+            let name = if cashier.cashier.is_empty() {
+                "-"
+            } else {
+                cashier.cashier.as_str()
+            };
+            doc.push(Element::item(
+                format!("{name} x{}", cashier.count),
+                t.amount(cashier.amount, minor),
+                plain,
+            ));
+        }
+    }
+    if !r.plugins.is_empty() {
+        heading(doc, d.headings[2]);
+        for m in &r.plugins {
+            doc.push(Element::item(
+                format!("{} {} ({})", m.plugin, m.account, m.unit),
+                format!(
+                    "+{} {}",
+                    t.quantity(m.added),
+                    t.quantity(m.taken)
+                ),
+                plain,
+            ));
+        }
+    }
+    heading(doc, d.headings[3]);
+    let c = &r.cash;
+    let rows = [
+        (d.float, Some(c.float)),
+        (d.cash[0], Some(c.sales)),
+        (d.cash[1], Some(c.cash_in)),
+        (d.cash[2], Some(-c.cash_out)),
+        (d.cash[3], Some(c.expected)),
+        (d.cash[4], c.counted),
+        (d.cash[5], c.difference),
+    ];
+    for (label, value) in rows {
+        if let Some(value) = value {
+            doc.push(Element::item(label, t.amount(value, minor), plain));
+        }
+    }
+}
+
+/// The X report (or a Z's record) as a printable document in `locale`.
+pub fn render_report(report: &DayReport, locale: &str, minor: u32) -> Document {
+    let t = texts(locale);
+    let mut doc = Document::new();
+    let title = if report.closed_at.is_empty() {
+        t.day.title_x
+    } else {
+        t.day.title_z
+    };
+    doc.push(Element::text(title, Style::new().center().bold().double_size()));
+    doc.push(Element::item(t.register, report.register.as_str(), Style::new()));
+    doc.push(Element::item(t.day.day, report.day.as_str(), Style::new()));
+    push_report(&mut doc, report, t, minor);
+    doc.cut(Cut::partial())
+}
+
+/// [`render_report`] as plain text, `columns` wide, for `posctl day x`.
+pub fn report_text(report: &DayReport, locale: &str, minor: u32, columns: usize) -> String {
+    document_text(&render_report(report, locale, minor), columns)
 }
 
 /// The slips of a receipt, one per section with `slip: true`, in the receipt's locale.
@@ -803,6 +1066,8 @@ mod tests {
             ],
             header: vec!["Bäckerei Huber".to_string(), "Hauptstraße 1".to_string()],
             footer: vec!["Danke für Ihren Einkauf!".to_string()],
+            day: String::new(),
+            event: None,
         }
     }
 

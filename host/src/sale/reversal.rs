@@ -323,6 +323,8 @@ mod tests {
             sections: Vec::new(),
             header: Vec::new(),
             footer: Vec::new(),
+            day: String::new(),
+            event: None,
         }
     }
 
