@@ -870,8 +870,16 @@ fn ledger_balance(
         println!("no accounts");
         return Ok(());
     }
-    let width = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(7).max(7);
-    println!("{:<width$} {:<10} {:>14} UNIT", "ACCOUNT", "KIND", "BALANCE");
+    let width = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    println!(
+        "{:<width$} {:<10} {:>14} UNIT",
+        "ACCOUNT", "KIND", "BALANCE"
+    );
     for (code, kind, unit, balance, _) in &rows {
         println!("{code:<width$} {kind:<10} {balance:>14} {unit}");
     }
