@@ -95,7 +95,8 @@ impl Register {
         idempotency_key: &str,
     ) -> Result<String, BusError> {
         let _call = self.begin()?;
-        let movement = Movement::parse(kind).map_err(|e| BusError::InvalidArgument(e.to_string()))?;
+        let movement =
+            Movement::parse(kind).map_err(|e| BusError::InvalidArgument(e.to_string()))?;
         let mut cashier = String::new();
         for (key, value) in &details {
             match key.as_str() {
@@ -200,7 +201,11 @@ pub fn report_record(r: &DayReport, minor: u32) -> Record {
             HashMap::from([
                 (
                     "rate".to_string(),
-                    text(&v.rate.map(|x| x.normalize().to_string()).unwrap_or_default()),
+                    text(
+                        &v.rate
+                            .map(|x| x.normalize().to_string())
+                            .unwrap_or_default(),
+                    ),
                 ),
                 ("net".to_string(), amount(v.net, minor)),
                 ("tax".to_string(), amount(v.vat, minor)),
@@ -261,7 +266,10 @@ pub fn report_record(r: &DayReport, minor: u32) -> Record {
         ("total".to_string(), amount(r.total, minor)),
         ("sales".to_string(), Variant::from(tally(&r.sales, minor))),
         ("voids".to_string(), Variant::from(tally(&r.voids, minor))),
-        ("returns".to_string(), Variant::from(tally(&r.returns, minor))),
+        (
+            "returns".to_string(),
+            Variant::from(tally(&r.returns, minor)),
+        ),
         (
             "discounts".to_string(),
             Variant::from(tally(&r.discounts, minor)),

@@ -239,7 +239,9 @@ pub fn check_descriptor(
     }
     if id == crate::ledger::HOST_OWNER {
         // The host's own ledger accounts are `host:…`; a plugin of that id could post to them.
-        return Err(format!("its id {id:?} is reserved for the host's own accounts"));
+        return Err(format!(
+            "its id {id:?} is reserved for the host's own accounts"
+        ));
     }
     if d.create.is_none() || d.destroy.is_none() || d.free_buffer.is_none() {
         return Err("its descriptor lacks create, destroy or free_buffer".into());

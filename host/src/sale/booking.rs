@@ -186,9 +186,11 @@ fn goods_side(receipt: &Receipt, minor: u32) -> Vec<(String, &'static str, Decim
     }
     let mut rows: BTreeMap<Option<Decimal>, (Decimal, Decimal, Decimal)> = BTreeMap::new();
     for row in &receipt.vat {
-        let entry = rows
-            .entry(row.rate.map(|r| r.normalize()))
-            .or_insert((Decimal::ZERO, Decimal::ZERO, Decimal::ZERO));
+        let entry = rows.entry(row.rate.map(|r| r.normalize())).or_insert((
+            Decimal::ZERO,
+            Decimal::ZERO,
+            Decimal::ZERO,
+        ));
         entry.0 += row.net;
         entry.1 += row.vat;
         entry.2 += row.gross;
@@ -359,7 +361,9 @@ pub fn check_reversals(sale: &Receipt, reversals: &[Receipt], minor: u32) -> Res
     let fmt = |d: Decimal| money::format(d, minor);
     for (id, (qty, amount)) in &back.lines {
         let Some(line) = sale.lines.iter().find(|l| l.id == *id) else {
-            return Err(format!("a reversal gives back line {id}, which it does not have"));
+            return Err(format!(
+                "a reversal gives back line {id}, which it does not have"
+            ));
         };
         let exceeds = |given: Decimal, had: Decimal| {
             if had >= Decimal::ZERO {
@@ -433,9 +437,14 @@ pub fn verify(
             let (reference, code, amount): (String, String, String) =
                 (row.get(0)?, row.get(1)?, row.get(2)?);
             let Ok(amount) = amount.parse::<Decimal>() else {
-                return Ok(Err(format!("posting of {code} on {reference}: {amount:?} is not a decimal")));
+                return Ok(Err(format!(
+                    "posting of {code} on {reference}: {amount:?} is not a decimal"
+                )));
             };
-            booked_postings.entry(reference).or_default().push((code, amount));
+            booked_postings
+                .entry(reference)
+                .or_default()
+                .push((code, amount));
         }
     }
     let mut sales: BTreeMap<String, Receipt> = BTreeMap::new();
@@ -486,7 +495,11 @@ pub fn verify(
         let found = booked_postings.remove(&id).unwrap_or_default();
         if booked {
             report.booked += 1;
-            let want = sums(postings(&receipt, minor).into_iter().map(|p| (p.account, p.amount)));
+            let want = sums(
+                postings(&receipt, minor)
+                    .into_iter()
+                    .map(|p| (p.account, p.amount)),
+            );
             let have = sums(found);
             if want != have {
                 let accounts: std::collections::BTreeSet<&String> =

@@ -17,10 +17,10 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::book::{Book, BookError, Till, view};
-use super::engine::{self, SaleError};
-use super::model::{Line, LineKind, Receipt, ReceiptKind, SaleState, Section, VatLine};
 use super::booking;
 use super::day::{DayRow, DayStatus};
+use super::engine::{self, SaleError};
+use super::model::{Line, LineKind, Receipt, ReceiptKind, SaleState, Section, VatLine};
 use super::reversal::{self, Payouts, ReversalError};
 use crate::devices::Registry;
 use crate::ledger::{self, LedgerError, PostingSpec};
@@ -394,7 +394,10 @@ impl Journal {
 }
 
 /// The number the next receipt of `register` gets.
-pub(super) fn next_receipt_number(c: &rusqlite::Connection, register: &str) -> rusqlite::Result<i64> {
+pub(super) fn next_receipt_number(
+    c: &rusqlite::Connection,
+    register: &str,
+) -> rusqlite::Result<i64> {
     c.prepare_cached("SELECT coalesce(max(number), 0) + 1 FROM receipts WHERE register = ?1")?
         .query_row([register], |r| r.get(0))
 }
@@ -482,8 +485,8 @@ impl JournalWrite {
         prepared: &[Prepared],
         minor: u32,
     ) -> Result<Self, SaleError> {
-        let document =
-            serde_json::to_string(receipt).map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+        let document = serde_json::to_string(receipt)
+            .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
         let mut postings = booking::postings(receipt, minor);
         postings.extend(prepared.iter().flat_map(|p| {
             p.effects
@@ -884,7 +887,10 @@ impl Journal {
                 ));
                 continue;
             }
-            let already = given_back.lines.get(&line.id).map_or(Decimal::ZERO, |b| b.0)
+            let already = given_back
+                .lines
+                .get(&line.id)
+                .map_or(Decimal::ZERO, |b| b.0)
                 + taken
                     .iter()
                     .filter(|(l, _)| l.id == line.id)
@@ -985,9 +991,7 @@ impl Journal {
             change: rust_decimal::Decimal::ZERO,
         };
         back.sections = sections_of(&prepared);
-        let id = self
-            .commit_reversal(back, &prepared, key, &request)
-            .await?;
+        let id = self.commit_reversal(back, &prepared, key, &request).await?;
         Ok((id, messages))
     }
 

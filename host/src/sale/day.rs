@@ -3,10 +3,11 @@
 //!
 //! Every event of the day is a receipt in the journal (`day_open`, `cash_in`, `cash_out`,
 //! `z`), numbered with the sales, booked in the ledger and printed. Every sale, void and
-//! return belongs to the day that was open when it was committed; after a Z the next
-//! receipt opens the next day (with a float of 0, unless the configuration requires an
-//! explicit opening). Days are numbered without gaps per register, and a day's Z carries
-//! its number, so Z numbers are gapless too.
+//! return belongs to the day that was open when it was committed. With no day open, the
+//! first sale, void, return or cash movement opens one with a float of 0 and no receipt
+//! (a receipt nobody sees printed would be a gap on paper), unless the configuration
+//! requires an explicit opening. Days are numbered without gaps per register, and a day's Z
+//! carries its number, so Z numbers are gapless too.
 //!
 //! The report ([`build_report`]) is computed from the day's receipts and the plugins'
 //! postings on them, the same way for X and Z, so an X taken right before a Z shows what
@@ -14,8 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use rust_decimal::Decimal;
 use rusqlite::{Connection, OptionalExtension, params};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Receipt, ReceiptKind, VatLine};
@@ -161,6 +162,9 @@ pub struct DayStatus {
     pub expected_cash: Decimal,
 }
 
+/// A plugin's posting on one of the day's receipts: account code, unit, amount.
+pub type PluginPosting = (String, String, Decimal);
+
 /// The day id of day `number` of a register.
 pub fn day_id(store: &str, register: &str, number: i64) -> String {
     format!("{store}-{register}-D{number:06}")
@@ -200,7 +204,7 @@ pub fn expected_delta(r: &Receipt) -> Decimal {
 pub fn build_report(
     day: &DayRow,
     receipts: &[Receipt],
-    plugin_postings: &[(String, String, Decimal)],
+    plugin_postings: &[PluginPosting],
 ) -> DayReport {
     let mut report = DayReport {
         day: day.id.clone(),
@@ -209,8 +213,7 @@ pub fn build_report(
         opened_at: day.opened_at.clone(),
         ..DayReport::default()
     };
-    let mut vat: BTreeMap<(bool, Option<Decimal>), (Decimal, Decimal, Decimal)> =
-        BTreeMap::new();
+    let mut vat: BTreeMap<(bool, Option<Decimal>), (Decimal, Decimal, Decimal)> = BTreeMap::new();
     let mut tenders: BTreeMap<(String, String), (i64, Decimal)> = BTreeMap::new();
     let mut cashiers: BTreeMap<String, (i64, Decimal)> = BTreeMap::new();
     let mut cash = CashCount::default();
@@ -426,8 +429,9 @@ pub fn close_day(c: &Connection, day: &DayRow) -> rusqlite::Result<()> {
 pub fn day_contents(
     c: &Connection,
     day: &str,
-) -> rusqlite::Result<(Vec<Receipt>, Vec<(String, String, Decimal)>)> {
-    let mut stmt = c.prepare_cached("SELECT document FROM receipts WHERE day = ?1 ORDER BY number")?;
+) -> rusqlite::Result<(Vec<Receipt>, Vec<PluginPosting>)> {
+    let mut stmt =
+        c.prepare_cached("SELECT document FROM receipts WHERE day = ?1 ORDER BY number")?;
     let documents: Vec<String> = stmt
         .query_map([day], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
@@ -472,7 +476,12 @@ mod tests {
         Decimal::from_str(s).expect("decimal")
     }
 
-    fn receipt(kind: ReceiptKind, cashier: &str, tenders: &[(&str, &str)], change: &str) -> Receipt {
+    fn receipt(
+        kind: ReceiptKind,
+        cashier: &str,
+        tenders: &[(&str, &str)],
+        change: &str,
+    ) -> Receipt {
         let paid: Decimal = tenders.iter().map(|(_, a)| d(a)).sum();
         let total = paid - d(change);
         let mut line = Line::rounding("L1", total);
@@ -549,13 +558,29 @@ mod tests {
         ];
         let postings = vec![
             ("vouchers:voucher:A".to_string(), "EUR".to_string(), d("50")),
-            ("vouchers:voucher:B".to_string(), "EUR".to_string(), d("-10")),
+            (
+                "vouchers:voucher:B".to_string(),
+                "EUR".to_string(),
+                d("-10"),
+            ),
             ("vouchers:issued".to_string(), "EUR".to_string(), d("-40")),
         ];
         let r = build_report(&day, &receipts, &postings);
         assert_eq!(r.total, d("22.52"));
-        assert_eq!(r.sales, Tally { count: 2, amount: d("27.52") });
-        assert_eq!(r.returns, Tally { count: 1, amount: d("-5.00") });
+        assert_eq!(
+            r.sales,
+            Tally {
+                count: 2,
+                amount: d("27.52")
+            }
+        );
+        assert_eq!(
+            r.returns,
+            Tally {
+                count: 1,
+                amount: d("-5.00")
+            }
+        );
         assert_eq!(r.cash.float, d("100.00"));
         assert_eq!(r.cash.sales, d("12.53"));
         assert_eq!(r.cash.cash_in, d("50.00"));
@@ -563,14 +588,25 @@ mod tests {
         assert_eq!(r.cash.expected, d("132.53"));
         let cash = r.tenders.iter().find(|t| t.method == "cash").expect("cash");
         assert_eq!((cash.count, cash.amount), (2, d("12.53")));
-        let anna = r.cashiers.iter().find(|c| c.cashier == "anna").expect("anna");
+        let anna = r
+            .cashiers
+            .iter()
+            .find(|c| c.cashier == "anna")
+            .expect("anna");
         assert_eq!((anna.count, anna.amount), (2, d("12.53")));
         assert_eq!(r.plugins.len(), 2);
         assert_eq!(
-            (r.plugins[1].account.as_str(), r.plugins[1].added, r.plugins[1].taken),
+            (
+                r.plugins[1].account.as_str(),
+                r.plugins[1].added,
+                r.plugins[1].taken
+            ),
             ("voucher", d("50"), d("-10"))
         );
         let moved: Decimal = receipts.iter().map(expected_delta).sum();
-        assert_eq!(moved, r.cash.expected, "the running figure agrees with the report");
+        assert_eq!(
+            moved, r.cash.expected,
+            "the running figure agrees with the report"
+        );
     }
 }

@@ -154,7 +154,14 @@ static DE: Texts = Texts {
         tallies: ["Verkäufe", "Stornos", "Retouren", "Rabatte"],
         turnover: "Umsatz",
         headings: ["Zahlungsarten", "Bediener", "Programme", "Kassenbestand"],
-        cash: ["Bar-Umsatz", "Einlagen", "Entnahmen", "Soll", "Gezählt", "Differenz"],
+        cash: [
+            "Bar-Umsatz",
+            "Einlagen",
+            "Entnahmen",
+            "Soll",
+            "Gezählt",
+            "Differenz",
+        ],
     },
 };
 
@@ -194,7 +201,14 @@ static CS: Texts = Texts {
         tallies: ["Prodeje", "Storna", "Vratky", "Slevy"],
         turnover: "Tržba",
         headings: ["Platby", "Pokladníci", "Programy", "Hotovost v pokladně"],
-        cash: ["Hotovostní tržba", "Vklady", "Výběry", "Očekáváno", "Napočítáno", "Rozdíl"],
+        cash: [
+            "Hotovostní tržba",
+            "Vklady",
+            "Výběry",
+            "Očekáváno",
+            "Napočítáno",
+            "Rozdíl",
+        ],
     },
 };
 
@@ -234,7 +248,14 @@ static EN: Texts = Texts {
         tallies: ["Sales", "Voids", "Returns", "Discounts"],
         turnover: "Turnover",
         headings: ["Tenders", "Cashiers", "Programmes", "Cash drawer"],
-        cash: ["Cash sales", "Cash in", "Cash out", "Expected", "Counted", "Difference"],
+        cash: [
+            "Cash sales",
+            "Cash in",
+            "Cash out",
+            "Expected",
+            "Counted",
+            "Difference",
+        ],
     },
 };
 
@@ -702,11 +723,7 @@ fn push_report(doc: &mut Document, r: &DayReport, t: &Texts, minor: u32) {
         for m in &r.plugins {
             doc.push(Element::item(
                 format!("{} {} ({})", m.plugin, m.account, m.unit),
-                format!(
-                    "+{} {}",
-                    t.quantity(m.added),
-                    t.quantity(m.taken)
-                ),
+                format!("+{} {}", t.quantity(m.added), t.quantity(m.taken)),
                 plain,
             ));
         }
@@ -738,8 +755,15 @@ pub fn render_report(report: &DayReport, locale: &str, minor: u32) -> Document {
     } else {
         t.day.title_z
     };
-    doc.push(Element::text(title, Style::new().center().bold().double_size()));
-    doc.push(Element::item(t.register, report.register.as_str(), Style::new()));
+    doc.push(Element::text(
+        title,
+        Style::new().center().bold().double_size(),
+    ));
+    doc.push(Element::item(
+        t.register,
+        report.register.as_str(),
+        Style::new(),
+    ));
     doc.push(Element::item(t.day.day, report.day.as_str(), Style::new()));
     push_report(&mut doc, report, t, minor);
     doc.cut(Cut::partial())
@@ -1373,5 +1397,135 @@ mod tests {
             document_text(&doc, 16),
             "Sehr langer\nArtikelname\n         1234,56\n              ab\n================\n"
         );
+    }
+
+    /// A Z receipt of day 7 with a cash shortfall of 1.50, in `locale`.
+    fn z_receipt(locale: &str) -> Receipt {
+        use crate::sale::day::{CashCount, DayReport, PluginMove, Tally, TenderTotal};
+        let d = |s: &str| s.parse::<Decimal>().expect("decimal");
+        let mut receipt = german_receipt();
+        receipt.kind = ReceiptKind::Z;
+        receipt.locale = locale.to_string();
+        receipt.lines.clear();
+        receipt.tenders.clear();
+        receipt.vat.clear();
+        receipt.day = "0001-01-D000007".into();
+        receipt.event = Some(crate::sale::model::DayEvent {
+            reason: String::new(),
+            report: Some(DayReport {
+                day: "0001-01-D000007".into(),
+                number: 7,
+                register: "01".into(),
+                opened_at: "2026-12-01T08:00:00.000+01:00".into(),
+                closed_at: "2026-12-01T20:05:00.000+01:00".into(),
+                total: d("1234.50"),
+                sales: Tally {
+                    count: 40,
+                    amount: d("1250.00"),
+                },
+                voids: Tally {
+                    count: 1,
+                    amount: d("-15.50"),
+                },
+                vat: vec![VatLine {
+                    rate: Some(d("20")),
+                    net: d("1028.75"),
+                    vat: d("205.75"),
+                    gross: d("1234.50"),
+                }],
+                tenders: vec![TenderTotal {
+                    method: "cash".into(),
+                    plugin: String::new(),
+                    count: 30,
+                    amount: d("734.50"),
+                }],
+                plugins: vec![PluginMove {
+                    plugin: "points".into(),
+                    account: "customer".into(),
+                    unit: "points".into(),
+                    added: d("1200"),
+                    taken: d("-300"),
+                }],
+                cash: CashCount {
+                    float: d("150.00"),
+                    sales: d("734.50"),
+                    cash_in: d("50.00"),
+                    cash_out: d("200.00"),
+                    expected: d("734.50"),
+                    counted: Some(d("733.00")),
+                    difference: Some(d("-1.50")),
+                },
+                ..DayReport::default()
+            }),
+        });
+        receipt
+    }
+
+    #[test]
+    fn the_z_report_prints_in_the_receipt_locale() {
+        for (locale, words) in [
+            (
+                "de-AT",
+                [
+                    "Z-Bericht",
+                    "Z-Nr.",
+                    "Stornos (1)",
+                    "Kassenbestand",
+                    "Differenz",
+                    "-1,50",
+                    "01.12.2026 20:05",
+                ],
+            ),
+            (
+                "cs-CZ",
+                [
+                    "Z-uzávěrka",
+                    "Z č.",
+                    "Storna (1)",
+                    "Hotovost v pokladně",
+                    "Rozdíl",
+                    "-1,50",
+                    "01.12.2026 20:05",
+                ],
+            ),
+            (
+                "en-GB",
+                [
+                    "Z report",
+                    "Z no.",
+                    "Voids (1)",
+                    "Cash drawer",
+                    "Difference",
+                    "-1.50",
+                    "2026-12-01 20:05",
+                ],
+            ),
+        ] {
+            let text = receipt_text(&z_receipt(locale), 2, 42);
+            for word in words {
+                assert!(text.contains(word), "{locale}: no {word:?} in\n{text}");
+            }
+            assert!(text.contains("points customer (points)"), "{text}");
+        }
+        let de = receipt_text(&z_receipt("de-AT"), 2, 42);
+        let lines = lines_of(&de);
+        assert_has(&lines, &format!("Differenz{}-1,50", " ".repeat(42 - 9 - 5)));
+        assert_has(&lines, &format!("Gezählt{}733,00", " ".repeat(42 - 7 - 6)));
+    }
+
+    #[test]
+    fn a_cash_movement_prints_its_amount_and_reason() {
+        let mut receipt = z_receipt("de-AT");
+        receipt.kind = ReceiptKind::CashOut;
+        receipt.totals.total = "-200.00".parse().expect("decimal");
+        receipt.event = Some(crate::sale::model::DayEvent {
+            reason: "Bank".into(),
+            report: None,
+        });
+        let text = receipt_text(&receipt, 2, 42);
+        let lines = lines_of(&text);
+        assert_has(&lines, &format!("{}Entnahme", " ".repeat(17)));
+        assert_has(&lines, &format!("Bar{}200,00", " ".repeat(42 - 3 - 6)));
+        assert_has(&lines, &format!("Grund{}Bank", " ".repeat(42 - 5 - 4)));
     }
 }
