@@ -226,20 +226,30 @@ fn write_entry(
     .execute(params![kind, reference, memo])?;
     let entry = c.last_insert_rowid();
     for p in postings {
-        let existing = account(c, &p.account)?;
+        let existing = c
+            .prepare_cached("SELECT id, unit, balance, floor FROM ledger_accounts WHERE code = ?1")?
+            .query_row([&p.account], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    stored_decimal(2, &r.get::<_, String>(2)?)?,
+                    r.get::<_, Option<String>>(3)?
+                        .as_deref()
+                        .map(|f| stored_decimal(3, f))
+                        .transpose()?,
+                ))
+            })
+            .optional()?;
         let (account_id, balance, floor) = match existing {
-            Some(a) => {
-                if a.unit != p.unit {
+            Some((id, unit, balance, floor)) => {
+                if unit != p.unit {
                     return Err(LedgerError::UnitMismatch {
                         account: p.account.clone(),
-                        expected: a.unit,
+                        expected: unit,
                         found: p.unit.clone(),
                     });
                 }
-                let id: i64 = c
-                    .prepare_cached("SELECT id FROM ledger_accounts WHERE code = ?1")?
-                    .query_row([&p.account], |r| r.get(0))?;
-                (id, a.balance, a.floor)
+                (id, balance, floor)
             }
             None => {
                 let owner = p.account.split(':').next().unwrap_or("host");
