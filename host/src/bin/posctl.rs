@@ -131,33 +131,9 @@ enum DayAction {
         key: Option<String>,
     },
     /// Put cash into the drawer (Einlage).
-    CashIn {
-        /// Amount, e.g. 50.00.
-        amount: String,
-        /// Why (required), e.g. "Wechselgeld".
-        #[arg(long)]
-        reason: String,
-        /// Who moved it.
-        #[arg(long)]
-        cashier: Option<String>,
-        /// Idempotency key [default: a new one].
-        #[arg(long)]
-        key: Option<String>,
-    },
+    CashIn(MovementArgs),
     /// Take cash out of the drawer (Entnahme).
-    CashOut {
-        /// Amount, e.g. 200.00.
-        amount: String,
-        /// Why (required), e.g. "Bank".
-        #[arg(long)]
-        reason: String,
-        /// Who moved it.
-        #[arg(long)]
-        cashier: Option<String>,
-        /// Idempotency key [default: a new one].
-        #[arg(long)]
-        key: Option<String>,
-    },
+    CashOut(MovementArgs),
     /// Show the X report of the open day (nothing is written).
     X,
     /// Close the day with the cash counted: the Z report, printed and kept in the journal.
@@ -177,6 +153,22 @@ enum DayAction {
         #[arg(long, default_value = "")]
         to: String,
     },
+}
+
+/// A cash movement: how much, why, by whom.
+#[derive(Debug, clap::Args)]
+struct MovementArgs {
+    /// Amount, e.g. 50.00.
+    amount: String,
+    /// Why (required), e.g. "Wechselgeld" or "Bank".
+    #[arg(long)]
+    reason: String,
+    /// Who moved it.
+    #[arg(long)]
+    cashier: Option<String>,
+    /// Idempotency key [default: a new one].
+    #[arg(long)]
+    key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -916,29 +908,24 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
             let id = register.open_day(float, &key(k, "open")).await?;
             receipt_done(id, "day opened").await
         }
-        DayAction::CashIn {
-            amount,
-            reason,
-            cashier,
-            key: k,
-        }
-        | DayAction::CashOut {
-            amount,
-            reason,
-            cashier,
-            key: k,
-        } => {
-            let kind = if matches!(action, DayAction::CashIn { .. }) {
+        DayAction::CashIn(movement) | DayAction::CashOut(movement) => {
+            let kind = if matches!(action, DayAction::CashIn(_)) {
                 "in"
             } else {
                 "out"
             };
             let mut details = std::collections::HashMap::new();
-            if let Some(cashier) = cashier {
+            if let Some(cashier) = &movement.cashier {
                 details.insert("cashier", zbus::Variant::from(cashier.as_str()));
             }
             let id = register
-                .cash_movement(kind, amount, reason, details, &key(k, kind))
+                .cash_movement(
+                    kind,
+                    &movement.amount,
+                    &movement.reason,
+                    details,
+                    &key(&movement.key, kind),
+                )
                 .await?;
             receipt_done(id, &format!("cash {kind}")).await
         }

@@ -591,16 +591,9 @@ mod tests {
     }
 
     fn tender(id: &str, method: &str, amount: &str, plugin: &str) -> Tender {
-        Tender {
-            id: id.into(),
-            method: method.into(),
-            amount: d(amount),
-            max_amount: None,
-            plugin: plugin.into(),
-            reference: String::new(),
-            details: Default::default(),
-            data: serde_json::Value::Null,
-        }
+        let mut t = Tender::host(id, method, d(amount));
+        t.plugin = plugin.into();
+        t
     }
 
     /// A sale with the VAT table the engine computes for it.
@@ -791,7 +784,8 @@ mod tests {
         void.tenders[0].amount = d("-10.00");
         void.lines.push(Line::rounding("R-void", d("0.02")));
         check_reversals(&s, &[void.clone()], 2).expect("rounding anew");
-        void.lines.push(line("L9", LineKind::Item, "-1", "1.00", "20", ""));
+        void.lines
+            .push(line("L9", LineKind::Item, "-1", "1.00", "20", ""));
         let err = check_reversals(&s, &[void], 2).expect_err("unknown line");
         assert!(err.contains("line L9, which it does not have"), "{err}");
     }

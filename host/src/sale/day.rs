@@ -508,16 +508,7 @@ mod tests {
             tenders: tenders
                 .iter()
                 .enumerate()
-                .map(|(i, (m, a))| Tender {
-                    id: format!("T{}", i + 1),
-                    method: m.to_string(),
-                    amount: d(a),
-                    max_amount: None,
-                    plugin: String::new(),
-                    reference: String::new(),
-                    details: Default::default(),
-                    data: serde_json::Value::Null,
-                })
+                .map(|(i, (m, a))| Tender::host(&format!("T{}", i + 1), m, d(a)))
                 .collect(),
             totals: Totals {
                 total,

@@ -270,16 +270,9 @@ pub fn add_tender(
         )));
     }
     let id = next_id(sale, 'T');
-    sale.tenders.push(Tender {
-        id: id.clone(),
-        method,
-        amount,
-        max_amount: None,
-        plugin: String::new(),
-        reference: String::new(),
-        details,
-        data: Value::Null,
-    });
+    let mut tender = Tender::host(&id, &method, amount);
+    tender.details = details;
+    sale.tenders.push(tender);
     Ok(id)
 }
 

@@ -139,6 +139,22 @@ pub struct Tender {
     pub data: Value,
 }
 
+impl Tender {
+    /// A tender the host takes itself (cash, card): no plugin, no code, no ceiling.
+    pub fn host(id: &str, method: &str, amount: Decimal) -> Self {
+        Self {
+            id: id.to_string(),
+            method: method.to_string(),
+            amount,
+            max_amount: None,
+            plugin: String::new(),
+            reference: String::new(),
+            details: BTreeMap::new(),
+            data: Value::Null,
+        }
+    }
+}
+
 /// open, completed or cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

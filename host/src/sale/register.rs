@@ -425,16 +425,7 @@ impl Journal {
         let tenders = if cash.is_zero() {
             Vec::new()
         } else {
-            vec![Tender {
-                id: "T1".into(),
-                method: "cash".into(),
-                amount: cash,
-                max_amount: None,
-                plugin: String::new(),
-                reference: String::new(),
-                details: Default::default(),
-                data: serde_json::Value::Null,
-            }]
+            vec![Tender::host("T1", "cash", cash)]
         };
         Receipt {
             id: id.to_string(),

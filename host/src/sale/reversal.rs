@@ -268,16 +268,9 @@ mod tests {
     }
 
     fn tender(id: &str, method: &str, amount: &str, plugin: &str) -> Tender {
-        Tender {
-            id: id.into(),
-            method: method.into(),
-            amount: d(amount),
-            max_amount: None,
-            plugin: plugin.into(),
-            reference: String::new(),
-            details: Default::default(),
-            data: serde_json::Value::Null,
-        }
+        let mut t = Tender::host(id, method, d(amount));
+        t.plugin = plugin.into();
+        t
     }
 
     /// A committed sale of `lines` paid by `tenders`, with the VAT table a sale gets.
