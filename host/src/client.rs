@@ -289,3 +289,39 @@ pub trait Sale1 {
     /// Abandon.
     fn cancel(&self) -> zbus::Result<()>;
 }
+
+/// A D-Bus value as JSON, for scripts and tests: numbers as numbers, records as objects,
+/// lists and structures as arrays.
+pub fn to_json(value: &zbus::Variant<'_>) -> serde_json::Value {
+    use zbus::Variant as V;
+    match value {
+        V::U8(n) => serde_json::json!(n),
+        V::Bool(b) => serde_json::json!(b),
+        V::I16(n) => serde_json::json!(n),
+        V::U16(n) => serde_json::json!(n),
+        V::I32(n) => serde_json::json!(n),
+        V::U32(n) => serde_json::json!(n),
+        V::I64(n) => serde_json::json!(n),
+        V::U64(n) => serde_json::json!(n),
+        V::F64(n) => serde_json::json!(n),
+        V::Str(s) => serde_json::Value::String(s.to_string()),
+        V::Signature(s) => serde_json::Value::String(s.to_string()),
+        V::ObjectPath(p) => serde_json::Value::String(p.to_string()),
+        V::Variant(inner) => to_json(inner),
+        V::Array(items) => serde_json::Value::Array(items.inner().iter().map(to_json).collect()),
+        V::Dict(dict) => serde_json::Value::Object(
+            dict.iter()
+                .map(|(k, v)| {
+                    let key = match to_json(k) {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        V::Structure(s) => serde_json::Value::Array(s.fields().iter().map(to_json).collect()),
+        #[allow(unreachable_patterns)]
+        _ => serde_json::Value::Null,
+    }
+}

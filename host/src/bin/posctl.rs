@@ -1096,40 +1096,5 @@ async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
 }
 
 fn variant_to_json(value: &zbus::OwnedVariant) -> Value {
-    value_to_json(value)
-}
-
-/// A D-Bus value as JSON: numbers as numbers, records as objects, lists as arrays.
-fn value_to_json(value: &zbus::Variant<'_>) -> Value {
-    use zbus::Variant as V;
-    match value {
-        V::U8(n) => json!(n),
-        V::Bool(b) => json!(b),
-        V::I16(n) => json!(n),
-        V::U16(n) => json!(n),
-        V::I32(n) => json!(n),
-        V::U32(n) => json!(n),
-        V::I64(n) => json!(n),
-        V::U64(n) => json!(n),
-        V::F64(n) => json!(n),
-        V::Str(s) => Value::String(s.to_string()),
-        V::Signature(s) => Value::String(s.to_string()),
-        V::ObjectPath(p) => Value::String(p.to_string()),
-        V::Variant(inner) => value_to_json(inner),
-        V::Array(items) => Value::Array(items.inner().iter().map(value_to_json).collect()),
-        V::Dict(dict) => Value::Object(
-            dict.iter()
-                .map(|(k, v)| {
-                    let key = match value_to_json(k) {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (key, value_to_json(v))
-                })
-                .collect(),
-        ),
-        V::Structure(s) => Value::Array(s.fields().iter().map(value_to_json).collect()),
-        #[allow(unreachable_patterns)]
-        _ => Value::Null,
-    }
+    posd::client::to_json(value)
 }

@@ -21,6 +21,7 @@ use super::booking;
 use super::day::{DayRow, DayStatus};
 use super::engine::{self, SaleError};
 use super::model::{Line, LineKind, Receipt, ReceiptKind, SaleState, Section, VatLine};
+use super::register::DayFor;
 use super::reversal::{self, Payouts, ReversalError};
 use crate::devices::Registry;
 use crate::ledger::{self, LedgerError, PostingSpec};
@@ -190,7 +191,7 @@ impl Journal {
         }
         let till = self.book.till();
         let totals = engine::ready_for_checkout(&sale, till.currency)?;
-        let (day, number) = self.day_for(number, &settings).await?;
+        let day = self.day_for(&settings).await?;
         let receipt_id = receipt_id_of(&settings, number);
         let checkout_id = format!("{sale_id}/{key}");
         let prepared = self
@@ -206,7 +207,7 @@ impl Journal {
             &prepared,
             &totals,
         );
-        receipt.day = day.id.clone();
+        receipt.day = day.row.id.clone();
         let printer = self.receipt_printer();
         let print_jobs = print_jobs_of(&receipt, printer.as_ref(), till.currency.minor);
 
@@ -222,6 +223,7 @@ impl Journal {
                 write.idempotency = Some((key.to_string(), "checkout", request.clone()));
                 write.sale = Some((sale_id.to_string(), sale_document));
                 write.fault = Some("checkout-before-commit");
+                write.day_opened = day.opens.then(|| day.row.clone());
                 Ok(write)
             });
         let write = match write {
@@ -242,7 +244,7 @@ impl Journal {
                 return Err(e.into());
             }
         }
-        self.committed_to_day(&receipt);
+        self.committed_to_day(&day, &receipt);
         tracing::info!(sale = %sale_id, receipt = %receipt_id, total = %totals.total, "checked out");
         // Queued now, so each plugin hears of the commit before the next checkout's
         // prepare; the answer is not waited for.
@@ -782,7 +784,7 @@ impl Journal {
                 ids.join(", ")
             )));
         }
-        let (day, number) = self.day_for(number, &settings).await?;
+        let day = self.day_for(&settings).await?;
         let void_id = receipt_id_of(&settings, number);
         let till = self.book.till();
         let mut prepared = Vec::new();
@@ -811,8 +813,9 @@ impl Journal {
             })?;
         void.time = super::time::local_rfc3339_ms(now_ms());
         void.sections = sections_of(&prepared);
-        void.day = day.id;
-        self.commit_reversal(void, &prepared, key, &request).await
+        void.day = day.row.id.clone();
+        self.commit_reversal(void, &prepared, key, &request, &day)
+            .await
     }
 
     /// Takes item lines of a receipt back (partly too). Voucher and eWallet positions are
@@ -907,7 +910,7 @@ impl Journal {
             }
             taken.push((line.clone(), qty));
         }
-        let (day, number) = self.day_for(number, &settings).await?;
+        let day = self.day_for(&settings).await?;
         let return_id = receipt_id_of(&settings, number);
         let mut prepared = Vec::new();
         let returned: Vec<Value> = taken
@@ -946,7 +949,7 @@ impl Journal {
         back.time = super::time::local_rfc3339_ms(now_ms());
         back.original = receipt_id.to_string();
         back.sale_id = String::new();
-        back.day = day.id;
+        back.day = day.row.id.clone();
         back.lines = taken
             .iter()
             .map(|(l, qty)| {
@@ -991,7 +994,9 @@ impl Journal {
             change: rust_decimal::Decimal::ZERO,
         };
         back.sections = sections_of(&prepared);
-        let id = self.commit_reversal(back, &prepared, key, &request).await?;
+        let id = self
+            .commit_reversal(back, &prepared, key, &request, &day)
+            .await?;
         Ok((id, messages))
     }
 
@@ -1001,6 +1006,7 @@ impl Journal {
         prepared: &[Prepared],
         key: &str,
         request: &str,
+        day: &DayFor,
     ) -> Result<String, JournalError> {
         let minor = self.book.till().currency.minor;
         let printer = self.receipt_printer();
@@ -1018,10 +1024,11 @@ impl Journal {
             })
             .collect();
         write.idempotency = Some((key.to_string(), kind, request.to_string()));
+        write.day_opened = day.opens.then(|| day.row.clone());
         if let Err(e) = self.db.call(move |c| write.apply(c)).await? {
             return Err(refused(e));
         }
-        self.committed_to_day(&receipt);
+        self.committed_to_day(day, &receipt);
         tracing::info!(receipt = %receipt.id, kind, original = %receipt.original, "reversal committed");
         wake_printer(printer.as_ref());
         self.outbox_wake.notify_one();

@@ -14,6 +14,14 @@ use super::day::{self, DayReport, DayRow, DayStatus};
 use super::engine::{SaleError, limits};
 use super::model::{DayEvent, Receipt, ReceiptKind, Tender, Totals};
 
+/// The day a receipt belongs to.
+pub(super) struct DayFor {
+    /// The day.
+    pub(super) row: DayRow,
+    /// It opens with the receipt (implicitly, with a float of 0).
+    pub(super) opens: bool,
+}
+
 /// A cash movement: money put into the drawer or taken out of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Movement {
@@ -75,22 +83,19 @@ impl Journal {
         self.day.subscribe()
     }
 
-    /// The open day for a receipt numbered `number`, under the journal's lock: the day that
-    /// is open, or a new one with a float of 0. Such an implicit opening writes the day
-    /// alone, no receipt, so the receipt numbers a cashier sees on paper have no gap.
+    /// The day a receipt written now belongs to, under the journal's lock: the day that is
+    /// open, or a new one with a float of 0 that opens in the receipt's own transaction
+    /// (`opens`), so a refused call opens nothing. Such an implicit opening writes no
+    /// receipt of its own, so the receipt numbers a cashier sees on paper have no gap.
     /// `NotAllowed` when the configuration requires an explicit opening.
-    pub(super) async fn day_for(
-        &self,
-        number: i64,
-        settings: &ReceiptSettings,
-    ) -> Result<(DayRow, i64), JournalError> {
+    pub(super) async fn day_for(&self, settings: &ReceiptSettings) -> Result<DayFor, JournalError> {
         let open = self.day.borrow().open.clone();
-        if let Some(open) = open.filter(|d| d.register == settings.register_id) {
-            return Ok((open, number));
+        if let Some(row) = open.filter(|d| d.register == settings.register_id) {
+            return Ok(DayFor { row, opens: false });
         }
         self.load_day().await?;
-        if let Some(open) = self.day.borrow().open.clone() {
-            return Ok((open, number));
+        if let Some(row) = self.day.borrow().open.clone() {
+            return Ok(DayFor { row, opens: false });
         }
         if settings.require_day_open {
             return Err(JournalError::NotAllowed(
@@ -99,12 +104,22 @@ impl Journal {
                     .into(),
             ));
         }
-        let row = self.write_day_open(settings, None, Decimal::ZERO).await?;
-        Ok((row, number))
+        Ok(DayFor {
+            row: self.new_day(settings, Decimal::ZERO).await?,
+            opens: true,
+        })
     }
 
-    /// Moves the drawer's expected cash by what a committed receipt did to it.
-    pub(super) fn committed_to_day(&self, receipt: &Receipt) {
+    /// After a receipt of `day` committed: the day is open (if it opened with the receipt)
+    /// and the drawer's expected cash moves by what the receipt did to it.
+    pub(super) fn committed_to_day(&self, day: &DayFor, receipt: &Receipt) {
+        if day.opens {
+            tracing::info!(day = %day.row.id, receipt = %receipt.id, "day opened with a float of 0");
+            self.day.send_replace(DayStatus {
+                open: Some(day.row.clone()),
+                expected_cash: day.row.float,
+            });
+        }
         let delta = day::expected_delta(receipt);
         if !delta.is_zero() {
             self.day.send_modify(|s| s.expected_cash += delta);
@@ -118,7 +133,43 @@ impl Journal {
             return Ok(());
         }
         let _one = self.one_at_a_time.lock().await;
-        self.day_for(0, &self.settings()).await.map(|_| ())
+        let pending = self.day_for(&self.settings()).await?;
+        if pending.opens {
+            let row = pending.row.clone();
+            self.db.call(move |c| day::insert_day(c, &row)).await?;
+            tracing::info!(day = %pending.row.id, "day opened with a float of 0 for a sale");
+            self.day.send_replace(DayStatus {
+                open: Some(pending.row),
+                expected_cash: Decimal::ZERO,
+            });
+        }
+        Ok(())
+    }
+
+    /// The next day of the register, not written yet.
+    async fn new_day(
+        &self,
+        settings: &ReceiptSettings,
+        float: Decimal,
+    ) -> Result<DayRow, JournalError> {
+        let register = settings.register_id.clone();
+        let number = self
+            .db
+            .call(move |c| day::next_day_number(c, &register))
+            .await?;
+        Ok(DayRow {
+            id: day::day_id(&settings.store_id, &settings.register_id, number),
+            register: settings.register_id.clone(),
+            number,
+            opened_at: super::time::local_rfc3339_ms(now_ms()),
+            float,
+            open_receipt: String::new(),
+            closed_at: None,
+            z_receipt: None,
+            counted: None,
+            difference: None,
+            expected: None,
+        })
     }
 
     /// Opens the day with a counted float; returns the `day_open` receipt. `Conflict` while
@@ -141,65 +192,39 @@ impl Journal {
             )));
         }
         let row = self
-            .write_day_open(&settings, Some((number, key, request)), float)
+            .write_day_open(&settings, number, key, request, float)
             .await?;
         Ok(row.open_receipt)
     }
 
-    /// Opens a new day. An explicit opening (receipt number, key, request) writes its
-    /// `day_open` receipt with the day in one transaction and prints it; an implicit one
-    /// writes the day alone.
+    /// Writes an explicit opening: the `day_open` receipt numbered `number` and the day, in
+    /// one transaction, and prints the receipt.
     async fn write_day_open(
         &self,
         settings: &ReceiptSettings,
-        explicit: Option<(i64, &str, String)>,
+        number: i64,
+        key: &str,
+        request: String,
         float: Decimal,
     ) -> Result<DayRow, JournalError> {
-        let register = settings.register_id.clone();
-        let day_number = self
-            .db
-            .call(move |c| day::next_day_number(c, &register))
-            .await?;
-        let time = super::time::local_rfc3339_ms(now_ms());
-        let mut row = DayRow {
-            id: day::day_id(&settings.store_id, &settings.register_id, day_number),
-            register: settings.register_id.clone(),
-            number: day_number,
-            opened_at: time,
+        let mut row = self.new_day(settings, float).await?;
+        row.open_receipt = receipt_id_of(settings, number);
+        let receipt = self.day_receipt(
+            settings,
+            &row.open_receipt,
+            number,
+            ReceiptKind::DayOpen,
+            &row.id,
+            "",
             float,
-            open_receipt: String::new(),
-            closed_at: None,
-            z_receipt: None,
-            counted: None,
-            difference: None,
-            expected: None,
-        };
-        let mut printer = None;
-        match explicit {
-            Some((number, key, request)) => {
-                row.open_receipt = receipt_id_of(settings, number);
-                let receipt = self.day_receipt(
-                    settings,
-                    &row.open_receipt,
-                    number,
-                    ReceiptKind::DayOpen,
-                    &row.id,
-                    "",
-                    float,
-                    None,
-                );
-                let mut write = JournalWrite::new(&receipt, &[], self.currency_minor())?;
-                write.day_opened = Some(row.clone());
-                write.idempotency = Some((key.to_string(), "day_open", request));
-                printer = self.print_day_receipt(&mut write, &receipt);
-                if let Err(e) = self.db.call(move |c| write.apply(c)).await? {
-                    return Err(refused(e));
-                }
-            }
-            None => {
-                let day = row.clone();
-                self.db.call(move |c| day::insert_day(c, &day)).await?;
-            }
+            None,
+        );
+        let mut write = JournalWrite::new(&receipt, &[], self.currency_minor())?;
+        write.day_opened = Some(row.clone());
+        write.idempotency = Some((key.to_string(), "day_open", request));
+        let printer = self.print_day_receipt(&mut write, &receipt);
+        if let Err(e) = self.db.call(move |c| write.apply(c)).await? {
+            return Err(refused(e));
         }
         tracing::info!(day = %row.id, receipt = %row.open_receipt, %float, "day opened");
         self.day.send_replace(DayStatus {
@@ -246,8 +271,12 @@ impl Journal {
             Next::Done(done) => return Ok(done),
             Next::Number(number) => number,
         };
-        let (day, number) = self.day_for(number, &settings).await?;
-        let expected = self.day.borrow().expected_cash;
+        let day = self.day_for(&settings).await?;
+        let expected = if day.opens {
+            day.row.float
+        } else {
+            self.day.borrow().expected_cash
+        };
         if movement == Movement::Out && value > expected {
             return Err(SaleError::InvalidArgument(format!(
                 "amount: {} is more than the {} the drawer should hold",
@@ -267,7 +296,7 @@ impl Journal {
             &receipt_id,
             number,
             kind,
-            &day.id,
+            &day.row.id,
             cashier,
             signed,
             Some(DayEvent {
@@ -277,12 +306,13 @@ impl Journal {
         );
         let mut write = JournalWrite::new(&receipt, &[], minor)?;
         write.idempotency = Some((key.to_string(), kind.as_str(), request));
+        write.day_opened = day.opens.then(|| day.row.clone());
         let printer = self.print_day_receipt(&mut write, &receipt);
         if let Err(e) = self.db.call(move |c| write.apply(c)).await? {
             return Err(refused(e));
         }
-        self.committed_to_day(&receipt);
-        tracing::info!(day = %day.id, receipt = %receipt_id, kind = kind.as_str(), amount = %signed, "cash moved");
+        self.committed_to_day(&day, &receipt);
+        tracing::info!(day = %day.row.id, receipt = %receipt_id, kind = kind.as_str(), amount = %signed, "cash moved");
         wake_printer(printer.as_ref());
         Ok(receipt_id)
     }
@@ -372,23 +402,14 @@ impl Journal {
     pub async fn closed_days(&self, from: &str, to: &str) -> Result<Vec<DayRow>, JournalError> {
         let date = |what: &str, text: &str| -> Result<String, JournalError> {
             let text = text.trim();
-            let b = text.as_bytes();
-            let ok = text.is_empty()
-                || (b.len() >= 10
-                    && b[..10].iter().enumerate().all(|(i, c)| {
-                        if i == 4 || i == 7 {
-                            *c == b'-'
-                        } else {
-                            c.is_ascii_digit()
-                        }
-                    }));
-            if !ok {
-                return Err(SaleError::InvalidArgument(format!(
+            if text.is_empty() || calendar_date(text) {
+                Ok(text.to_string())
+            } else {
+                Err(SaleError::InvalidArgument(format!(
                     "{what}: {text:?} is not a date like 2026-12-01 (or \"\" for no bound)"
                 ))
-                .into());
+                .into())
             }
-            Ok(text.get(..10).unwrap_or_default().to_string())
         };
         let (from, to) = (date("from", from)?, date("to", to)?);
         let register = self.settings().register_id;
@@ -473,6 +494,33 @@ impl Journal {
     }
 }
 
+/// Whether `text` is a date of the calendar written `YYYY-MM-DD`.
+fn calendar_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = text.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())
+            .flatten()
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let (Some(year), Some(month), Some(day)) = (digits(0..4), digits(5..7), digits(8..10)) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
+}
+
 /// A counted amount from a frontend: 0 (if `zero_ok`) or more, in the currency's minor unit.
 fn amount(what: &str, text: &str, minor: u32, zero_ok: bool) -> Result<Decimal, SaleError> {
     let value = crate::money::parse_bounded(what, text, Decimal::ZERO, limits::MAX_AMOUNT, minor)?;
@@ -482,4 +530,28 @@ fn amount(what: &str, text: &str, minor: u32, zero_ok: bool) -> Result<Decimal, 
         )));
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::calendar_date;
+
+    #[test]
+    fn only_dates_of_the_calendar_pass() {
+        for good in ["2026-12-01", "2024-02-29", "2000-02-29", "1999-12-31"] {
+            assert!(calendar_date(good), "{good}");
+        }
+        for bad in [
+            "2026-13-45",
+            "2026-02-30",
+            "2026-00-10",
+            "1900-02-29",
+            "2026-12-01garbage",
+            "2026-1-01",
+            "yesterday",
+            "2026/12/01",
+        ] {
+            assert!(!calendar_date(bad), "{bad}");
+        }
+    }
 }
