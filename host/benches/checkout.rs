@@ -4,7 +4,9 @@
 //! card leaves, posted against the voucher's floor) and a receipt printer on a real TCP
 //! listener, measured at the client as a frontend sees it. Next to it, in the same run and in the same directory as the daemon's database, the
 //! raw rate of single-row SQLite transactions with WAL and `synchronous=FULL`: a checkout
-//! commits one such transaction, so that rate is its ceiling on this disk.
+//! commits one such transaction, so that rate is its ceiling on this disk. After the
+//! checkouts, the X report of the day they made (every receipt read and summed) and the Z
+//! that closes it.
 //!
 //! `cargo bench -p posd --bench checkout`. Prints figures; asserts nothing.
 
@@ -29,6 +31,8 @@ const LINES: usize = 20;
 const FRONTENDS: usize = 4;
 /// Single-row transactions of the raw SQLite figure.
 const RAW_COMMITS: usize = 2000;
+/// X reports taken of the bench's day, one after another.
+const REPORTS: usize = 50;
 
 fn report(what: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
     samples.sort();
@@ -252,6 +256,24 @@ async fn main() {
         std::hint::black_box(sale.checkout(&key).await.expect("Checkout replay"));
         replays.push(start.elapsed());
     }
+    // The day's reports over all of the bench's receipts: the X a manager takes at any time,
+    // then the Z that closes the day (once: it ends the day).
+    let register = posd::client::Register1Proxy::new(&conn)
+        .await
+        .expect("register");
+    let mut x_reports = Vec::with_capacity(REPORTS);
+    for _ in 0..REPORTS {
+        let start = Instant::now();
+        std::hint::black_box(register.report().await.expect("Report"));
+        x_reports.push(start.elapsed());
+    }
+    let expected = register.expected_cash().await.expect("ExpectedCash");
+    let start = Instant::now();
+    register
+        .close_day(&expected, "bench-z")
+        .await
+        .expect("CloseDay");
+    let z_report = start.elapsed();
     let printed = Instant::now();
     // `GS V` with a partial or full cut ends every receipt and slip.
     let cut = |bytes: &[u8]| {
@@ -261,7 +283,7 @@ async fn main() {
             .count()
     };
     // Every sale prints its receipt and the voucher's slip; so did the voucher's own sale.
-    let documents = 2 * (WARM_UP + 2 * CHECKOUTS + 1);
+    let documents = 2 * (WARM_UP + 2 * CHECKOUTS + 1) + 1;
     while cut(&printer.received()) < documents && printed.elapsed().as_secs() < 60 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -285,6 +307,16 @@ async fn main() {
     );
     report("  Checkout again, same key (replay)", replays);
     report("  Get Manager1.Version (bus round trip)", round_trips);
+    let receipts = WARM_UP + 2 * CHECKOUTS + 1;
+    report(
+        &format!("X report of a day of {receipts} receipts"),
+        x_reports,
+    );
+    println!(
+        "{:<44} {:>8.2} ms (the same day, written, booked and printed)",
+        "Z report",
+        z_report.as_secs_f64() * 1e3
+    );
     let (raw, raw_samples) = raw_commit_rate(&daemon.state_dir);
     report("raw single-row transaction (WAL, FULL)", raw_samples);
     println!(
