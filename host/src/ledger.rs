@@ -50,6 +50,10 @@ pub enum LedgerError {
         /// Its floor.
         floor: Decimal,
     },
+    /// A writer's own rule refused the postings (a plugin's postings that do not balance on
+    /// their own).
+    #[error("{0}")]
+    Refused(String),
     /// SQLite failed.
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
@@ -180,6 +184,21 @@ pub fn postings(c: &Connection, code: &str, limit: u64) -> rusqlite::Result<Vec<
     rows.collect()
 }
 
+/// Checks that `postings` sum to zero in each unit (double entry).
+pub fn check_balanced(postings: &[PostingSpec]) -> Result<(), LedgerError> {
+    let mut sums: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for p in postings {
+        *sums.entry(p.unit.as_str()).or_default() += p.amount;
+    }
+    match sums.into_iter().find(|(_, sum)| !sum.is_zero()) {
+        Some((unit, sum)) => Err(LedgerError::Unbalanced {
+            unit: unit.to_string(),
+            sum,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Writes one journal entry with its postings, in the caller's transaction. Refuses, writing
 /// nothing, an entry that does not balance per unit or takes an account below its floor.
 pub fn post(
@@ -192,16 +211,7 @@ pub fn post(
     if postings.is_empty() {
         return Err(LedgerError::Empty);
     }
-    let mut sums: BTreeMap<&str, Decimal> = BTreeMap::new();
-    for p in postings {
-        *sums.entry(p.unit.as_str()).or_default() += p.amount;
-    }
-    if let Some((unit, sum)) = sums.into_iter().find(|(_, sum)| !sum.is_zero()) {
-        return Err(LedgerError::Unbalanced {
-            unit: unit.to_string(),
-            sum,
-        });
-    }
+    check_balanced(postings)?;
     // A savepoint: a refused posting halfway leaves the caller's transaction as it was.
     c.execute_batch("SAVEPOINT ledger_post")?;
     let result = write_entry(c, kind, reference, memo, postings);

@@ -446,7 +446,9 @@ pub(super) fn wake_printer(printer: Option<&ReceiptPrinter>) {
 pub(super) fn refused(e: LedgerError) -> JournalError {
     match e {
         LedgerError::BelowFloor { .. } => JournalError::InsufficientBalance(e.to_string()),
-        other => CallError::Failed(format!("the plugins' postings were refused: {other}")).into(),
+        other => {
+            CallError::Failed(format!("the receipt's ledger entry was refused: {other}")).into()
+        }
     }
 }
 
@@ -463,6 +465,8 @@ pub(super) fn now_ms() -> u128 {
 pub(super) struct JournalWrite {
     row: ReceiptRow,
     postings: Vec<PostingSpec>,
+    /// Whether every plugin's postings balance on their own (else: which did not).
+    plugins_balanced: Result<(), String>,
     memo: String,
     messages: Vec<NewMessage>,
     kv: Vec<(String, String, Value)>,
@@ -490,13 +494,23 @@ impl JournalWrite {
         let document = serde_json::to_string(receipt)
             .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
         let mut postings = booking::postings(receipt, minor);
-        postings.extend(prepared.iter().flat_map(|p| {
-            p.effects
+        let mut plugins_balanced = Ok(());
+        for p in prepared {
+            let specs: Vec<PostingSpec> = p
+                .effects
                 .postings
                 .iter()
                 .map(|x| posting_spec(&p.plugin, x))
-        }));
+                .collect();
+            // Each plugin's postings balance on their own: no plugin leans on another's.
+            if plugins_balanced.is_ok() {
+                plugins_balanced =
+                    ledger::check_balanced(&specs).map_err(|e| format!("plugin {}: {e}", p.plugin));
+            }
+            postings.extend(specs);
+        }
         Ok(Self {
+            plugins_balanced,
             row: ReceiptRow::of(receipt, &document),
             postings,
             memo: prepared
@@ -541,6 +555,9 @@ impl JournalWrite {
         &self,
         c: &mut rusqlite::Connection,
     ) -> rusqlite::Result<Result<(), LedgerError>> {
+        if let Err(plugin) = &self.plugins_balanced {
+            return Ok(Err(LedgerError::Refused(plugin.clone())));
+        }
         let tx = c.transaction()?;
         let rid = &self.row.id;
         if let Some(day) = &self.day_opened {
@@ -1146,4 +1163,100 @@ fn effective_amounts(
         }
     }
     amounts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn prepared(plugin: &str, postings: &[(&str, &str)]) -> Prepared {
+        Prepared {
+            plugin: plugin.to_string(),
+            effects: wire::CheckoutEffects {
+                postings: postings
+                    .iter()
+                    .map(|(account, amount)| wire::Posting {
+                        account: account.to_string(),
+                        amount: Decimal::from_str(amount).expect("decimal"),
+                        unit: "points".into(),
+                        kind: "earn".into(),
+                        ..wire::Posting::default()
+                    })
+                    .collect(),
+                ..wire::CheckoutEffects::default()
+            },
+        }
+    }
+
+    /// A cash sale of one 12.00 item at 20 %, as the journal writes it.
+    fn receipt() -> Receipt {
+        let mut sale = super::super::model::Sale::new("S1", SaleState::Open, "anna", String::new());
+        let eur = engine::Currency {
+            minor: 2,
+            cash_increment: None,
+        };
+        let item = engine::NewItem {
+            name: "Wein".into(),
+            qty: "1".into(),
+            unit_price: "12.00".into(),
+            tax_rate: "20".into(),
+            ..engine::NewItem::default()
+        };
+        engine::add_item(&mut sale, &item, eur).expect("item");
+        engine::add_tender(&mut sale, "cash", "12.00", Default::default(), eur).expect("cash");
+        let till = Till {
+            currency: eur,
+            currency_code: "EUR".into(),
+            store: Value::Null,
+        };
+        let settings = ReceiptSettings {
+            store_id: "0001".into(),
+            register_id: "01".into(),
+            ..ReceiptSettings::default()
+        };
+        let totals = engine::totals(&sale, eur);
+        build_receipt(&sale, &till, &settings, "0001-01-000001", 1, &[], &totals)
+    }
+
+    fn db() -> (tempfile::TempDir, rusqlite::Connection) {
+        let dir = tempfile::tempdir().expect("dir");
+        let c = crate::store::open(dir.path(), std::time::Duration::from_secs(1)).expect("open");
+        (dir, c)
+    }
+
+    #[test]
+    fn a_receipt_is_one_entry_with_the_hosts_and_the_plugins_postings() {
+        let (_dir, mut c) = db();
+        let plugins = [prepared(
+            "points",
+            &[("customer:1", "12"), ("issued", "-12")],
+        )];
+        let write = JournalWrite::new(&receipt(), &plugins, 2).expect("write");
+        write.apply(&mut c).expect("sqlite").expect("booked");
+        let entries: Vec<(String, i64)> = c
+            .prepare("SELECT e.reference, count(p.id) FROM ledger_entries e JOIN ledger_postings p ON p.entry_id = e.id GROUP BY e.id")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("entries");
+        // Drawer, revenue and VAT of the host, the two of the plugin.
+        assert_eq!(entries, vec![("0001-01-000001".to_string(), 5)]);
+        let verified = booking::verify(&c, |_| 2).expect("sqlite");
+        assert!(verified.is_ok(), "{verified:?}");
+    }
+
+    #[test]
+    fn a_plugins_postings_balance_on_their_own_not_against_another_plugins() {
+        let (_dir, mut c) = db();
+        let plugins = [
+            prepared("alpha", &[("pool", "5")]),
+            prepared("beta", &[("pool", "-5")]),
+        ];
+        let write = JournalWrite::new(&receipt(), &plugins, 2).expect("write");
+        let refused = write.apply(&mut c).expect("sqlite").expect_err("refused");
+        assert!(refused.to_string().contains("plugin alpha"), "{refused}");
+        let receipts: i64 = c
+            .query_row("SELECT count(*) FROM receipts", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(receipts, 0, "nothing was written");
+    }
 }
