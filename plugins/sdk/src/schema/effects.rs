@@ -50,7 +50,8 @@ pub struct NewLine {
     pub qty: Decimal,
     /// Price of one unit, gross.
     pub unit_price: Decimal,
-    /// VAT rate in percent.
+    /// VAT rate in percent. Not used for a reduction (discount, points redemption, free
+    /// product), which takes VAT off every good of the sale pro rata.
     pub tax_rate: Decimal,
     /// Tags for rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -157,7 +158,8 @@ pub struct OutboxMessage {
     pub payload: Value,
 }
 
-/// A block the plugin adds to the receipt (a points balance, a voucher slip).
+/// A block the plugin adds to the receipt (a points balance, a voucher slip). `barcode` and
+/// `qr` are printed on slips only; frontends get the barcode back masked, as `code`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReceiptSection {

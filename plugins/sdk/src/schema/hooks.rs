@@ -191,7 +191,8 @@ pub struct AutoLine {
     pub name: String,
     /// Amount, negative.
     pub amount: Decimal,
-    /// Ids of the lines it reduces.
+    /// Ids of the lines it reduces; empty: every good of the sale. The host spreads the
+    /// amount over them pro rata for VAT (the ABI guide's "How VAT comes off a reduction").
     pub applies_to: Vec<String>,
     /// Tags for rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -236,7 +237,7 @@ pub type ListRewardsRequest = SaleRequest;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Reward {
-    /// Id, passed back in `apply_reward`.
+    /// Id, passed back in `apply_reward`; the host passes only an id offered now.
     pub id: String,
     /// Text.
     pub label: String,
@@ -262,7 +263,8 @@ pub struct ApplyRewardRequest {
     pub sale: Sale,
     /// Where it happens.
     pub store: Store,
-    /// The reward's id from `list_rewards`.
+    /// The reward's id from `list_rewards`: the host asks `list_rewards` again first and
+    /// refuses an id it does not offer now with `NotFound`, without calling `apply_reward`.
     pub reward: String,
 }
 
