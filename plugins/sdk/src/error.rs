@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// The error names of the posd contract (`shared/design/dbus-api.md`), as a hook may return
+/// The error names of the posd contract (`docs/dbus-api.md`), as a hook may return
 /// them. The frontend shows a translated text per name, so pick the one that tells the
 /// cashier what to do, and put details for the log into the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -27,7 +27,7 @@ const PREFIX: &str = "HELLORS-";
 /// Most waves one action may ask for; more is a typo, not a greeting.
 const MAX_WAVES: i64 = 10;
 
-/// The plugin's configuration section, e.g. `[plugins.hello-rust] balance = "25.00"`.
+/// The plugin's configuration section, e.g. `[plugin.hello-rust] balance = "25.00"`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {

@@ -121,7 +121,8 @@ pub struct Effects {
 }
 
 /// One ledger posting. Accounts are in the plugin's own namespace: the host prefixes the
-/// plugin id, so `"voucher:ABC"` of plugin `gift` is `gift/voucher:ABC` in the ledger.
+/// plugin id and a colon, so `"voucher:ABC"` of plugin `gift` is `gift:voucher:ABC` in the
+/// ledger (`posctl ledger balance gift:`), and no plugin can post to another's accounts.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Posting {

@@ -98,15 +98,15 @@ pub struct Tender {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Totals {
-    /// Sum of item lines.
+    /// Sum of the lines before reductions: goods and vouchers sold (not cash rounding).
     pub subtotal: Decimal,
-    /// Sum of discounts (negative or zero).
+    /// Sum of the reductions: discounts, points redeemed, free products (negative or zero).
     pub discount: Decimal,
     /// VAT included in the total.
     pub tax: Decimal,
     /// What the customer owes.
     pub total: Decimal,
-    /// Sum of tenders.
+    /// What the tenders pay, change taken off.
     pub paid: Decimal,
     /// Still to pay (zero once paid).
     pub due: Decimal,
