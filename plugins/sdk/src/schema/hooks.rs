@@ -248,7 +248,8 @@ pub struct Preview {
 }
 
 /// `evaluate_basket` response: the host replaces this plugin's previous automatic lines with
-/// `lines` on every basket change, so answer with all of them every time.
+/// `lines` on every basket change, so answer with all of them every time; a line answered
+/// again with the same `ref` keeps its id (see [`AutoLine`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EvaluateBasketResponse {
