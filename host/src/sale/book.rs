@@ -491,10 +491,13 @@ impl Book {
             return Err(not_offered().into());
         }
         let offered = self.rewards_of(plugin, &sale, &till).await?;
-        if !offered
-            .iter()
-            .any(|r| r.get("id").and_then(Value::as_str) == Some(reward))
-        {
+        // Compared as `Rewards` shows the id: a number given as a number is its text.
+        let offered_as = |r: &Value| match r.get("id") {
+            Some(Value::String(id)) => id == reward,
+            Some(other) => other.to_string() == reward,
+            None => false,
+        };
+        if !offered.iter().any(offered_as) {
             return Err(not_offered().into());
         }
         let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store, "reward": reward });
