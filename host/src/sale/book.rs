@@ -494,8 +494,10 @@ impl Book {
         // Compared as `Rewards` shows the id: a number given as a number is its text.
         let offered_as = |r: &Value| match r.get("id") {
             Some(Value::String(id)) => id == reward,
-            Some(other) => other.to_string() == reward,
-            None => false,
+            Some(Value::Number(id)) => {
+                reward.parse::<serde_json::Number>().ok().as_ref() == Some(id)
+            }
+            _ => false,
         };
         if !offered.iter().any(offered_as) {
             return Err(not_offered().into());
