@@ -586,10 +586,9 @@ fn posctl_lists_devices_and_prints_a_test_page() {
     let out = posctl(bus.address(), &["open-drawer", "nosuch"]);
     assert!(!out.status.success());
     assert!(
-        text(&out.stderr).contains("org.freedesktop.DBus.Error.UnknownObject")
-            || text(&out.stderr).contains("UnknownMethod")
-            || text(&out.stderr).contains("UnknownInterface"),
-        "{}",
+        text(&out.stderr).contains("org.posd.Error.NotFound")
+            && text(&out.stderr).contains("\"nosuch\""),
+        "a missing device is the contract's NotFound, naming it: {}",
         text(&out.stderr)
     );
 }

@@ -733,6 +733,9 @@ async fn every_change_of_a_sale_is_announced_with_properties_changed() {
         changed["Lines"].clone().try_into().expect("Lines");
     assert_eq!(lines.len(), 1);
     assert_eq!(totals_of(&changed), ("2.58".into(), "2.58".into()));
+    let previews: Vec<HashMap<String, zbus::OwnedVariant>> =
+        changed["Previews"].clone().try_into().expect("Previews");
+    assert!(previews.is_empty(), "no plugin, no previews, but announced");
 
     sale.add_tender("card", "2.58", HashMap::new())
         .await

@@ -590,6 +590,10 @@ async fn device(conn: &zbus::Connection, name: &str, as_json: bool) -> Result<()
 }
 
 async fn printer<'a>(conn: &'a zbus::Connection, name: &str) -> Result<Printer1Proxy<'a>, Failure> {
+    // The bus answers a call on a device that does not exist with UnknownObject, before any
+    // of posd's code runs; Manager1.GetDevice answers NotFound naming the device instead.
+    let manager = Manager1Proxy::new(conn).await?;
+    let _: zbus::OwnedObjectPath = manager.inner().call("GetDevice", &(name,)).await?;
     Ok(Printer1Proxy::builder(conn)
         .path(device_path(name))
         .build()

@@ -112,6 +112,62 @@ pub async fn lookup(
     Ok(info)
 }
 
+/// What `LookupCode` tells of a receipt id in the journal (scanned from the receipt's
+/// barcode): kind "receipt", the receipt's customer and where it stands (`state`: valid,
+/// partly_returned, returned, voided, or final for a receipt nothing reverses), and in keys
+/// of its own `receipt_id`, `receipt_kind`, `time`, `total`, `voidable b`, `returnable b`,
+/// `voided_by` ("" if not) and `returns as`.
+pub async fn lookup_receipt(
+    journal: &Journal,
+    code: &str,
+    minor: u32,
+) -> Result<Option<HashMap<String, zbus::Variant<'static>>>, BusError> {
+    use zbus::Variant;
+    let Some(receipt) = super::sale::journal_receipt(journal, code).await? else {
+        return Ok(None);
+    };
+    let reversals = journal.reversals_of(&receipt.id).await?;
+    let standing = receipt.standing(&reversals);
+    let mut warnings = Vec::new();
+    if !standing.voided_by.is_empty() {
+        warnings.push(format!("voided by {}", standing.voided_by));
+    }
+    let mut info: HashMap<String, Variant<'static>> = HashMap::new();
+    info.insert("kind".into(), Variant::from("receipt".to_string()));
+    info.insert("plugin".into(), Variant::from(String::new()));
+    info.insert("balance".into(), Variant::from(String::new()));
+    info.insert("expires".into(), Variant::from(String::new()));
+    info.insert(
+        "state".into(),
+        Variant::from(standing.state(receipt.kind).to_string()),
+    );
+    info.insert("customer".into(), Variant::from(receipt.customer.clone()));
+    info.insert("warnings".into(), Variant::from(warnings));
+    info.insert("receipt_id".into(), Variant::from(receipt.id.clone()));
+    info.insert(
+        "receipt_kind".into(),
+        Variant::from(receipt.kind.as_str().to_string()),
+    );
+    info.insert("time".into(), Variant::from(receipt.time.clone()));
+    info.insert(
+        "total".into(),
+        Variant::from(crate::money::format(receipt.totals.total, minor)),
+    );
+    info.insert("voidable".into(), Variant::from(standing.voidable));
+    info.insert("returnable".into(), Variant::from(standing.returnable));
+    info.insert("voided_by".into(), Variant::from(standing.voided_by));
+    info.insert("returns".into(), Variant::from(standing.returns));
+    Ok(Some(info))
+}
+
+/// The object path under `kind` (`sale`, `device`) for `element`, if `element` can be one.
+fn child_path(kind: &str, element: &str) -> Option<zbus::OwnedObjectPath> {
+    if element.is_empty() || element.contains('/') {
+        return None;
+    }
+    zbus::OwnedObjectPath::try_from(format!("{}/{kind}/{element}", super::ROOT_PATH)).ok()
+}
+
 #[interface(name = "org.posd.Manager1")]
 impl Manager {
     /// Version of the posd daemon.
@@ -318,14 +374,74 @@ impl Manager {
     ) -> zbus::Result<()>;
 
     /// What a code is, without a sale: kind, plugin, balance, expires, state, customer,
-    /// warnings. Balance inquiry at the till. Unclaimed codes are `product` when they are
-    /// valid article numbers, else `unknown`.
+    /// warnings. Balance inquiry at the till. The id of a receipt in the journal is the
+    /// host's own and answered before any plugin is asked ([`lookup_receipt`]). Unclaimed
+    /// codes are `product` when they are valid article numbers, else `unknown`.
     async fn lookup_code(
         &self,
         code: &str,
     ) -> Result<HashMap<String, zbus::Variant<'static>>, BusError> {
         let _call = self.begin()?;
+        let minor = self.book.till().currency.minor;
+        if let Some(info) = lookup_receipt(&self.journal, code, minor).await? {
+            return Ok(info);
+        }
         lookup(&self.plugins, &self.shared, code).await
+    }
+
+    /// The object of an open sale (or one completed in the last day). NotFound with a message
+    /// for any other id: a call on the object path of a sale that does not exist is answered
+    /// by the bus library with org.freedesktop.DBus.Error.UnknownObject, which no interface
+    /// of ours can turn into the contract's NotFound.
+    async fn get_sale(
+        &self,
+        sale_id: &str,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
+    ) -> Result<zbus::OwnedObjectPath, BusError> {
+        let _call = self.begin()?;
+        if let Some(path) = child_path("sale", sale_id)
+            && server
+                .interface::<_, super::sale::SaleObject>(path.as_str())
+                .await
+                .is_ok()
+        {
+            return Ok(path);
+        }
+        Err(BusError::NotFound(format!(
+            "no sale {sale_id:?} on this till (a sale is kept while it is open and for a day after its checkout)"
+        )))
+    }
+
+    /// The object of a configured device by name (`posctl devices` lists them); NotFound
+    /// with a message for any other name.
+    async fn get_device(
+        &self,
+        name: &str,
+        #[zbus(object_server)] server: &zbus::ObjectServer,
+    ) -> Result<zbus::OwnedObjectPath, BusError> {
+        let _call = self.begin()?;
+        if let Some(path) = child_path("device", name)
+            && server
+                .interface::<_, super::device::DeviceObject>(path.as_str())
+                .await
+                .is_ok()
+        {
+            return Ok(path);
+        }
+        Err(BusError::NotFound(format!(
+            "no device {name:?}; `posctl devices` lists the configured ones"
+        )))
+    }
+
+    /// The object of a plugin by id; NotFound with a message for any other id.
+    async fn get_plugin(&self, id: &str) -> Result<zbus::OwnedObjectPath, BusError> {
+        let _call = self.begin()?;
+        if !self.plugins.list().iter().any(|p| p.id == id) {
+            return Err(BusError::NotFound(format!(
+                "no plugin {id:?}; `posctl plugins` lists them"
+            )));
+        }
+        zbus::OwnedObjectPath::try_from(super::plugin::object_path(id)).map_err(BusError::ZBus)
     }
 
     /// Installs the plugin library at `path` (absolute) and loads it; returns its id. Admin
@@ -433,19 +549,32 @@ pub async fn announce_state(conn: &zbus::Connection, shared: &Shared, state: Ser
 /// A receipt as `a{sv}`.
 pub fn receipt_record(r: &Receipt, minor: u32) -> HashMap<String, zbus::Variant<'static>> {
     use zbus::Variant;
-    let sale = crate::sale::model::Sale {
-        id: r.sale_id.clone(),
-        state: crate::sale::model::SaleState::Completed,
-        cashier: r.cashier.clone(),
-        customer: r.customer.clone(),
-        customer_locked: false,
-        lines: r.lines.clone(),
-        tenders: r.tenders.clone(),
-        warnings: Vec::new(),
-        previews: Vec::new(),
-        receipt_id: r.id.clone(),
-        next_number: 0,
-        opened_at: String::new(),
+    let mut sale = crate::sale::model::Sale::new(
+        &r.sale_id,
+        crate::sale::model::SaleState::Completed,
+        &r.cashier,
+        String::new(),
+    );
+    sale.customer = r.customer.clone();
+    sale.lines = r.lines.clone();
+    sale.tenders = r.tenders.clone();
+    sale.receipt_id = r.id.clone();
+    // A section's QR code may carry one of the receipt's codes (a voucher sold): it is
+    // printed whole on the slip, but shown here with the code masked, like everywhere else.
+    let mut codes: Vec<&str> = r
+        .lines
+        .iter()
+        .filter(|l| !l.show_ref)
+        .map(|l| l.reference.as_str())
+        .chain(r.tenders.iter().map(|t| t.reference.as_str()))
+        .filter(|code| mask(code) != *code)
+        .collect();
+    // Longest first, so a code that contains another is masked whole.
+    codes.sort_by_key(|code| std::cmp::Reverse(code.len()));
+    let with_codes_masked = |text: &str| {
+        codes.iter().fold(text.to_string(), |text, code| {
+            text.replace(code, &mask(code))
+        })
     };
     let mut out: HashMap<String, Variant<'static>> = HashMap::new();
     out.insert("id".into(), Variant::from(r.id.clone()));
@@ -514,6 +643,10 @@ pub fn receipt_record(r: &Receipt, minor: u32) -> HashMap<String, zbus::Variant<
             row.insert(
                 "code".into(),
                 Variant::from(s.barcode.as_deref().map(mask).unwrap_or_default()),
+            );
+            row.insert(
+                "qr".into(),
+                Variant::from(s.qr.as_deref().map(&with_codes_masked).unwrap_or_default()),
             );
             row
         })

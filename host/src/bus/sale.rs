@@ -120,6 +120,13 @@ fn amount(value: Decimal, minor: u32) -> Variant<'static> {
     Variant::from(money::format(value, minor))
 }
 
+/// A unit price as given: at least the currency's decimals, more when the price has them
+/// (`1.2345`, at most 4 for `AddItem`), so that a frontend can recompute every line's
+/// amount as round(qty × unit_price), half away from zero, as the receipt prints it.
+pub fn unit_price_text(value: Decimal, minor: u32) -> String {
+    money::format(value, minor.max(value.normalize().scale()))
+}
+
 /// A sale's lines as `aa{sv}`.
 pub fn lines_record(sale: &Sale, minor: u32) -> Vec<Record> {
     sale.lines
@@ -131,7 +138,10 @@ pub fn lines_record(sale: &Sale, minor: u32) -> Vec<Record> {
             r.insert("sku".into(), Variant::from(l.sku.clone()));
             r.insert("name".into(), Variant::from(l.name.clone()));
             r.insert("qty".into(), Variant::from(l.qty.normalize().to_string()));
-            r.insert("unit_price".into(), amount(l.unit_price, minor));
+            r.insert(
+                "unit_price".into(),
+                Variant::from(unit_price_text(l.unit_price, minor)),
+            );
             r.insert("amount".into(), amount(l.amount, minor));
             r.insert(
                 "tax_rate".into(),
@@ -139,7 +149,38 @@ pub fn lines_record(sale: &Sale, minor: u32) -> Vec<Record> {
             );
             r.insert("tags".into(), Variant::from(l.tags.clone()));
             r.insert("plugin".into(), Variant::from(l.plugin.clone()));
-            r.insert("ref".into(), Variant::from(mask(&l.reference)));
+            r.insert("ref".into(), Variant::from(l.shown_ref()));
+            r
+        })
+        .collect()
+}
+
+/// A sale's previews as `aa{sv}`: plugin, kind (earn, nudge, info), label, points and
+/// amount ("" where not applicable).
+pub fn previews_record(sale: &Sale, minor: u32) -> Vec<Record> {
+    sale.previews
+        .iter()
+        .map(|p| {
+            let mut r = Record::new();
+            r.insert("plugin".into(), Variant::from(p.plugin.clone()));
+            r.insert("kind".into(), Variant::from(p.kind.clone()));
+            r.insert("label".into(), Variant::from(p.label.clone()));
+            r.insert(
+                "points".into(),
+                Variant::from(
+                    p.points
+                        .map(|v| v.normalize().to_string())
+                        .unwrap_or_default(),
+                ),
+            );
+            r.insert(
+                "amount".into(),
+                Variant::from(
+                    p.amount
+                        .map(|v| money::format(v, minor))
+                        .unwrap_or_default(),
+                ),
+            );
             r
         })
         .collect()
@@ -189,6 +230,136 @@ fn outcome_record(o: &Outcome) -> Record {
     r
 }
 
+/// The receipt `code` names, if it is the id of one in the journal: a receipt's number is
+/// printed as its barcode, so a scan of it at the till must find the receipt, not a
+/// plugin's guess.
+pub async fn journal_receipt(
+    journal: &Journal,
+    code: &str,
+) -> Result<Option<crate::sale::model::Receipt>, BusError> {
+    let code = code.trim();
+    if code.is_empty() {
+        return Err(BusError::InvalidArgument("the code is empty".into()));
+    }
+    match journal.receipt(code).await {
+        Ok(receipt) => Ok(Some(receipt)),
+        Err(JournalError::NoReceipt(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// An `Invoke` argument as JSON, before it is checked against the action's parameters:
+/// strings, booleans and integers (of any D-Bus integer type) are taken; a double is
+/// refused, since decimals travel as strings, and so is anything else.
+fn arg_json(key: &str, value: &Variant<'_>) -> Result<serde_json::Value, BusError> {
+    use serde_json::Value as J;
+    Ok(match value {
+        Variant::Str(s) => J::String(s.as_str().to_string()),
+        Variant::Bool(b) => J::Bool(*b),
+        Variant::U8(n) => J::from(*n),
+        Variant::I16(n) => J::from(*n),
+        Variant::U16(n) => J::from(*n),
+        Variant::I32(n) => J::from(*n),
+        Variant::U32(n) => J::from(*n),
+        Variant::I64(n) => J::from(*n),
+        Variant::U64(n) => J::from(*n),
+        Variant::Variant(inner) => return arg_json(key, inner),
+        Variant::F64(_) => {
+            return Err(BusError::InvalidArgument(format!(
+                "argument {key:?}: give a decimal as a string (\"12.50\"), never a double"
+            )));
+        }
+        _ => {
+            return Err(BusError::InvalidArgument(format!(
+                "argument {key:?}: give a string, a boolean or an integer"
+            )));
+        }
+    })
+}
+
+/// How deep [`json_record`] nests records and lists before it gives the rest as JSON text
+/// (D-Bus allows 32 levels of containers; the reply itself takes some).
+const MAX_RESULT_DEPTH: usize = 8;
+
+/// A plugin's `result` as the record `Invoke` answers with, so a frontend reads it like
+/// every other record of the contract: strings as `s` (amounts are decimal strings in the
+/// SDK already), booleans `b`, whole numbers `x`, other numbers as their decimal text `s`
+/// (never a double), objects as `a{sv}`, lists as `as`, `ab`, `ax` or `aa{sv}` when their
+/// elements are all of that kind and `av` otherwise; `null` values are left out. A result
+/// that is not an object comes as `{"value": …}`; none at all as an empty record.
+pub fn json_record(value: &serde_json::Value) -> Record {
+    match value {
+        serde_json::Value::Object(map) => object_record(map, 0),
+        serde_json::Value::Null => Record::new(),
+        other => {
+            let mut r = Record::new();
+            r.insert("value".into(), json_variant(other, 0));
+            r
+        }
+    }
+}
+
+fn object_record(map: &serde_json::Map<String, serde_json::Value>, depth: usize) -> Record {
+    map.iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| (k.clone(), json_variant(v, depth + 1)))
+        .collect()
+}
+
+fn json_variant(value: &serde_json::Value, depth: usize) -> Variant<'static> {
+    use serde_json::Value as J;
+    match value {
+        J::String(s) => Variant::from(s.clone()),
+        J::Bool(b) => Variant::from(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Variant::from(i),
+            None => Variant::from(n.to_string()),
+        },
+        J::Null => Variant::from(String::new()),
+        _ if depth >= MAX_RESULT_DEPTH => Variant::from(value.to_string()),
+        J::Object(map) => Variant::from(object_record(map, depth)),
+        J::Array(items) => {
+            let items: Vec<&J> = items.iter().filter(|v| !v.is_null()).collect();
+            if items.iter().all(|v| v.is_string()) {
+                Variant::from(
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect::<Vec<String>>(),
+                )
+            } else if items.iter().all(|v| v.is_boolean()) {
+                Variant::from(
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_bool())
+                        .collect::<Vec<bool>>(),
+                )
+            } else if items.iter().all(|v| v.is_i64()) {
+                Variant::from(
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_i64())
+                        .collect::<Vec<i64>>(),
+                )
+            } else if items.iter().all(|v| v.is_object()) {
+                Variant::from(
+                    items
+                        .iter()
+                        .filter_map(|v| v.as_object().map(|m| object_record(m, depth + 1)))
+                        .collect::<Vec<Record>>(),
+                )
+            } else {
+                Variant::from(
+                    items
+                        .iter()
+                        .map(|v| json_variant(v, depth + 1))
+                        .collect::<Vec<Variant<'static>>>(),
+                )
+            }
+        }
+    }
+}
+
 /// Emits one `PropertiesChanged` with every property of the sale.
 pub async fn announce(conn: &zbus::Connection, book: &Book, sale: &Sale) -> zbus::Result<()> {
     let minor = book.till().currency.minor;
@@ -198,6 +369,7 @@ pub async fn announce(conn: &zbus::Connection, book: &Book, sale: &Sale) -> zbus
     let lines = lines_record(sale, minor);
     let tenders = tenders_record(sale, minor);
     let totals = totals_record(&totals, minor);
+    let previews = previews_record(sale, minor);
     let mut changed: HashMap<&str, Variant<'_>> = HashMap::new();
     changed.insert("State", Variant::from(sale.state.as_str()));
     changed.insert("Customer", Variant::from(sale.customer.as_str()));
@@ -207,6 +379,7 @@ pub async fn announce(conn: &zbus::Connection, book: &Book, sale: &Sale) -> zbus
     changed.insert("Totals", Variant::from(totals));
     changed.insert("Warnings", Variant::from(sale.warnings.clone()));
     changed.insert("ReceiptId", Variant::from(sale.receipt_id.as_str()));
+    changed.insert("Previews", Variant::from(previews));
     properties_changed(&emitter, changed).await
 }
 
@@ -262,7 +435,8 @@ impl SaleObject {
         self.sale().await.customer_locked
     }
 
-    /// Lines: id, kind, sku, name, qty, unit_price, amount, tax_rate, tags, plugin, ref (masked).
+    /// Lines: id, kind, sku, name, qty, unit_price (with the decimals it was given),
+    /// amount, tax_rate, tags, plugin, ref (a code masked, a rule id as it is).
     #[zbus(property)]
     async fn lines(&self) -> Vec<Record> {
         lines_record(&self.sale().await, self.book.till().currency.minor)
@@ -294,6 +468,13 @@ impl SaleObject {
     #[zbus(property)]
     async fn receipt_id(&self) -> String {
         self.sale().await.receipt_id
+    }
+
+    /// What plugins want shown beside the basket: plugin, kind (earn, nudge, info), label,
+    /// points, amount ("" where not applicable).
+    #[zbus(property)]
+    async fn previews(&self) -> Vec<Record> {
+        previews_record(&self.sale().await, self.book.till().currency.minor)
     }
 
     /// Adds an item: sku, name, qty, unit_price, tax_rate (decimal strings), tags (as).
@@ -401,12 +582,20 @@ impl SaleObject {
         Ok(announce(conn, &self.book, &sale).await?)
     }
 
-    /// A scanned or typed code: voucher, eWallet, discount code, card, coupon.
+    /// A scanned or typed code: voucher, eWallet, discount code, card, coupon. The number
+    /// of a receipt in the journal is answered by the host before any plugin is asked
+    /// (kind "receipt"; it changes nothing: returns are Manager1.Return).
     async fn enter_code(
         &self,
         code: &str,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<Record, BusError> {
+        if let Some(receipt) = journal_receipt(&self.journal, code).await? {
+            engine::ensure_open(&self.book.get(&self.id).await?)?;
+            return Ok(outcome_record(&crate::sale::book::receipt_code_outcome(
+                &receipt,
+            )));
+        }
         let (outcome, sale) = self.book.enter_code(&self.id, code).await?;
         announce(conn, &self.book, &sale).await?;
         Ok(outcome_record(&outcome))
@@ -455,7 +644,9 @@ impl SaleObject {
             .collect())
     }
 
-    /// Runs one action with its arguments (strings).
+    /// Runs one action with its arguments, checked against the parameters the action
+    /// declared. Answers kind, plugin, lines, tenders, warnings, message and result (a
+    /// record: what the plugin gave back, see [`json_record`]).
     async fn invoke(
         &self,
         action_id: &str,
@@ -464,26 +655,12 @@ impl SaleObject {
     ) -> Result<Record, BusError> {
         let mut json = serde_json::Map::new();
         for (key, value) in &args {
-            let value = if let Ok(s) = String::try_from(value.clone()) {
-                serde_json::Value::String(s)
-            } else if let Ok(b) = bool::try_from(value.clone()) {
-                serde_json::Value::Bool(b)
-            } else if let Ok(n) = i64::try_from(value.clone()) {
-                serde_json::Value::from(n)
-            } else {
-                return Err(BusError::InvalidArgument(format!(
-                    "argument {key}: give a string, boolean or integer"
-                )));
-            };
-            json.insert(key.clone(), value);
+            json.insert(key.clone(), arg_json(key, value)?);
         }
-        let (outcome, sale) = self
-            .book
-            .invoke(&self.id, action_id, serde_json::Value::Object(json))
-            .await?;
+        let (outcome, sale) = self.book.invoke(&self.id, action_id, json).await?;
         announce(conn, &self.book, &sale).await?;
         let mut record = outcome_record(&outcome);
-        record.insert("result".into(), Variant::from(outcome.result.to_string()));
+        record.insert("result".into(), Variant::from(json_record(&outcome.result)));
         Ok(record)
     }
 
@@ -523,7 +700,9 @@ impl SaleObject {
         Ok(outcome.lines.first().cloned().unwrap_or_default())
     }
 
-    /// Adds a payment: cash (may exceed what is due; change is given) or card (exactly).
+    /// Adds a payment: cash (may exceed what is due; change is given), card (at most what is
+    /// due), voucher (its code), or a method a plugin declares. `details` keys: see
+    /// [`engine::tender_detail_keys`]; a plugin's method takes what its plugin accepts.
     async fn add_tender(
         &self,
         method: &str,
@@ -533,8 +712,14 @@ impl SaleObject {
     ) -> Result<String, BusError> {
         let mut strings = BTreeMap::new();
         for (key, value) in &details {
-            strings.insert(key.clone(), string(value, key)?);
+            strings.insert(
+                key.clone(),
+                String::try_from(value.clone()).map_err(|_| {
+                    BusError::InvalidArgument(format!("details {key} must be a string"))
+                })?,
+            );
         }
+        engine::check_tender_details(method, &strings)?;
         if method == "voucher" {
             let code = strings
                 .get("code")
@@ -606,5 +791,73 @@ impl SaleObject {
     async fn cancel(&self, #[zbus(connection)] conn: &zbus::Connection) -> Result<(), BusError> {
         let sale = self.book.cancel(&self.id).await?;
         Ok(announce(conn, &self.book, &sale).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn d(text: &str) -> Decimal {
+        text.parse().expect("decimal")
+    }
+
+    #[test]
+    fn a_unit_price_keeps_the_decimals_it_was_given() {
+        assert_eq!(unit_price_text(d("1.2345"), 2), "1.2345");
+        assert_eq!(unit_price_text(d("1.2"), 2), "1.20");
+        assert_eq!(
+            unit_price_text(d("1.2300"), 2),
+            "1.23",
+            "trailing zeros add nothing"
+        );
+        assert_eq!(unit_price_text(d("-0.5"), 2), "-0.50");
+        assert_eq!(unit_price_text(d("7"), 0), "7");
+    }
+
+    fn text(v: &Variant<'_>) -> String {
+        String::try_from(v.try_clone().expect("clone")).expect("a string")
+    }
+
+    #[test]
+    fn a_plugin_result_becomes_a_record_of_the_contract() {
+        let record = json_record(&json!({
+            "code": "GV-1", "amount": "25.00", "count": 3, "ratio": 0.5, "sold": true,
+            "nothing": null, "codes": ["A", "B"], "counts": [1, 2],
+            "slips": [{"code": "A", "n": 1}], "mixed": ["a", 1],
+            "nested": {"inner": {"deep": "yes"}}
+        }));
+        assert_eq!(text(&record["code"]), "GV-1");
+        assert_eq!(text(&record["amount"]), "25.00");
+        assert_eq!(
+            i64::try_from(record["count"].try_clone().expect("clone")).expect("x"),
+            3
+        );
+        assert_eq!(text(&record["ratio"]), "0.5", "no double on the bus");
+        assert!(bool::try_from(record["sold"].try_clone().expect("clone")).expect("b"));
+        assert!(!record.contains_key("nothing"), "null is left out");
+        let signature = |key: &str| record[key].value_signature().to_string();
+        assert_eq!(signature("codes"), "as");
+        assert_eq!(signature("counts"), "ax");
+        assert_eq!(signature("slips"), "aa{sv}");
+        assert_eq!(signature("mixed"), "av");
+        assert_eq!(signature("nested"), "a{sv}");
+        assert!(json_record(&serde_json::Value::Null).is_empty());
+        let bare = json_record(&json!("GV-1"));
+        assert_eq!(text(&bare["value"]), "GV-1");
+        // Too deep for the bus: the rest comes as its JSON text.
+        let mut deep = json!("end");
+        for _ in 0..40 {
+            deep = json!({ "d": deep });
+        }
+        let mut level = json_record(&deep);
+        let mut depth = 0;
+        while let Some(Variant::Dict(_)) = level.get("d").map(|v| v.try_clone().expect("clone")) {
+            level = Record::try_from(level["d"].try_clone().expect("clone")).expect("record");
+            depth += 1;
+        }
+        assert!(depth < MAX_RESULT_DEPTH + 2, "{depth}");
+        assert!(text(&level["d"]).starts_with('{'));
     }
 }

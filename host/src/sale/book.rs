@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::engine::{self, Currency, NewItem, SaleError};
-use super::model::{Line, LineKind, Sale, SaleState, Tender};
+use super::model::{Line, LineKind, Preview, Sale, SaleState, Tender};
 use crate::plugins::{CallError, Hook, PluginManager, decode};
 use crate::store::{Database, StoreError};
 
@@ -232,8 +232,10 @@ impl Book {
         Ok((answer, next))
     }
 
-    /// Replaces the automatic lines and previews with what the plugins say now. A plugin
-    /// that fails here costs its promotions a warning, never the sale.
+    /// Replaces the automatic lines and previews with what the plugins say now. An
+    /// automatic line the plugin answers again (same `ref`) keeps its id; see
+    /// [`automatic_line_id`]. A plugin that fails here costs its promotions a warning, never
+    /// the sale.
     async fn evaluate(&self, sale: &mut Sale, till: &Till) {
         if sale.state != SaleState::Open {
             return;
@@ -242,6 +244,7 @@ impl Book {
         if plugins.is_empty() {
             return;
         }
+        let mut before: Vec<Line> = sale.lines.iter().filter(|l| l.automatic).cloned().collect();
         sale.lines.retain(|l| !l.automatic);
         sale.previews.clear();
         sale.warnings.retain(|w| !w.starts_with("promotions of "));
@@ -264,9 +267,9 @@ impl Book {
                             ));
                             continue;
                         }
-                        sale.next_number += 1;
+                        let id = automatic_line_id(sale, &mut before, &plugin, &auto);
                         sale.lines.push(Line {
-                            id: format!("L{}", sale.next_number),
+                            id,
                             kind,
                             sku: String::new(),
                             name: auto.name,
@@ -280,13 +283,11 @@ impl Book {
                             applies_to: auto.applies_to,
                             automatic: true,
                             data: auto.data,
+                            show_ref: auto.ref_kind == wire::RefKind::Rule,
                         });
                     }
                     for preview in answer.previews {
-                        sale.previews
-                            .push(json!({ "plugin": plugin, "label": preview.label,
-                            "points": preview.points.map(|p| p.to_string()),
-                            "amount": preview.amount.map(|a| a.to_string()) }));
+                        sale.previews.push(preview_of(&plugin, preview));
                     }
                 }
                 Err(e) => {
@@ -413,8 +414,7 @@ impl Book {
             let (method, plugin_id) = (method.to_string(), plugin.clone());
             return self
                 .change(id, move |sale, _| {
-                    sale.next_number += 1;
-                    let tender_id = format!("T{}", sale.next_number);
+                    let tender_id = engine::next_id(sale, 'T');
                     sale.tenders.push(Tender {
                         id: tender_id.clone(),
                         method,
@@ -441,24 +441,35 @@ impl Book {
         let sale = self.get(id).await?;
         let mut rewards = Vec::new();
         for plugin in self.plugins.implementing(Hook::ListRewards) {
-            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store });
-            let answer = self
-                .plugins
-                .call(&plugin, Hook::ListRewards, &request)
-                .await?;
-            for reward in answer
-                .get("rewards")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                rewards.push((plugin.clone(), reward.clone()));
+            for reward in self.rewards_of(&plugin, &sale, &till).await? {
+                rewards.push((plugin.clone(), reward));
             }
         }
         Ok(rewards)
     }
 
-    /// Takes one reward; returns the first line it added.
+    /// What `plugin`'s `list_rewards` offers on `sale` now.
+    async fn rewards_of(
+        &self,
+        plugin: &str,
+        sale: &Sale,
+        till: &Till,
+    ) -> Result<Vec<Value>, BookError> {
+        let request = json!({ "schema": 1, "sale": view(sale, till), "store": till.store });
+        let answer = self
+            .plugins
+            .call(plugin, Hook::ListRewards, &request)
+            .await?;
+        Ok(answer
+            .get("rewards")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Takes one reward; returns the first line it added. The reward must be one the plugin
+    /// offers on the sale now (its `list_rewards` is asked again): an id made up, mistyped or
+    /// offered earlier under other conditions is `NotFound`, and `apply_reward` is not called.
     pub async fn apply_reward(&self, id: &str, reward: &str) -> Result<(Outcome, Sale), BookError> {
         let (plugin, reward) = reward.split_once(':').ok_or_else(|| {
             SaleError::InvalidArgument(format!("reward id {reward:?} is not <plugin>:<reward>"))
@@ -466,6 +477,31 @@ impl Book {
         let till = self.till();
         let sale = self.get(id).await?;
         ensure_open(&sale)?;
+        let not_offered = || {
+            SaleError::NotFound(format!(
+                "reward {plugin}:{reward} is not offered on this sale now; Rewards lists what is"
+            ))
+        };
+        if !self
+            .plugins
+            .implementing(Hook::ListRewards)
+            .iter()
+            .any(|p| p == plugin)
+        {
+            return Err(not_offered().into());
+        }
+        let offered = self.rewards_of(plugin, &sale, &till).await?;
+        // Compared as `Rewards` shows the id: a number given as a number is its text.
+        let offered_as = |r: &Value| match r.get("id") {
+            Some(Value::String(id)) => id == reward,
+            Some(Value::Number(id)) => {
+                reward.parse::<serde_json::Number>().ok().as_ref() == Some(id)
+            }
+            _ => false,
+        };
+        if !offered.iter().any(offered_as) {
+            return Err(not_offered().into());
+        }
         let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store, "reward": reward });
         let answer = match self.plugins.call(plugin, Hook::ApplyReward, &request).await {
             Err(CallError::Failed(m)) if m.contains("not running") => {
@@ -477,12 +513,14 @@ impl Book {
         self.apply_effects(id, plugin, effects).await
     }
 
-    /// Runs a plugin's action on the sale.
+    /// Runs a plugin's action on the sale. The action must be one its plugin offers on the
+    /// sale now (its `list_actions` is asked again), and `args` must fit the parameters it
+    /// declared ([`check_action_args`]); the plugin is called only then.
     pub async fn invoke(
         &self,
         id: &str,
         action: &str,
-        args: Value,
+        args: serde_json::Map<String, Value>,
     ) -> Result<(Outcome, Sale), BookError> {
         let (plugin, action) = action.split_once(':').ok_or_else(|| {
             SaleError::InvalidArgument(format!("action id {action:?} is not <plugin>:<action>"))
@@ -490,6 +528,30 @@ impl Book {
         let till = self.till();
         let sale = self.get(id).await?;
         ensure_open(&sale)?;
+        let not_offered = || {
+            SaleError::NotFound(format!(
+                "no action {plugin}:{action} is offered on this sale now; Actions lists what is"
+            ))
+        };
+        if !self
+            .plugins
+            .implementing(Hook::ListActions)
+            .iter()
+            .any(|p| p == plugin)
+        {
+            return Err(not_offered().into());
+        }
+        let listed = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store });
+        let declared: wire::ListActionsResponse = self
+            .plugins
+            .call_as(plugin, Hook::ListActions, &listed)
+            .await?;
+        let declared = declared
+            .actions
+            .into_iter()
+            .find(|a| a.id == action)
+            .ok_or_else(not_offered)?;
+        let args = check_action_args(plugin, &declared, args)?;
         let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store,
                               "action": action, "args": args });
         let answer = match self
@@ -560,8 +622,7 @@ impl Book {
                         ))
                         .into());
                     }
-                    sale.next_number += 1;
-                    let line_id = format!("L{}", sale.next_number);
+                    let line_id = engine::next_id(sale, 'L');
                     sale.lines.push(Line {
                         id: line_id.clone(),
                         kind,
@@ -577,6 +638,7 @@ impl Book {
                         applies_to: Vec::new(),
                         automatic: false,
                         data: new.data.clone(),
+                        show_ref: new.ref_kind == wire::RefKind::Rule,
                     });
                     outcome.lines.push(line_id);
                 }
@@ -589,8 +651,7 @@ impl Book {
                         ))
                         .into());
                     }
-                    sale.next_number += 1;
-                    let tender_id = format!("T{}", sale.next_number);
+                    let tender_id = engine::next_id(sale, 'T');
                     sale.tenders.push(Tender {
                         id: tender_id.clone(),
                         method: new.method.clone(),
@@ -677,6 +738,156 @@ fn ensure_open(sale: &Sale) -> Result<(), SaleError> {
     }
 }
 
+/// The id of an automatic line `auto` of `plugin`: the id of the line it answered before
+/// for the same promotion, taken out of `before`, or a new `A<n>`. The same promotion is
+/// the same plugin and `ref` (`name` when the plugin gives no `ref`); several lines of one
+/// promotion keep their ids in the order the plugin answers them.
+fn automatic_line_id(
+    sale: &mut Sale,
+    before: &mut Vec<Line>,
+    plugin: &str,
+    auto: &wire::AutoLine,
+) -> String {
+    let key = |reference: &str, name: &str| {
+        if reference.is_empty() {
+            (false, name.to_string())
+        } else {
+            (true, reference.to_string())
+        }
+    };
+    let wanted = key(&auto.reference, &auto.name);
+    match before
+        .iter()
+        .position(|l| l.plugin == plugin && key(&l.reference, &l.name) == wanted)
+    {
+        Some(i) => before.remove(i).id,
+        None => engine::next_id(sale, 'A'),
+    }
+}
+
+/// A plugin's preview as `Sale1.Previews` shows it; a preview that does not say what it is
+/// is `earn` when it names points or an amount, else `info`.
+fn preview_of(plugin: &str, preview: wire::Preview) -> Preview {
+    let kind = match preview.kind {
+        Some(kind) => kind.as_str().to_string(),
+        None if preview.points.is_some() || preview.amount.is_some() => "earn".to_string(),
+        None => "info".to_string(),
+    };
+    Preview {
+        plugin: plugin.to_string(),
+        kind,
+        label: preview.label,
+        points: preview.points,
+        amount: preview.amount,
+    }
+}
+
+/// Checks `args` of an `Invoke` against the parameters `action` of `plugin` declared and
+/// returns them as the plugin gets them. Refused with `InvalidArgument` naming the
+/// parameter: a name the action does not declare (a typo must not pass), a required one
+/// missing, a value of the wrong type. By type: `string` a string; `code` a non-empty
+/// string; `choice` one of its choices; `decimal` a decimal string (money never travels as
+/// a float); `integer` an integer, or its decimal string; `boolean` a boolean, or "true" or
+/// "false". Integers and booleans reach the plugin as JSON numbers and booleans, the rest
+/// as strings.
+pub fn check_action_args(
+    plugin: &str,
+    action: &wire::Action,
+    args: serde_json::Map<String, Value>,
+) -> Result<serde_json::Map<String, Value>, SaleError> {
+    let names: Vec<&str> = action.params.iter().map(|p| p.name.as_str()).collect();
+    let id = format!("{plugin}:{}", action.id);
+    for name in args.keys() {
+        if !names.contains(&name.as_str()) {
+            return Err(SaleError::InvalidArgument(if names.is_empty() {
+                format!("unknown argument {name:?}: action {id} takes no arguments")
+            } else {
+                format!(
+                    "unknown argument {name:?}: action {id} takes {}",
+                    names.join(", ")
+                )
+            }));
+        }
+    }
+    let mut out = serde_json::Map::new();
+    for param in &action.params {
+        let Some(value) = args.get(&param.name) else {
+            if param.required {
+                return Err(SaleError::InvalidArgument(format!(
+                    "argument {:?} is required by action {id}",
+                    param.name
+                )));
+            }
+            continue;
+        };
+        let wrong = |expected: &str| {
+            SaleError::InvalidArgument(format!(
+                "argument {:?} of action {id} must be {expected}, not {value}",
+                param.name
+            ))
+        };
+        let checked = match (param.param_type, value) {
+            (wire::ParamType::String, Value::String(_)) => value.clone(),
+            (wire::ParamType::String, _) => return Err(wrong("a string")),
+            (wire::ParamType::Code, Value::String(text)) if !text.trim().is_empty() => {
+                Value::String(text.trim().to_string())
+            }
+            (wire::ParamType::Code, _) => return Err(wrong("a code (a non-empty string)")),
+            (wire::ParamType::Choice, Value::String(text))
+                if param.choices.iter().any(|c| c == text) =>
+            {
+                value.clone()
+            }
+            (wire::ParamType::Choice, _) => {
+                return Err(wrong(&format!("one of {}", param.choices.join(", "))));
+            }
+            (wire::ParamType::Decimal, Value::String(text)) => {
+                crate::money::parse(&param.name, text.trim())
+                    .map_err(|_| wrong("a decimal string such as \"12.50\""))?;
+                Value::String(text.trim().to_string())
+            }
+            (wire::ParamType::Decimal, _) => {
+                return Err(wrong("a decimal string such as \"12.50\""));
+            }
+            (wire::ParamType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => {
+                value.clone()
+            }
+            (wire::ParamType::Integer, Value::String(text)) => text
+                .trim()
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| wrong("an integer"))?,
+            (wire::ParamType::Integer, _) => return Err(wrong("an integer")),
+            (wire::ParamType::Boolean, Value::Bool(_)) => value.clone(),
+            (wire::ParamType::Boolean, Value::String(text)) => match text.trim() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return Err(wrong("a boolean")),
+            },
+            (wire::ParamType::Boolean, _) => return Err(wrong("a boolean")),
+        };
+        out.insert(param.name.clone(), checked);
+    }
+    Ok(out)
+}
+
+/// What `EnterCode` answers for the number of a receipt in the journal (scanned from its
+/// barcode): what it is, and that it is taken back with `Manager1.Return` or `Manager1.Void`,
+/// not in a sale. The sale is not changed.
+pub fn receipt_code_outcome(receipt: &super::model::Receipt) -> Outcome {
+    Outcome {
+        kind: "receipt".into(),
+        message: format!(
+            "{} is a receipt ({}, {}): take it back with Manager1.Return or Manager1.Void, \
+             not in a sale",
+            receipt.id,
+            receipt.kind.as_str(),
+            receipt.time
+        ),
+        ..Outcome::default()
+    }
+}
+
 /// Line kinds a plugin may add.
 fn plugin_line_kind(kind: &str) -> Option<LineKind> {
     Some(match kind {
@@ -719,4 +930,174 @@ pub fn view(sale: &Sale, till: &Till) -> Value {
             "due": amount(totals.due), "change": amount(totals.change),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action() -> wire::Action {
+        let param = |name: &str, param_type: wire::ParamType, required: bool| wire::ActionParam {
+            name: name.into(),
+            param_type,
+            required,
+            ..wire::ActionParam::default()
+        };
+        wire::Action {
+            id: "greet".into(),
+            label: "Grüßen".into(),
+            params: vec![
+                param("name", wire::ParamType::String, true),
+                param("times", wire::ParamType::Integer, false),
+                param("vip", wire::ParamType::Boolean, false),
+                param("tip", wire::ParamType::Decimal, false),
+                param("card", wire::ParamType::Code, false),
+                wire::ActionParam {
+                    choices: vec!["S".into(), "M".into()],
+                    ..param("size", wire::ParamType::Choice, false)
+                },
+            ],
+        }
+    }
+
+    fn args(value: Value) -> serde_json::Map<String, Value> {
+        value.as_object().cloned().expect("object")
+    }
+
+    fn refusal(value: Value) -> String {
+        match check_action_args("promo", &action(), args(value)) {
+            Err(SaleError::InvalidArgument(message)) => message,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn action_args_are_checked_against_the_declared_params() {
+        let checked = check_action_args(
+            "promo",
+            &action(),
+            args(
+                json!({"name": "Anna", "times": "3", "vip": "true", "tip": " 1.50 ",
+                        "card": " C-1 ", "size": "M"}),
+            ),
+        )
+        .expect("fits");
+        assert_eq!(
+            Value::Object(checked),
+            json!({"name": "Anna", "times": 3, "vip": true, "tip": "1.50", "card": "C-1",
+                   "size": "M"}),
+            "integers and booleans given as text reach the plugin typed"
+        );
+        let only_required =
+            check_action_args("promo", &action(), args(json!({"name": "Anna"}))).expect("fits");
+        assert_eq!(
+            only_required.len(),
+            1,
+            "optional params given none stay out"
+        );
+
+        let typo = refusal(json!({"name": "Anna", "nmae": "Anna"}));
+        assert!(
+            typo.contains("\"nmae\"") && typo.contains("promo:greet"),
+            "{typo}"
+        );
+        assert!(refusal(json!({})).contains("\"name\" is required"));
+        for (bad, param) in [
+            (json!({"name": 7}), "\"name\""),
+            (json!({"name": "A", "times": "drei"}), "\"times\""),
+            (json!({"name": "A", "times": true}), "\"times\""),
+            (json!({"name": "A", "vip": "ja"}), "\"vip\""),
+            (json!({"name": "A", "tip": "1,50"}), "\"tip\""),
+            (json!({"name": "A", "tip": 1}), "\"tip\""),
+            (json!({"name": "A", "card": "  "}), "\"card\""),
+            (json!({"name": "A", "size": "XL"}), "\"size\""),
+        ] {
+            let message = refusal(bad.clone());
+            assert!(message.contains(param), "{bad}: {message}");
+        }
+        let bare = wire::Action {
+            params: Vec::new(),
+            ..action()
+        };
+        assert!(matches!(
+            check_action_args("promo", &bare, args(json!({"x": "1"}))),
+            Err(SaleError::InvalidArgument(m)) if m.contains("takes no arguments")
+        ));
+    }
+
+    fn automatic(id: &str, plugin: &str, reference: &str, name: &str) -> Line {
+        let mut line = Line::rounding(id, Decimal::NEGATIVE_ONE);
+        line.kind = LineKind::Discount;
+        line.plugin = plugin.into();
+        line.reference = reference.into();
+        line.name = name.into();
+        line.automatic = true;
+        line
+    }
+
+    fn auto(reference: &str, name: &str) -> wire::AutoLine {
+        wire::AutoLine {
+            name: name.into(),
+            reference: reference.into(),
+            ..wire::AutoLine::default()
+        }
+    }
+
+    #[test]
+    fn an_automatic_line_keeps_its_id_while_its_promotion_is_answered() {
+        let mut sale = Sale::new("S1", SaleState::Open, "anna", String::new());
+        sale.next_automatic = 3;
+        let mut before = vec![
+            automatic("A1", "promo", "PROMO-3FOR2", "3 für 2"),
+            automatic("A2", "promo", "PROMO-3FOR2", "3 für 2"),
+            automatic("A3", "promo", "", "Happy Hour"),
+        ];
+        // Answered again, in another order, with another amount: the same ids.
+        assert_eq!(
+            automatic_line_id(&mut sale, &mut before, "promo", &auto("", "Happy Hour")),
+            "A3",
+            "without a ref the name is the promotion"
+        );
+        assert_eq!(
+            automatic_line_id(&mut sale, &mut before, "promo", &auto("PROMO-3FOR2", "x")),
+            "A1"
+        );
+        assert_eq!(
+            automatic_line_id(&mut sale, &mut before, "promo", &auto("PROMO-3FOR2", "x")),
+            "A2",
+            "lines of one ref keep their ids in order"
+        );
+        // A new promotion, and the same ref from another plugin, get new ids.
+        assert_eq!(
+            automatic_line_id(&mut sale, &mut before, "promo", &auto("PROMO-3FOR2", "x")),
+            "A4"
+        );
+        let mut before = vec![automatic("A1", "promo", "R-1", "")];
+        assert_eq!(
+            automatic_line_id(&mut sale, &mut before, "other", &auto("R-1", "")),
+            "A5"
+        );
+        assert_eq!(
+            before.len(),
+            1,
+            "promo's line is not taken by another plugin"
+        );
+    }
+
+    #[test]
+    fn a_preview_without_a_kind_is_earn_when_it_counts_something() {
+        let preview = |kind: Option<wire::PreviewKind>, points: Option<Decimal>| wire::Preview {
+            kind,
+            label: "x".into(),
+            points,
+            amount: None,
+        };
+        assert_eq!(
+            preview_of("p", preview(None, Some(Decimal::TEN))).kind,
+            "earn"
+        );
+        assert_eq!(preview_of("p", preview(None, None)).kind, "info");
+        let nudge = preview_of("p", preview(Some(wire::PreviewKind::Nudge), None));
+        assert_eq!((nudge.plugin.as_str(), nudge.kind.as_str()), ("p", "nudge"));
+    }
 }

@@ -745,7 +745,7 @@ impl Journal {
     }
 
     /// The voids and returns of a receipt, in journal order.
-    async fn reversals_of(&self, id: &str) -> Result<Vec<Receipt>, JournalError> {
+    pub async fn reversals_of(&self, id: &str) -> Result<Vec<Receipt>, JournalError> {
         let id = id.to_string();
         let documents: Vec<String> = self
             .db

@@ -110,7 +110,8 @@ fn quantity(text: &str) -> Result<Decimal, SaleError> {
     )?)
 }
 
-fn ensure_open(sale: &Sale) -> Result<(), SaleError> {
+/// Refuses a change to a sale that is no longer open.
+pub fn ensure_open(sale: &Sale) -> Result<(), SaleError> {
     if sale.state == SaleState::Open {
         Ok(())
     } else {
@@ -118,9 +119,64 @@ fn ensure_open(sale: &Sale) -> Result<(), SaleError> {
     }
 }
 
-fn next_id(sale: &mut Sale, prefix: char) -> String {
-    sale.next_number += 1;
-    format!("{prefix}{}", sale.next_number)
+/// The next free id with `prefix`: `L` for lines a frontend or a plugin's effects add, `T`
+/// for tenders, `A` for automatic lines, each counted on its own, so a line's id says
+/// nothing of what else happened on the sale and is never given twice in it. An id already
+/// taken (a sale written when lines and tenders shared one counter) is skipped.
+pub fn next_id(sale: &mut Sale, prefix: char) -> String {
+    loop {
+        let counter = match prefix {
+            'T' => &mut sale.next_tender,
+            'A' => &mut sale.next_automatic,
+            _ => &mut sale.next_number,
+        };
+        *counter += 1;
+        let id = format!("{prefix}{counter}");
+        let taken =
+            sale.lines.iter().any(|l| l.id == id) || sale.tenders.iter().any(|t| t.id == id);
+        if !taken {
+            return id;
+        }
+    }
+}
+
+/// The `details` keys each of the host's own tender methods takes, so that a typo is refused
+/// instead of kept: `cash` none; `card` what the card terminal reports — `terminal` (its
+/// id), `reference` (its transaction or authorisation reference) and `slip` (the number on
+/// its slip); `voucher` its `code`. `None` for a method a plugin declares: its plugin knows
+/// its keys and refuses the others in `validate_tender`.
+pub fn tender_detail_keys(method: &str) -> Option<&'static [&'static str]> {
+    match method {
+        "cash" => Some(&[]),
+        "card" => Some(&["terminal", "reference", "slip"]),
+        "voucher" => Some(&["code"]),
+        _ => None,
+    }
+}
+
+/// Checks a tender's `details` against [`tender_detail_keys`]: an unknown key is refused
+/// naming it, a value must be printable text of at most [`limits::MAX_TEXT`] characters.
+pub fn check_tender_details(
+    method: &str,
+    details: &BTreeMap<String, String>,
+) -> Result<(), SaleError> {
+    let known = tender_detail_keys(method);
+    for (key, value) in details {
+        if let Some(known) = known
+            && !known.contains(&key.as_str())
+        {
+            return Err(SaleError::InvalidArgument(if known.is_empty() {
+                format!("unknown key {key:?} in details: a {method} tender takes no details")
+            } else {
+                format!(
+                    "unknown key {key:?} in details: a {method} tender takes {}",
+                    known.join(", ")
+                )
+            }));
+        }
+        text(&format!("details {key}"), value, false)?;
+    }
+    Ok(())
 }
 
 /// Adds an item line; returns its id.
@@ -169,6 +225,7 @@ pub fn add_item(sale: &mut Sale, item: &NewItem, currency: Currency) -> Result<S
         applies_to: Vec::new(),
         automatic: false,
         data: Value::Null,
+        show_ref: false,
     });
     Ok(id)
 }
@@ -242,6 +299,7 @@ pub fn add_tender(
 ) -> Result<String, SaleError> {
     ensure_open(sale)?;
     let method = text("method", method, true)?;
+    check_tender_details(&method, &details)?;
     let amount = money::parse_bounded(
         "amount",
         amount,
@@ -534,6 +592,7 @@ mod tests {
             applies_to: applies_to.iter().map(|s| s.to_string()).collect(),
             automatic: false,
             data: Value::Null,
+            show_ref: false,
         });
     }
 
@@ -642,6 +701,7 @@ mod tests {
             applies_to: Vec::new(),
             automatic: false,
             data: Value::Null,
+            show_ref: false,
         });
         s.tenders.push(Tender {
             id: "T9".into(),
@@ -699,6 +759,7 @@ mod tests {
             applies_to: Vec::new(),
             automatic: false,
             data: Value::Null,
+            show_ref: false,
         });
         let rows = |s: &Sale| -> Vec<(Option<Decimal>, Decimal, Decimal)> {
             vat_lines(s, EUR)
@@ -800,6 +861,73 @@ mod tests {
         assert_eq!(tender_values(&s), vec![d("20.00"), d("10.00")]);
         let t = totals(&s, EUR);
         assert_eq!((t.paid, t.due), (d("30.00"), d("0")));
+    }
+
+    #[test]
+    fn lines_and_tenders_are_numbered_apart_and_no_id_is_given_twice() {
+        let mut s = sale();
+        let a = add_item(&mut s, &item("A", "1", "5.00", "20"), EUR).expect("add");
+        add_tender(&mut s, "card", "1.00", BTreeMap::new(), EUR).expect("card");
+        let b = add_item(&mut s, &item("B", "1", "5.00", "20"), EUR).expect("add");
+        assert_eq!((a.as_str(), b.as_str()), ("L1", "L2"));
+        assert_eq!(s.tenders[0].id, "T1");
+        assert_eq!(
+            next_id(&mut s, 'A'),
+            "A1",
+            "automatic lines count on their own"
+        );
+        // A sale written when lines and tenders shared one counter: its T3 is skipped.
+        s.tenders[0].id = "T2".into();
+        s.next_tender = 1;
+        assert_eq!(next_id(&mut s, 'T'), "T3");
+    }
+
+    #[test]
+    fn tender_details_take_only_the_keys_of_their_method() {
+        let details = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let mut s = sale();
+        add_item(&mut s, &item("A", "1", "5.00", "20"), EUR).expect("add");
+        let before = s.clone();
+        for (method, bad, key) in [
+            ("cash", details(&[("foo", "bar")]), "\"foo\""),
+            (
+                "card",
+                details(&[("slip", "0042"), ("pin", "1234")]),
+                "\"pin\"",
+            ),
+            (
+                "voucher",
+                details(&[("code", "V-1"), ("amount", "5")]),
+                "\"amount\"",
+            ),
+        ] {
+            match add_tender(&mut s, method, "1.00", bad, EUR) {
+                Err(SaleError::InvalidArgument(m)) => assert!(m.contains(key), "{m}"),
+                other => panic!("{method}: {other:?}"),
+            }
+        }
+        assert!(
+            add_tender(&mut s, "card", "1.00", details(&[("slip", "a\nb")]), EUR).is_err(),
+            "a value is printable text"
+        );
+        assert_eq!(s, before, "a refused tender changes nothing");
+        let known = details(&[
+            ("terminal", "T-7"),
+            ("reference", "A1B2C3"),
+            ("slip", "0042"),
+        ]);
+        let id = add_tender(&mut s, "card", "5.00", known.clone(), EUR).expect("card");
+        assert_eq!(s.tenders[0].id, id);
+        assert_eq!(s.tenders[0].details, known);
+        assert!(
+            check_tender_details("hello-points", &details(&[("anything", "x")])).is_ok(),
+            "a plugin's method: its plugin checks the keys"
+        );
     }
 
     #[test]

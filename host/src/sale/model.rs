@@ -84,15 +84,37 @@ pub struct Line {
     pub tags: Vec<String>,
     /// The plugin that added it, "" for the host's own.
     pub plugin: String,
-    /// The code behind it (voucher, discount code), shown masked.
+    /// The code behind it (voucher, discount code), shown masked; or, when `show_ref` is
+    /// set, the id of the rule behind it, shown as it is.
     #[serde(rename = "ref")]
     pub reference: String,
     /// For reductions: the lines it applies to (empty: all goods).
     pub applies_to: Vec<String>,
-    /// Automatic lines of `evaluate_basket` are replaced on every basket change.
+    /// Automatic lines of `evaluate_basket` are asked for again on every basket change; one
+    /// keeps its id while its plugin answers it again (same `ref`).
     pub automatic: bool,
     /// The owning plugin's private data.
     pub data: Value,
+    /// `ref` is a rule id, not a code (the plugin said `ref_kind: rule`): it is shown and
+    /// printed unmasked. Absent in older documents, which are masked as before.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub show_ref: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl Line {
+    /// `ref` as a frontend sees it and a receipt prints it: a code masked to its last four
+    /// characters, a rule id as it is.
+    pub fn shown_ref(&self) -> String {
+        if self.show_ref {
+            self.reference.clone()
+        } else {
+            mask(&self.reference)
+        }
+    }
 }
 
 impl Line {
@@ -113,6 +135,7 @@ impl Line {
             applies_to: Vec::new(),
             automatic: false,
             data: Value::Null,
+            show_ref: false,
         }
     }
 }
@@ -197,14 +220,40 @@ pub struct Sale {
     pub tenders: Vec<Tender>,
     /// Warnings for the frontend (expired voucher still usable, …).
     pub warnings: Vec<String>,
-    /// Previews from plugins ("you will earn 12 points").
-    pub previews: Vec<Value>,
+    /// Previews from plugins ("you will earn 12 points"), as `evaluate_basket` last said.
+    pub previews: Vec<Preview>,
     /// The receipt, once completed.
     pub receipt_id: String,
-    /// Next line and tender number.
+    /// Number of the last line added by a frontend or a plugin's effects (`L<n>`).
     pub next_number: u32,
+    /// Number of the last tender (`T<n>`). Older documents numbered tenders with the lines;
+    /// an id already taken is skipped.
+    #[serde(default)]
+    pub next_tender: u32,
+    /// Number of the last automatic line (`A<n>`): promotions are numbered apart from the
+    /// lines a cashier adds, so item lines run L1, L2, L3 whatever promotions come and go.
+    #[serde(default)]
+    pub next_automatic: u32,
     /// When it was opened (RFC 3339).
     pub opened_at: String,
+}
+
+/// What a plugin wants shown beside the basket, for the cashier and the customer display
+/// (`Sale1.Previews`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Preview {
+    /// The plugin.
+    pub plugin: String,
+    /// earn (points or money the sale will earn), nudge (what more would unlock a reward)
+    /// or info.
+    pub kind: String,
+    /// Text, in the till's locale.
+    pub label: String,
+    /// Points, if that is what it is about.
+    pub points: Option<Decimal>,
+    /// An amount, if that is what it is about.
+    pub amount: Option<Decimal>,
 }
 
 impl Sale {
@@ -222,6 +271,8 @@ impl Sale {
             previews: Vec::new(),
             receipt_id: String::new(),
             next_number: 0,
+            next_tender: 0,
+            next_automatic: 0,
             opened_at,
         }
     }
@@ -392,6 +443,71 @@ pub struct Receipt {
     pub event: Option<DayEvent>,
 }
 
+/// Where a committed receipt stands after its voids and returns: what a scan of its number
+/// at the till is told (`LookupCode`), by the same rules `Void` and `Return` apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The void receipt that reversed it, "" if none.
+    pub voided_by: String,
+    /// The return receipts of it, in journal order.
+    pub returns: Vec<String>,
+    /// `Void` would take it: a sale with no void and no return yet.
+    pub voidable: bool,
+    /// `Return` would take some of it: a sale, not voided, with an item quantity left.
+    pub returnable: bool,
+}
+
+impl Standing {
+    /// `valid`, `partly_returned`, `returned` or `voided` for a sale; `final` for any other
+    /// receipt (a void, a return, a receipt of the till's day), which nothing reverses.
+    pub fn state(&self, kind: ReceiptKind) -> &'static str {
+        match (kind, self.voided_by.is_empty(), self.returns.is_empty()) {
+            (ReceiptKind::Sale, false, _) => "voided",
+            (ReceiptKind::Sale, true, true) => "valid",
+            (ReceiptKind::Sale, true, false) if self.returnable => "partly_returned",
+            (ReceiptKind::Sale, true, false) => "returned",
+            _ => "final",
+        }
+    }
+}
+
+impl Receipt {
+    /// Where this receipt stands given `reversals`, its voids and returns so far.
+    pub fn standing(&self, reversals: &[Receipt]) -> Standing {
+        let voided_by = reversals
+            .iter()
+            .find(|r| r.kind == ReceiptKind::Void)
+            .map(|r| r.id.clone())
+            .unwrap_or_default();
+        let returns: Vec<String> = reversals
+            .iter()
+            .filter(|r| r.kind == ReceiptKind::Return)
+            .map(|r| r.id.clone())
+            .collect();
+        let is_sale = self.kind == ReceiptKind::Sale;
+        let returned = |id: &str| -> Decimal {
+            reversals
+                .iter()
+                .filter(|r| r.kind == ReceiptKind::Return)
+                .flat_map(|r| r.lines.iter())
+                .filter(|l| l.id == id)
+                .map(|l| -l.qty)
+                .sum()
+        };
+        let left = self
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Item)
+            .any(|l| l.qty - returned(&l.id) > Decimal::ZERO);
+        Standing {
+            voidable: is_sale && reversals.is_empty(),
+            returnable: is_sale && voided_by.is_empty() && left,
+            voided_by,
+            returns,
+        }
+    }
+}
+
 /// Masks a code to its last four characters, as printed and shown: `••••5678`.
 pub fn mask(code: &str) -> String {
     let chars: Vec<char> = code.chars().collect();
@@ -405,6 +521,113 @@ pub fn mask(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_ref_is_shown_as_it_is_and_anything_else_masked() {
+        let mut line = Line::rounding("A1", Decimal::NEGATIVE_ONE);
+        line.reference = "PROMO-EISTEE-3".into();
+        assert_eq!(
+            line.shown_ref(),
+            "••••EE-3",
+            "a ref is a code unless said otherwise"
+        );
+        line.show_ref = true;
+        assert_eq!(line.shown_ref(), "PROMO-EISTEE-3");
+        // A document written before the flag existed reads as masked.
+        let mut old = serde_json::to_value(&line).expect("json");
+        old.as_object_mut().expect("object").remove("show_ref");
+        let read: Line = serde_json::from_value(old).expect("old line");
+        assert!(!read.show_ref);
+    }
+
+    #[test]
+    fn a_sale_written_before_previews_had_a_kind_still_reads() {
+        let mut sale = Sale::new("S1", SaleState::Open, "anna", String::new());
+        sale.next_number = 4;
+        let mut doc = serde_json::to_value(&sale).expect("json");
+        let object = doc.as_object_mut().expect("object");
+        object.remove("next_tender");
+        object.remove("next_automatic");
+        object.insert(
+            "previews".into(),
+            serde_json::json!([{ "plugin": "points", "label": "Sie sammeln 3 Punkte",
+                                 "points": "3", "amount": null }]),
+        );
+        let read: Sale = serde_json::from_value(doc).expect("old sale");
+        assert_eq!(read.previews[0].points, Some(Decimal::from(3)));
+        assert_eq!(read.previews[0].amount, None);
+        assert_eq!((read.next_number, read.next_tender), (4, 0));
+    }
+
+    fn receipt(id: &str, kind: ReceiptKind, lines: Vec<Line>) -> Receipt {
+        Receipt {
+            id: id.into(),
+            number: 1,
+            kind,
+            time: "2026-11-24T10:00:00.000+01:00".into(),
+            store_id: "0001".into(),
+            register_id: "01".into(),
+            currency: "EUR".into(),
+            locale: "de-AT".into(),
+            cashier: "anna".into(),
+            customer: String::new(),
+            sale_id: String::new(),
+            original: String::new(),
+            lines,
+            tenders: Vec::new(),
+            totals: Totals::default(),
+            vat: Vec::new(),
+            sections: Vec::new(),
+            header: Vec::new(),
+            footer: Vec::new(),
+            day: String::new(),
+            event: None,
+        }
+    }
+
+    fn item(id: &str, qty: i64) -> Line {
+        let mut line = Line::rounding(id, Decimal::ONE);
+        line.kind = LineKind::Item;
+        line.qty = Decimal::from(qty);
+        line
+    }
+
+    #[test]
+    fn a_receipt_stands_as_void_and_return_would_take_it() {
+        let sale = receipt("R1", ReceiptKind::Sale, vec![item("L1", 3), item("L2", 1)]);
+        let fresh = sale.standing(&[]);
+        assert!(fresh.voidable && fresh.returnable);
+        assert_eq!(fresh.state(sale.kind), "valid");
+
+        let back = |id: &str, lines: Vec<Line>| receipt(id, ReceiptKind::Return, lines);
+        let partly = [back("R2", vec![item("L1", -2)])];
+        let standing = sale.standing(&partly);
+        assert!(!standing.voidable, "a receipt with returns is not voided");
+        assert!(standing.returnable);
+        assert_eq!(standing.returns, vec!["R2".to_string()]);
+        assert_eq!(standing.state(sale.kind), "partly_returned");
+
+        let all = [
+            back("R2", vec![item("L1", -2)]),
+            back("R3", vec![item("L1", -1), item("L2", -1)]),
+        ];
+        let standing = sale.standing(&all);
+        assert!(!standing.voidable && !standing.returnable);
+        assert_eq!(standing.state(sale.kind), "returned");
+
+        let voided = [receipt("R4", ReceiptKind::Void, Vec::new())];
+        let standing = sale.standing(&voided);
+        assert!(!standing.voidable && !standing.returnable);
+        assert_eq!(
+            (standing.voided_by.as_str(), standing.state(sale.kind)),
+            ("R4", "voided")
+        );
+
+        let void = receipt("R4", ReceiptKind::Void, vec![item("L1", -3)]);
+        let standing = void.standing(&[]);
+        assert!(!standing.voidable && !standing.returnable);
+        assert_eq!(standing.state(void.kind), "final");
+    }
 
     #[test]
     fn codes_are_masked_to_their_last_four_characters() {

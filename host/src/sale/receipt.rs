@@ -384,6 +384,7 @@ impl Scrubber {
         let mut codes: Vec<(String, String)> = receipt
             .lines
             .iter()
+            .filter(|l| !l.show_ref)
             .map(|l| l.reference.as_str())
             .chain(receipt.tenders.iter().map(|t| t.reference.as_str()))
             .filter(|code| mask(code) != *code)
@@ -525,7 +526,14 @@ pub fn render_receipt(receipt: &Receipt, minor: u32) -> Document {
 /// One sale line: name (with its masked code) and amount; "qty x unit price" below for
 /// goods sold in a quantity other than one.
 fn push_line(doc: &mut Document, line: &Line, t: &Texts, minor: u32, scrub: &Scrubber) {
-    let left = with_code(&scrub.clean(&line.name), &line.reference);
+    let left = if line.show_ref {
+        // A rule id (the plugin said so) is no secret: printed as it is.
+        format!("{} {}", scrub.clean(&line.name), line.reference)
+            .trim()
+            .to_string()
+    } else {
+        with_code(&scrub.clean(&line.name), &line.reference)
+    };
     doc.push(Element::item(
         left,
         t.amount(line.amount, minor),
@@ -979,6 +987,7 @@ mod tests {
             applies_to: Vec::new(),
             automatic: false,
             data: Value::Null,
+            show_ref: false,
         }
     }
 

@@ -264,6 +264,7 @@ mod tests {
             applies_to: Vec::new(),
             automatic: false,
             data: serde_json::Value::Null,
+            show_ref: false,
         }
     }
 

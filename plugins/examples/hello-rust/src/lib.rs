@@ -197,6 +197,7 @@ pub fn points_preview(sale: &Sale) -> EvaluateBasketResponse {
             label: format!("Sie sammeln {points} Hallo-Punkte"),
             points: Some(points),
             amount: None,
+            ..Preview::default()
         }],
     }
 }

@@ -36,6 +36,29 @@ open_string_enum! {
     }
 }
 
+open_string_enum! {
+    /// What a line's `ref` is, which decides whether it is masked wherever the host shows or
+    /// prints it. Most refs are codes that pay or discount, and a code printed in full can be
+    /// redeemed by whoever finds the receipt, so a line that does not say is masked.
+    pub enum RefKind {
+        /// A code (voucher, discount code, coupon): shown and printed as its last 4
+        /// characters, `••••5678`. The default.
+        #[default]
+        Code = "code",
+        /// The id of a rule or campaign (`PROMO-EISTEE-3`, a reward id): no secret, shown and
+        /// printed as it is.
+        Rule = "rule",
+    }
+}
+
+impl RefKind {
+    /// Whether this is the default, [`RefKind::Code`] (left out of the JSON). A kind this SDK
+    /// does not know is masked like a code by the host.
+    pub fn is_code(&self) -> bool {
+        *self == RefKind::Code
+    }
+}
+
 /// A line to add to the sale.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -56,9 +79,13 @@ pub struct NewLine {
     /// Tags for rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// The code behind the line (shown masked).
+    /// The code behind the line (shown masked), or the rule behind it (see `ref_kind`).
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Whether `ref` is a code (masked where shown or printed, the default) or a rule id
+    /// (shown as it is).
+    #[serde(skip_serializing_if = "RefKind::is_code")]
+    pub ref_kind: RefKind,
     /// Private data the plugin gets back on this line in later requests.
     #[serde(skip_serializing_if = "is_null")]
     pub data: Value,

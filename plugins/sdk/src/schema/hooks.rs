@@ -9,9 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::Decimal;
-use crate::schema::effects::{CheckoutEffects, CodeKind, Effects};
-use crate::schema::is_null;
+use crate::schema::effects::{CheckoutEffects, CodeKind, Effects, RefKind};
 use crate::schema::view::{LineKind, Receipt, Sale, Store};
+use crate::schema::{is_null, open_string_enum};
 
 /// The request of the hooks that look at a sale and nothing else: `list_actions`,
 /// `evaluate_basket` and `list_rewards`.
@@ -182,6 +182,13 @@ pub struct InvokeActionRequest {
 pub type EvaluateBasketRequest = SaleRequest;
 
 /// An automatic line (discount or free product) from `evaluate_basket`.
+///
+/// The host keeps an automatic line's id (`A1`, `A2`, …) for as long as the plugin keeps
+/// answering a line with the same `ref` (the same `name` when `ref` is empty): the line is
+/// the same promotion, only its amount or `applies_to` may have changed. Several lines with
+/// one `ref` are matched in the order given; give each its own `ref` (rule id plus the line
+/// it reduces, say) when they stand for different things. A line that is no longer answered
+/// is gone; a later line of that `ref` gets a new id.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AutoLine {
@@ -197,19 +204,41 @@ pub struct AutoLine {
     /// Tags for rules.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// The rule or code behind it.
+    /// The rule or code behind it; also what keeps the line's id from one basket change
+    /// to the next.
     #[serde(rename = "ref")]
     pub reference: String,
+    /// Whether `ref` is a code (masked where shown or printed, the default) or a rule id such
+    /// as `PROMO-EISTEE-3` (shown as it is): a promotion's rule says [`RefKind::Rule`].
+    #[serde(skip_serializing_if = "RefKind::is_code")]
+    pub ref_kind: RefKind,
     /// Private data the plugin gets back on this line.
     #[serde(skip_serializing_if = "is_null")]
     pub data: Value,
 }
 
-/// A preview for the customer display ("You will earn 12 points").
+open_string_enum! {
+    /// What a preview is about, so a customer display can show each kind in its place.
+    pub enum PreviewKind {
+        /// Points or money the sale will earn ("Sie sammeln 12 Punkte").
+        #[default]
+        Earn = "earn",
+        /// What more would unlock a reward ("1 more Eistee → 1 free").
+        Nudge = "nudge",
+        /// Anything else worth showing beside the basket.
+        Info = "info",
+    }
+}
+
+/// A preview for the cashier and the customer display ("You will earn 12 points"); the host
+/// serves them as `Sale1.Previews`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Preview {
-    /// Text.
+    /// What it is about. Left out: `earn` when `points` or `amount` is given, else `info`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<PreviewKind>,
+    /// Text, in the store's locale.
     pub label: String,
     /// Points to earn, if that is what it is about.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -220,7 +249,8 @@ pub struct Preview {
 }
 
 /// `evaluate_basket` response: the host replaces this plugin's previous automatic lines with
-/// `lines` on every basket change, so answer with all of them every time.
+/// `lines` on every basket change, so answer with all of them every time; a line answered
+/// again with the same `ref` keeps its id (see [`AutoLine`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EvaluateBasketResponse {
@@ -276,7 +306,9 @@ pub struct TenderRequest {
     pub method: String,
     /// The amount asked for.
     pub amount: Decimal,
-    /// What the frontend sent with it (e.g. `code`).
+    /// What the frontend sent with it, as strings (e.g. `code`). The host knows only the keys
+    /// of its own methods, so a plugin checks these itself: refuse a key the method does not
+    /// take with `InvalidArgument` naming the key, as the contract says of unknown keys.
     pub details: Map<String, Value>,
 }
 
@@ -690,6 +722,49 @@ mod tests {
             serde_json::to_value(EnterCodeResponse::NotClaimed).unwrap(),
             json!({"claimed": false})
         );
+    }
+
+    #[test]
+    fn a_rule_ref_and_a_preview_kind_travel_only_when_said() {
+        let rule = AutoLine {
+            kind: LineKind::Discount,
+            name: "Eistee 3 für 2".into(),
+            amount: "-1.20".parse().unwrap(),
+            reference: "PROMO-EISTEE-3".into(),
+            ref_kind: RefKind::Rule,
+            ..AutoLine::default()
+        };
+        let wire = serde_json::to_value(&rule).unwrap();
+        assert_eq!(wire["ref_kind"], "rule");
+        let code = AutoLine {
+            ref_kind: RefKind::Code,
+            ..rule.clone()
+        };
+        assert!(
+            serde_json::to_value(&code)
+                .unwrap()
+                .get("ref_kind")
+                .is_none(),
+            "a code is the default and is left out"
+        );
+        let read: AutoLine = serde_json::from_value(json!({"ref": "X-1"})).unwrap();
+        assert_eq!(
+            read.ref_kind,
+            RefKind::Code,
+            "a line that does not say is a code"
+        );
+
+        let nudge = Preview {
+            kind: Some(PreviewKind::Nudge),
+            label: "1 more Eistee → 1 free".into(),
+            ..Preview::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&nudge).unwrap(),
+            json!({"kind": "nudge", "label": "1 more Eistee → 1 free"})
+        );
+        let plain: Preview = serde_json::from_value(json!({"label": "x"})).unwrap();
+        assert_eq!(plain.kind, None);
     }
 
     #[test]

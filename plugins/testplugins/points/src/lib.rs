@@ -85,6 +85,7 @@ impl EvaluateBasket for Points {
                 label: format!("Sie sammeln {points} Punkte"),
                 points: Some(points),
                 amount: None,
+                ..Preview::default()
             }],
         })
     }

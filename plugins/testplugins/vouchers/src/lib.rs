@@ -389,6 +389,7 @@ impl InvokeAction for Vouchers {
             tags: Vec::new(),
             reference: code.clone(),
             data: Value::Null,
+            ..NewLine::default()
         }];
         effects.result = Some(json!({ "code": code }));
         Ok(effects)
