@@ -306,7 +306,11 @@ mod tests {
         };
         // 3.87 × 20 / 120 = 0.645: the tax rounds up to 0.65, the net is the rest.
         assert_eq!(row("3.87", "20"), (d("3.22"), d("0.65")));
-        assert_eq!(row("-3.87", "20"), (d("-3.22"), d("-0.65")), "a void mirrors it");
+        assert_eq!(
+            row("-3.87", "20"),
+            (d("-3.22"), d("-0.65")),
+            "a void mirrors it"
+        );
         // 12.00 × 20 / 120 = 2.00 exactly; 5.49 × 10 / 110 = 0.4990… → 0.50.
         assert_eq!(row("12.00", "20"), (d("10.00"), d("2.00")));
         assert_eq!(row("5.49", "10"), (d("4.99"), d("0.50")));
