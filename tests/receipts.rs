@@ -500,6 +500,13 @@ async fn development_mode_files_receipts_by_number_and_job_and_logs_the_drawer_a
         "{logged}"
     );
 
+    // The drawer opened by hand is logged at once too, not kept for a blank receipt.
+    printer.open_drawer().await.expect("OpenDrawer");
+    eventually("OpenDrawer logged", || async {
+        std::fs::read_to_string(&events).is_ok_and(|l| l.lines().count() == 3)
+    })
+    .await;
+
     let before = files_in(&folder);
     assert_eq!(before.len(), 4 * 2 + 1, "{before:?}");
     // SAFETY: kill has no memory-safety preconditions.
