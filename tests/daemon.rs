@@ -576,7 +576,7 @@ fn readme_first_command_starts_a_private_bus_that_posctl_reaches() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let folder = dir.path().join(".local/state/posd/virtual-printer");
     let deadline = std::time::Instant::now() + PATIENCE;
-    while !folder.join("receipt-0001.png").exists() {
+    while !folder.join("test-page-job1.png").exists() {
         assert!(
             std::time::Instant::now() < deadline,
             "no receipt PNG in {}",
@@ -584,7 +584,7 @@ fn readme_first_command_starts_a_private_bus_that_posctl_reaches() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let receipt = std::fs::read_to_string(folder.join("receipt-0001.txt")).expect("text");
+    let receipt = std::fs::read_to_string(folder.join("test-page-job1.txt")).expect("text");
     assert!(receipt.contains("posd receipt printer"), "{receipt}");
     assert!(
         receipt.contains("Euro: € 12,50 €"),

@@ -277,6 +277,26 @@ pub struct ReceiptConfig {
     pub header: Vec<String>,
     /// Lines printed centred below every receipt.
     pub footer: Vec<String>,
+    /// When the cash drawer on the receipt printer opens by itself after a receipt.
+    pub open_drawer: OpenDrawer,
+}
+
+/// `[receipt] open_drawer`: when a committed receipt opens the cash drawer of its printer.
+///
+/// The kick is queued with the receipt in the receipt's own transaction, right after it, so
+/// it is neither lost nor sent twice, and the drawer opens when the receipt prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenDrawer {
+    /// When cash was taken or given back: a sale, void or return with a cash tender or
+    /// change, a cash movement, an opening float.
+    #[default]
+    Cash,
+    /// After every sale, void and return, whatever paid it (stores that keep card slips in
+    /// the drawer); and when cash was taken or given.
+    Always,
+    /// Never by itself; `OpenDrawer` on the printer (`posctl open-drawer`) still works.
+    Never,
 }
 
 /// The currencies posd can keep books in, with their minor unit (decimal places).
@@ -1041,6 +1061,23 @@ mod tests {
         assert_eq!(config.plugin["vouchers"]["prefix"].as_str(), Some("044"));
         let again: Config = toml::from_str(&to_toml(&config)).expect("printed config parses");
         assert_eq!(again, config);
+    }
+
+    #[test]
+    fn the_drawer_opens_for_cash_unless_told_otherwise() {
+        let config = load_from(dir_with(&[]).path(), &[], None).expect("defaults");
+        assert_eq!(config.receipt.open_drawer, OpenDrawer::Cash);
+        let dir = dir_with(&[("posd.toml", "[receipt]\nopen_drawer = \"never\"\n")]);
+        let config = load_from(dir.path(), &[], None).expect("loads");
+        assert_eq!(config.receipt.open_drawer, OpenDrawer::Never);
+        let dir = dir_with(&[("posd.toml", "[receipt]\nopen_drawer = \"card\"\n")]);
+        let err = load_from(dir.path(), &[], None)
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            err.contains("receipt.open_drawer") && err.contains("always"),
+            "{err}"
+        );
     }
 
     #[test]

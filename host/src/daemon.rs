@@ -335,6 +335,7 @@ fn receipt_settings(config: &Config) -> ReceiptSettings {
         footer: config.receipt.footer.clone(),
         printer: Some(config.receipt.printer.clone()).filter(|p| !p.is_empty()),
         require_day_open: config.register.require_day_open,
+        open_drawer: config.receipt.open_drawer,
     }
 }
 

@@ -136,7 +136,8 @@ fn main() -> ExitCode {
     // Development mode without hardware: print to a virtual printer in the state directory.
     let mut virtual_printer = None;
     if cli.session && loaded.config.devices.is_empty() {
-        match VirtualReceiptPrinter::start(&state_dir.join("virtual-printer")) {
+        let database = state_dir.join(posd::store::DATABASE_FILE);
+        match VirtualReceiptPrinter::start(&state_dir.join("virtual-printer"), &database) {
             Ok(printer) => {
                 eprintln!(
                     "posd: no devices configured, so receipts go to a virtual printer at {}:",

@@ -6,8 +6,11 @@
 //! - Line amounts are rounded to the minor unit half away from zero (`2.345` → `2.35`,
 //!   `-2.345` → `-2.35`).
 //! - Prices are gross (VAT included). VAT of a rate is computed once from the rate's gross
-//!   total: `net = round(gross / (1 + rate/100))`, `vat = gross - net`, so the VAT table
-//!   always adds up to the total.
+//!   total, as receipts in Germany and Austria state it: `vat = round(gross × rate /
+//!   (100 + rate))`, half away from zero, and `net = gross − vat`, so each row's net and VAT
+//!   add up to its gross and the table to the total. 3.87 gross at 20 % is VAT 0.65
+//!   (0.645 rounded), net 3.22. (Rounding the net first and taking the VAT as the rest
+//!   would give 0.64; the two differ only when the exact VAT ends in half a cent.)
 //! - A price reduction (discount, points) is spread over the lines it applies to pro rata
 //!   to their amounts, each share rounded; the cent left over by rounding goes to the line
 //!   with the largest amount (the first of equals), so the shares sum to the reduction.
@@ -171,14 +174,16 @@ pub fn vat_table(gross_by_rate: &[(Option<Decimal>, Decimal)], minor: u32) -> Ve
             if gross.is_zero() {
                 return None;
             }
-            let net = match rate {
-                Some(r) => round(gross / (Decimal::ONE + r / Decimal::ONE_HUNDRED), minor),
-                None => gross,
+            let mut vat = match rate {
+                Some(r) => round(gross * r / (Decimal::ONE_HUNDRED + r), minor),
+                None => Decimal::ZERO,
             };
+            // Written with the currency's digits ("0.00"), as the other amounts.
+            vat.rescale(minor);
             Some(VatRow {
                 rate,
-                net,
-                vat: gross - net,
+                net: gross - vat,
+                vat,
                 gross,
             })
         })
@@ -291,5 +296,28 @@ mod tests {
         let gross: Decimal = rows.iter().map(|r| r.gross).sum();
         assert_eq!(gross, d("65.49"));
         assert!(rows.iter().all(|r| r.net + r.vat == r.gross));
+    }
+
+    #[test]
+    fn vat_is_taken_from_the_gross_and_rounded_half_away_from_zero() {
+        let row = |gross: &str, rate: &str| {
+            let rows = vat_table(&[(Some(d(rate)), d(gross))], 2);
+            (rows[0].net, rows[0].vat)
+        };
+        // 3.87 × 20 / 120 = 0.645: the tax rounds up to 0.65, the net is the rest.
+        assert_eq!(row("3.87", "20"), (d("3.22"), d("0.65")));
+        assert_eq!(
+            row("-3.87", "20"),
+            (d("-3.22"), d("-0.65")),
+            "a void mirrors it"
+        );
+        // 12.00 × 20 / 120 = 2.00 exactly; 5.49 × 10 / 110 = 0.4990… → 0.50.
+        assert_eq!(row("12.00", "20"), (d("10.00"), d("2.00")));
+        assert_eq!(row("5.49", "10"), (d("4.99"), d("0.50")));
+        // 7.99 × 19 / 119 = 1.2757… → 1.28 (Germany's standard rate).
+        assert_eq!(row("7.99", "19"), (d("6.71"), d("1.28")));
+        // 0.14 × 12 / 112 = 0.015 → 0.02 (Czechia's reduced rate).
+        assert_eq!(row("0.14", "12"), (d("0.12"), d("0.02")));
+        assert_eq!(row("9.99", "0"), (d("9.99"), d("0")));
     }
 }

@@ -11,8 +11,8 @@
 use crate::codepage::CodePage;
 use crate::command::Command;
 use crate::receipt::{
-    Align, Barcode, BarcodeKind, Cut, HriPosition, Line, QrCode, QrErrorCorrection, RasterImage,
-    Receipt, Span, TextLine,
+    Align, Barcode, BarcodeKind, Cut, DrawerKick, HriPosition, Line, Output, QrCode,
+    QrErrorCorrection, RasterImage, Receipt, Span, TextLine,
 };
 use crate::symbology;
 
@@ -79,8 +79,9 @@ impl Interpreter {
         Self::default()
     }
 
-    /// Apply one command; returns the receipt it finished, if it was a cut.
-    pub fn apply(&mut self, command: Command) -> Option<Receipt> {
+    /// Apply one command; returns the receipt it finished if it was a cut, or the drawer
+    /// kick if it was one (the drawer opens at once, whatever is on the paper).
+    pub fn apply(&mut self, command: Command) -> Option<Output> {
         match command {
             Command::Init => {
                 if !self.spans.is_empty() {
@@ -222,19 +223,14 @@ impl Interpreter {
             Command::Cut { partial, feed_dots } => {
                 self.flush_partial_line();
                 self.receipt.cut = Some(Cut { partial, feed_dots });
-                return Some(self.take_receipt());
+                return Some(Output::Receipt(self.take_receipt()));
             }
             Command::DrawerKick { pin, on, off } => {
-                let connector = match pin {
-                    0 | 48 => "pin 2".to_string(),
-                    1 | 49 => "pin 5".to_string(),
-                    other => format!("pin ? (m={other})"),
-                };
-                self.receipt.events.push(format!(
-                    "drawer kick {connector} (m={pin}, on {} ms, off {} ms)",
-                    u32::from(on) * 2,
-                    u32::from(off) * 2
-                ));
+                return Some(Output::DrawerKick(DrawerKick {
+                    m: pin,
+                    on_ms: u32::from(on) * 2,
+                    off_ms: u32::from(off) * 2,
+                }));
             }
             Command::Skipped { reason } => self.warn(reason),
         }

@@ -18,7 +18,7 @@ pub mod codepage;
 /// Commands → receipts: the printer's modes, line buffer and cut.
 pub mod interpret;
 
-/// The decoded receipt model: lines, barcodes, QR codes, images, events, warnings.
+/// The decoded receipt model: lines, barcodes, QR codes, images, warnings; drawer kicks.
 pub mod receipt;
 
 /// EAN-13 and CODE128 data validation and bar patterns.
@@ -47,28 +47,40 @@ pub use command::{Command, Tokenizer};
 pub use error::Error;
 pub use interpret::Interpreter;
 pub use receipt::{
-    Align, Barcode, BarcodeKind, Cut, HriPosition, Line, QrCode, QrErrorCorrection, RasterImage,
-    Receipt, Span, TextLine,
+    Align, Barcode, BarcodeKind, Cut, DrawerKick, HriPosition, Line, Output, QrCode,
+    QrErrorCorrection, RasterImage, Receipt, Span, TextLine,
 };
 pub use render::DEFAULT_DOTS;
-pub use server::{Job, Options, Outcome, VirtualPrinter};
+pub use server::{Activity, Job, Options, Outcome, VirtualPrinter};
 pub use status::{PrinterState, StatusKind};
 pub use text::DEFAULT_COLUMNS;
 
 /// Decode a complete ESC/POS stream into receipts, one per cut.
 ///
 /// If data follows the last cut, the last receipt is unfinished (`cut == None`); status
-/// requests are not print data and never create a receipt. Never panics, whatever the input.
+/// requests are not print data and never create a receipt; drawer kicks are left out (see
+/// [`decode_all`]). Never panics, whatever the input.
 pub fn decode(bytes: &[u8]) -> Vec<Receipt> {
+    decode_all(bytes)
+        .into_iter()
+        .filter_map(|output| match output {
+            Output::Receipt(receipt) => Some(receipt),
+            Output::DrawerKick(_) => None,
+        })
+        .collect()
+}
+
+/// Decode a complete ESC/POS stream into what the printer did, in order: each receipt at
+/// its cut and each drawer kick where it came, so a test sees that the drawer opened right
+/// after a receipt and not before it. Never panics, whatever the input.
+pub fn decode_all(bytes: &[u8]) -> Vec<Output> {
     let mut tokenizer = Tokenizer::new();
     let mut interpreter = Interpreter::new();
-    let mut receipts = Vec::new();
+    let mut outputs = Vec::new();
     let parsed = tokenizer.push(bytes).into_iter().chain(tokenizer.finish());
     for command in parsed {
-        if let Some(receipt) = interpreter.apply(command.command) {
-            receipts.push(receipt);
-        }
+        outputs.extend(interpreter.apply(command.command));
     }
-    receipts.extend(interpreter.finish());
-    receipts
+    outputs.extend(interpreter.finish().map(Output::Receipt));
+    outputs
 }

@@ -2,7 +2,8 @@
 //!
 //! Prints one line per receipt to stdout (and with `--out`, writes `receipt-0001.txt` and
 //! `receipt-0001.png`, …); without `--out` the text rendering itself goes to stdout.
-//! The first lines name the listening addresses, so scripts can use port 0.
+//! A drawer kick is printed as a line of its own when it arrives (and with `--out` appended
+//! to `events.log`). The first lines name the listening addresses, so scripts can use port 0.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,8 +12,8 @@ use std::time::Duration;
 
 use clap::Parser;
 use posd_virtual_printer::{
-    Archive, DEFAULT_COLUMNS, DEFAULT_DOTS, Error, Job, Options, Outcome, PrinterState, Receipt,
-    VirtualPrinter,
+    Activity, Archive, DEFAULT_COLUMNS, DEFAULT_DOTS, Error, Job, Options, Outcome, PrinterState,
+    Receipt, VirtualPrinter,
 };
 
 /// A virtual ESC/POS receipt printer on TCP that shows receipts as text and PNG.
@@ -25,7 +26,7 @@ struct Args {
     /// Address for the control channel (line commands: `paper-out on`, `status`, …).
     #[arg(long)]
     control: Option<SocketAddr>,
-    /// Directory to write receipt-NNNN.txt and receipt-NNNN.png into.
+    /// Directory to write receipt-NNNN.txt and receipt-NNNN.png (and events.log) into.
     #[arg(long)]
     out: Option<PathBuf>,
     /// Characters per line of the text grid.
@@ -83,13 +84,28 @@ fn run(args: &Args) -> Result<(), Error> {
     let mut number = 0;
     let mut seen = 0;
     loop {
-        let jobs = printer.wait_for_jobs(seen + 1, Duration::from_secs(1));
-        for job in jobs.iter().skip(seen) {
-            if let Err(error) = report(args, archive.as_mut(), job, &mut number) {
+        let activity = printer.wait_for_activity(seen + 1, Duration::from_secs(1));
+        for happened in activity.iter().skip(seen) {
+            let reported = match happened {
+                Activity::Job(job) => report(args, archive.as_mut(), job, &mut number),
+                Activity::DrawerKick { kick, outcome } => match outcome {
+                    Outcome::NotPrinted { reason } => {
+                        println!("NOT DONE ({reason}): {kick}");
+                        Ok(())
+                    }
+                    Outcome::Printed => {
+                        println!("{kick}");
+                        archive
+                            .as_ref()
+                            .map_or(Ok(()), |a| a.log_drawer_kick(kick, "").map(|_| ()))
+                    }
+                },
+            };
+            if let Err(error) = reported {
                 eprintln!("posd-virtual-printer: {error}");
             }
         }
-        seen = jobs.len();
+        seen = activity.len();
     }
 }
 
@@ -114,8 +130,8 @@ fn report(
     };
     if let Some(stored) = archive.store(job)? {
         println!(
-            "receipt {:04}: {summary} -> {}, {}",
-            stored.number,
+            "{}: {summary} -> {}, {}",
+            stored.name.replacen('-', " ", 1),
             stored.text.display(),
             stored.png.display()
         );
@@ -123,7 +139,7 @@ fn report(
     Ok(())
 }
 
-/// "12 lines, cut, 1 event, 0 warnings" (plus the first warning, which is what matters).
+/// "12 lines, cut, 0 warnings" (plus the first warning, which is what matters).
 fn summary(receipt: &Receipt) -> String {
     let cut = match receipt.cut {
         Some(cut) if cut.partial => "partial cut",
@@ -132,9 +148,8 @@ fn summary(receipt: &Receipt) -> String {
     };
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let mut line = format!(
-        "{}, {cut}, {}, {}",
+        "{}, {cut}, {}",
         plural(receipt.lines.len(), "line"),
-        plural(receipt.events.len(), "event"),
         plural(receipt.warnings.len(), "warning"),
     );
     if let Some(first) = receipt.warnings.first() {

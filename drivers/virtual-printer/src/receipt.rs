@@ -206,6 +206,57 @@ pub struct Cut {
     pub feed_dots: u8,
 }
 
+/// A pulse on the cash drawer connector (`ESC p m t1 t2`).
+///
+/// The drawer opens the moment the printer gets the command, whether or not a receipt is
+/// being printed, so it is not part of any receipt: the interpreter hands it out on its own
+/// as soon as it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DrawerKick {
+    /// The connector byte `m` as sent: 0/48 = pin 2, 1/49 = pin 5.
+    pub m: u8,
+    /// Pulse on-time in milliseconds (`t1` × 2).
+    pub on_ms: u32,
+    /// Pulse off-time in milliseconds (`t2` × 2).
+    pub off_ms: u32,
+}
+
+impl DrawerKick {
+    /// The drawer connector pin the kick drives (2 or 5), `None` for an unknown `m`.
+    pub fn pin(&self) -> Option<u8> {
+        match self.m {
+            0 | 48 => Some(2),
+            1 | 49 => Some(5),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for DrawerKick {
+    /// `drawer kick pin 2 (m=0, on 100 ms, off 200 ms)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pin() {
+            Some(pin) => write!(f, "drawer kick pin {pin}")?,
+            None => write!(f, "drawer kick pin ?")?,
+        }
+        write!(
+            f,
+            " (m={}, on {} ms, off {} ms)",
+            self.m, self.on_ms, self.off_ms
+        )
+    }
+}
+
+/// What the interpreter finished with one command: a receipt at a cut, or a drawer kick
+/// at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A receipt ended by a cut (or, at the end of the stream, an unfinished one).
+    Receipt(Receipt),
+    /// The cash drawer was kicked.
+    DrawerKick(DrawerKick),
+}
+
 /// One receipt: everything between two cuts.
 ///
 /// A receipt with `cut == None` is unfinished: the stream ended (or the connection closed)
@@ -215,8 +266,6 @@ pub struct Cut {
 pub struct Receipt {
     /// What was printed, top to bottom.
     pub lines: Vec<Line>,
-    /// Things the printer did besides printing, e.g. "drawer kick pin 2 (m=0, …)".
-    pub events: Vec<String>,
     /// Problems a technician should know about: skipped commands, invalid barcodes, etc.
     pub warnings: Vec<String>,
     /// The cut that ended the receipt, `None` if unfinished.
@@ -231,7 +280,7 @@ impl Receipt {
 
     /// Whether nothing at all happened; such receipts are not reported.
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty() && self.events.is_empty() && self.warnings.is_empty()
+        self.lines.is_empty() && self.warnings.is_empty()
     }
 
     /// The text lines only, for assertions like "the third line reads …".

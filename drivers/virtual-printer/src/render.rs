@@ -6,8 +6,15 @@
 //! `embedded-graphics` (X11 misc-fixed, in ISO 8859 variants): for each character the first
 //! variant that contains it is used, so Latin-1, Latin Extended-A (German, Czech, …), €,
 //! and the Greek letters of PC437 all print; box drawing and block characters of the IBM
-//! code pages are drawn as lines and fills; anything else prints as a hollow box, like a
-//! printer's missing-glyph mark.
+//! code pages are drawn as lines and fills; the three characters of PC858 that no bundled
+//! font has (`⌂`, `ƒ`, `‗`) are drawn from the font's own `H` and `f`; anything else prints
+//! as a hollow box, like a printer's missing-glyph mark.
+//!
+//! Bold (emphasized) is the regular glyph one dot wider: each run of ink in a glyph row grows
+//! by one dot to the right, but only where the dot after that is blank too, so a gap of one
+//! dot stays open. Striking the glyph twice, one dot apart, would close those gaps and turn
+//! `m`, `w`, `#` into solid blocks ("Summe" printed as "Su■■e"). A test checks every glyph of
+//! PC858 and PC852 in every style against the font.
 
 use std::collections::HashMap;
 
@@ -123,11 +130,61 @@ fn variants(size: FontSize) -> Vec<Variant> {
 }
 
 /// A glyph as a small bitmap, `w × h`, row-major, true = ink.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct GlyphBitmap {
     w: u32,
     h: u32,
     ink: Vec<bool>,
+}
+
+impl GlyphBitmap {
+    fn blank(w: u32, h: u32) -> Self {
+        GlyphBitmap {
+            w,
+            h,
+            ink: vec![false; (w * h) as usize],
+        }
+    }
+
+    /// Whether dot (x, y) is ink; outside the bitmap is blank.
+    fn at(&self, x: u32, y: u32) -> bool {
+        x < self.w && y < self.h && self.ink[(y * self.w + x) as usize]
+    }
+
+    fn set(&mut self, x: u32, y: u32) {
+        if x < self.w && y < self.h {
+            self.ink[(y * self.w + x) as usize] = true;
+        }
+    }
+
+    /// (min x, min y, max x, max y) of the ink, `None` for a blank glyph.
+    fn extent(&self) -> Option<(u32, u32, u32, u32)> {
+        let mut extent: Option<(u32, u32, u32, u32)> = None;
+        for y in 0..self.h {
+            for x in 0..self.w {
+                if self.at(x, y) {
+                    let (x0, y0, x1, y1) = extent.unwrap_or((x, y, x, y));
+                    extent = Some((x0.min(x), y0.min(y), x1.max(x), y1.max(y)));
+                }
+            }
+        }
+        extent
+    }
+
+    /// The emphasized glyph, one dot wider: each run of ink grows into the blank dot after
+    /// it unless the dot after that is ink, so every gap keeps at least one blank dot.
+    fn emboldened(&self) -> GlyphBitmap {
+        let mut bold = GlyphBitmap::blank(self.w + 1, self.h);
+        for y in 0..self.h {
+            for x in 0..bold.w {
+                let grows = x > 0 && self.at(x - 1, y) && !self.at(x + 1, y);
+                if self.at(x, y) || grows {
+                    bold.set(x, y);
+                }
+            }
+        }
+        bold
+    }
 }
 
 impl DrawTarget for GlyphBitmap {
@@ -159,11 +216,11 @@ impl OriginDimensions for GlyphBitmap {
     }
 }
 
-/// Looks glyphs up in the font variants and caches the bitmaps.
+/// Looks glyphs up in the font variants and caches the bitmaps, regular and bold.
 struct Glyphs {
     size: FontSize,
     variants: Vec<Variant>,
-    cache: HashMap<char, Option<GlyphBitmap>>,
+    cache: HashMap<(char, bool), Option<GlyphBitmap>>,
 }
 
 impl Glyphs {
@@ -175,28 +232,87 @@ impl Glyphs {
         }
     }
 
-    /// The glyph for `c`, or `None` if no bundled font has it.
-    fn get(&mut self, c: char) -> Option<&GlyphBitmap> {
+    /// The glyph for `c` (emboldened if `bold`), or `None` if no bundled font has it and it
+    /// is not one of the characters drawn here.
+    fn get(&mut self, c: char, bold: bool) -> Option<&GlyphBitmap> {
+        if !self.cache.contains_key(&(c, bold)) {
+            let glyph = if bold {
+                self.get(c, false).map(GlyphBitmap::emboldened)
+            } else {
+                self.font_glyph(c).or_else(|| self.drawn_glyph(c))
+            };
+            self.cache.insert((c, bold), glyph);
+        }
+        self.cache.get(&(c, bold)).and_then(Option::as_ref)
+    }
+
+    /// The glyph of the first font variant that has `c`.
+    fn font_glyph(&self, c: char) -> Option<GlyphBitmap> {
         let (w, h) = self.size.size();
-        let variants = &self.variants;
-        self.cache
-            .entry(c)
-            .or_insert_with(|| {
-                let (_, font) = variants.iter().find(|(map, _)| map.contains(c))?;
-                let mut bitmap = GlyphBitmap {
-                    w,
-                    h,
-                    ink: vec![false; (w * h) as usize],
-                };
-                let style = MonoTextStyle::new(font, BinaryColor::On);
-                let mut buf = [0u8; 4];
-                let text = c.encode_utf8(&mut buf);
-                // Drawing into a GlyphBitmap cannot fail: its error type is Infallible.
-                let Ok(_) = Text::with_baseline(text, Point::zero(), style, Baseline::Top)
-                    .draw(&mut bitmap);
-                Some(bitmap)
-            })
-            .as_ref()
+        let (_, font) = self.variants.iter().find(|(map, _)| map.contains(c))?;
+        let mut bitmap = GlyphBitmap::blank(w, h);
+        let style = MonoTextStyle::new(font, BinaryColor::On);
+        let mut buf = [0u8; 4];
+        let text = c.encode_utf8(&mut buf);
+        // Drawing into a GlyphBitmap cannot fail: its error type is Infallible.
+        let Ok(_) =
+            Text::with_baseline(text, Point::zero(), style, Baseline::Top).draw(&mut bitmap);
+        Some(bitmap)
+    }
+
+    /// Characters of the IBM code pages that no bundled font has, drawn from the font's
+    /// own letters so they match it in size and weight: `⌂` (0x7F) from the capital H's
+    /// box, PC858's `‗` (double low line) under it, `ƒ` as an `f` with a descender.
+    fn drawn_glyph(&self, c: char) -> Option<GlyphBitmap> {
+        let (w, h) = self.size.size();
+        let mut glyph = GlyphBitmap::blank(w, h);
+        match c {
+            '⌂' | '‗' => {
+                let (x0, top, x1, base) = self.font_glyph('H')?.extent()?;
+                if c == '‗' {
+                    let low = (base + 4).min(h - 1);
+                    for x in x0..=x1 {
+                        glyph.set(x, low);
+                        glyph.set(x, low.saturating_sub(2));
+                    }
+                    return Some(glyph);
+                }
+                let eaves = (top + base).div_ceil(2);
+                for y in eaves..=base {
+                    glyph.set(x0, y);
+                    glyph.set(x1, y);
+                }
+                for x in x0..=x1 {
+                    glyph.set(x, base);
+                }
+                let apex = (x0 + x1) / 2;
+                let rise = eaves.saturating_sub(top).max(1);
+                for y in top..=eaves {
+                    let run = (y - top) * (apex - x0) / rise;
+                    glyph.set(apex - run, y);
+                    glyph.set(apex + (y - top) * (x1 - apex) / rise, y);
+                }
+                Some(glyph)
+            }
+            'ƒ' => {
+                let mut glyph = self.font_glyph('f')?;
+                let (x0, _, x1, base) = glyph.extent()?;
+                // The stem is the column with the most ink.
+                let stem = (x0..=x1).max_by_key(|&x| {
+                    let ink = (0..h).filter(|&y| glyph.at(x, y)).count();
+                    // Ties go to the leftmost column.
+                    (ink, std::cmp::Reverse(x))
+                })?;
+                let bottom = (base + (h - base) / 2).min(h - 1).max(base + 1);
+                for y in base..=bottom {
+                    glyph.set(stem, y);
+                }
+                glyph.set(stem.saturating_sub(1), bottom);
+                glyph.set(stem.saturating_sub(2), bottom);
+                Some(glyph)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -383,6 +499,16 @@ impl Page {
         }
     }
 
+    /// Where the top left dot of a glyph goes in a cell at `x` whose row is `row_h` tall:
+    /// centred in the cell, sitting on the row's baseline, scaled `sx` × `sy`.
+    fn glyph_origin(&self, x: u32, row_h: u32, sx: u32, sy: u32) -> (u32, u32) {
+        let bottom_pad = self.line_h.saturating_sub(self.font_h) / 2;
+        (
+            x + self.cell_w.saturating_sub(self.font_w) / 2 * sx,
+            (self.y + row_h).saturating_sub(bottom_pad + self.font_h * sy),
+        )
+    }
+
     /// Draw one character cell whose row starts at `self.y` and is `row_h` tall.
     fn cell(&mut self, cell: &Cell, x: u32, row_h: u32) {
         let sx = u32::from(cell.width);
@@ -394,23 +520,14 @@ impl Page {
         if draw_box_char(&mut self.canvas, cell.ch, x, self.y, cell_w, row_h, sx, sy) {
             return;
         }
-        let bottom_pad = self.line_h.saturating_sub(self.font_h) / 2;
-        let glyph_x = x + self.cell_w.saturating_sub(self.font_w) / 2 * sx;
-        let glyph_y = (self.y + row_h).saturating_sub(bottom_pad + self.font_h * sy);
-        let strikes: &[u32] = if cell.bold { &[0, 1] } else { &[0] };
-        match self.glyphs.get(cell.ch) {
+        let (glyph_x, glyph_y) = self.glyph_origin(x, row_h, sx, sy);
+        match self.glyphs.get(cell.ch, cell.bold) {
             Some(glyph) => {
-                for &offset in strikes {
-                    for gy in 0..glyph.h {
-                        for gx in 0..glyph.w {
-                            if glyph.ink[(gy * glyph.w + gx) as usize] {
-                                self.canvas.fill(
-                                    glyph_x + gx * sx + offset * sx,
-                                    glyph_y + gy * sy,
-                                    sx,
-                                    sy,
-                                );
-                            }
+                for gy in 0..glyph.h {
+                    for gx in 0..glyph.w {
+                        if glyph.at(gx, gy) {
+                            self.canvas
+                                .fill(glyph_x + gx * sx, glyph_y + gy * sy, sx, sy);
                         }
                     }
                 }
@@ -654,4 +771,162 @@ fn encode_png(canvas: &Canvas) -> Result<Vec<u8>, Error> {
         writer.finish()?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codepage::CodePage;
+
+    /// The runs of ink in row `y`: (first dot, length).
+    fn runs(glyph: &GlyphBitmap, y: u32) -> Vec<(u32, u32)> {
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for x in 0..glyph.w {
+            if glyph.at(x, y) {
+                match runs.last_mut() {
+                    Some((start, len)) if *start + *len == x => *len += 1,
+                    _ => runs.push((x, 1)),
+                }
+            }
+        }
+        runs
+    }
+
+    /// A page of one cell size for `font`, two dots wider than its glyphs.
+    fn page(font: FontSize) -> Page {
+        let (font_w, font_h) = font.size();
+        let cell_w = font_w + 2;
+        Page {
+            canvas: Canvas::new(cell_w * 8 + 8),
+            glyphs: Glyphs::new(font),
+            columns: 8,
+            cell_w,
+            font_w,
+            font_h,
+            line_h: font_h + font_h / 2,
+            left: 4,
+            area: cell_w * 8,
+            y: 0,
+        }
+    }
+
+    /// Every printable character of the code pages our printers use.
+    fn characters() -> Vec<(CodePage, u8, char)> {
+        [CodePage::Pc858, CodePage::Pc852]
+            .into_iter()
+            .flat_map(|page| (0x21..=0xFFu8).map(move |b| (page, b, page.decode_byte(b))))
+            .filter(|(_, _, c)| *c != '\u{a0}')
+            .collect()
+    }
+
+    #[test]
+    fn a_bold_glyph_keeps_every_gap_of_the_regular_one_and_is_wider_by_one_dot() {
+        for font in FontSize::ALL {
+            let mut glyphs = Glyphs::new(font);
+            for (table, byte, c) in characters() {
+                if box_weights(c).is_some() || "█▀▄▌▐■░▒▓".contains(c) {
+                    continue; // drawn as lines and fills, not from the font
+                }
+                let what = format!("{font:?} {table:?} {byte:#04x} {c:?}");
+                let regular = glyphs
+                    .get(c, false)
+                    .unwrap_or_else(|| panic!("{what}: no glyph, it would print as a box"))
+                    .clone();
+                let bold = glyphs.get(c, true).expect("bold glyph").clone();
+                assert_eq!((bold.w, bold.h), (regular.w + 1, regular.h), "{what}");
+                let mut grown = 0;
+                for y in 0..regular.h {
+                    let (before, after) = (runs(&regular, y), runs(&bold, y));
+                    assert_eq!(
+                        before.len(),
+                        after.len(),
+                        "{what}: row {y} {before:?} became {after:?}: a gap closed"
+                    );
+                    for ((x0, len0), (x1, len1)) in before.iter().zip(&after) {
+                        assert_eq!(x0, x1, "{what}: row {y} moved");
+                        assert!(*len1 == *len0 || *len1 == len0 + 1, "{what}: row {y}");
+                        grown += len1 - len0;
+                    }
+                }
+                let ink = regular.ink.iter().filter(|&&i| i).count();
+                assert!(ink > 0, "{what}: the glyph is blank");
+                assert!(grown > 0, "{what}: bold looks like regular");
+            }
+        }
+    }
+
+    #[test]
+    fn bold_m_keeps_its_counters() {
+        let mut glyphs = Glyphs::new(FontSize::F10x20);
+        let bold = glyphs.get('m', true).expect("m").clone();
+        let rows: Vec<usize> = (0..bold.h).map(|y| runs(&bold, y).len()).collect();
+        assert!(
+            rows.contains(&3),
+            "the three stems of a bold m stay apart: {rows:?}"
+        );
+    }
+
+    #[test]
+    fn every_glyph_prints_as_the_font_draws_it_in_every_size_and_weight() {
+        let styles = [
+            (false, 1, 1),
+            (true, 1, 1),
+            (false, 2, 1),
+            (false, 1, 2),
+            (true, 2, 1),
+            (true, 1, 2),
+            (true, 2, 2),
+        ];
+        for font in [FontSize::F10x20, FontSize::F8x13, FontSize::F6x10] {
+            for (table, byte, c) in characters() {
+                if box_weights(c).is_some() || "█▀▄▌▐■░▒▓".contains(c) {
+                    continue;
+                }
+                for (bold, width, height) in styles {
+                    let what = format!(
+                        "{font:?} {table:?} {byte:#04x} {c:?} bold={bold} {width}x{height}"
+                    );
+                    let mut page = page(font);
+                    let cell = Cell {
+                        ch: c,
+                        bold,
+                        width,
+                        height,
+                    };
+                    let (sx, sy) = (u32::from(width), u32::from(height));
+                    let row_h = page.line_h * sy;
+                    let x = page.left;
+                    page.canvas.grow_to(row_h);
+                    page.cell(&cell, x, row_h);
+                    let expected = page.glyphs.get(c, bold).expect("glyph").clone();
+                    let (gx0, gy0) = page.glyph_origin(x, row_h, sx, sy);
+                    for py in 0..page.canvas.height {
+                        for px in 0..page.canvas.width {
+                            let ink = page.canvas.ink[page.canvas.index(px, py)];
+                            let inside = px >= gx0 && py >= gy0;
+                            let want = inside && expected.at((px - gx0) / sx, (py - gy0) / sy);
+                            assert_eq!(ink, want, "{what}: dot ({px}, {py})");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_characters_no_font_has_are_drawn_not_boxed() {
+        let mut glyphs = Glyphs::new(FontSize::F10x20);
+        for c in ['⌂', 'ƒ', '‗'] {
+            let glyph = glyphs.get(c, false).expect("drawn").clone();
+            let (x0, y0, x1, y1) = glyph.extent().expect("ink");
+            assert!(x1 > x0, "{c:?}");
+            assert!(y1 >= y0, "{c:?}");
+        }
+        let f = glyphs.get('f', false).expect("f").clone();
+        let hooked = glyphs.get('ƒ', false).expect("ƒ").clone();
+        assert!(
+            hooked.extent().expect("ink").3 > f.extent().expect("ink").3,
+            "ƒ reaches below the baseline"
+        );
+    }
 }

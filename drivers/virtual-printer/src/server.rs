@@ -3,7 +3,9 @@
 //!
 //! It runs on background threads so a Rust test can start it in-process, point the daemon at
 //! [`VirtualPrinter::local_addr`], flip states with [`VirtualPrinter::set_state`] and read
-//! back what was printed with [`VirtualPrinter::wait_for_receipts`].
+//! back what was printed with [`VirtualPrinter::wait_for_receipts`]. A drawer kick is
+//! recorded the moment it arrives, as an [`Activity`] of its own beside the receipts, so
+//! whoever watches the printer sees the drawer open when it opens, not with the next receipt.
 //!
 //! Each accepted connection is one ESC/POS stream with its own modes, and gets its own
 //! thread, so a client that keeps its connection open cannot block the next one (the daemon
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant};
 use crate::command::{Command, Parsed, Tokenizer};
 use crate::error::Error;
 use crate::interpret::Interpreter;
-use crate::receipt::Receipt;
+use crate::receipt::{DrawerKick, Output, Receipt};
 use crate::status::{PrinterState, StatusKind};
 
 /// How often blocked threads look at the stop flag.
@@ -61,6 +63,35 @@ pub struct Job {
     pub receipt: Receipt,
     /// Whether it was printed.
     pub outcome: Outcome,
+    /// The print data that made it, as sent from the end of the one before: status
+    /// requests are not in it, nor a drawer kick sent on its own. A client that keeps the
+    /// bytes of its jobs (the daemon's print queue) finds which of its jobs this was.
+    pub bytes: Vec<u8>,
+}
+
+/// Everything the printer did, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Activity {
+    /// A receipt, printed or dropped.
+    Job(Job),
+    /// A drawer kick, recorded when it arrived; `NotPrinted` when the printer was not
+    /// ready and ignored it, as a real one does.
+    DrawerKick {
+        /// The pulse asked for.
+        kick: DrawerKick,
+        /// Whether the drawer opened.
+        outcome: Outcome,
+    },
+}
+
+impl Activity {
+    /// The job, if this was one.
+    pub fn job(&self) -> Option<&Job> {
+        match self {
+            Activity::Job(job) => Some(job),
+            Activity::DrawerKick { .. } => None,
+        }
+    }
 }
 
 impl Job {
@@ -81,7 +112,13 @@ struct Shared {
 #[derive(Debug, Default)]
 struct Inner {
     state: PrinterState,
-    jobs: Vec<Job>,
+    activity: Vec<Activity>,
+}
+
+impl Inner {
+    fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.activity.iter().filter_map(Activity::job)
+    }
 }
 
 impl Shared {
@@ -97,8 +134,8 @@ impl Shared {
         self.lock().state
     }
 
-    fn record(&self, receipt: Receipt, outcome: Outcome) {
-        self.lock().jobs.push(Job { receipt, outcome });
+    fn record(&self, activity: Activity) {
+        self.lock().activity.push(activity);
         self.changed.notify_all();
     }
 
@@ -166,23 +203,26 @@ impl VirtualPrinter {
 
     /// Everything received so far, printed or not, in the order receipts were completed.
     pub fn jobs(&self) -> Vec<Job> {
-        self.shared.lock().jobs.clone()
+        self.shared.lock().jobs().cloned().collect()
+    }
+
+    /// Receipts and drawer kicks so far, in the order they happened.
+    pub fn activity(&self) -> Vec<Activity> {
+        self.shared.lock().activity.clone()
     }
 
     /// The receipts on paper so far (finished ones, and unfinished ones whose connection
     /// closed), oldest first.
     pub fn receipts(&self) -> Vec<Receipt> {
-        printed(&self.shared.lock().jobs)
+        printed(&self.jobs())
     }
 
     /// The receipts that were dropped because the printer could not print.
     pub fn not_printed(&self) -> Vec<Receipt> {
-        self.shared
-            .lock()
-            .jobs
-            .iter()
+        self.jobs()
+            .into_iter()
             .filter(|job| !job.is_printed())
-            .map(|job| job.receipt.clone())
+            .map(|job| job.receipt)
             .collect()
     }
 
@@ -191,22 +231,33 @@ impl VirtualPrinter {
     /// Data sent by a client is processed on another thread, so tests wait here instead of
     /// sleeping.
     pub fn wait_for_jobs(&self, count: usize, timeout: Duration) -> Vec<Job> {
-        self.wait_until(timeout, |jobs| jobs.len() >= count)
-            .to_vec()
+        self.wait_until(timeout, |inner| inner.jobs().count() >= count)
+            .iter()
+            .filter_map(Activity::job)
+            .cloned()
+            .collect()
+    }
+
+    /// Wait until at least `count` receipts or drawer kicks happened or `timeout` passes;
+    /// returns all of them, in order.
+    pub fn wait_for_activity(&self, count: usize, timeout: Duration) -> Vec<Activity> {
+        self.wait_until(timeout, |inner| inner.activity.len() >= count)
     }
 
     /// Wait until at least `count` receipts are printed or `timeout` passes; returns the
     /// printed receipts.
     pub fn wait_for_receipts(&self, count: usize, timeout: Duration) -> Vec<Receipt> {
-        printed(&self.wait_until(timeout, |jobs| {
-            jobs.iter().filter(|j| j.is_printed()).count() >= count
-        }))
+        let activity = self.wait_until(timeout, |inner| {
+            inner.jobs().filter(|j| j.is_printed()).count() >= count
+        });
+        let jobs: Vec<Job> = activity.iter().filter_map(Activity::job).cloned().collect();
+        printed(&jobs)
     }
 
-    fn wait_until(&self, timeout: Duration, done: impl Fn(&[Job]) -> bool) -> Vec<Job> {
+    fn wait_until(&self, timeout: Duration, done: impl Fn(&Inner) -> bool) -> Vec<Activity> {
         let deadline = Instant::now() + timeout;
         let mut inner = self.shared.lock();
-        while !done(&inner.jobs) {
+        while !done(&inner) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -216,7 +267,7 @@ impl VirtualPrinter {
                 Err(poisoned) => poisoned.into_inner().0,
             };
         }
-        inner.jobs.clone()
+        inner.activity.clone()
     }
 
     /// Stop listening, close connections (recording their unfinished receipts) and wait for
@@ -338,11 +389,20 @@ struct PrintConnection {
     /// Why the current discarded receipt was dropped (state at its first dropped command).
     discard_reason: Option<String>,
     discarded_bytes: usize,
+    /// The bytes of the receipt being printed, and of the one being dropped.
+    printing_bytes: Vec<u8>,
+    discarding_bytes: Vec<u8>,
 }
 
 impl PrintConnection {
-    /// Handle one command; returns false if the status answer could not be sent.
-    fn handle(&mut self, parsed: Parsed, mut stream: &TcpStream, shared: &Shared) -> bool {
+    /// Handle one command of `bytes`; returns false if the status answer could not be sent.
+    fn handle(
+        &mut self,
+        parsed: Parsed,
+        bytes: &[u8],
+        mut stream: &TcpStream,
+        shared: &Shared,
+    ) -> bool {
         let state = shared.state();
         if let Command::StatusRequest(n) = parsed.command {
             // Unknown requests are ignored, as real printers do; they are not print data.
@@ -357,15 +417,45 @@ impl PrintConnection {
         }
         match state.not_printing_reason() {
             None => {
-                if let Some(receipt) = self.printing.apply(parsed.command) {
-                    shared.record(receipt, Outcome::Printed);
+                self.printing_bytes.extend_from_slice(bytes);
+                match self.printing.apply(parsed.command) {
+                    Some(Output::Receipt(receipt)) => {
+                        let bytes = std::mem::take(&mut self.printing_bytes);
+                        shared.record(Activity::Job(Job {
+                            receipt,
+                            outcome: Outcome::Printed,
+                            bytes,
+                        }));
+                    }
+                    Some(Output::DrawerKick(kick)) => {
+                        // A kick sent on its own is no part of the next receipt's data.
+                        if self.printing_bytes == bytes {
+                            self.printing_bytes.clear();
+                        }
+                        shared.record(Activity::DrawerKick {
+                            kick,
+                            outcome: Outcome::Printed,
+                        });
+                    }
+                    None => {}
                 }
             }
             Some(reason) => {
-                self.discard_reason.get_or_insert(reason);
+                self.discard_reason.get_or_insert(reason.clone());
                 self.discarded_bytes += parsed.len;
-                if let Some(receipt) = self.discarding.apply(parsed.command) {
-                    self.record_discarded(receipt, shared);
+                self.discarding_bytes.extend_from_slice(bytes);
+                match self.discarding.apply(parsed.command) {
+                    Some(Output::Receipt(receipt)) => self.record_discarded(receipt, shared),
+                    Some(Output::DrawerKick(kick)) => {
+                        if self.discarding_bytes == bytes {
+                            self.discarding_bytes.clear();
+                        }
+                        shared.record(Activity::DrawerKick {
+                            kick,
+                            outcome: Outcome::NotPrinted { reason },
+                        });
+                    }
+                    None => {}
                 }
             }
         }
@@ -384,7 +474,11 @@ impl PrintConnection {
                 std::mem::take(&mut self.discarded_bytes)
             ),
         );
-        shared.record(receipt, Outcome::NotPrinted { reason });
+        shared.record(Activity::Job(Job {
+            receipt,
+            outcome: Outcome::NotPrinted { reason },
+            bytes: std::mem::take(&mut self.discarding_bytes),
+        }));
     }
 
     /// Connection closed: record what is left of both streams.
@@ -394,7 +488,11 @@ impl PrintConnection {
             self.record_discarded(receipt, shared);
         }
         if let Some(receipt) = self.printing.finish() {
-            shared.record(receipt, Outcome::Printed);
+            shared.record(Activity::Job(Job {
+                receipt,
+                outcome: Outcome::Printed,
+                bytes: self.printing_bytes,
+            }));
         }
     }
 }
@@ -402,14 +500,22 @@ impl PrintConnection {
 fn serve_print(stream: TcpStream, shared: &Shared) {
     let mut tokenizer = Tokenizer::new();
     let mut connection = PrintConnection::default();
+    // The stream's bytes the tokenizer has not handed out as commands yet.
+    let mut unparsed: Vec<u8> = Vec::new();
     read_until_closed(&stream, shared, |chunk| {
-        tokenizer
-            .push(chunk)
-            .into_iter()
-            .all(|parsed| connection.handle(parsed, &stream, shared))
+        unparsed.extend_from_slice(chunk);
+        let mut used = 0;
+        let answered = tokenizer.push(chunk).into_iter().all(|parsed| {
+            let end = (used + parsed.len).min(unparsed.len());
+            let bytes = &unparsed[used..end];
+            used = end;
+            connection.handle(parsed, bytes, &stream, shared)
+        });
+        unparsed.drain(..used);
+        answered
     });
     if let Some(rest) = tokenizer.finish() {
-        connection.handle(rest, &stream, shared);
+        connection.handle(rest, &unparsed, &stream, shared);
     }
     connection.finish(shared);
 }
@@ -477,7 +583,7 @@ impl Shared {
     /// The state and the number of printed and not printed jobs, for `status`.
     fn snapshot(&self) -> (PrinterState, usize, usize) {
         let inner = self.lock();
-        let printed = inner.jobs.iter().filter(|j| j.is_printed()).count();
-        (inner.state, printed, inner.jobs.len() - printed)
+        let printed = inner.jobs().filter(|j| j.is_printed()).count();
+        (inner.state, printed, inner.jobs().count() - printed)
     }
 }

@@ -2,8 +2,8 @@
 //! checking what a technician would read off the paper.
 
 use posd_virtual_printer::{
-    Align, BarcodeKind, HriPosition, Interpreter, Line, QrErrorCorrection, Receipt, Tokenizer,
-    decode,
+    Align, BarcodeKind, DrawerKick, HriPosition, Interpreter, Line, Output, QrErrorCorrection,
+    Receipt, Tokenizer, decode, decode_all,
 };
 
 const INIT: &[u8] = b"\x1b@";
@@ -347,17 +347,46 @@ fn cuts_split_receipts_and_trailing_data_is_unfinished() {
 }
 
 #[test]
-fn drawer_kick_is_an_event_and_status_requests_are_not_print_data() {
-    let receipts = decode(&stream(&[
+fn a_drawer_kick_happens_when_it_arrives_and_status_requests_are_not_print_data() {
+    let outputs = decode_all(&stream(&[
         b"Bon\n",
         b"\x1bp\x00\x19\xfa",
         CUT,
         b"\x10\x04\x01",
+        b"\x1bp\x01\x32\x64",
     ]));
-    assert_eq!(receipts.len(), 1, "{receipts:#?}");
+    let kick = |m, on_ms, off_ms| Output::DrawerKick(DrawerKick { m, on_ms, off_ms });
     assert_eq!(
-        receipts[0].events,
-        ["drawer kick pin 2 (m=0, on 50 ms, off 500 ms)"]
+        outputs.len(),
+        3,
+        "no empty receipt at the end: {outputs:#?}"
+    );
+    assert_eq!(
+        outputs[0],
+        kick(0, 50, 500),
+        "before the receipt it was sent in"
+    );
+    assert!(
+        matches!(&outputs[1], Output::Receipt(r) if r.text_lines()[0].text() == "Bon"),
+        "{outputs:#?}"
+    );
+    assert_eq!(
+        outputs[2],
+        kick(1, 100, 200),
+        "a kick after the cut is no receipt"
+    );
+    let pin5 = DrawerKick {
+        m: 1,
+        on_ms: 100,
+        off_ms: 200,
+    };
+    assert_eq!(
+        pin5.to_string(),
+        "drawer kick pin 5 (m=1, on 100 ms, off 200 ms)"
+    );
+    assert_eq!(
+        decode(&stream(&[b"\x1bp\x00\x19\xfa"])),
+        Vec::<Receipt>::new()
     );
 }
 
@@ -441,7 +470,10 @@ fn chunked_input_decodes_like_the_whole_stream() {
             let (chunk, tail) = rest.split_at(n);
             rest = tail;
             for parsed in tokenizer.push(chunk) {
-                receipts.extend(interpreter.apply(parsed.command));
+                receipts.extend(interpreter.apply(parsed.command).and_then(|o| match o {
+                    Output::Receipt(r) => Some(r),
+                    Output::DrawerKick(_) => None,
+                }));
             }
         }
         receipts.extend(interpreter.finish());

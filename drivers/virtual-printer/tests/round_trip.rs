@@ -6,7 +6,7 @@ use posd_printer::{
     Code128, CodePage, Cut, Document, DrawerKick, DrawerPin, Ean13, ErrorCorrection, Image,
     Profile, QrCode, Style, render,
 };
-use posd_virtual_printer::{Align, BarcodeKind, Line, decode};
+use posd_virtual_printer::{Align, BarcodeKind, Line, Output, decode, decode_all};
 
 fn text_lines(receipt: &posd_virtual_printer::Receipt) -> Vec<String> {
     receipt
@@ -130,14 +130,14 @@ fn barcodes_qr_images_and_drawer_round_trip() {
             && !image.is_black(0, 1)
             && image.is_black(8, 1)
     );
-    assert!(
-        receipt
-            .events
-            .iter()
-            .any(|e| e.contains("drawer kick pin 5")),
-        "{:?}",
-        receipt.events
-    );
+    let kicks: Vec<String> = decode_all(&render(&doc, &profile).bytes)
+        .iter()
+        .filter_map(|o| match o {
+            Output::DrawerKick(kick) => Some(kick.to_string()),
+            Output::Receipt(_) => None,
+        })
+        .collect();
+    assert_eq!(kicks, ["drawer kick pin 5 (m=1, on 100 ms, off 200 ms)"]);
     assert!(receipt.warnings.is_empty(), "{:?}", receipt.warnings);
 }
 

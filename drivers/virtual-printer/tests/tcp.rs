@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use posd_virtual_printer::{Options, Outcome, PrinterState, VirtualPrinter};
+use posd_virtual_printer::{Activity, Options, Outcome, PrinterState, VirtualPrinter};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -113,6 +113,49 @@ fn status_is_answered_in_the_middle_of_a_receipt() {
     assert_eq!(
         receipts[0].to_text(42),
         "Erste Zeile\nZweite Zeile\n✂ - - - - - - - - - - - - - - - - - - - -\n"
+    );
+}
+
+#[test]
+fn a_drawer_kick_on_an_open_connection_is_recorded_at_once_and_not_as_a_receipt() {
+    let vp = printer(PrinterState::default());
+    let mut stream = connect(vp.local_addr());
+    let receipt = b"\x1b@Bar 12,00\n\x1dVA\x00";
+    stream.write_all(receipt).expect("send receipt");
+    assert_eq!(statuses(&mut stream), [0x12, 0x12, 0x12]);
+    stream.write_all(b"\x1bp\x00\x32\x64").expect("send kick");
+    // The connection stays open, as the daemon's does: the kick must not wait for it.
+    let activity = vp.wait_for_activity(2, WAIT);
+    assert_eq!(activity.len(), 2, "{activity:#?}");
+    let Activity::Job(job) = &activity[0] else {
+        panic!("the receipt first: {activity:#?}");
+    };
+    assert_eq!(
+        job.bytes, receipt,
+        "a job's bytes are what was sent for it, status requests left out"
+    );
+    match &activity[1] {
+        Activity::DrawerKick { kick, outcome } => {
+            assert_eq!(*outcome, Outcome::Printed);
+            assert_eq!(
+                kick.to_string(),
+                "drawer kick pin 2 (m=0, on 100 ms, off 200 ms)"
+            );
+        }
+        other => panic!("a drawer kick, not {other:?}"),
+    }
+    stream.write_all(b"Zweiter\n\x1dVA\x00").expect("send");
+    let jobs = vp.wait_for_jobs(2, WAIT);
+    assert_eq!(
+        jobs[1].bytes, b"Zweiter\n\x1dVA\x00",
+        "the kick is no part of the next receipt"
+    );
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        vp.jobs().len(),
+        2,
+        "no blank receipt when the connection closes"
     );
 }
 
@@ -341,19 +384,24 @@ fn binary_writes_numbered_text_and_png_files() {
         print,
         b"\x1b@\x1bt\x12\x1ba\x01D\xd8kujeme\n\x1bp\x00\x19\xfa\x1dVA\x00",
     );
+    // The drawer opens while the receipt is still printing: a line of its own, at once.
+    let line = binary.line();
+    assert_eq!(line, "drawer kick pin 2 (m=0, on 50 ms, off 500 ms)");
     let line = binary.line();
     assert!(
-        line.starts_with("receipt 0001: 1 line, cut, 1 event, 0 warnings"),
+        line.starts_with("receipt 0001: 1 line, cut, 0 warnings"),
         "{line}"
     );
     let text = std::fs::read_to_string(dir.path().join("receipt-0001.txt")).expect("txt file");
     assert_eq!(
         text,
-        format!(
-            "{}Děkujeme\n✂{}\n# event: drawer kick pin 2 (m=0, on 50 ms, off 500 ms)\n",
-            " ".repeat(12),
-            " -".repeat(15)
-        )
+        format!("{}Děkujeme\n✂{}\n", " ".repeat(12), " -".repeat(15))
+    );
+    let events = std::fs::read_to_string(dir.path().join("events.log")).expect("events.log");
+    assert!(
+        events.ends_with("Z drawer kick pin 2 (m=0, on 50 ms, off 500 ms)\n")
+            && events.lines().count() == 1,
+        "{events}"
     );
     let png = std::fs::read(dir.path().join("receipt-0001.png")).expect("png file");
     let reader = png::Decoder::new(std::io::Cursor::new(png))

@@ -106,6 +106,12 @@ impl PrinterHandle {
         self.settings.profile
     }
 
+    /// The bytes that open this printer's drawer: `ESC p m t1 t2` with its configured pin
+    /// and pulse, for a kick queued as a print job behind a receipt.
+    pub fn drawer_kick(&self) -> Vec<u8> {
+        self.settings.drawer_kick()
+    }
+
     /// Queues the technician's test page; it shows its own job id.
     pub async fn print_test_page(&self) -> Result<String, DeviceError> {
         let profile = self.settings.profile;

@@ -23,6 +23,7 @@ use super::engine::{self, SaleError};
 use super::model::{Line, LineKind, Receipt, ReceiptKind, SaleState, Section, VatLine};
 use super::register::DayFor;
 use super::reversal::{self, Payouts, ReversalError};
+use crate::config::OpenDrawer;
 use crate::devices::Registry;
 use crate::ledger::{self, LedgerError, PostingSpec};
 use crate::outbox::{self, NewMessage};
@@ -83,6 +84,8 @@ pub struct ReceiptSettings {
     /// Selling, voiding, returning and cash movements need a day opened with `OpenDay`;
     /// otherwise the first of them opens one with a float of 0.
     pub require_day_open: bool,
+    /// When a receipt opens the cash drawer of its printer.
+    pub open_drawer: OpenDrawer,
 }
 
 /// The journal of committed receipts and the checkout that writes it.
@@ -209,7 +212,12 @@ impl Journal {
         );
         receipt.day = day.row.id.clone();
         let printer = self.receipt_printer();
-        let print_jobs = print_jobs_of(&receipt, printer.as_ref(), till.currency.minor);
+        let print_jobs = print_jobs_of(
+            &receipt,
+            printer.as_ref(),
+            till.currency.minor,
+            settings.open_drawer,
+        );
 
         // One transaction for everything.
         let mut completed = sale.clone();
@@ -365,7 +373,9 @@ impl Journal {
             .map_err(|e| JournalError::Conflict(format!("receipt {id} is unreadable: {e}")))
     }
 
-    /// Queues a receipt again on the receipt printer (or `printer`); returns the job id.
+    /// Queues a copy of a receipt on the receipt printer (or `printer`), marked as a copy
+    /// with the time of the reprint (see [`super::receipt::render_copy`]); returns the job
+    /// id. The journal is not changed: the copy is no new receipt.
     pub async fn reprint(&self, id: &str, printer: Option<&str>) -> Result<String, JournalError> {
         let receipt = self.receipt(id).await?;
         let target = match printer {
@@ -384,10 +394,12 @@ impl Journal {
             .printer()
             .ok_or_else(|| JournalError::NoReceipt(id.to_string()))?;
         let minor = self.book.till().currency.minor;
-        let document = super::receipt::render_receipt(&receipt, minor);
+        let reprinted_at = super::time::local_rfc3339_ms(now_ms());
+        let document = super::receipt::render_copy(&receipt, minor, &reprinted_at);
         let profile = handle.profile();
+        tracing::info!(receipt = %id, device = %device.name, "reprint queued as a copy");
         handle
-            .enqueue_with("receipt", id, move |_| {
+            .enqueue_with("reprint", id, move |_| {
                 posd_printer::render(&document, &profile).bytes
             })
             .await
@@ -409,13 +421,15 @@ pub(super) fn receipt_id_of(settings: &ReceiptSettings, number: i64) -> String {
     format!("{}-{}-{number:06}", settings.store_id, settings.register_id)
 }
 
-/// The receipt and its slips rendered for the receipt printer, if there is one.
+/// The receipt, the drawer kick right after it (if `open_drawer` asks for one) and its
+/// slips, rendered for the receipt printer, if there is one.
 fn print_jobs_of(
     receipt: &Receipt,
     printer: Option<&ReceiptPrinter>,
     minor: u32,
+    open_drawer: OpenDrawer,
 ) -> Vec<(String, &'static str, Vec<u8>)> {
-    let Some((device, profile)) = printer else {
+    let Some(receipt_printer @ (device, profile)) = printer else {
         return Vec::new();
     };
     let mut jobs = vec![(
@@ -423,6 +437,7 @@ fn print_jobs_of(
         "receipt",
         posd_printer::render(&super::receipt::render_receipt(receipt, minor), profile).bytes,
     )];
+    jobs.extend(drawer_job(receipt, receipt_printer, open_drawer));
     for slip in super::receipt::render_slips(receipt) {
         jobs.push((
             device.name.clone(),
@@ -431,6 +446,44 @@ fn print_jobs_of(
         ));
     }
     jobs
+}
+
+/// Whether cash went into or out of the drawer with `receipt`: a cash tender or change on a
+/// sale, void or return; the amount of a cash movement or an opening float. (The Z's count
+/// happens with the drawer open already; its receipt opens nothing.)
+pub(super) fn moves_cash(receipt: &Receipt) -> bool {
+    match receipt.kind {
+        ReceiptKind::Sale | ReceiptKind::Void | ReceiptKind::Return => {
+            receipt
+                .tenders
+                .iter()
+                .any(|t| t.method == "cash" && !t.amount.is_zero())
+                || !receipt.totals.change.is_zero()
+        }
+        ReceiptKind::DayOpen | ReceiptKind::CashIn | ReceiptKind::CashOut => {
+            !receipt.totals.total.is_zero()
+        }
+        ReceiptKind::Z => false,
+    }
+}
+
+/// The print job that opens the drawer of `printer` after `receipt`, when `open_drawer`
+/// asks for it: queued in the receipt's transaction right behind its receipt, so the kick
+/// is never lost (a crash after the commit still opens it) nor sent twice, and the drawer
+/// opens when the receipt has printed.
+pub(super) fn drawer_job(
+    receipt: &Receipt,
+    printer: &ReceiptPrinter,
+    open_drawer: OpenDrawer,
+) -> Option<(String, &'static str, Vec<u8>)> {
+    let wanted = match open_drawer {
+        OpenDrawer::Never => false,
+        OpenDrawer::Cash => moves_cash(receipt),
+        OpenDrawer::Always => receipt.kind.is_sale_or_reversal() || moves_cash(receipt),
+    };
+    let (device, _) = printer;
+    let handle = device.printer().filter(|_| wanted)?;
+    Some((device.name.clone(), "drawer", handle.drawer_kick()))
 }
 
 /// Tells the receipt printer's worker that jobs are waiting.
@@ -1029,15 +1082,17 @@ impl Journal {
         let printer = self.receipt_printer();
         let kind = receipt.kind.as_str();
         let mut write = JournalWrite::new(&receipt, prepared, minor)?;
+        let open_drawer = self.settings().open_drawer;
         write.print_jobs = printer
             .iter()
-            .map(|(device, profile)| {
-                (
+            .flat_map(|receipt_printer @ (device, profile)| {
+                let document = super::receipt::render_receipt(&receipt, minor);
+                std::iter::once((
                     device.name.clone(),
                     kind,
-                    posd_printer::render(&super::receipt::render_receipt(&receipt, minor), profile)
-                        .bytes,
-                )
+                    posd_printer::render(&document, profile).bytes,
+                ))
+                .chain(drawer_job(&receipt, receipt_printer, open_drawer))
             })
             .collect();
         write.idempotency = Some((key.to_string(), kind, request.to_string()));

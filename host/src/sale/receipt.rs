@@ -15,6 +15,18 @@
 //!   full code is printed only on the slip the customer keeps as the voucher.
 //! - Amounts never go through floats: they are formatted from `Decimal` with exactly the
 //!   currency's minor digits.
+//! - Each line's amount is followed by its VAT letter, keyed to the VAT table, whose rate
+//!   column carries the same letters: `A` for the highest rate on the receipt, `B` for the
+//!   next, …, and after the taxed rates one letter for what is outside VAT (sold vouchers,
+//!   top-ups, cash rounding), so every line points at a row. A reduction spread over lines
+//!   of several rates carries each of their letters (`AB`). The letters are derived from
+//!   the receipt alone, so a reprint shows the same ones.
+//! - The customer is printed when the sale had one; the receipt id is printed as a CODE128
+//!   barcode at the end (data exactly the id, e.g. `0001-01-000042`), so scanning it at
+//!   the till finds the receipt for a return.
+//! - A reprint ([`render_copy`]) is the original with `KOPIE`/`COPY` in large letters
+//!   above and below it and the time of the reprint: its numbers are the original's, and
+//!   it can't pass for a second original.
 
 use posd_printer::{Align, Code128, Cut, Document, Element, ErrorCorrection, QrCode, Style};
 use rust_decimal::Decimal;
@@ -61,6 +73,12 @@ pub struct Texts {
     pub register: &'static str,
     /// Label of the cashier.
     pub cashier: &'static str,
+    /// Label of the customer.
+    pub customer: &'static str,
+    /// The mark of a reprint, printed large above and below it.
+    pub copy: &'static str,
+    /// Label of the time a reprint was made.
+    pub reprinted: &'static str,
     /// Label of the cash rounding line.
     pub rounding: &'static str,
     /// Label of the total (the currency code follows).
@@ -130,6 +148,9 @@ static DE: Texts = Texts {
     date: "Datum",
     register: "Kasse",
     cashier: "Bediener",
+    customer: "Kunde",
+    copy: "KOPIE",
+    reprinted: "Nachdruck",
     rounding: "Rundung",
     total: "Summe",
     change: "Rückgeld",
@@ -177,6 +198,9 @@ static CS: Texts = Texts {
     date: "Datum",
     register: "Pokladna",
     cashier: "Pokladník",
+    customer: "Zákazník",
+    copy: "KOPIE",
+    reprinted: "Dotisk",
     rounding: "Zaokrouhlení",
     total: "Celkem",
     change: "Vráceno",
@@ -224,6 +248,9 @@ static EN: Texts = Texts {
     date: "Date",
     register: "Register",
     cashier: "Cashier",
+    customer: "Customer",
+    copy: "COPY",
+    reprinted: "Reprinted",
     rounding: "Rounding",
     total: "Total",
     change: "Change",
@@ -415,6 +442,68 @@ fn with_code(text: &str, code: &str) -> String {
     }
 }
 
+/// The VAT letters of one receipt: a letter per row of its VAT table, `A` for the highest
+/// rate, then down the rates, the row outside VAT last.
+struct VatLetters {
+    rows: Vec<(Option<Decimal>, char)>,
+}
+
+impl VatLetters {
+    fn of(vat: &[VatLine]) -> Self {
+        let mut rates: Vec<Option<Decimal>> = vat.iter().map(|row| row.rate).collect();
+        // Highest rate first; `None` (outside VAT) sorts below every rate.
+        rates.sort_by(|a, b| b.cmp(a));
+        rates.dedup();
+        VatLetters {
+            rows: rates.into_iter().zip('A'..='Z').collect(),
+        }
+    }
+
+    fn letter(&self, rate: Option<Decimal>) -> Option<char> {
+        self.rows
+            .iter()
+            .find(|(r, _)| *r == rate)
+            .map(|(_, letter)| *letter)
+    }
+
+    /// The letters of the rates `line` is taxed at on `receipt`: its own rate; none for a
+    /// line outside VAT; for a reduction, the rates of the lines it is spread over.
+    fn of_line(&self, line: &Line, receipt: &Receipt) -> String {
+        let taxable = |l: &&Line| !l.kind.is_reduction() && !l.kind.is_outside_vat();
+        let mut rates: Vec<Option<Decimal>> = if line.kind.is_outside_vat() {
+            vec![None]
+        } else if line.kind.is_reduction() {
+            receipt
+                .lines
+                .iter()
+                .filter(taxable)
+                .filter(|l| line.applies_to.is_empty() || line.applies_to.contains(&l.id))
+                .map(|l| Some(l.tax_rate))
+                .collect()
+        } else {
+            vec![Some(line.tax_rate)]
+        };
+        if rates.is_empty() {
+            rates.push(None);
+        }
+        let mut letters: Vec<char> = rates.into_iter().filter_map(|r| self.letter(r)).collect();
+        letters.sort_unstable();
+        letters.dedup();
+        letters.into_iter().collect()
+    }
+}
+
+/// Appends the VAT letters to the amount of the line item at `index` of `doc`.
+fn mark_vat(doc: &mut Document, index: usize, letters: &str) {
+    if letters.is_empty() {
+        return;
+    }
+    if let Some(Element::TwoColumn { right, .. }) = doc.elements.get_mut(index) {
+        right.push(' ');
+        right.push_str(letters);
+    }
+}
+
 /// The customer's receipt, in the receipt's locale, with amounts of `minor` decimals.
 ///
 /// Order: header, title (naming the original receipt of a void or return), id, date,
@@ -457,21 +546,33 @@ pub fn render_receipt(receipt: &Receipt, minor: u32) -> Document {
         scrub.clean(&receipt.cashier),
         plain,
     ));
+    if !receipt.customer.is_empty() {
+        doc.push(Element::item(
+            t.customer,
+            scrub.clean(&receipt.customer),
+            plain,
+        ));
+    }
     doc.push(Element::Separator('-'));
 
+    let letters = VatLetters::of(&receipt.vat);
     let (rounding, lines): (Vec<&Line>, Vec<&Line>) = receipt
         .lines
         .iter()
         .partition(|l| l.kind == LineKind::Rounding);
     for line in lines {
+        let at = doc.elements.len();
         push_line(&mut doc, line, t, minor, &scrub);
+        mark_vat(&mut doc, at, &letters.of_line(line, receipt));
     }
     for line in rounding {
+        let at = doc.elements.len();
         doc.push(Element::item(
             t.rounding,
             t.amount(line.amount, minor),
             plain,
         ));
+        mark_vat(&mut doc, at, &letters.of_line(line, receipt));
     }
     doc.push(Element::Separator('-'));
 
@@ -498,7 +599,7 @@ pub fn render_receipt(receipt: &Receipt, minor: u32) -> Document {
 
     if !receipt.vat.is_empty() {
         doc.push(Element::Separator('-'));
-        push_vat_table(&mut doc, &receipt.vat, t, minor);
+        push_vat_table(&mut doc, &receipt.vat, t, minor, Some(&letters));
     }
 
     for section in receipt.sections.iter().filter(|s| !s.slip) {
@@ -514,12 +615,50 @@ pub fn render_receipt(receipt: &Receipt, minor: u32) -> Document {
         }
     }
 
+    // The receipt's id to scan at the till (a return, a reprint); below it, as text.
+    match Code128::new(receipt.id.as_str()) {
+        Ok(barcode) => {
+            doc.push(Element::Feed(1));
+            doc.push(Element::Code128(barcode));
+        }
+        Err(error) => {
+            tracing::warn!(receipt = %receipt.id, %error, "the receipt id is printed without its barcode");
+        }
+    }
+
     if !receipt.footer.is_empty() {
         doc.push(Element::Feed(1));
     }
     for line in &receipt.footer {
         doc.push(Element::text(scrub.clean(line), center));
     }
+    doc.cut(Cut::partial())
+}
+
+/// A reprint of a committed receipt: the original's document unchanged (its id, date,
+/// lines, totals), with the locale's copy mark (`KOPIE`, `COPY`) in large letters above and
+/// below it and the time it was reprinted, `reprinted_at` in RFC 3339. Only the receipt is
+/// reprinted, never its slips: a second voucher slip would be a second voucher.
+pub fn render_copy(receipt: &Receipt, minor: u32, reprinted_at: &str) -> Document {
+    let t = texts(&receipt.locale);
+    let mark = Element::text(
+        format!("*** {} ***", t.copy),
+        Style::new().center().bold().double_size(),
+    );
+    let mut doc = Document::new();
+    doc.push(mark.clone());
+    doc.push(Element::item(
+        t.reprinted,
+        t.date_time(reprinted_at),
+        Style::new(),
+    ));
+    doc.push(Element::Separator('='));
+    let original = render_receipt(receipt, minor);
+    let ends_with_cut = matches!(original.elements.last(), Some(Element::Cut(_)));
+    let body = original.elements.len() - usize::from(ends_with_cut);
+    doc.extend(original.elements.into_iter().take(body));
+    doc.push(Element::Separator('='));
+    doc.push(mark);
     doc.cut(Cut::partial())
 }
 
@@ -562,15 +701,30 @@ fn push_tender(doc: &mut Document, tender: &Tender, t: &Texts, minor: u32, scrub
     ));
 }
 
-/// The VAT table as two-column items: the rate left, net/tax/gross right. The three
-/// numbers are padded to their column's widest entry so they line up from row to row; the
-/// right edge is the printer's business, so this works on every paper width.
-fn push_vat_table(doc: &mut Document, vat: &[VatLine], t: &Texts, minor: u32) {
+/// The VAT table as two-column items: the rate left (after its letter, on a receipt), net/
+/// tax/gross right; rows in the order of their letters. The three numbers are padded to
+/// their column's widest entry so they line up from row to row; the right edge is the
+/// printer's business, so this works on every paper width.
+fn push_vat_table(
+    doc: &mut Document,
+    vat: &[VatLine],
+    t: &Texts,
+    minor: u32,
+    letters: Option<&VatLetters>,
+) {
+    let mut vat: Vec<&VatLine> = vat.iter().collect();
+    if let Some(letters) = letters {
+        vat.sort_by_key(|row| letters.letter(row.rate));
+    }
     let rows: Vec<(String, [String; 3])> = vat
         .iter()
         .map(|row| {
+            let letter = letters.and_then(|l| l.letter(row.rate));
             (
-                t.rate(row.rate),
+                match letter {
+                    Some(letter) => format!("{letter} {}", t.rate(row.rate)),
+                    None => t.rate(row.rate),
+                },
                 [
                     t.amount(row.net, minor),
                     t.amount(row.vat, minor),
@@ -690,7 +844,7 @@ fn push_report(doc: &mut Document, r: &DayReport, t: &Texts, minor: u32) {
     ));
     if !r.vat.is_empty() {
         doc.push(Element::Separator('-'));
-        push_vat_table(doc, &r.vat, t, minor);
+        push_vat_table(doc, &r.vat, t, minor, None);
     }
     let heading = |doc: &mut Document, text: &str| {
         doc.push(Element::Separator('-'));
@@ -1034,6 +1188,7 @@ mod tests {
             "20",
         );
         discount.reference = DISCOUNT_CODE.to_string();
+        discount.applies_to = vec!["L-Spülmittel".to_string()];
         Receipt {
             id: "0001-01-000042".to_string(),
             number: 42,
@@ -1147,19 +1302,27 @@ mod tests {
         assert_has(&lines, &row(w, "Datum", "24.11.2026 14:03"));
         assert_has(&lines, &row(w, "Kasse", "01"));
         assert_has(&lines, &row(w, "Bediener", "Anna"));
-        assert_has(&lines, &row(w, "Milch 1,5 %", "2,58"));
+        assert_has(&lines, &row(w, "Milch 1,5 %", "2,58 B"));
         assert_has(&lines, "2 x 1,29");
         assert_has(&lines, "0,35 x 2,99");
-        assert_has(&lines, &row(w, "Rabatt Spülmittel ••••2026", "-0,50"));
-        assert_has(&lines, &row(w, "Geschenkgutschein ••••5678", "50,00"));
+        assert_has(&lines, &row(w, "Spülmittel", "4,99 A"));
+        assert_has(&lines, &row(w, "Rabatt Spülmittel ••••2026", "-0,50 A"));
+        assert_has(&lines, &row(w, "Geschenkgutschein ••••5678", "50,00 C"));
         assert_has(&lines, &row(w, "Summe EUR", "61,61"));
         assert_has(&lines, &row(w, "Gutschein ••••9999", "20,00"));
         assert_has(&lines, &row(w, "Bar", "50,00"));
         assert_has(&lines, &row(w, "Rückgeld", "8,39"));
         assert_has(&lines, &row(w, "MwSt.", "Netto Steuer Brutto"));
-        assert_has(&lines, &row(w, "10 %", " 6,47   0,65   7,12"));
-        assert_has(&lines, &row(w, "20 %", " 3,74   0,75   4,49"));
-        assert_has(&lines, &row(w, "steuerfrei", "50,00   0,00  50,00"));
+        assert_has(&lines, &row(w, "A 20 %", " 3,74   0,75   4,49"));
+        assert_has(&lines, &row(w, "B 10 %", " 6,47   0,65   7,12"));
+        assert_has(&lines, &row(w, "C steuerfrei", "50,00   0,00  50,00"));
+        assert!(
+            text.find("A 20 %") < text.find("B 10 %"),
+            "the table in the order of its letters:\n{text}"
+        );
+        // No customer on this sale, so no customer line; the id as a barcode at the end.
+        assert!(!text.contains("Kunde"), "{text}");
+        assert_has(&lines, &format!("{}0001-01-000042", " ".repeat(14)));
         // A quantity of one gets no "1 x" line, a discount none at all.
         assert!(!text.contains("1 x 3,49"), "{text}");
         assert!(!text.contains("x -0,50"), "{text}");
@@ -1172,7 +1335,123 @@ mod tests {
         assert!(at("Summe EUR") < at("Bar") && at("Bar") < at("Rückgeld"));
         assert!(at("Rückgeld") < at("MwSt.") && at("MwSt.") < at("Treuepunkte"));
         assert!(at("Treuepunkte") < at("Danke für Ihren Einkauf!"));
+        assert!(at("Neue Punkte") < text.rfind("0001-01-000042").expect("barcode"));
         assert!(lines.iter().all(|l| l.chars().count() <= w), "{text}");
+    }
+
+    #[test]
+    fn vat_letters_go_from_the_highest_rate_down_with_what_is_outside_vat_last() {
+        let mut receipt = german_receipt();
+        receipt
+            .lines
+            .insert(0, line(LineKind::Item, "Blumen", "1", "5.65", "5.65", "13"));
+        let mut everything = line(LineKind::Discount, "Aktion", "1", "-1.00", "-1.00", "0");
+        everything.applies_to = vec!["L-Milch 1,5 %".into(), "L-Spülmittel".into()];
+        receipt.lines.push(everything);
+        receipt
+            .vat
+            .insert(1, vat(Some("13"), "5.00", "0.65", "5.65"));
+        let text = receipt_text(&receipt, 2, 42);
+        let lines = lines_of(&text);
+        assert_has(&lines, &row(42, "Blumen", "5,65 B"));
+        assert_has(&lines, &row(42, "Milch 1,5 %", "2,58 C"));
+        assert_has(&lines, &row(42, "Spülmittel", "4,99 A"));
+        assert_has(&lines, &row(42, "Aktion", "-1,00 AC"));
+        assert_has(&lines, &row(42, "Geschenkgutschein ••••5678", "50,00 D"));
+        for rate in ["A 20 %", "B 13 %", "C 10 %", "D steuerfrei"] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(rate)),
+                "{rate} in\n{text}"
+            );
+        }
+        // A rate with no row in the table (its lines were given away) gets no letter.
+        receipt.vat.retain(|row| row.rate != Some(d("13")));
+        let text = receipt_text(&receipt, 2, 42);
+        assert_has(&lines_of(&text), &row(42, "Blumen", "5,65"));
+        assert_has(&lines_of(&text), &row(42, "Milch 1,5 %", "2,58 B"));
+    }
+
+    #[test]
+    fn the_customer_is_printed_when_the_sale_had_one() {
+        for (locale, label) in [
+            ("de-AT", "Kunde"),
+            ("cs-CZ", "Zákazník"),
+            ("en-GB", "Customer"),
+        ] {
+            let mut receipt = german_receipt();
+            receipt.locale = locale.to_string();
+            receipt.customer = "C-1001".to_string();
+            let text = receipt_text(&receipt, 2, 42);
+            assert_has(&lines_of(&text), &row(42, label, "C-1001"));
+            let at = |needle: &str| text.find(needle).expect(needle);
+            assert!(at(label) < at("------"), "with the receipt's head:\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_receipt_id_is_printed_as_a_code128_barcode_of_exactly_the_id() {
+        let receipt = german_receipt();
+        let doc = render_receipt(&receipt, 2);
+        let barcodes: Vec<&str> = doc
+            .elements
+            .iter()
+            .filter_map(|e| match e {
+                Element::Code128(c) => Some(c.data()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(barcodes, ["0001-01-000042"]);
+        // As the printer gets it: GS k 73, length, code set B, the id.
+        let bytes = posd_printer::render(
+            &doc,
+            &posd_printer::Profile::paper_80mm_512(posd_printer::CodePage::Pc858),
+        )
+        .bytes;
+        let mut expected = vec![0x1D, 0x6B, 73, 16, b'{', b'B'];
+        expected.extend_from_slice(b"0001-01-000042");
+        assert!(
+            bytes.windows(expected.len()).any(|w| w == expected),
+            "no CODE128 of the id in the receipt's bytes"
+        );
+    }
+
+    #[test]
+    fn a_copy_is_marked_above_and_below_and_keeps_the_originals_numbers() {
+        let receipt = german_receipt();
+        let original = receipt_text(&receipt, 2, 42);
+        let copy = document_text(
+            &render_copy(&receipt, 2, "2026-11-25T09:41:07.120+01:00"),
+            42,
+        );
+        let lines = lines_of(&copy);
+        let mark = format!("{}*** KOPIE ***", " ".repeat(14));
+        assert_eq!(lines[0], mark, "{copy}");
+        assert_has(&lines, &row(42, "Nachdruck", "25.11.2026 09:41"));
+        assert_eq!(lines.last(), Some(&mark.as_str()), "{copy}");
+        assert!(
+            copy.contains(&original),
+            "the whole original, unchanged, inside the copy:\n{copy}"
+        );
+        let doc = render_copy(&receipt, 2, "2026-11-25T09:41:07.120+01:00");
+        assert_eq!(doc.elements.last(), Some(&Element::Cut(Cut::partial())));
+        assert_eq!(
+            doc.elements
+                .iter()
+                .filter(|e| matches!(e, Element::Cut(_)))
+                .count(),
+            1,
+            "one piece of paper"
+        );
+        assert!(doc.elements.contains(&Element::text(
+            "*** KOPIE ***",
+            Style::new().center().bold().double_size()
+        )));
+        for (locale, word) in [("cs-CZ", "*** KOPIE ***"), ("en-GB", "*** COPY ***")] {
+            let mut receipt = german_receipt();
+            receipt.locale = locale.to_string();
+            let copy = document_text(&render_copy(&receipt, 2, "2026-11-25T09:41:07Z"), 42);
+            assert_eq!(copy.matches(word).count(), 2, "{copy}");
+        }
     }
 
     #[test]
@@ -1193,8 +1472,8 @@ mod tests {
         assert_has(&lines, &row(w, "Hotovost", "50,00"));
         assert_has(&lines, &row(w, "Vráceno", "8,39"));
         assert_has(&lines, &row(w, "DPH", "Základ  Daň Celkem"));
-        assert_has(&lines, &row(w, "10 %", "  6,47 0,65   7,12"));
-        assert_has(&lines, &row(w, "mimo DPH", " 50,00 0,00  50,00"));
+        assert_has(&lines, &row(w, "B 10 %", "  6,47 0,65   7,12"));
+        assert_has(&lines, &row(w, "C mimo DPH", " 50,00 0,00  50,00"));
     }
 
     #[test]
@@ -1212,7 +1491,7 @@ mod tests {
         assert_has(&lines, &row(w, "Cash", "50.00"));
         assert_has(&lines, &row(w, "Change", "8.39"));
         assert_has(&lines, &row(w, "VAT", "  Net  Tax Gross"));
-        assert_has(&lines, &row(w, "no VAT", "50.00 0.00 50.00"));
+        assert_has(&lines, &row(w, "C no VAT", "50.00 0.00 50.00"));
     }
 
     #[test]
@@ -1268,7 +1547,7 @@ mod tests {
         assert_has(&lines, &format!("{}Storno", " ".repeat(18)));
         assert_has(&lines, &row(42, "Originalbeleg", "0001-01-000042"));
         assert_has(&lines, &row(42, "Beleg-Nr.", "0001-01-000043"));
-        assert_has(&lines, &row(42, "Milch 1,5 %", "-2,58"));
+        assert_has(&lines, &row(42, "Milch 1,5 %", "-2,58 B"));
         assert_has(&lines, "-2 x 1,29");
         assert_has(&lines, &row(42, "Summe EUR", "-61,61"));
         assert!(
@@ -1387,7 +1666,7 @@ mod tests {
         );
         let text = receipt_text(&receipt, 2, 32);
         let lines = lines_of(&text);
-        assert_has(&lines, &row(32, "Zaokrouhlení", "0,39"));
+        assert_has(&lines, &row(32, "Zaokrouhlení", "0,39 C"));
         let rounding = text.find("Zaokrouhlení").expect("rounding line");
         assert!(text.find("Geschenkgutschein").expect("voucher") < rounding);
         assert!(rounding < text.find("Celkem").expect("total"));

@@ -490,6 +490,10 @@ impl Journal {
             receipt.kind.as_str(),
             posd_printer::render(&document, &printer.1).bytes,
         ));
+        let open_drawer = self.settings().open_drawer;
+        write
+            .print_jobs
+            .extend(super::checkout::drawer_job(receipt, &printer, open_drawer));
         Some(printer)
     }
 }
