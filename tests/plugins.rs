@@ -209,6 +209,63 @@ async fn files_that_are_not_plugins_are_refused_clearly() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_library_with_an_undefined_symbol_is_refused_with_the_loaders_reason() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let daemon = daemon_with(
+        &bus,
+        |_| drop(c_plugin("undefined_symbol", &root, "undefined_symbol.so")),
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    // What the technician sees on the bus (posctl plugins shows the same Error).
+    let plugin = plugin_proxy(&conn, "undefined-symbol").await;
+    assert_eq!(plugin.state().await.expect("State"), "failed");
+    let error = plugin.error().await.expect("Error");
+    assert!(
+        error.contains("undefined symbol: missing_function"),
+        "the loader's own reason: {error}"
+    );
+    assert!(
+        error.contains(
+            &root
+                .join("plugins/undefined_symbol.so")
+                .display()
+                .to_string()
+        ),
+        "names the file the technician put there: {error}"
+    );
+    assert!(
+        !error.contains("plugin-cache"),
+        "not the private snapshot: {error}"
+    );
+    // The log says the same.
+    assert!(
+        daemon.log().contains("undefined symbol: missing_function"),
+        "{}",
+        daemon.log()
+    );
+    // Installing the same library is refused with the reason too, and nothing is kept.
+    let built = build_c_plugin(
+        &test_plugin_source("undefined_symbol"),
+        &root.join("libmissing.so"),
+    );
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let err = manager
+        .install_plugin(&built.to_string_lossy())
+        .await
+        .expect_err("refused");
+    let (name, message) = failure(&err);
+    assert_eq!(name, "org.posd.Error.InvalidArgument");
+    assert!(
+        message.contains("not installed") && message.contains("undefined symbol: missing_function"),
+        "{message}"
+    );
+    assert!(!root.join("plugins/libmissing.so").exists());
+}
+
 /// A daemon with one misbehaving plugin, and what LookupCode of `code` says.
 async fn misbehaving(stem: &str, code: &str) -> (String, String) {
     let bus = TestBus::start();
