@@ -401,6 +401,25 @@ async fn a_world_writable_plugin_file_is_refused() {
         "unknown",
         "the refused code never ran"
     );
+    // While it stays refused, every reload says so; chmod alone changes neither size nor
+    // time of the file, yet the next reload tries it again and loads it.
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let err = manager.reload_config().await.expect_err("still refused");
+    let (name, message) = failure(&err);
+    assert_eq!(name, "org.posd.Error.PluginFailed");
+    assert!(
+        message.contains("counter") && message.contains("0666"),
+        "{message}"
+    );
+    std::fs::set_permissions(
+        root.join("plugins/counter.so"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    manager.reload_config().await.expect("ReloadConfig");
+    assert_eq!(plugin.state().await.expect("State"), "loaded");
+    let info = manager.lookup_code("COUNT-1").await.expect("lookup");
+    assert_eq!(string(&info, "plugin"), "counter");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -464,6 +483,99 @@ async fn hot_reload_swaps_a_plugin_without_a_restart() {
             .expect("Error")
             .contains("previous version keeps running")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_config_typo_fails_the_reload_by_name_and_the_fix_brings_the_plugin_back() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let hello_rust = build_rust_plugin("hello-rust");
+    let (dir, base) = plugin_config(&root, 2000, "");
+    place_plugin(&hello_rust, &dir, "libhello_rust.so");
+    let config = |store: &str, section: &str| {
+        format!("{base}[store]\nid = \"{store}\"\n[plugin.hello-rust]\n{section}\n")
+    };
+    let mut daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config("S1", "balance = \"25.00\""))
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let plugin = plugin_proxy(&conn, "hello-rust").await;
+    assert_eq!(plugin.state().await.expect("State"), "loaded");
+    let write = |text: String| {
+        std::fs::write(daemon.config_dir.join("posd.toml"), text).expect("write config")
+    };
+    let reload = || posctl(bus.address(), &["reload-config"]);
+
+    // The typo (and a new store id in the same file): posctl fails naming the plugin and
+    // the key, the plugin is failed with the reason, the rest of the file is applied.
+    write(config("S2", "balanse = \"30.00\""));
+    let out = reload();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", text(&out.stdout));
+    assert!(
+        stderr.contains("org.posd.Error.PluginFailed")
+            && stderr.contains("hello-rust")
+            && stderr.contains("balanse"),
+        "{stderr}"
+    );
+    assert!(!text(&out.stdout).contains("configuration reloaded"));
+    assert_eq!(plugin.state().await.expect("State"), "failed");
+    let reason = plugin.error().await.expect("Error");
+    assert!(reason.contains("balanse"), "{reason}");
+    assert_eq!(
+        manager.store_id().await.expect("StoreId"),
+        "S2",
+        "the rest of the configuration is applied"
+    );
+    eventually("degraded", || async {
+        manager.state().await.is_ok_and(|s| s == "degraded")
+    })
+    .await;
+    assert!(
+        !daemon
+            .log()
+            .contains("plugin restarted with its new configuration"),
+        "{}",
+        daemon.log()
+    );
+    // Over the bus: the contract's PluginFailed, the message naming plugin and key.
+    let err = manager.reload_config().await.expect_err("still failed");
+    let (name, message) = failure(&err);
+    assert_eq!(name, "org.posd.Error.PluginFailed");
+    assert!(
+        message.contains("hello-rust") && message.contains("balanse"),
+        "{message}"
+    );
+    let info = manager
+        .lookup_code("HELLORS-1")
+        .await
+        .expect("the till sells on");
+    assert_eq!(
+        string(&info, "kind"),
+        "unknown",
+        "a failed plugin is not asked"
+    );
+
+    // The fix: the next reload tries the plugin again, with the new value.
+    write(config("S2", "balance = \"30.00\""));
+    let out = reload();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("configuration reloaded"));
+    assert_eq!(
+        plugin.state().await.expect("State"),
+        "loaded",
+        "{}",
+        plugin.error().await.unwrap_or_default()
+    );
+    assert_eq!(plugin.error().await.expect("Error"), "");
+    let info = manager.lookup_code("HELLORS-1").await.expect("claimed");
+    assert_eq!(string(&info, "balance"), "30.00");
+    eventually("running again", || async {
+        manager.state().await.is_ok_and(|s| s == "running")
+    })
+    .await;
+    assert!(daemon.stop().success());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -137,6 +137,11 @@ pub fn load(path: &Path, shown_as: &Path, host_minor: u16) -> Result<Loaded, Plu
         path: shown_as.to_path_buf(),
         reason,
     };
+    // Past dlopen the library is mapped for good, and what is wrong is in its bytes.
+    let not_a_plugin = |reason: String| PluginError::NotAPlugin {
+        path: shown_as.to_path_buf(),
+        reason,
+    };
     // SAFETY: loading runs the library's initialisers. That is the trust a plugin is given;
     // check_file_is_safe made sure only root or posd could have put this code there.
     let library = unsafe {
@@ -158,7 +163,7 @@ pub fn load(path: &Path, shown_as: &Path, host_minor: u16) -> Result<Loaded, Plu
         Ok(symbol) => *symbol,
         Err(_) => {
             library.into_raw();
-            return Err(fail(
+            return Err(not_a_plugin(
                 "it exports no posd_plugin_entry symbol: not a posd plugin (see plugins/abi/README.md)"
                     .into(),
             ));
@@ -172,8 +177,8 @@ pub fn load(path: &Path, shown_as: &Path, host_minor: u16) -> Result<Loaded, Plu
     // SAFETY: a non-null result points to the plugin's static descriptor, which lives as
     // long as the (never unloaded) library.
     let descriptor: &'static abi::posd_plugin_descriptor = unsafe { descriptor.as_ref() }
-        .ok_or_else(|| fail("posd_plugin_entry returned NULL".into()))?;
-    check_descriptor(descriptor, host_minor).map_err(fail)
+        .ok_or_else(|| not_a_plugin("posd_plugin_entry returned NULL".into()))?;
+    check_descriptor(descriptor, host_minor).map_err(not_a_plugin)
 }
 
 /// The dynamic loader's own words for why `dlopen` failed ("undefined symbol:
