@@ -417,7 +417,10 @@ async fn a_world_writable_plugin_file_is_refused() {
     )
     .expect("chmod");
     manager.reload_config().await.expect("ReloadConfig");
-    assert_eq!(plugin.state().await.expect("State"), "loaded");
+    eventually("loaded after the chmod", || async {
+        plugin.state().await.is_ok_and(|s| s == "loaded")
+    })
+    .await;
     let info = manager.lookup_code("COUNT-1").await.expect("lookup");
     assert_eq!(string(&info, "plugin"), "counter");
 }
@@ -500,7 +503,13 @@ async fn a_plugin_config_typo_fails_the_reload_by_name_and_the_fix_brings_the_pl
         .start();
     let conn = bus.client().await;
     let manager = Manager1Proxy::new(&conn).await.expect("manager");
-    let plugin = plugin_proxy(&conn, "hello-rust").await;
+    // Read from the daemon each time: a cached property would lag PropertiesChanged.
+    let plugin = Plugin1Proxy::builder(&conn)
+        .path(plugin_path("hello-rust"))
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("plugin proxy");
     assert_eq!(plugin.state().await.expect("State"), "loaded");
     let write = |text: String| {
         std::fs::write(daemon.config_dir.join("posd.toml"), text).expect("write config")
@@ -806,6 +815,10 @@ async fn outbox_messages_wait_for_a_down_partner_across_restarts_and_arrive_once
     daemon.wait();
 
     std::fs::create_dir_all(&inbox).expect("partner back");
+    // Past the retry cap, so all three are due when the next daemon starts: the order of
+    // creation is then the order of delivery (a restart quicker than the last backoff would
+    // see the message retried last still waiting).
+    tokio::time::sleep(Duration::from_millis(250)).await;
     let _daemon = setup().start();
     let log = inbox.join("delivered.log");
     eventually("all delivered", || async {
