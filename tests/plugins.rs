@@ -264,6 +264,23 @@ async fn a_library_with_an_undefined_symbol_is_refused_with_the_loaders_reason()
         "{message}"
     );
     assert!(!root.join("plugins/libmissing.so").exists());
+    // Tried again on every reload, still refused for the same reason, leaving no copies.
+    for _ in 0..3 {
+        manager.reload_plugins().await.expect("ReloadPlugins");
+    }
+    let error = plugin.error().await.expect("Error");
+    assert!(
+        error.contains("undefined symbol: missing_function"),
+        "{error}"
+    );
+    let copies = std::fs::read_dir(daemon.state_dir.join("plugin-cache"))
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains("undefined_symbol"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(copies, 0, "no snapshot of a library that did not load");
 }
 
 /// A daemon with one misbehaving plugin, and what LookupCode of `code` says.

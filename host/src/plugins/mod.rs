@@ -535,7 +535,13 @@ impl PluginManager {
         let loaded = tokio::task::spawn_blocking(move || {
             library::check_file_is_safe(&path_owned)?;
             let copy = library::snapshot(&path_owned, &cache, serial)?;
-            library::load(&copy, &path_owned, abi::POSD_ABI_MINOR)
+            let loaded = library::load(&copy, &path_owned, abi::POSD_ABI_MINOR);
+            if loaded.is_err() {
+                // A failed plugin is tried again on every reload: leave no copy per try. A
+                // library mapped before it was refused stays mapped without its file.
+                let _ = std::fs::remove_file(&copy);
+            }
+            loaded
         })
         .await
         .unwrap_or_else(|e| {
