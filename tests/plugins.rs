@@ -209,6 +209,80 @@ async fn files_that_are_not_plugins_are_refused_clearly() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_library_with_an_undefined_symbol_is_refused_with_the_loaders_reason() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let daemon = daemon_with(
+        &bus,
+        |_| drop(c_plugin("undefined_symbol", &root, "undefined_symbol.so")),
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    // What the technician sees on the bus (posctl plugins shows the same Error).
+    let plugin = plugin_proxy(&conn, "undefined-symbol").await;
+    assert_eq!(plugin.state().await.expect("State"), "failed");
+    let error = plugin.error().await.expect("Error");
+    assert!(
+        error.contains("undefined symbol: missing_function"),
+        "the loader's own reason: {error}"
+    );
+    assert!(
+        error.contains(
+            &root
+                .join("plugins/undefined_symbol.so")
+                .display()
+                .to_string()
+        ),
+        "names the file the technician put there: {error}"
+    );
+    assert!(
+        !error.contains("plugin-cache"),
+        "not the private snapshot: {error}"
+    );
+    // The log says the same.
+    assert!(
+        daemon.log().contains("undefined symbol: missing_function"),
+        "{}",
+        daemon.log()
+    );
+    // Installing the same library is refused with the reason too, and nothing is kept.
+    let built = build_c_plugin(
+        &test_plugin_source("undefined_symbol"),
+        &root.join("libmissing.so"),
+    );
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let err = manager
+        .install_plugin(&built.to_string_lossy())
+        .await
+        .expect_err("refused");
+    let (name, message) = failure(&err);
+    assert_eq!(name, "org.posd.Error.InvalidArgument");
+    assert!(
+        message.contains("not installed") && message.contains("undefined symbol: missing_function"),
+        "{message}"
+    );
+    assert!(!root.join("plugins/libmissing.so").exists());
+    // Tried again on every reload, still refused for the same reason, leaving no copies.
+    for _ in 0..3 {
+        manager.reload_plugins().await.expect("ReloadPlugins");
+    }
+    let error = plugin.error().await.expect("Error");
+    assert!(
+        error.contains("undefined symbol: missing_function"),
+        "{error}"
+    );
+    let copies = std::fs::read_dir(daemon.state_dir.join("plugin-cache"))
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains("undefined_symbol"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(copies, 0, "no snapshot of a library that did not load");
+}
+
 /// A daemon with one misbehaving plugin, and what LookupCode of `code` says.
 async fn misbehaving(stem: &str, code: &str) -> (String, String) {
     let bus = TestBus::start();
@@ -344,6 +418,28 @@ async fn a_world_writable_plugin_file_is_refused() {
         "unknown",
         "the refused code never ran"
     );
+    // While it stays refused, every reload says so; chmod alone changes neither size nor
+    // time of the file, yet the next reload tries it again and loads it.
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let err = manager.reload_config().await.expect_err("still refused");
+    let (name, message) = failure(&err);
+    assert_eq!(name, "org.posd.Error.PluginFailed");
+    assert!(
+        message.contains("counter") && message.contains("0666"),
+        "{message}"
+    );
+    std::fs::set_permissions(
+        root.join("plugins/counter.so"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("chmod");
+    manager.reload_config().await.expect("ReloadConfig");
+    eventually("loaded after the chmod", || async {
+        plugin.state().await.is_ok_and(|s| s == "loaded")
+    })
+    .await;
+    let info = manager.lookup_code("COUNT-1").await.expect("lookup");
+    assert_eq!(string(&info, "plugin"), "counter");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -407,6 +503,105 @@ async fn hot_reload_swaps_a_plugin_without_a_restart() {
             .expect("Error")
             .contains("previous version keeps running")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_config_typo_fails_the_reload_by_name_and_the_fix_brings_the_plugin_back() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let hello_rust = build_rust_plugin("hello-rust");
+    let (dir, base) = plugin_config(&root, 2000, "");
+    place_plugin(&hello_rust, &dir, "libhello_rust.so");
+    let config = |store: &str, section: &str| {
+        format!("{base}[store]\nid = \"{store}\"\n[plugin.hello-rust]\n{section}\n")
+    };
+    let mut daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config("S1", "balance = \"25.00\""))
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    // Read from the daemon each time: a cached property would lag PropertiesChanged.
+    let plugin = Plugin1Proxy::builder(&conn)
+        .path(plugin_path("hello-rust"))
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("plugin proxy");
+    assert_eq!(plugin.state().await.expect("State"), "loaded");
+    let write = |text: String| {
+        std::fs::write(daemon.config_dir.join("posd.toml"), text).expect("write config")
+    };
+    let reload = || posctl(bus.address(), &["reload-config"]);
+
+    // The typo (and a new store id in the same file): posctl fails naming the plugin and
+    // the key, the plugin is failed with the reason, the rest of the file is applied.
+    write(config("S2", "balanse = \"30.00\""));
+    let out = reload();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", text(&out.stdout));
+    assert!(
+        stderr.contains("org.posd.Error.PluginFailed")
+            && stderr.contains("hello-rust")
+            && stderr.contains("balanse"),
+        "{stderr}"
+    );
+    assert!(!text(&out.stdout).contains("configuration reloaded"));
+    assert_eq!(plugin.state().await.expect("State"), "failed");
+    let reason = plugin.error().await.expect("Error");
+    assert!(reason.contains("balanse"), "{reason}");
+    assert_eq!(
+        manager.store_id().await.expect("StoreId"),
+        "S2",
+        "the rest of the configuration is applied"
+    );
+    eventually("degraded", || async {
+        manager.state().await.is_ok_and(|s| s == "degraded")
+    })
+    .await;
+    assert!(
+        !daemon
+            .log()
+            .contains("plugin restarted with its new configuration"),
+        "{}",
+        daemon.log()
+    );
+    // Over the bus: the contract's PluginFailed, the message naming plugin and key.
+    let err = manager.reload_config().await.expect_err("still failed");
+    let (name, message) = failure(&err);
+    assert_eq!(name, "org.posd.Error.PluginFailed");
+    assert!(
+        message.contains("hello-rust") && message.contains("balanse"),
+        "{message}"
+    );
+    let info = manager
+        .lookup_code("HELLORS-1")
+        .await
+        .expect("the till sells on");
+    assert_eq!(
+        string(&info, "kind"),
+        "unknown",
+        "a failed plugin is not asked"
+    );
+
+    // The fix: the next reload tries the plugin again, with the new value.
+    write(config("S2", "balance = \"30.00\""));
+    let out = reload();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("configuration reloaded"));
+    assert_eq!(
+        plugin.state().await.expect("State"),
+        "loaded",
+        "{}",
+        plugin.error().await.unwrap_or_default()
+    );
+    assert_eq!(plugin.error().await.expect("Error"), "");
+    let info = manager.lookup_code("HELLORS-1").await.expect("claimed");
+    assert_eq!(string(&info, "balance"), "30.00");
+    eventually("running again", || async {
+        manager.state().await.is_ok_and(|s| s == "running")
+    })
+    .await;
+    assert!(daemon.stop().success());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -637,6 +832,10 @@ async fn outbox_messages_wait_for_a_down_partner_across_restarts_and_arrive_once
     daemon.wait();
 
     std::fs::create_dir_all(&inbox).expect("partner back");
+    // Past the retry cap, so all three are due when the next daemon starts: the order of
+    // creation is then the order of delivery (a restart quicker than the last backoff would
+    // see the message retried last still waiting).
+    tokio::time::sleep(Duration::from_millis(250)).await;
     let _daemon = setup().start();
     let log = inbox.join("delivered.log");
     eventually("all delivered", || async {

@@ -17,7 +17,7 @@ use crate::bus::{self, BusChoice, Manager, NameError};
 use crate::config::{self, Config, ConfigError, ConfigSources};
 use crate::devices::{self, DeviceEvent, DeviceManager, Registry};
 use crate::notify::Notifier;
-use crate::plugins::{PluginManager, PluginSettings};
+use crate::plugins::{FailedPlugin, PluginManager, PluginSettings};
 use crate::sale::book::{Book, Till};
 use crate::sale::checkout::{Journal, ReceiptSettings};
 use crate::service::{Control, Identity, ServiceState, Shared};
@@ -85,6 +85,37 @@ pub const EXIT_IOERR: i32 = 74;
 pub const EXIT_NOPERM: i32 = 77;
 /// The configuration is invalid.
 pub const EXIT_CONFIG: i32 = 78;
+
+/// Why a configuration reload (SIGHUP, `Manager1.ReloadConfig`) did not fully succeed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReloadError {
+    /// The configuration is invalid; the running one stays in force, nothing changed.
+    #[error("{0}")]
+    InvalidConfiguration(String),
+    /// The configuration is in force, but these plugins are failed with it: a typo in a
+    /// plugin's section must not be answered with "configuration reloaded". Each is tried
+    /// again on the next reload.
+    #[error("{}", plugins_failed_message(failed))]
+    PluginsFailed {
+        /// What the reload applied, as for a success.
+        changes: Vec<String>,
+        /// Each failed plugin with its reason.
+        failed: Vec<FailedPlugin>,
+    },
+}
+
+/// "configuration reloaded, but 1 plugin failed …" and a line per plugin with its reason.
+fn plugins_failed_message(failed: &[FailedPlugin]) -> String {
+    let mut message = format!(
+        "configuration reloaded, but {} plugin{} failed (tried again on every reload):",
+        failed.len(),
+        if failed.len() == 1 { "" } else { "s" }
+    );
+    for plugin in failed {
+        message += &format!("\n  {plugin}");
+    }
+    message
+}
 
 /// Changes the log filter at run time; `Err` if the filter is invalid.
 pub type SetLogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
@@ -546,8 +577,9 @@ impl Running {
     }
 
     /// Reads the configuration again and applies what can change at run time. An invalid
-    /// configuration changes nothing. Returns a line per applied or postponed change.
-    async fn reload(&mut self) -> Result<Vec<String>, String> {
+    /// configuration changes nothing. Returns a line per applied or postponed change, or the
+    /// plugins that are failed with the new configuration (the rest of it stays applied).
+    async fn reload(&mut self) -> Result<Vec<String>, ReloadError> {
         self.notifier.reloading();
         let sources = self.config_sources.clone();
         let loaded = tokio::task::spawn_blocking(move || config::load(&sources))
@@ -559,7 +591,7 @@ impl Running {
             Err(e) => {
                 tracing::error!("reload refused, the running configuration stays: {e}");
                 self.notifier.reloaded(&format!("reload refused: {e}"));
-                return Err(e);
+                return Err(ReloadError::InvalidConfiguration(e));
             }
         };
         let mut changes = Vec::new();
@@ -599,14 +631,14 @@ impl Running {
         self.book.set_till(till_of(&self.config, &self.shared));
         changes.extend(self.apply_devices(&new).await);
         self.refresh_state().await;
-        if new.plugins != old.plugins || new.plugin != old.plugin {
-            for id in self
-                .plugins
-                .apply_settings(plugin_settings(&new, &self.cache_dir))
-                .await
-            {
-                changes.push(format!("plugin {id} reloaded"));
-            }
+        // Always: a failed plugin is tried again on every reload, whether or not its
+        // section changed (a library it needs may have been installed since).
+        let plugins = self
+            .plugins
+            .apply_settings(plugin_settings(&new, &self.cache_dir))
+            .await;
+        for id in &plugins.changed {
+            changes.push(format!("plugin {id} reloaded"));
         }
         if new.database != old.database {
             changes.push("[database] changes take effect at the next start".into());
@@ -614,14 +646,29 @@ impl Running {
         for change in &changes {
             tracing::info!("reload: {change}");
         }
-        if changes.is_empty() {
+        for failed in &plugins.failed {
+            tracing::error!(plugin = %failed.id, "reload: plugin {failed}");
+        }
+        if changes.is_empty() && plugins.failed.is_empty() {
             tracing::info!("reload: nothing changed");
         }
-        self.notifier.reloaded(&format!(
-            "configuration reloaded ({} change(s))",
-            changes.len()
-        ));
-        Ok(changes)
+        if plugins.failed.is_empty() {
+            self.notifier.reloaded(&format!(
+                "configuration reloaded ({} change(s))",
+                changes.len()
+            ));
+            Ok(changes)
+        } else {
+            self.notifier.reloaded(&format!(
+                "configuration reloaded ({} change(s)), {} plugin(s) failed",
+                changes.len(),
+                plugins.failed.len()
+            ));
+            Err(ReloadError::PluginsFailed {
+                changes,
+                failed: plugins.failed,
+            })
+        }
     }
 
     async fn announce_identity(&self, before: &Identity, after: &Identity) {

@@ -67,7 +67,7 @@ impl Identity {
 #[derive(Debug)]
 pub enum Control {
     /// Re-read the configuration (the same as SIGHUP); answer with what changed.
-    ReloadConfig(oneshot::Sender<Result<Vec<String>, String>>),
+    ReloadConfig(oneshot::Sender<Result<Vec<String>, crate::daemon::ReloadError>>),
 }
 
 /// State shared between the bus objects and the main loop.

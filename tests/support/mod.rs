@@ -622,15 +622,24 @@ pub fn workspace() -> PathBuf {
         .to_path_buf()
 }
 
-/// Compiles a single-file C plugin against the ABI header with gcc, as a third party would.
+/// Compiles a single-file C plugin against the ABI header with gcc, as a third party would,
+/// linked with json-c (`pkg-config --cflags --libs json-c`), the JSON library the guide
+/// shows C authors.
 pub fn build_c_plugin(source: &Path, out: &Path) -> PathBuf {
     let include = workspace().join("plugins/abi/include");
+    let json_c = run(Command::new("pkg-config").args(["--cflags", "--libs", "json-c"]));
+    assert!(
+        json_c.status.success(),
+        "json-c is needed (Debian package libjson-c-dev, with pkgconf): {}",
+        text(&json_c.stderr)
+    );
     let output = run(Command::new("gcc")
         .args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-O1"])
         .arg(format!("-I{}", include.display()))
         .arg("-o")
         .arg(out)
-        .arg(source));
+        .arg(source)
+        .args(text(&json_c.stdout).split_whitespace()));
     assert!(
         output.status.success(),
         "gcc {}: {}",

@@ -497,7 +497,9 @@ impl Manager {
     }
 
     /// Re-reads the configuration, as SIGHUP does. Admin only. An invalid configuration is
-    /// refused with InvalidConfiguration naming file and key, and the running one stays.
+    /// refused with InvalidConfiguration naming file and key, and the running one stays. A
+    /// configuration some plugin fails with stays applied and is answered with PluginFailed
+    /// naming each failed plugin and its reason.
     async fn reload_config(
         &self,
         #[zbus(header)] header: Header<'_>,
@@ -518,7 +520,15 @@ impl Manager {
         rx.await
             .map_err(|_| BusError::ShuttingDown("posd stopped before the reload finished".into()))?
             .map(|_changes| ())
-            .map_err(BusError::InvalidConfiguration)
+            .map_err(|e| match e {
+                crate::daemon::ReloadError::InvalidConfiguration(message) => {
+                    BusError::InvalidConfiguration(message)
+                }
+                // The rest of the configuration is applied; the message names each plugin.
+                failed @ crate::daemon::ReloadError::PluginsFailed { .. } => {
+                    BusError::PluginFailed(failed.to_string())
+                }
+            })
     }
 }
 

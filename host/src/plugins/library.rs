@@ -137,6 +137,11 @@ pub fn load(path: &Path, shown_as: &Path, host_minor: u16) -> Result<Loaded, Plu
         path: shown_as.to_path_buf(),
         reason,
     };
+    // Past dlopen the library is mapped for good, and what is wrong is in its bytes.
+    let not_a_plugin = |reason: String| PluginError::NotAPlugin {
+        path: shown_as.to_path_buf(),
+        reason,
+    };
     // SAFETY: loading runs the library's initialisers. That is the trust a plugin is given;
     // check_file_is_safe made sure only root or posd could have put this code there.
     let library = unsafe {
@@ -145,7 +150,12 @@ pub fn load(path: &Path, shown_as: &Path, host_minor: u16) -> Result<Loaded, Plu
             libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_LOCAL,
         )
     }
-    .map_err(|e| fail(format!("not a loadable shared library: {e}")))?;
+    .map_err(|e| {
+        fail(format!(
+            "not a loadable shared library: {}",
+            loader_reason(&e, path, shown_as)
+        ))
+    })?;
     // SAFETY: the symbol is declared by the ABI as `const posd_plugin_descriptor *(void)`.
     let entry: abi::posd_plugin_entry_fn = match unsafe {
         library.get::<abi::posd_plugin_entry_fn>(abi::POSD_PLUGIN_ENTRY_SYMBOL)
@@ -153,7 +163,7 @@ pub fn load(path: &Path, shown_as: &Path, host_minor: u16) -> Result<Loaded, Plu
         Ok(symbol) => *symbol,
         Err(_) => {
             library.into_raw();
-            return Err(fail(
+            return Err(not_a_plugin(
                 "it exports no posd_plugin_entry symbol: not a posd plugin (see plugins/abi/README.md)"
                     .into(),
             ));
@@ -167,8 +177,26 @@ pub fn load(path: &Path, shown_as: &Path, host_minor: u16) -> Result<Loaded, Plu
     // SAFETY: a non-null result points to the plugin's static descriptor, which lives as
     // long as the (never unloaded) library.
     let descriptor: &'static abi::posd_plugin_descriptor = unsafe { descriptor.as_ref() }
-        .ok_or_else(|| fail("posd_plugin_entry returned NULL".into()))?;
-    check_descriptor(descriptor, host_minor).map_err(fail)
+        .ok_or_else(|| not_a_plugin("posd_plugin_entry returned NULL".into()))?;
+    check_descriptor(descriptor, host_minor).map_err(not_a_plugin)
+}
+
+/// The dynamic loader's own words for why `dlopen` failed ("undefined symbol:
+/// missing_function", "invalid ELF header"): libloading's error only says "dlopen failed" and
+/// keeps `dlerror()`'s text as its source, which is what a technician needs to fix the
+/// library. The loader names the private snapshot it was given; that name means nothing to
+/// anyone, so the file the technician installed is named instead (or, where the loader's
+/// text starts with the path, the path is left to the caller's prefix).
+fn loader_reason(error: &libloading::Error, snapshot: &Path, shown_as: &Path) -> String {
+    let Some(source) = std::error::Error::source(error) else {
+        return error.to_string();
+    };
+    let text = source.to_string();
+    let snapshot = snapshot.display().to_string();
+    match text.strip_prefix(&format!("{snapshot}: ")) {
+        Some(reason) => reason.to_string(),
+        None => text.replace(&snapshot, &shown_as.display().to_string()),
+    }
 }
 
 /// Checks versions and sizes and copies the descriptor out. Reads no field beyond the size
@@ -432,6 +460,27 @@ mod tests {
                 .expect_err("refused")
                 .contains("smaller")
         );
+    }
+
+    #[test]
+    fn a_file_the_loader_refuses_keeps_the_loaders_reason_under_the_installed_name() {
+        let dir = tempfile::tempdir().expect("dir");
+        let snapshot = dir.path().join("000001-42-notes.so");
+        std::fs::write(&snapshot, "this is a text file, not a library\n".repeat(8)).expect("write");
+        let installed = Path::new("/var/lib/posd/plugins/notes.so");
+        let err = load(&snapshot, installed, 0)
+            .expect_err("not a library")
+            .to_string();
+        assert!(
+            err.starts_with("/var/lib/posd/plugins/notes.so: not a loadable shared library: "),
+            "{err}"
+        );
+        assert!(err.contains("invalid ELF header"), "{err}");
+        assert!(
+            !err.contains("000001-42"),
+            "the snapshot's name means nothing to a technician: {err}"
+        );
+        assert!(!err.contains("dlopen failed"), "{err}");
     }
 
     #[test]

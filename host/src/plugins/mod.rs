@@ -66,6 +66,17 @@ pub enum PluginError {
         /// Why.
         reason: String,
     },
+    /// The file is a shared library but not a usable posd plugin (no entry point, another
+    /// ABI, a broken descriptor). The same bytes always give the same answer, and each try
+    /// maps another copy that is never unloaded, so such a file is tried again only when it
+    /// changes.
+    #[error("{path}: {reason}")]
+    NotAPlugin {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The file could have been changed by someone other than root or posd.
     #[error(
         "{path}: refused because {reason} (a plugin runs with posd's rights: it must be owned by root or posd and writable by nobody else)"
@@ -186,6 +197,35 @@ pub struct PluginSettings {
     pub cache_dir: PathBuf,
 }
 
+/// A plugin that is failed after a reload, and why: what a reload reports to the
+/// technician who asked for it, so that a typo in a plugin's section is not answered with
+/// "configuration reloaded".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedPlugin {
+    /// The plugin's id.
+    pub id: String,
+    /// Why, as `Plugin1.Error` says it (a failed create names the key the plugin refused).
+    pub reason: String,
+}
+
+impl std::fmt::Display for FailedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // "plugin X did not start: …" would name the plugin twice.
+        let own = format!("plugin {} ", self.id);
+        let reason = self.reason.strip_prefix(&own).unwrap_or(&self.reason);
+        write!(f, "{}: {reason}", self.id)
+    }
+}
+
+/// What taking new settings did to the plugins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsApplied {
+    /// Plugins restarted, loaded, retired or back from failed, by id.
+    pub changed: Vec<String>,
+    /// Every plugin that is failed now (each was tried again), ordered by id.
+    pub failed: Vec<FailedPlugin>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Stamp {
     size: u64,
@@ -209,9 +249,24 @@ struct Entry {
     stamp: Option<Stamp>,
     loaded: Option<Loaded>,
     instance: Option<Arc<Instance>>,
+    /// Whether a reload tries a failed entry again although its file did not change: its
+    /// configuration, a library it needs or its file's owner and mode may have been fixed.
+    /// False for a library that is no posd plugin ([`PluginError::NotAPlugin`]).
+    retry: bool,
 }
 
 impl Entry {
+    fn is_failed(&self) -> bool {
+        self.live_info().state == PluginState::Failed
+    }
+
+    /// Whether it has an instance that still gets calls.
+    fn is_running(&self) -> bool {
+        self.instance
+            .as_ref()
+            .is_some_and(|i| i.failure().is_none())
+    }
+
     fn live_info(&self) -> PluginInfo {
         let mut info = self.info.clone();
         if let Some(reason) = self.instance.as_ref().and_then(|i| i.failure()) {
@@ -277,34 +332,57 @@ impl PluginManager {
     }
 
     /// Takes new settings (configuration reload): restarts every running plugin whose
-    /// configuration section changed, then loads and retires plugins as the directories now
-    /// say. Returns the ids that changed.
-    pub async fn apply_settings(&self, settings: PluginSettings) -> Vec<String> {
+    /// configuration section changed, tries every failed plugin again with the new
+    /// settings, then loads and retires plugins as the directories now say. Says what
+    /// changed and which plugins are failed now, with their reasons: a reload that leaves a
+    /// plugin failed is not a success for the technician who asked for it.
+    pub async fn apply_settings(&self, settings: PluginSettings) -> SettingsApplied {
         let old = std::mem::replace(
             &mut *self.settings.write().unwrap_or_else(|e| e.into_inner()),
             settings.clone(),
         );
         let mut changed = Vec::new();
-        {
-            let mut entries = self.entries.lock().await;
-            for entry in entries.values_mut() {
-                let id = entry.info.id.clone();
-                let section_changed = old.sections.get(&id) != settings.sections.get(&id)
-                    || old.deadline != settings.deadline;
-                if !section_changed || entry.instance.is_none() {
-                    continue;
-                }
-                if let Some(instance) = entry.instance.take() {
-                    instance.retire();
-                }
-                self.start_instance(entry, &settings).await;
+        let mut entries = self.entries.lock().await;
+        // Tried in this pass already: the directory scan below must not try them twice.
+        let mut restarted = Vec::new();
+        for (path, entry) in entries.iter_mut() {
+            let id = entry.info.id.clone();
+            let section_changed = old.sections.get(&id) != settings.sections.get(&id)
+                || old.deadline != settings.deadline;
+            if !section_changed || !entry.is_running() {
+                continue;
+            }
+            if let Some(instance) = entry.instance.take() {
+                instance.retire();
+            }
+            self.start_instance(entry, &settings).await;
+            restarted.push(path.clone());
+            if entry.info.state == PluginState::Loaded {
                 tracing::info!(plugin = %id, "plugin restarted with its new configuration");
                 changed.push(id);
+            } else {
+                tracing::error!(
+                    plugin = %id,
+                    "plugin failed with its new configuration: {}",
+                    entry.info.error
+                );
             }
-            self.publish(&entries);
         }
-        changed.extend(self.reload().await);
-        changed
+        changed.extend(self.rescan(&mut entries, &settings, &restarted).await);
+        self.publish(&entries);
+        let mut failed: Vec<FailedPlugin> = entries
+            .values()
+            .filter(|e| e.is_failed())
+            .map(|e| {
+                let info = e.live_info();
+                FailedPlugin {
+                    id: info.id,
+                    reason: info.error,
+                }
+            })
+            .collect();
+        failed.sort_by(|a, b| a.id.cmp(&b.id));
+        SettingsApplied { changed, failed }
     }
 
     fn settings(&self) -> PluginSettings {
@@ -314,12 +392,24 @@ impl PluginManager {
             .clone()
     }
 
-    /// Loads new and changed plugin files, retires removed ones; unchanged plugins are
-    /// left running. Returns the ids that changed.
+    /// Loads new and changed plugin files, retires removed ones and tries failed ones
+    /// again; unchanged plugins are left running. Returns the ids that changed.
     pub async fn reload(&self) -> Vec<String> {
         let settings = self.settings();
-        let files = discover(&settings.directories);
         let mut entries = self.entries.lock().await;
+        let changed = self.rescan(&mut entries, &settings, &[]).await;
+        self.publish(&entries);
+        changed
+    }
+
+    /// [`PluginManager::reload`] on entries already locked; `skip` were tried in this pass.
+    async fn rescan(
+        &self,
+        entries: &mut BTreeMap<PathBuf, Entry>,
+        settings: &PluginSettings,
+        skip: &[PathBuf],
+    ) -> Vec<String> {
+        let files = discover(&settings.directories);
         let mut changed = Vec::new();
         // Removed files.
         let gone: Vec<PathBuf> = entries
@@ -336,18 +426,27 @@ impl PluginManager {
                 changed.push(entry.info.id);
             }
         }
-        // New and changed files.
+        // New and changed files, and failed plugins.
         for path in files {
+            if skip.contains(&path) {
+                continue;
+            }
             let now = stamp(&path);
             if let Some(existing) = entries.get(&path)
                 && existing.stamp == now
             {
+                if existing.is_failed()
+                    && existing.retry
+                    && let Some(id) = self.retry(&path, entries, settings).await
+                {
+                    changed.push(id);
+                }
                 continue;
             }
-            let fresh = self.load_entry(&path, &settings, &entries).await;
+            let fresh = self.load_entry(&path, settings, entries).await;
             match (entries.get(&path), fresh) {
                 (Some(old), fresh)
-                    if old.instance.is_some()
+                    if old.is_running()
                         && fresh.instance.is_none()
                         && fresh.info.state == PluginState::Failed =>
                 {
@@ -374,8 +473,50 @@ impl PluginManager {
                 }
             }
         }
-        self.publish(&entries);
         changed
+    }
+
+    /// Tries a failed plugin whose file did not change again: creates a new instance of a
+    /// library that loaded (its create failed, or it failed at run time), loads a file that
+    /// did not load afresh. Returns its id if it is no longer failed.
+    async fn retry(
+        &self,
+        path: &Path,
+        entries: &mut BTreeMap<PathBuf, Entry>,
+        settings: &PluginSettings,
+    ) -> Option<String> {
+        let entry = entries.get(path)?;
+        let id = entry.info.id.clone();
+        if let Some(loaded_id) = entry.loaded.as_ref().map(|l| l.id.clone()) {
+            if entries
+                .iter()
+                .any(|(p, e)| p.as_path() != path && e.info.id == loaded_id)
+            {
+                return None; // Still provided by another file: the reason stands.
+            }
+            let enabled = self.enabled(&loaded_id).await;
+            let entry = entries.get_mut(path)?;
+            if let Some(instance) = entry.instance.take() {
+                instance.retire();
+            }
+            if enabled {
+                self.start_instance(entry, settings).await;
+            } else {
+                entry.info.state = PluginState::Disabled;
+                entry.info.error.clear();
+            }
+        } else {
+            let fresh = self.load_entry(path, settings, entries).await;
+            entries.insert(path.to_path_buf(), fresh);
+        }
+        let entry = entries.get(path)?;
+        if entry.is_failed() {
+            tracing::warn!(plugin = %entry.info.id, "plugin tried again, still failed: {}", entry.info.error);
+            None
+        } else {
+            tracing::info!(plugin = %entry.info.id, state = entry.info.state.as_str(), "plugin tried again after it had failed: {}", if entry.info.state == PluginState::Loaded { "loaded" } else { "disabled" });
+            Some(id)
+        }
     }
 
     async fn load_entry(
@@ -394,7 +535,13 @@ impl PluginManager {
         let loaded = tokio::task::spawn_blocking(move || {
             library::check_file_is_safe(&path_owned)?;
             let copy = library::snapshot(&path_owned, &cache, serial)?;
-            library::load(&copy, &path_owned, abi::POSD_ABI_MINOR)
+            let loaded = library::load(&copy, &path_owned, abi::POSD_ABI_MINOR);
+            if loaded.is_err() {
+                // A failed plugin is tried again on every reload: leave no copy per try. A
+                // library mapped before it was refused stays mapped without its file.
+                let _ = std::fs::remove_file(&copy);
+            }
+            loaded
         })
         .await
         .unwrap_or_else(|e| {
@@ -430,6 +577,7 @@ impl PluginManager {
                     stamp: stamp(path),
                     loaded: None,
                     instance: None,
+                    retry: !matches!(e, PluginError::NotAPlugin { .. }),
                 };
             }
         };
@@ -451,6 +599,7 @@ impl PluginManager {
                 stamp: stamp(path),
                 loaded: Some(loaded),
                 instance: None,
+                retry: true,
             };
         }
         let enabled = self.enabled(&loaded.id).await;
@@ -459,6 +608,7 @@ impl PluginManager {
             stamp: stamp(path),
             loaded: Some(loaded),
             instance: None,
+            retry: true,
         };
         if enabled {
             self.start_instance(&mut entry, settings).await;

@@ -1,7 +1,7 @@
 //! The C plugins in this repository — the hello-c example and the misbehaving test plugins
 //! the host's integration tests load — compile warning-free against the header and do what
 //! their comments say. Each is built as posd's tests build it (`gcc -shared -fPIC -std=c11
-//! -Wall -Werror`, plus `-Wextra`) and loaded by `tests/c/driver.c`, a minimal host in C,
+//! -Wall -Werror` and json-c's `pkg-config` flags, plus `-Wextra`) and loaded by `tests/c/driver.c`, a minimal host in C,
 //! with AddressSanitizer and UBSan when the compiler has them, so an out-of-bounds read on
 //! hostile input fails here.
 
@@ -81,7 +81,13 @@ impl Lab {
         if self.sanitize {
             gcc.arg(SANITIZE);
         }
-        let output = gcc.arg(source).arg("-o").arg(&out).output().expect("gcc");
+        let output = gcc
+            .arg(source)
+            .arg("-o")
+            .arg(&out)
+            .args(json_c_flags())
+            .output()
+            .expect("gcc");
         assert!(
             output.status.success(),
             "{} does not compile warning-free at {optimisation}:\n{}",
@@ -119,6 +125,24 @@ impl Lab {
                 .collect(),
         }
     }
+}
+
+/// `pkg-config --cflags --libs json-c`: the C plugins read and write JSON with json-c, as
+/// the guide tells C authors to.
+fn json_c_flags() -> Vec<String> {
+    let output = Command::new("pkg-config")
+        .args(["--cflags", "--libs", "json-c"])
+        .output()
+        .expect("pkg-config is needed (Debian package pkgconf; .ci/run installs it)");
+    assert!(
+        output.status.success(),
+        "json-c is needed (Debian package libjson-c-dev; .ci/run installs it): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 fn gcc(flags: &[&str]) -> Command {

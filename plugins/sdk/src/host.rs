@@ -212,26 +212,24 @@ impl Host {
         self.call("config.get", &json!({}))
     }
 
-    /// `kv.get`: the value stored under `key`, `None` if there is none.
-    pub fn kv_get(&self, key: &str) -> Result<Option<Value>, PluginError> {
+    /// `kv.get`: the value stored under `key` as the type it was stored from, `None` if
+    /// there is none: `host.kv_get::<u32>("stamps:C-1")?.unwrap_or(0)`. A stored value that
+    /// does not fit `T` is `PluginFailed` naming the key; `kv_get::<Value>` reads any JSON.
+    pub fn kv_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, PluginError> {
         #[derive(serde::Deserialize)]
         struct Answer {
             #[serde(default)]
             value: Value,
         }
         let answer: Answer = self.call_as("kv.get", &json!({ "key": key }))?;
-        Ok(match answer.value {
-            Value::Null => None,
-            value => Some(value),
-        })
+        crate::schema::kv_value(key, answer.value)
     }
 
-    /// `kv.put`: stores `value` under `key` at once (outside any checkout; for writes that
-    /// must commit with a sale use `CheckoutEffects::kv`).
+    /// `kv.put`: stores `value`, any serialisable type, under `key` at once (outside any
+    /// checkout; for writes that must commit with a sale use `KvWrite::new` in the
+    /// checkout's effects, which takes the same types).
     pub fn kv_put<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<(), PluginError> {
-        let value = serde_json::to_value(value).map_err(|e| {
-            PluginError::invalid_argument(format!("value for kv key {key:?} is not JSON: {e}"))
-        })?;
+        let value = crate::schema::kv_json(key, value)?;
         self.call("kv.put", &json!({ "key": key, "value": value }))
             .map(drop)
     }

@@ -50,7 +50,13 @@
 //! - [`schema`]: the JSON of every hook and host service as Rust types.
 //! - [`host`]: [`Host`], the daemon's log, clock and services, valid during a call.
 //! - [`error`]: [`PluginError`] and the contract's [`ErrorName`]s.
-//! - [`testing`]: [`testing::Harness`], a fake host to test a plugin in-process.
+//! - [`testing`]: [`testing::Harness`], a small in-memory host to test a plugin in-process,
+//!   also as a sequence (checkout → rewards → void) with kv, ledger and receipts kept.
+//!
+//! The typed path is the short one: `host.kv_get::<u32>(key)?` and `host.kv_put(key,
+//! &value)?` read and write your own types, `KvWrite::new(key, &value)?` commits one with a
+//! checkout, and `line.whole_units()?` ([`WholeUnits`]) counts a line's quantity, refusing
+//! fractions rather than rounding them.
 //! - [`ffi`]: the trampolines behind [`posd_plugin!`] (not for plugin code).
 //!
 //! Not for: loading plugins (that is the daemon's plugin manager) or plugins in C (write
@@ -76,6 +82,7 @@ pub use plugin::{
 /// The money type of every amount, quantity, points value and rate: travels as a decimal
 /// string, never as a float.
 pub use rust_decimal::Decimal;
+pub use schema::WholeUnits;
 /// JSON values, for configuration, `data` and open-ended parts of the schemas.
 pub use serde_json;
 

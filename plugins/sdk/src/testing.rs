@@ -1,19 +1,43 @@
-//! A fake host for testing a plugin in-process, through the same C ABI the daemon uses.
+//! A small in-memory host for testing a plugin in-process, through the same C ABI the
+//! daemon uses.
 //!
 //! [`Harness`] takes a type that `posd_plugin!` exported, calls its descriptor's `create`
 //! with a configuration, calls hooks by name with JSON, and frees every buffer as the host
-//! would. Its host side keeps the kv store in memory, records log lines, has a clock tests
-//! set, and answers other services with handlers a test installs. It also counts the
-//! buffers it handed to the plugin that were not freed yet, so a test can see that a plugin
-//! returns every host buffer.
+//! would. Its host side keeps state across calls the way the daemon does, so a test can run
+//! a plugin through a sequence — checkout, rewards, void — and look at what it left behind:
+//!
+//! - **kv**: `kv.get`, `kv.put`, `kv.delete`, `kv.list` on a map in memory; a test preloads
+//!   and reads it typed with [`Harness::kv_put`] and [`Harness::kv_get`].
+//! - **ledger**: accounts in the plugin's namespace with balances, units, floors and
+//!   postings, answering `ledger.balance` and `ledger.postings`; a test opens balances with
+//!   [`Harness::post`] and reads them with [`Harness::ledger_balance`].
+//! - **checkout, void**: [`Harness::checkout`] calls `prepare_checkout`, applies its
+//!   effects as the host's one transaction does (all or nothing: postings balanced per unit
+//!   and above their floors, kv writes, outbox messages), keeps the receipt, then calls
+//!   `commit_checkout` (or `abort_checkout` if the effects were refused).
+//!   [`Harness::void`] hands the kept receipt to `void_receipt` and applies that the same
+//!   way. Receipts also answer `ledger.turnover`.
+//! - a clock tests set, log lines, `config.get`, and handlers a test installs for any
+//!   service ([`Harness::on_service`], which win over the built-in ones).
+//!
+//! It also counts the buffers it handed to the plugin that were not freed yet, so a test
+//! can see that a plugin returns every host buffer.
 //!
 //! ```text
-//! let mut harness = Harness::<HelloRust>::create(json!({"balance": "5.00"}))?;
-//! let answer = harness.call("classify_code", &json!({"schema": 1, "code": "HELLORS-1"}))?;
-//! assert_eq!(answer["balance"], "5.00");
+//! let mut h = Harness::<Stamps>::create(json!({"stamps_per_reward": 5}))?;
+//! h.kv_put("stamps:C-1", &4)?;                       // the customer had 4 stamps
+//! let sale = h.checkout(&json!({"id": "S1", "customer": "C-1", "lines": [...]}))?;
+//! assert_eq!(h.kv_get::<u32>("stamps:C-1")?, Some(5));
+//! let rewards = h.call("list_rewards", &json!({"sale": {"customer": "C-1"}}))?;
+//! h.void(&sale.receipt.id)?;
+//! assert_eq!(h.kv_get::<u32>("stamps:C-1")?, Some(4));
 //! ```
 //!
-//! (A complete example is in the crate's top-level documentation.)
+//! (`plugins/sdk/tests/sequence.rs` runs exactly such a sequence; a complete plugin is in
+//! the crate's top-level documentation.)
+//!
+//! Not the daemon: it computes no totals, VAT or refunds (the sale is taken as given), and
+//! it has one plugin, so there is nobody else's prepare to abort.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -24,10 +48,17 @@ use posd_plugin_abi::{
     HOOK_NAMES, POSD_ABI_MAJOR, POSD_ABI_MINOR, POSD_ERROR, POSD_HOST_API_SIZE_1_0, POSD_OK,
     posd_buffer, posd_hook, posd_host, posd_host_api, posd_plugin_descriptor,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::Decimal;
 use crate::error::{ErrorName, PluginError};
 use crate::ffi::Exported;
+use crate::schema::{
+    CheckoutEffects, LedgerBalance, OutboxMessage, Payout, Posting, Receipt, Sale, Store,
+    VoidReceiptResponse, kv_json, kv_value,
+};
 
 /// A test's answer to a host service: gets the request, returns the response or an error.
 pub type ServiceHandler = Box<dyn FnMut(&Value) -> Result<Value, PluginError>>;
@@ -41,6 +72,39 @@ struct FakeHost {
     services: HashMap<String, ServiceHandler>,
     calls: Vec<String>,
     outstanding_host_buffers: usize,
+    store: Store,
+    ledger: BTreeMap<String, Account>,
+    entries: u64,
+    receipts: Vec<Kept>,
+    outbox: Vec<OutboxMessage>,
+}
+
+/// A ledger account of the plugin, as the host keeps it.
+struct Account {
+    unit: String,
+    /// Set by the account's first posting, as in the host's ledger.
+    floor: Option<Decimal>,
+    balance: Decimal,
+    /// Oldest first.
+    postings: Vec<Value>,
+}
+
+/// A receipt the harness committed.
+struct Kept {
+    receipt: Receipt,
+    voided: bool,
+}
+
+/// A receipt the harness committed and what the plugin committed with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    /// The receipt as the host keeps it: the sale's for [`Harness::checkout`] (kind
+    /// `"sale"`), the void's for [`Harness::void`] (kind `"void"`, amounts negated).
+    pub receipt: Receipt,
+    /// The plugin's postings, outbox messages, receipt sections and kv writes, as applied.
+    pub effects: CheckoutEffects,
+    /// For a void: the lines paid back for less than their amount.
+    pub payouts: Vec<Payout>,
 }
 
 /// One plugin instance loaded into a fake host. Dropping it destroys the instance.
@@ -66,6 +130,16 @@ impl<P: Exported> Harness<P> {
             services: HashMap::new(),
             calls: Vec::new(),
             outstanding_host_buffers: 0,
+            store: Store {
+                id: "0001".into(),
+                register: "01".into(),
+                currency: "EUR".into(),
+                locale: "de-AT".into(),
+            },
+            ledger: BTreeMap::new(),
+            entries: 0,
+            receipts: Vec::new(),
+            outbox: Vec::new(),
         }));
         let api = Box::new(posd_host_api {
             struct_size: POSD_HOST_API_SIZE_1_0 as u32,
@@ -167,9 +241,202 @@ impl<P: Exported> Harness<P> {
         self.host.borrow().logs.clone()
     }
 
-    /// The plugin's kv store as it is now.
+    /// The plugin's kv store as it is now, as JSON.
     pub fn kv(&self) -> BTreeMap<String, Value> {
         self.host.borrow().kv.clone()
+    }
+
+    /// The kv value under `key` read as `T`, as `Host::kv_get` reads it.
+    pub fn kv_get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, PluginError> {
+        let value = self.host.borrow().kv.get(key).cloned();
+        kv_value(key, value.unwrap_or(Value::Null))
+    }
+
+    /// Stores `value` under `key` (a `null` deletes it), as `Host::kv_put` does: what the
+    /// plugin finds in kv when the test starts.
+    pub fn kv_put<V: Serialize + ?Sized>(&self, key: &str, value: &V) -> Result<(), PluginError> {
+        let value = kv_json(key, value)?;
+        put_kv(&mut self.host.borrow_mut().kv, key, value);
+        Ok(())
+    }
+
+    /// The store every request of [`Harness::checkout`] and [`Harness::void`] names, and
+    /// whose currency their postings use by default (`0001`, register `01`, EUR, de-AT).
+    pub fn set_store(&self, store: Store) {
+        self.host.borrow_mut().store = store;
+    }
+
+    /// Books postings in the plugin's namespace outside any receipt, as the host books a
+    /// checkout's: balanced per unit and above their floors, or refused whole. Tests open
+    /// balances with it (a voucher sold before the test began). Returns the entry's number.
+    pub fn post(&self, postings: &[Posting]) -> Result<u64, PluginError> {
+        book(&mut self.host.borrow_mut(), postings)
+    }
+
+    /// An account's balance as `ledger.balance` answers the plugin (`exists: false` and 0
+    /// for an account never posted to).
+    pub fn ledger_balance(&self, account: &str) -> LedgerBalance {
+        balance_of(&self.host.borrow(), account)
+    }
+
+    /// Applies checkout effects the test got by calling a hook itself (e.g. `return_lines`)
+    /// as the host would commit them: postings, kv writes and outbox messages, all or none.
+    pub fn apply(&self, effects: &CheckoutEffects) -> Result<(), PluginError> {
+        apply(&mut self.host.borrow_mut(), effects)
+    }
+
+    /// Outbox messages committed so far, in order (one per key, as the host keeps them).
+    pub fn outbox(&self) -> Vec<OutboxMessage> {
+        self.host.borrow().outbox.clone()
+    }
+
+    /// A receipt committed by [`Harness::checkout`] or [`Harness::void`].
+    pub fn receipt(&self, id: &str) -> Option<Receipt> {
+        self.host
+            .borrow()
+            .receipts
+            .iter()
+            .find(|k| k.receipt.id == id)
+            .map(|k| k.receipt.clone())
+    }
+
+    /// Checks `sale` out as the host does: `prepare_checkout` (if the plugin has it) gets
+    /// the sale, the store, a checkout id and the receipt id; its effects are applied all or
+    /// none; the receipt is kept (for [`Harness::void`] and `ledger.turnover`); then
+    /// `commit_checkout` is called. If the plugin refuses, or its effects are refused (a
+    /// posting below a floor is `InsufficientBalance`, unbalanced postings `PluginFailed`),
+    /// nothing is kept, `abort_checkout` is called and the error returned. A failing
+    /// `commit_checkout` is returned as the error too, though the receipt stays committed,
+    /// as it does in the host. `sale` is JSON or a [`Sale`]; it is passed as given (the
+    /// harness computes no totals).
+    pub fn checkout<S: Serialize + ?Sized>(&mut self, sale: &S) -> Result<Committed, PluginError> {
+        let sale_json = serde_json::to_value(sale)
+            .map_err(|e| PluginError::invalid_argument(format!("the sale is not JSON: {e}")))?;
+        let view: Sale = serde_json::from_value(sale_json.clone()).map_err(|e| {
+            PluginError::invalid_argument(format!("the sale does not read as a sale: {e}"))
+        })?;
+        let (store, number) = {
+            let host = self.host.borrow();
+            (host.store.clone(), host.receipts.len() + 1)
+        };
+        let receipt_id = format!("{}-{}-{number:06}", store.id, store.register);
+        let checkout = format!("{}/harness-{number}", view.id);
+        let prepared = if self.implements("prepare_checkout") {
+            self.call(
+                "prepare_checkout",
+                &json!({"schema": 1, "sale": sale_json, "store": store,
+                        "checkout": checkout, "receipt_id": receipt_id}),
+            )
+            .and_then(|answer| read_answer::<CheckoutEffects>("prepare_checkout", answer))
+        } else {
+            Ok(CheckoutEffects::default())
+        };
+        let outcome = prepared.and_then(|effects| {
+            let mut host = self.host.borrow_mut();
+            apply(&mut host, &effects)?;
+            let receipt = Receipt {
+                id: receipt_id.clone(),
+                time: rfc3339(host.now_ms),
+                kind: "sale".into(),
+                lines: view.lines,
+                tenders: view.tenders,
+                totals: view.totals,
+                customer: view.customer,
+            };
+            host.receipts.push(Kept {
+                receipt: receipt.clone(),
+                voided: false,
+            });
+            Ok(Committed {
+                receipt,
+                effects,
+                payouts: Vec::new(),
+            })
+        });
+        match outcome {
+            Ok(committed) => {
+                if self.implements("commit_checkout") {
+                    self.call(
+                        "commit_checkout",
+                        &json!({"schema": 1, "checkout": checkout, "receipt_id": receipt_id}),
+                    )
+                    .map_err(|e| {
+                        PluginError::new(
+                            e.error,
+                            format!(
+                                "commit_checkout failed after {receipt_id} was committed: {}",
+                                e.message
+                            ),
+                        )
+                    })?;
+                }
+                Ok(committed)
+            }
+            Err(refused) => {
+                if self.implements("abort_checkout") {
+                    // As in the host, the abort's own answer changes nothing.
+                    let _ = self.call(
+                        "abort_checkout",
+                        &json!({"schema": 1, "checkout": checkout, "reason": refused.message}),
+                    );
+                }
+                Err(refused)
+            }
+        }
+    }
+
+    /// Voids a receipt [`Harness::checkout`] committed, as the host does: `void_receipt`
+    /// (if the plugin has it) gets the kept receipt, the store and the void's receipt id;
+    /// its effects are applied all or none and the void receipt is kept (its amounts
+    /// negated). A refusal (`NotAllowed`), refused effects, an unknown receipt (`NotFound`)
+    /// or one voided already (`Conflict`) change nothing.
+    pub fn void(&mut self, receipt_id: &str) -> Result<Committed, PluginError> {
+        let (store, original, number) = {
+            let host = self.host.borrow();
+            let kept = host
+                .receipts
+                .iter()
+                .find(|k| k.receipt.id == receipt_id && k.receipt.kind == "sale")
+                .ok_or_else(|| PluginError::not_found(format!("no receipt {receipt_id}")))?;
+            if kept.voided {
+                return Err(PluginError::conflict(format!(
+                    "receipt {receipt_id} is voided already"
+                )));
+            }
+            (
+                host.store.clone(),
+                kept.receipt.clone(),
+                host.receipts.len() + 1,
+            )
+        };
+        let void_id = format!("{}-{}-{number:06}", store.id, store.register);
+        let answer = if self.implements("void_receipt") {
+            let answer = self.call(
+                "void_receipt",
+                &json!({"schema": 1, "store": store, "receipt": original,
+                        "void_receipt_id": void_id}),
+            )?;
+            read_answer::<VoidReceiptResponse>("void_receipt", answer)?
+        } else {
+            VoidReceiptResponse::default()
+        };
+        let mut host = self.host.borrow_mut();
+        apply(&mut host, &answer.effects)?;
+        let receipt = voided(&original, void_id, rfc3339(host.now_ms));
+        for kept in host.receipts.iter_mut() {
+            if kept.receipt.id == receipt_id {
+                kept.voided = true;
+            }
+        }
+        host.receipts.push(Kept {
+            receipt: receipt.clone(),
+            voided: false,
+        });
+        Ok(Committed {
+            receipt,
+            effects: answer.effects,
+            payouts: answer.payouts,
+        })
     }
 
     /// Sets the clock `Host::now` reads.
@@ -370,13 +637,48 @@ fn answer(host: &RefCell<FakeHost>, service: &str, request: &Value) -> Result<Va
             .ok_or_else(|| PluginError::invalid_argument("key missing"))
     };
     let mut host = host.borrow_mut();
+    let string = |name: &str| {
+        request
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| PluginError::invalid_argument(format!("{service} needs \"{name}\"")))
+    };
     match service {
         "config.get" => Ok(host.config.clone()),
         "kv.get" => Ok(json!({"value": host.kv.get(&key()?).cloned().unwrap_or(Value::Null)})),
         "kv.put" => {
             let value = request.get("value").cloned().unwrap_or(Value::Null);
-            host.kv.insert(key()?, value);
+            put_kv(&mut host.kv, &key()?, value);
             Ok(json!({}))
+        }
+        "ledger.balance" => serde_json::to_value(balance_of(&host, &string("account")?))
+            .map_err(|e| PluginError::plugin_failed(e.to_string())),
+        "ledger.postings" => {
+            let account = string("account")?;
+            let limit = request.get("limit").and_then(Value::as_u64).unwrap_or(1000);
+            let postings: Vec<Value> = host.ledger.get(&account).map_or(Vec::new(), |a| {
+                a.postings
+                    .iter()
+                    .rev()
+                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .cloned()
+                    .collect()
+            });
+            Ok(json!({ "postings": postings }))
+        }
+        "ledger.turnover" => {
+            let customer = string("customer")?;
+            let months = request.get("months").and_then(Value::as_u64).unwrap_or(12);
+            let since = months_before(host.now_ms, months);
+            let turnover: Decimal = host
+                .receipts
+                .iter()
+                .map(|k| &k.receipt)
+                .filter(|r| r.customer.as_deref() == Some(customer.as_str()) && r.time >= since)
+                .map(|r| r.totals.total)
+                .sum();
+            Ok(json!({"turnover": turnover.to_string(), "currency": host.store.currency}))
         }
         "kv.delete" => Ok(json!({"deleted": host.kv.remove(&key()?).is_some()})),
         "kv.list" => {
@@ -393,5 +695,197 @@ fn answer(host: &RefCell<FakeHost>, service: &str, request: &Value) -> Result<Va
             ErrorName::NotFound,
             format!("the fake host has no service {other}"),
         )),
+    }
+}
+
+/// Sets or (for `null`) deletes a kv key, as the host's `kv.put` and checkout writes do.
+fn put_kv(kv: &mut BTreeMap<String, Value>, key: &str, value: Value) {
+    if value.is_null() {
+        kv.remove(key);
+    } else {
+        kv.insert(key.to_string(), value);
+    }
+}
+
+fn balance_of(host: &FakeHost, account: &str) -> LedgerBalance {
+    match host.ledger.get(account) {
+        Some(a) => LedgerBalance {
+            account: account.to_string(),
+            exists: true,
+            balance: a.balance,
+            unit: a.unit.clone(),
+        },
+        None => LedgerBalance {
+            account: account.to_string(),
+            exists: false,
+            balance: Decimal::ZERO,
+            unit: String::new(),
+        },
+    }
+}
+
+/// A hook's answer as its schema type; one that does not fit is the plugin's failure.
+fn read_answer<T: DeserializeOwned>(hook: &str, answer: Value) -> Result<T, PluginError> {
+    serde_json::from_value(answer)
+        .map_err(|e| PluginError::plugin_failed(format!("{hook} answer: {e}")))
+}
+
+/// Books one entry, all postings or none, as the host's ledger does: balanced per unit, each
+/// account in one unit, none below the floor its first posting set, in posting order.
+fn book(host: &mut FakeHost, postings: &[Posting]) -> Result<u64, PluginError> {
+    CheckoutEffects {
+        postings: postings.to_vec(),
+        ..CheckoutEffects::default()
+    }
+    .check_balanced()?;
+    let mut touched: BTreeMap<&str, (String, Option<Decimal>, Decimal)> = BTreeMap::new();
+    for p in postings {
+        let (unit, floor, balance) = match touched.get(p.account.as_str()) {
+            Some(known) => known.clone(),
+            None => match host.ledger.get(&p.account) {
+                Some(a) => (a.unit.clone(), a.floor, a.balance),
+                None => (p.unit.clone(), p.floor, Decimal::ZERO),
+            },
+        };
+        if unit != p.unit {
+            return Err(PluginError::plugin_failed(format!(
+                "account {} is in {unit}, the posting in {}",
+                p.account, p.unit
+            )));
+        }
+        let after = balance + p.amount;
+        if let Some(floor) = floor
+            && after < floor
+        {
+            return Err(PluginError::insufficient_balance(format!(
+                "account {} would fall to {after}, below its floor of {floor}",
+                p.account
+            )));
+        }
+        touched.insert(&p.account, (unit, floor, after));
+    }
+    host.entries += 1;
+    let entry = host.entries;
+    let time = rfc3339(host.now_ms);
+    for p in postings {
+        let account = host
+            .ledger
+            .entry(p.account.clone())
+            .or_insert_with(|| Account {
+                unit: p.unit.clone(),
+                floor: p.floor,
+                balance: Decimal::ZERO,
+                postings: Vec::new(),
+            });
+        account.balance += p.amount;
+        account.postings.push(json!({
+            "entry": entry, "time": time, "amount": p.amount.to_string(), "expires": p.expires,
+        }));
+    }
+    Ok(entry)
+}
+
+/// Commits checkout effects, all or none: the postings as one entry, then kv writes and
+/// outbox messages (one per key).
+fn apply(host: &mut FakeHost, effects: &CheckoutEffects) -> Result<(), PluginError> {
+    if !effects.postings.is_empty() {
+        book(host, &effects.postings)?;
+    }
+    for write in &effects.kv {
+        put_kv(&mut host.kv, &write.key, write.value.clone());
+    }
+    for message in &effects.outbox {
+        if !host.outbox.iter().any(|m| m.key == message.key) {
+            host.outbox.push(message.clone());
+        }
+    }
+    Ok(())
+}
+
+/// The void receipt of `original`: its lines, tenders and totals with amounts negated.
+fn voided(original: &Receipt, id: String, time: String) -> Receipt {
+    let mut receipt = original.clone();
+    receipt.id = id;
+    receipt.time = time;
+    receipt.kind = "void".into();
+    for line in &mut receipt.lines {
+        line.qty = -line.qty;
+        line.amount = -line.amount;
+    }
+    for tender in &mut receipt.tenders {
+        tender.amount = -tender.amount;
+    }
+    let t = &mut receipt.totals;
+    for amount in [
+        &mut t.subtotal,
+        &mut t.discount,
+        &mut t.tax,
+        &mut t.total,
+        &mut t.paid,
+        &mut t.change,
+    ] {
+        *amount = -*amount;
+    }
+    receipt
+}
+
+/// The calendar date of a day number since 1970-01-01 (proleptic Gregorian).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// A clock reading as the host's journal writes times, e.g. `2026-01-01T00:00:00.000Z`.
+fn rfc3339(ms: i64) -> String {
+    let (year, month, day) = civil(ms.div_euclid(86_400_000));
+    let of_day = ms.rem_euclid(86_400_000);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3_600_000,
+        of_day / 60_000 % 60,
+        of_day / 1000 % 60,
+        of_day % 1000
+    )
+}
+
+/// The start of the day `months` calendar months before `now_ms`, as the host bounds
+/// `ledger.turnover` (compared as text with receipt times).
+fn months_before(now_ms: i64, months: u64) -> String {
+    let (year, month, day) = civil(now_ms.div_euclid(86_400_000));
+    let total = year * 12 + (month - 1) - i64::try_from(months).unwrap_or(0);
+    format!(
+        "{:04}-{:02}-{day:02}T00:00:00.000Z",
+        total.div_euclid(12),
+        total.rem_euclid(12) + 1
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_the_journal_writes_them() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_767_225_600_000), "2026-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(951_782_400_000 + 3_723_004),
+            "2000-02-29T01:02:03.004Z"
+        );
+        assert_eq!(
+            months_before(1_767_225_600_000, 12),
+            "2025-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            months_before(1_767_225_600_000, 1),
+            "2025-12-01T00:00:00.000Z"
+        );
     }
 }

@@ -68,7 +68,7 @@ impl ClassifyCode for Lender {
         host: &Host,
         request: ClassifyCodeRequest,
     ) -> Result<ClassifyCodeResponse, PluginError> {
-        let state = host.kv_get("state")?.map(|v| v.to_string());
+        let state = host.kv_get::<Value>("state")?.map(|v| v.to_string());
         if request.code == "FAIL" {
             return Err(PluginError::not_found("no such code"));
         }

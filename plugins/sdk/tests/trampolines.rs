@@ -63,7 +63,7 @@ impl ClassifyCode for Probe {
         }
         if let Some(rest) = code.strip_prefix("T-") {
             let key = format!("seen:{rest}");
-            let seen = host.kv_get(&key)?.and_then(|v| v.as_u64()).unwrap_or(0) + 1;
+            let seen = host.kv_get::<u64>(&key)?.unwrap_or(0) + 1;
             host.kv_put(&key, &seen)?;
             return Ok(ClassifyCodeResponse::Claimed(CodeInfo {
                 balance: Some(Decimal::from(seen)),

@@ -5,8 +5,11 @@
  * prepare_checkout refuses (NotAllowed) a sale with an item of sku FAIL-<X>, and for sku
  * OVERDRAW-<X> answers with a posting that takes an empty account below its floor of 0.
  * <X> is A here; checkout_log_b.c is the same plugin as id "checkout_log_b" with X = B.
- * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include checkout_log.c
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include checkout_log.c \
+ *        $(pkg-config --cflags --libs json-c)
  */
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,14 +57,52 @@ static void destroy(void *instance) {
     free(instance);
 }
 
-/* Whether `needle` occurs in the request (bounded: requests are not NUL-terminated). */
-static int has(const char *request, size_t len, const char *needle) {
-    size_t n = strlen(needle);
-    for (size_t i = 0; request != NULL && i + n <= len; i++) {
-        if (memcmp(request + i, needle, n) == 0)
-            return 1;
+/* The JSON value in text[0..len) (not NUL-terminated), parsed by json-c; NULL if it is
+ * malformed or truncated. Give it back with json_object_put. */
+static json_object *parse(const char *text, size_t len) {
+    if (text == NULL || len > INT32_MAX)
+        return NULL;
+    json_tokener *tok = json_tokener_new();
+    if (tok == NULL)
+        return NULL;
+    json_object *value = json_tokener_parse_ex(tok, text, (int)len);
+    json_tokener_free(tok);
+    return value;
+}
+
+/* The string under key in object, or NULL; valid as long as object is. */
+static const char *string_at(json_object *object, const char *key) {
+    json_object *value;
+    if (!json_object_object_get_ex(object, key, &value) ||
+        !json_object_is_type(value, json_type_string))
+        return NULL;
+    return json_object_get_string(value);
+}
+
+/* Whether the request's "code" is `code`. */
+static int has_code(const char *request, size_t len, const char *code) {
+    json_object *req = parse(request, len);
+    const char *value = req != NULL ? string_at(req, "code") : NULL;
+    int found = value != NULL && strcmp(value, code) == 0;
+    json_object_put(req);
+    return found;
+}
+
+/* Whether a line of the request's "sale" has the sku `sku`. */
+static int has_sku(const char *request, size_t len, const char *sku) {
+    json_object *req = parse(request, len);
+    json_object *sale, *lines;
+    int found = 0;
+    if (req != NULL && json_object_object_get_ex(req, "sale", &sale) &&
+        json_object_object_get_ex(sale, "lines", &lines) &&
+        json_object_is_type(lines, json_type_array)) {
+        for (size_t i = 0; !found && i < json_object_array_length(lines); i++) {
+            const char *value = string_at(json_object_array_get_idx(lines, i), "sku");
+            found = value != NULL && strcmp(value, sku) == 0;
+        }
     }
-    return 0;
+    json_object_put(req);
+    return found;
 }
 
 static void note(journal *j, const char *event) {
@@ -76,25 +117,30 @@ static void note(journal *j, const char *event) {
 static int32_t classify_code(void *instance, const char *request, size_t len,
                              posd_buffer *response) {
     journal *j = instance;
-    if (!has(request, len, "\"LOG-" LOG_X "\""))
+    if (!has_code(request, len, "LOG-" LOG_X))
         return put(response, "{\"claimed\":false}", POSD_OK);
-    char json[sizeof j->log + 96];
-    strcpy(json, "{\"claimed\":true,\"kind\":\"coupon\",\"state\":\"");
-    strcat(json, j->log);
-    strcat(json, "\"}");
-    return put(response, json, POSD_OK);
+    json_object *answer = json_object_new_object();
+    if (answer == NULL)
+        return put(response, "{\"error\":\"InvalidArgument\",\"message\":\"out of memory\"}",
+                   POSD_ERROR);
+    json_object_object_add(answer, "claimed", json_object_new_boolean(1));
+    json_object_object_add(answer, "kind", json_object_new_string("coupon"));
+    json_object_object_add(answer, "state", json_object_new_string(j->log));
+    int32_t status = put(response, json_object_to_json_string(answer), POSD_OK);
+    json_object_put(answer);
+    return status;
 }
 
 static int32_t prepare_checkout(void *instance, const char *request, size_t len,
                                 posd_buffer *response) {
     journal *j = instance;
     note(j, "prepare");
-    if (has(request, len, "\"sku\":\"FAIL-" LOG_X "\""))
+    if (has_sku(request, len, "FAIL-" LOG_X))
         return put(response,
                    "{\"error\":\"NotAllowed\",\"message\":\"" LOG_ID " refuses FAIL-" LOG_X
                    "\"}",
                    POSD_ERROR);
-    if (has(request, len, "\"sku\":\"OVERDRAW-" LOG_X "\""))
+    if (has_sku(request, len, "OVERDRAW-" LOG_X))
         return put(response,
                    "{\"postings\":["
                    "{\"account\":\"hole\",\"amount\":\"-1.00\",\"unit\":\"EUR\","

@@ -4,8 +4,11 @@
  * calls this instance has had (1 on its first call). A fresh instance (reload, enable)
  * starts from 1 again. counter_v2.c is the same plugin (same id "counter") in version
  * 2.0.0, claiming with kind "coupon", so a test can tell that a hot reload happened.
- * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include counter.c
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include counter.c \
+ *        $(pkg-config --cflags --libs json-c)
  */
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +60,35 @@ static void destroy(void *instance) {
     free(instance);
 }
 
-/* Whether the request holds a string starting with COUNT- (in a classify_code request,
- * that is the code): a bounded search, no JSON parser needed for a test. */
+/* The JSON value in text[0..len) (not NUL-terminated), parsed by json-c; NULL if it is
+ * malformed or truncated. Give it back with json_object_put. */
+static json_object *parse(const char *text, size_t len) {
+    if (text == NULL || len > INT32_MAX)
+        return NULL;
+    json_tokener *tok = json_tokener_new();
+    if (tok == NULL)
+        return NULL;
+    json_object *value = json_tokener_parse_ex(tok, text, (int)len);
+    json_tokener_free(tok);
+    return value;
+}
+
+/* The string under key in object, or NULL; valid as long as object is. */
+static const char *string_at(json_object *object, const char *key) {
+    json_object *value;
+    if (!json_object_object_get_ex(object, key, &value) ||
+        !json_object_is_type(value, json_type_string))
+        return NULL;
+    return json_object_get_string(value);
+}
+
+/* Whether the request's "code" starts with COUNT-. */
 static int is_ours(const char *request, size_t len) {
-    static const char needle[] = "\"COUNT-";
-    for (size_t i = 0; request != NULL && i + sizeof needle - 1 <= len; i++) {
-        if (memcmp(request + i, needle, sizeof needle - 1) == 0)
-            return 1;
-    }
-    return 0;
+    json_object *req = parse(request, len);
+    const char *code = req != NULL ? string_at(req, "code") : NULL;
+    int ours = code != NULL && strncmp(code, "COUNT-", strlen("COUNT-")) == 0;
+    json_object_put(req);
+    return ours;
 }
 
 static int32_t classify_code(void *instance, const char *request, size_t len,

@@ -2,10 +2,14 @@
  * courier — test plugin for the host's outbox: deliver_message appends the message's key
  * to <inbox>/delivered.log. While the directory <inbox> does not exist the "partner is
  * down": it answers {"delivered": false} and the host must retry later.
- * Configuration: {"inbox": "/absolute/path"} (no escapes in the path).
+ * Configuration: {"inbox": "/absolute/path"}.
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include courier.c \
+ *        $(pkg-config --cflags --libs json-c)
  */
 #include <posd_plugin.h>
 
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,29 +30,44 @@ static void answer(posd_buffer *out, const char *json) {
     out->len = len;
 }
 
-/* Copies the string value of "key" in json[0..len) into dst; 0 if absent. */
-static int string_value(const char *json, size_t len, const char *key, char *dst, size_t cap) {
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\"", key);
-    size_t plen = strlen(pattern);
-    for (size_t i = 0; i + plen < len; i++) {
-        if (memcmp(json + i, pattern, plen) != 0) continue;
-        size_t j = i + plen;
-        while (j < len && (json[j] == ' ' || json[j] == ':')) j++;
-        if (j >= len || json[j] != '"') return 0;
-        j++;
-        size_t n = 0;
-        while (j < len && json[j] != '"' && n + 1 < cap) dst[n++] = json[j++];
-        dst[n] = '\0';
-        return j < len;
-    }
-    return 0;
+/* The JSON value in text[0..len) (not NUL-terminated), parsed by json-c; NULL if it is
+ * malformed or truncated. Give it back with json_object_put. */
+static json_object *parse(const char *text, size_t len) {
+    if (text == NULL || len > INT32_MAX)
+        return NULL;
+    json_tokener *tok = json_tokener_new();
+    if (tok == NULL)
+        return NULL;
+    json_object *value = json_tokener_parse_ex(tok, text, (int)len);
+    json_tokener_free(tok);
+    return value;
+}
+
+/* The string under key in object, or NULL; valid as long as object is. */
+static const char *string_at(json_object *object, const char *key) {
+    json_object *value;
+    if (!json_object_object_get_ex(object, key, &value) ||
+        !json_object_is_type(value, json_type_string))
+        return NULL;
+    return json_object_get_string(value);
+}
+
+/* Copies the string under key in object into dst; 0 if it is absent or does not fit. */
+static int copy_string(json_object *object, const char *key, char *dst, size_t cap) {
+    const char *value = object != NULL ? string_at(object, key) : NULL;
+    if (value == NULL || strlen(value) >= cap)
+        return 0;
+    strcpy(dst, value);
+    return 1;
 }
 
 static void *create(const posd_host_api *host, const char *config, size_t config_len,
                     posd_buffer *error) {
     courier *c = calloc(1, sizeof *c);
-    if (!c || !string_value(config, config_len, "inbox", c->inbox, sizeof c->inbox)) {
+    json_object *cfg = parse(config, config_len);
+    int ok = c != NULL && copy_string(cfg, "inbox", c->inbox, sizeof c->inbox);
+    json_object_put(cfg);
+    if (!ok) {
         free(c);
         answer(error, "{\"error\":\"InvalidConfiguration\",\"message\":\"courier needs \\\"inbox\\\"\"}");
         return NULL;
@@ -74,7 +93,11 @@ static int32_t deliver_message(void *instance, const char *request, size_t len, 
         return POSD_OK;
     }
     char key[256];
-    if (!string_value(request, len, "key", key, sizeof key)) {
+    json_object *req = parse(request, len), *message = NULL;
+    int found = req != NULL && json_object_object_get_ex(req, "message", &message) &&
+                copy_string(message, "key", key, sizeof key);
+    json_object_put(req);
+    if (!found) {
         answer(out, "{\"error\":\"InvalidArgument\",\"message\":\"no key\"}");
         return POSD_ERROR;
     }

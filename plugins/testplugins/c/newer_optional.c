@@ -5,8 +5,11 @@
  * host must load it, read only the 1.0 part of each struct, and show AbiVersion "1.1".
  * classify_code claims codes starting with "NEWER-" (kind "coupon") so a test can see it
  * works.
- * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include newer_optional.c
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include newer_optional.c \
+ *        $(pkg-config --cflags --libs json-c)
  */
+#include <json-c/json.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,15 +49,37 @@ static void destroy(void *instance) {
     (void)instance;
 }
 
+/* The JSON value in text[0..len) (not NUL-terminated), parsed by json-c; NULL if it is
+ * malformed or truncated. Give it back with json_object_put. */
+static json_object *parse(const char *text, size_t len) {
+    if (text == NULL || len > INT32_MAX)
+        return NULL;
+    json_tokener *tok = json_tokener_new();
+    if (tok == NULL)
+        return NULL;
+    json_object *value = json_tokener_parse_ex(tok, text, (int)len);
+    json_tokener_free(tok);
+    return value;
+}
+
+/* The string under key in object, or NULL; valid as long as object is. */
+static const char *string_at(json_object *object, const char *key) {
+    json_object *value;
+    if (!json_object_object_get_ex(object, key, &value) ||
+        !json_object_is_type(value, json_type_string))
+        return NULL;
+    return json_object_get_string(value);
+}
+
 static int32_t classify_code(void *instance, const char *request, size_t len,
                              posd_buffer *response) {
-    static const char prefix[] = "\"NEWER-";
     (void)instance;
-    /* A crude but bounded check: does the request contain the string "NEWER-…"? */
-    for (size_t i = 0; request != NULL && i + sizeof prefix - 1 <= len; i++) {
-        if (memcmp(request + i, prefix, sizeof prefix - 1) == 0)
-            return put(response, "{\"claimed\":true,\"kind\":\"coupon\"}", POSD_OK);
-    }
+    json_object *req = parse(request, len);
+    const char *code = req != NULL ? string_at(req, "code") : NULL;
+    int ours = code != NULL && strncmp(code, "NEWER-", strlen("NEWER-")) == 0;
+    json_object_put(req);
+    if (ours)
+        return put(response, "{\"claimed\":true,\"kind\":\"coupon\"}", POSD_OK);
     return put(response, "{\"claimed\":false}", POSD_OK);
 }
 

@@ -83,7 +83,7 @@ impl ClassifyCode for HelloRust {
         };
         // A real use of a host service: how often was this code looked up?
         let key = format!("seen:{code}");
-        let seen = host.kv_get(&key)?.and_then(|v| v.as_u64()).unwrap_or(0) + 1;
+        let seen = host.kv_get::<u64>(&key)?.unwrap_or(0) + 1;
         host.kv_put(&key, &seen)?;
         host.debug(&format!("{code} looked up {seen} times"));
         let mut info = CodeInfo {
@@ -262,12 +262,23 @@ mod tests {
             .call("classify_code", &json!({"schema": 1, "code": "HELLORS-42"}))
             .unwrap();
         assert_eq!(second["warnings"], json!(["code was looked up 2 times"]));
-        assert_eq!(h.kv()["seen:HELLORS-42"], json!(2));
+        assert_eq!(h.kv_get::<u64>("seen:HELLORS-42").unwrap(), Some(2));
         assert_eq!(
             h.call("classify_code", &json!({"schema": 1, "code": "HELLOC-1"}))
                 .unwrap(),
             json!({"claimed": false})
         );
+    }
+
+    #[test]
+    fn the_lookup_count_goes_on_from_what_the_host_kept() {
+        let mut h = harness();
+        h.kv_put("seen:HELLORS-9", &4u64).unwrap();
+        let answer = h
+            .call("classify_code", &json!({"schema": 1, "code": "hellors-9"}))
+            .unwrap();
+        assert_eq!(answer["warnings"], json!(["code was looked up 5 times"]));
+        assert_eq!(h.kv_get::<u64>("seen:HELLORS-9").unwrap(), Some(5));
     }
 
     #[test]

@@ -216,7 +216,20 @@ pub struct KvWrite {
 }
 
 impl KvWrite {
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value`, any serialisable type, as `Host::kv_put` takes it and
+    /// `Host::kv_get::<T>` reads it back: `KvWrite::new("stamps:C-1", &4)?`. A value that
+    /// serialises to `null` (`None`) deletes the key; one that cannot be JSON is
+    /// `InvalidArgument` naming the key.
+    pub fn new<V: Serialize + ?Sized>(
+        key: impl Into<String>,
+        value: &V,
+    ) -> Result<Self, PluginError> {
+        let key = key.into();
+        let value = crate::schema::kv_json(&key, value)?;
+        Ok(Self { key, value })
+    }
+
+    /// Sets `key` to a value that is JSON already; [`KvWrite::new`] takes your own types.
     pub fn put(key: impl Into<String>, value: Value) -> Self {
         Self {
             key: key.into(),

@@ -7,7 +7,40 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Decimal;
+use crate::error::PluginError;
 use crate::schema::open_string_enum;
+
+/// A decimal quantity as a count of whole units, for rules that count things: stamps per
+/// coffee, one free item per three. `qty.whole_units()?` is `3` for `"3"` and `"3.000"`.
+///
+/// A fraction is refused with `InvalidArgument`, never rounded: `0.350` kg of coffee beans
+/// is not "0 coffees" and not "1 coffee", and a rule that silently floored it would give or
+/// withhold a stamp the customer can see on the receipt. Decide per rule what a weighed line
+/// counts as, and say so: skip lines that are not counted in units
+/// (`qty.fract().is_zero()`), or floor on purpose with `qty.floor().whole_units()`.
+/// Negative quantities are refused too: a count is never below zero.
+pub trait WholeUnits {
+    /// The number of whole units, or `InvalidArgument` for a fraction or a negative number.
+    fn whole_units(&self) -> Result<u64, PluginError>;
+}
+
+impl WholeUnits for Decimal {
+    fn whole_units(&self) -> Result<u64, PluginError> {
+        if !self.fract().is_zero() {
+            return Err(PluginError::invalid_argument(format!(
+                "quantity {self} is not a whole number of units"
+            )));
+        }
+        if self.is_sign_negative() && !self.is_zero() {
+            return Err(PluginError::invalid_argument(format!(
+                "quantity {self} is negative, not a count of units"
+            )));
+        }
+        u64::try_from(self.trunc()).map_err(|e| {
+            PluginError::invalid_argument(format!("quantity {self} is too large to count: {e}"))
+        })
+    }
+}
 
 open_string_enum! {
     /// What a sale line is. The host may add kinds in a later minor; they arrive as `Other`.
@@ -73,6 +106,19 @@ pub struct Line {
     pub reference: String,
     /// The owning plugin's private data, only on its own lines (null otherwise).
     pub data: Value,
+}
+
+impl Line {
+    /// [`WholeUnits::whole_units`] of the line's quantity, the error naming the line: how
+    /// many of the article the line holds, for rules that count items.
+    pub fn whole_units(&self) -> Result<u64, PluginError> {
+        self.qty.whole_units().map_err(|e| {
+            PluginError::invalid_argument(format!(
+                "line {} ({}): {}",
+                self.id, self.name, e.message
+            ))
+        })
+    }
 }
 
 /// One payment of a sale or receipt.
@@ -168,4 +214,47 @@ pub struct Receipt {
     pub totals: Totals,
     /// The customer, if any.
     pub customer: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn qty(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn whole_units_count_whole_quantities_and_refuse_fractions() {
+        assert_eq!(qty("3").whole_units(), Ok(3));
+        assert_eq!(qty("3.000").whole_units(), Ok(3));
+        assert_eq!(qty("0").whole_units(), Ok(0));
+        let weighed = qty("0.350").whole_units().unwrap_err();
+        assert_eq!(weighed.error, crate::ErrorName::InvalidArgument);
+        assert_eq!(
+            weighed.message,
+            "quantity 0.350 is not a whole number of units"
+        );
+        assert!(qty("-2").whole_units().is_err(), "a count is not negative");
+        assert_eq!(
+            qty("0.350").floor().whole_units(),
+            Ok(0),
+            "floor on purpose"
+        );
+    }
+
+    #[test]
+    fn a_lines_whole_units_error_names_the_line() {
+        let line = Line {
+            id: "L3".into(),
+            name: "Bohnen".into(),
+            qty: qty("1.5"),
+            ..Line::default()
+        };
+        let error = line.whole_units().unwrap_err();
+        assert_eq!(
+            error.message,
+            "line L3 (Bohnen): quantity 1.5 is not a whole number of units"
+        );
+    }
 }

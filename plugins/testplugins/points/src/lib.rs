@@ -25,7 +25,7 @@ use posd_plugin_sdk::schema::{
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
     AbortCheckout, CommitCheckout, Decimal, DeliverMessage, EvaluateBasket, Host, Plugin,
-    PluginError, PrepareCheckout, posd_plugin,
+    PluginError, PrepareCheckout, WholeUnits, posd_plugin,
 };
 
 /// The destination of the outbox messages, the only one `deliver_message` knows.
@@ -98,9 +98,7 @@ impl PrepareCheckout for Points {
         request: PrepareCheckoutRequest,
     ) -> Result<CheckoutEffects, PluginError> {
         let points = points_of(&request.sale);
-        let whole = i64::try_from(points).map_err(|e| {
-            PluginError::invalid_argument(format!("{points} points do not fit a counter: {e}"))
-        })?;
+        let whole = points.whole_units()?;
         let account = account_of(&request.sale);
         let customer = request
             .sale
@@ -114,11 +112,7 @@ impl PrepareCheckout for Points {
             -points
         };
         let counter_key = format!("checkouts:{account}");
-        let checkouts = host
-            .kv_get(&counter_key)?
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0)
-            + 1;
+        let checkouts = host.kv_get::<u64>(&counter_key)?.unwrap_or(0) + 1;
         let posting = |account: &str, amount: Decimal, customer: Option<String>| Posting {
             account: account.to_string(),
             amount,
@@ -142,7 +136,7 @@ impl PrepareCheckout for Points {
                 lines: vec![format!("+{points} Punkte")],
                 ..ReceiptSection::default()
             }],
-            kv: vec![KvWrite::put(counter_key, json!(checkouts))],
+            kv: vec![KvWrite::new(counter_key, &checkouts)?],
         })
     }
 }
@@ -297,15 +291,38 @@ mod tests {
     #[test]
     fn the_counter_continues_from_what_the_host_committed() {
         let mut h = harness();
-        h.on_service("kv.get", |request| {
-            assert_eq!(request["key"], "checkouts:customer:C-7");
-            Ok(json!({"value": 41}))
-        });
+        h.kv_put("checkouts:customer:C-7", &41u64).unwrap();
         let answer = prepare(&mut h, json!("C-7"), "S1/k-2");
         assert_eq!(
             answer["kv"],
             json!([{"key": "checkouts:customer:C-7", "value": 42}])
         );
+    }
+
+    #[test]
+    fn checkouts_in_sequence_count_book_and_send_as_the_host_commits_them() {
+        let mut h = harness();
+        for _ in 0..2 {
+            h.checkout(&sale(json!("C-1001"))).unwrap();
+        }
+        h.checkout(&sale(Value::Null)).unwrap();
+        assert_eq!(
+            h.kv_get::<u64>("checkouts:customer:C-1001").unwrap(),
+            Some(2)
+        );
+        assert_eq!(
+            h.kv_get::<u64>("checkouts:pool:anonymous").unwrap(),
+            Some(1)
+        );
+        let card = h.ledger_balance("customer:C-1001");
+        assert_eq!(
+            (card.balance, card.unit.as_str()),
+            (Decimal::from(32), UNIT)
+        );
+        assert_eq!(h.ledger_balance(ISSUED).balance, Decimal::from(-48));
+        let outbox = h.outbox();
+        assert_eq!(outbox.len(), 3, "one message per checkout: {outbox:?}");
+        assert_eq!(outbox[0].payload, json!({"points": 16}));
     }
 
     #[test]

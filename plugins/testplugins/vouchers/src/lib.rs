@@ -563,21 +563,24 @@ mod tests {
     use super::*;
     use posd_plugin_sdk::testing::Harness;
 
-    /// A harness whose ledger knows `GV-1` at 50.00, `GV-0` at 0 and nothing else.
+    fn amount(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    /// A harness whose ledger knows `GV-1` at 50.00, `GV-0` spent down to 0 and nothing
+    /// else, booked as the host would have booked their sales and redemptions.
     fn harness() -> Harness<Vouchers> {
         let h = Harness::<Vouchers>::create(json!({})).unwrap();
-        h.on_service("ledger.balance", |request| {
-            let account = request["account"].as_str().unwrap_or_default().to_string();
-            Ok(match account.as_str() {
-                "voucher:GV-1" => {
-                    json!({"account": account, "exists": true, "balance": "50.00", "unit": "EUR"})
-                }
-                "voucher:GV-0" => {
-                    json!({"account": account, "exists": true, "balance": "0.00", "unit": "EUR"})
-                }
-                _ => json!({"account": account, "exists": false, "balance": "0", "unit": ""}),
-            })
-        });
+        let sold = |code: &str, value: &str| {
+            balanced(
+                vec![voucher_posting(code, amount(value), "EUR", "voucher")],
+                "EUR",
+                "voucher",
+            )
+        };
+        h.post(&sold("GV-1", "50.00")).unwrap();
+        h.post(&sold("GV-0", "10.00")).unwrap();
+        h.post(&sold("GV-0", "-10.00")).unwrap();
         h
     }
 
@@ -677,6 +680,68 @@ mod tests {
         );
         assert_eq!(answer["sections"][0]["slip"], true);
         assert_eq!(answer["sections"][0]["barcode"], "GV-1");
+    }
+
+    #[test]
+    fn a_voucher_sold_then_partly_spent_pays_out_only_what_is_left_when_voided() {
+        let mut h = harness();
+        // Sell GV-7 for 25.00: the action's line, as the host puts it on the sale.
+        let sell = h
+            .call(
+                "invoke_action",
+                &json!({"schema": 1, "action": "sell", "args": {"code": "GV-7", "amount": "25.00"},
+                        "sale": {"currency": "EUR"}}),
+            )
+            .unwrap();
+        assert_eq!(sell["add_lines"][0]["kind"], "voucher_sale");
+        let sold = h
+            .checkout(&json!({"id": "S1", "currency": "EUR", "lines": [
+                {"id": "L1", "kind": "voucher_sale", "name": "Gutschein", "qty": "1",
+                 "unit_price": "25.00", "amount": "25.00", "plugin": "vouchers", "ref": "GV-7"}
+            ], "tenders": [{"id": "T1", "method": "cash", "amount": "25.00"}],
+               "totals": {"total": "25.00"}}))
+            .unwrap();
+        assert_eq!(h.ledger_balance("voucher:GV-7").balance, amount("25.00"));
+        assert_eq!(sold.effects.sections[0].barcode.as_deref(), Some("GV-7"));
+
+        // It pays 10.00 of a later sale: the tender follows the amount due.
+        h.checkout(&json!({"id": "S2", "currency": "EUR", "lines": [
+            {"id": "L1", "kind": "item", "name": "Buch", "qty": "1", "unit_price": "10.00",
+             "amount": "10.00", "tax_rate": "10"}
+        ], "tenders": [{"id": "T1", "method": "voucher", "amount": "25.00",
+                        "plugin": "vouchers", "ref": "GV-7"}],
+           "totals": {"total": "10.00"}}))
+            .unwrap();
+        assert_eq!(h.ledger_balance("voucher:GV-7").balance, amount("15.00"));
+        let balance = h
+            .call("classify_code", &json!({"schema": 1, "code": "gv-7"}))
+            .unwrap();
+        assert_eq!(balance["balance"], "15.00");
+
+        // Voiding the sale pays back the 15.00 left, not the 25.00 it was sold for.
+        let void = h.void(&sold.receipt.id).unwrap();
+        assert_eq!(
+            void.payouts,
+            vec![Payout {
+                line: "L1".into(),
+                amount: amount("15.00")
+            }]
+        );
+        let left = h.ledger_balance("voucher:GV-7");
+        assert!(left.exists && left.balance.is_zero(), "{left:?}");
+        assert_eq!(
+            h.ledger_balance(ISSUED).balance,
+            amount("-50.00"),
+            "GV-1 is still out"
+        );
+        // Spent to 0, it can no longer pay.
+        let error = h
+            .call(
+                "enter_code",
+                &json!({"schema": 1, "sale": {"currency": "EUR"}, "code": "GV-7"}),
+            )
+            .unwrap_err();
+        assert_eq!(error.error, posd_plugin_sdk::ErrorName::VoucherEmpty);
     }
 
     #[test]
