@@ -23,9 +23,10 @@
 //! | `host:transfer:<register>` | cash between the drawer and the safe or bank: float, cash in and out, the Z's skim |
 //! | `host:cash-difference:<register>` | counted minus expected at the Z (debit when short) |
 //!
-//! A price reduction's net at a rate is the net of the reduction's gross share, rounded
-//! like every net: `round(share / (1 + rate/100))`; revenue is the rest, so revenue less
-//! discounts is the VAT table's net to the cent.
+//! A price reduction's net at a rate is its gross share without VAT,
+//! `round(share / (1 + rate/100))` (the ledger's split of the net, not a printed figure);
+//! revenue is the rest, so revenue less discounts is the VAT table's net to the cent, and
+//! the VAT posted is the table's VAT, taken from the gross (see [`crate::money`]).
 
 use std::collections::BTreeMap;
 
