@@ -466,3 +466,33 @@ fn a_closed_output_pipe_ends_posctl_quietly() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("panicked"));
 }
+
+#[test]
+fn with_no_daemon_answering_ledger_verify_reads_the_default_state_directory_and_says_so() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let state = home.path().join(".local/state/posd");
+    drop(posd::store::open(&state, std::time::Duration::from_secs(1)).expect("a database"));
+    let database = state.join(posd::store::DATABASE_FILE);
+    let out = run(Command::new(POSCTL)
+        .args(["--session", "ledger", "verify"])
+        .env("HOME", home.path())
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(&format!("ledger ok in {}: ", database.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("posctl: no posd answers on the session bus (")
+            && stderr.contains(&format!(
+                "reading {} of the default state directory",
+                database.display()
+            )),
+        "{stderr}"
+    );
+}
