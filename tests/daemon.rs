@@ -641,3 +641,296 @@ async fn served_interfaces_match_the_checked_in_xml() {
         );
     }
 }
+
+#[test]
+fn a_second_daemon_on_the_same_state_directory_exits_69_naming_the_first() {
+    // Two buses, so the name does not decide it: the state directory does.
+    let one = TestBus::start();
+    let two = TestBus::start();
+    let root = one.dir.path();
+    let mut first = DaemonSetup::new(one.address(), root).start();
+    let mut second = DaemonSetup::new(two.address(), root).spawn();
+    let status = second.wait();
+    let log = second.log();
+    assert_eq!(status.code(), Some(69), "EX_UNAVAILABLE; log:\n{log}");
+    assert!(
+        log.contains(&format!(
+            "the state directory {} is in use by another posd (pid {})",
+            first.state_dir.display(),
+            first.child.id()
+        )),
+        "{log}"
+    );
+    assert!(
+        !second.notifications.iter().any(|n| n.contains("READY=1")),
+        "the refused daemon never said READY"
+    );
+    // It did not touch the bus either: nobody owns the name on the second one.
+    let out = posctl(two.address(), &["status"]);
+    assert!(
+        text(&out.stderr).contains("ServiceUnknown"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = posctl(one.address(), &["status"]);
+    assert!(
+        out.status.success(),
+        "the first serves on: {}",
+        text(&out.stderr)
+    );
+    assert!(first.stop().success());
+}
+
+#[test]
+fn a_killed_daemon_never_blocks_the_next_start() {
+    let bus = TestBus::start();
+    let root = bus.dir.path();
+    let mut killed = DaemonSetup::new(bus.address(), root).start();
+    killed.signal(libc::SIGKILL);
+    killed.wait();
+    assert!(
+        killed.state_dir.join(posd::paths::LOCK_FILE).exists(),
+        "the lock file stays behind"
+    );
+    // The kernel released the lock with the process: the next one starts on the same state.
+    let mut next = DaemonSetup::new(bus.address(), root).start();
+    let out = posctl(bus.address(), &["status"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(next.stop().success());
+}
+
+/// Every value of `Manager1.State` that `PropertiesChanged` announces on `conn`'s bus.
+async fn state_announcements(conn: &zbus::Connection) -> zbus::MessageStream {
+    let rule = zbus::MatchRule::builder()
+        .msg_type(zbus::message::Type::Signal)
+        .interface("org.freedesktop.DBus.Properties")
+        .member("PropertiesChanged")
+        .path("/org/posd/Posd1")
+        .build()
+        .expect("match rule");
+    zbus::MessageStream::for_match_rule(rule, conn, None)
+        .await
+        .expect("subscribe")
+}
+
+/// The `State` values in the announcements that arrived within `duration`.
+async fn states_within(stream: &mut zbus::MessageStream, duration: Duration) -> Vec<String> {
+    let mut states = Vec::new();
+    let deadline = tokio::time::Instant::now() + duration;
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, stream.next()).await {
+        let Ok((interface, changed, _)) = message.body().deserialize::<(
+            String,
+            std::collections::HashMap<String, zbus::OwnedVariant>,
+            Vec<String>,
+        )>() else {
+            continue;
+        };
+        if interface != "org.posd.Manager1" {
+            continue;
+        }
+        if let Some(state) = changed.get("State") {
+            states.push(String::try_from(state.clone()).expect("a string"));
+        }
+    }
+    states
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn state_is_not_degraded_while_devices_connect_at_start() {
+    let bus = TestBus::start();
+    let printer = FakePrinter::listen(0);
+    let pty = Pty::open();
+    let link = bus.dir.path().join("ttyScanner");
+    repoint_symlink(&link, &pty.slave_path);
+    let config = format!(
+        "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n\
+         [[devices]]\nname = \"scanner\"\nkind = \"scanner\"\nconnection = \"serial:{}?baud=9600\"\n",
+        printer.connection(),
+        link.display()
+    );
+    // Listening before the daemon exists, so the very first announcement is seen.
+    let conn = bus.client().await;
+    let mut announcements = state_announcements(&conn).await;
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(&config)
+        .start();
+    let mut states = states_within(&mut announcements, Duration::from_secs(2)).await;
+    let manager = Manager1Proxy::new(&conn).await.expect("proxy");
+    for name in ["receipt", "scanner"] {
+        let device = posd::client::Device1Proxy::builder(&conn)
+            .path(posd::client::device_path(name))
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .expect("device proxy");
+        eventually(&format!("{name} online"), || async {
+            device.state().await.is_ok_and(|s| s == "online")
+        })
+        .await;
+    }
+    states.extend(states_within(&mut announcements, Duration::from_millis(500)).await);
+    assert!(
+        !states.iter().any(|s| s == "degraded"),
+        "devices still connecting are not failed: {states:?}\n{}",
+        daemon.log()
+    );
+    assert_eq!(
+        states.last().map(String::as_str),
+        Some("running"),
+        "{states:?}"
+    );
+    assert_eq!(manager.state().await.expect("State"), "running");
+
+    // A device that has tried and failed is: the state is honest, not just quiet.
+    let mut states_on_stop = state_announcements(&conn).await;
+    assert!(daemon.stop().success());
+    assert_eq!(
+        states_within(&mut states_on_stop, Duration::from_millis(300)).await,
+        vec!["stopping"]
+    );
+    let unreachable = format!(
+        "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"tcp:127.0.0.1:{}\"\n",
+        free_port()
+    );
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(&unreachable)
+        .start();
+    eventually(
+        "degraded once the printer's first attempt failed",
+        || async { manager.state().await.is_ok_and(|s| s == "degraded") },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_start_log_counts_open_sales_apart_from_completed_ones() {
+    use std::collections::HashMap;
+    use zbus::Variant;
+    let bus = TestBus::start();
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("proxy");
+    let sale = || {
+        let manager = &manager;
+        let conn = &conn;
+        async move {
+            let path = manager.open_sale(HashMap::new()).await.expect("OpenSale");
+            let sale = sale_proxy(conn, path).await;
+            sale.add_item(HashMap::from([
+                ("name", Variant::from("Brot")),
+                ("qty", Variant::from("1")),
+                ("unit_price", Variant::from("2.00")),
+                ("tax_rate", Variant::from("10")),
+            ]))
+            .await
+            .expect("AddItem");
+            sale
+        }
+    };
+    for n in 0..3 {
+        let completed = sale().await;
+        completed
+            .add_tender("cash", "2.00", HashMap::new())
+            .await
+            .expect("cash");
+        completed
+            .checkout(&format!("key-{n}"))
+            .await
+            .expect("Checkout");
+    }
+    let _open = sale().await;
+    assert!(daemon.stop().success());
+
+    let daemon = DaemonSetup::new(bus.address(), bus.dir.path()).start();
+    let log = daemon.log();
+    assert!(log.contains("restored 1 open sale(s)"), "{log}");
+    assert!(
+        log.contains("kept 3 sale(s) completed in the last 24 hours reachable"),
+        "{log}"
+    );
+    assert!(!log.contains("restored 4"), "{log}");
+}
+
+/// Runs `posd --check-config` on a config directory holding `posd_toml` (if any), with
+/// `env` set, and returns its exit code and stderr with the directory written as `DIR`.
+fn check_config(posd_toml: Option<&str>, env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    if let Some(text) = posd_toml {
+        std::fs::write(dir.path().join("posd.toml"), text).expect("write");
+    }
+    let mut command = Command::new(POSD);
+    command
+        .arg("--config-dir")
+        .arg(dir.path())
+        .arg("--check-config");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("POSD_") {
+            command.env_remove(key);
+        }
+    }
+    command.envs(env.iter().copied());
+    let out = run(&mut command);
+    let stderr = text(&out.stderr).replace(&dir.path().display().to_string(), "DIR");
+    (out.status.code(), stderr)
+}
+
+const REFUSING: &str = "posd: refusing to start; see systemd/posd.toml.example for every key\n";
+
+#[test]
+fn an_unknown_key_is_printed_on_one_line_without_a_stray_location() {
+    let (code, stderr) = check_config(Some("[store]\ncurreny = \"EUR\"\n"), &[]);
+    assert_eq!(code, Some(78));
+    assert_eq!(
+        stderr,
+        format!(
+            "posd: invalid configuration: DIR/posd.toml: key `store.curreny`: unknown key, \
+             expected one of `id`, `currency`, `locale`, `cash_rounding`\n{REFUSING}"
+        )
+    );
+    let (_, stderr) = check_config(Some("[store]\nid = 1\n"), &[]);
+    assert_eq!(
+        stderr,
+        format!(
+            "posd: invalid configuration: DIR/posd.toml: key `store.id`: invalid type: \
+             integer `1`, expected a string\n{REFUSING}"
+        )
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_shows_the_line_with_a_caret() {
+    let (code, stderr) = check_config(Some("[store]\nid = \"S1\"\nlocale = de-AT\n"), &[]);
+    assert_eq!(code, Some(78));
+    assert_eq!(
+        stderr,
+        format!(
+            "posd: invalid configuration: DIR/posd.toml: not valid TOML: line 3, column 10: \
+             string values must be quoted, expected literal string\n\
+             \x20   3 | locale = de-AT\n\
+             \x20     |          ^^^^^\n{REFUSING}"
+        )
+    );
+}
+
+#[test]
+fn an_environment_error_names_the_whole_variable() {
+    let (code, stderr) = check_config(None, &[("POSD_STORE__CURRENCY", "DOLLARS")]);
+    assert_eq!(code, Some(78));
+    assert_eq!(
+        stderr,
+        format!(
+            "posd: invalid configuration: environment variable POSD_STORE__CURRENCY: key \
+             `store.currency`: `DOLLARS` is not a supported ISO 4217 currency; expected one of \
+             EUR, CZK, CHF, PLN, HUF, GBP, USD, DKK, SEK, NOK, RON, BGN\n{REFUSING}"
+        )
+    );
+    let (_, stderr) = check_config(None, &[("POSD_DATABASE__BUSY_TIMEOUT_MS", "soon")]);
+    assert_eq!(
+        stderr,
+        format!(
+            "posd: invalid configuration: environment variable POSD_DATABASE__BUSY_TIMEOUT_MS: \
+             key `database.busy_timeout_ms`: invalid type: string \"soon\", expected an \
+             integer\n{REFUSING}"
+        )
+    );
+}

@@ -31,6 +31,9 @@ pub trait Manager1 {
     /// Life-cycle state.
     #[zbus(property)]
     fn state(&self) -> zbus::Result<String>;
+    /// Absolute path of the daemon's state database.
+    #[zbus(property)]
+    fn database_path(&self) -> zbus::Result<String>;
     /// Re-read the configuration (admin).
     fn reload_config(&self) -> zbus::Result<()>;
     /// What a code is.
@@ -154,6 +157,7 @@ pub const MANAGER_PROPERTIES: &[&str] = &[
     "Currency",
     "Locale",
     "State",
+    "DatabasePath",
 ];
 
 /// The D-Bus error name and message of a failed call, as a technician should see them;

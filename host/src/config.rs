@@ -28,7 +28,8 @@ pub enum ConfigError {
     Syntax {
         /// File name or `environment`.
         source_name: String,
-        /// The parser's message, with line and column.
+        /// Line and column, the parser's message, then the line itself with a caret under
+        /// the spot on lines of their own.
         reason: String,
     },
     /// A key is unknown, has the wrong type or a value that is not allowed.
@@ -646,13 +647,39 @@ impl Source {
         }
     }
 
-    /// Names the environment variable behind a key, so the technician sees what to change.
+    /// Names the environment variable behind a key, so the technician sees what to change:
+    /// the one that sets the key, else those that set something in its section (a value
+    /// rule such as `plugins.install_directory` may be broken by its neighbour).
     fn describe_key(&self, key: &str) -> String {
         match self {
             Source::File { .. } => self.name(),
-            Source::Environment(_) => {
-                let top = key.split(['.', '[']).next().unwrap_or(key);
-                format!("environment variable {ENV_PREFIX}{}…", top.to_uppercase())
+            Source::Environment(vars) => {
+                let key_of = |variable: &str| {
+                    variable
+                        .strip_prefix(ENV_PREFIX)
+                        .unwrap_or(variable)
+                        .to_lowercase()
+                        .replace("__", ".")
+                };
+                let mut names: Vec<&str> = vars
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|v| key_of(v) == key)
+                    .collect();
+                if names.is_empty() {
+                    let section = key.split(['.', '[']).next().unwrap_or(key);
+                    names = vars
+                        .keys()
+                        .map(String::as_str)
+                        .filter(|v| key_of(v).split('.').next() == Some(section))
+                        .collect();
+                }
+                names.sort_unstable();
+                match names.as_slice() {
+                    [] => format!("the {ENV_PREFIX}* environment variables"),
+                    [one] => format!("environment variable {one}"),
+                    many => format!("environment variables {}", many.join(", ")),
+                }
             }
         }
     }
@@ -727,12 +754,14 @@ fn check_file(path: &Path, text: &str) -> Result<(), ConfigError> {
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::Syntax {
             source_name: source_name.clone(),
-            reason: e.to_string().trim().replace('\n', " "),
+            reason: describe_syntax_error(text, &e),
         })?;
     let config: Config =
         serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let path = e.path().to_string();
-            let (key, reason) = describe_deserialize_error(&path, &e.into_inner().to_string());
+            // The message alone: the error's Display adds "in `store`" on a line of its
+            // own, and the key is named by us already.
+            let (key, reason) = describe_deserialize_error(&path, e.into_inner().message());
             ConfigError::Invalid {
                 source_name: source_name.clone(),
                 key,
@@ -777,6 +806,43 @@ fn build_and_check(
             reason,
         })?;
     Ok(config)
+}
+
+/// The parser's message as a person reads it: where, what, and the line with a caret under
+/// the spot, each on its own line (the parser's own rendering, squashed onto one line, was
+/// unreadable).
+fn describe_syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let start = span.start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line_number = text[..line_start].matches('\n').count() + 1;
+    let line = text[line_start..line_end].trim_end_matches('\r');
+    let before = &text[line_start..start];
+    let column = before.chars().count() + 1;
+    // Tabs stay tabs under the line, so the caret lines up however the terminal shows them.
+    let indent: String = before
+        .chars()
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let width = text[start..span.end.clamp(start, line_end)]
+        .chars()
+        .count()
+        .max(1);
+    let gutter = " ".repeat(line_number.to_string().len());
+    format!(
+        "line {line_number}, column {column}: {message}\n    {line_number} | {line}\n    {gutter} | {indent}{}",
+        "^".repeat(width)
+    )
 }
 
 /// Turns serde's message into key and reason, the key pointing at the typo itself.
@@ -1040,6 +1106,53 @@ mod tests {
             .expect_err("refused")
             .to_string();
         assert!(err.contains("posd.toml") && err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn a_syntax_error_shows_its_line_with_a_caret_under_the_spot() {
+        let text = "[store]\nid = \"S1\"\n\tlocale = de-AT\n";
+        let error = text.parse::<toml::Table>().expect_err("not TOML");
+        let described = describe_syntax_error(text, &error);
+        let lines: Vec<&str> = described.lines().collect();
+        assert_eq!(lines.len(), 3, "{described}");
+        assert!(lines[0].starts_with("line 3, column 11: "), "{described}");
+        assert_eq!(lines[1], "    3 | \tlocale = de-AT");
+        assert_eq!(
+            lines[2], "      | \t         ^^^^^",
+            "carets under `de-AT`: {described}"
+        );
+    }
+
+    #[test]
+    fn an_environment_error_names_the_whole_variable() {
+        let dir = dir_with(&[]);
+        let err = load_from(
+            dir.path(),
+            &[
+                ("POSD_DATABASE__BUSY_TIMEOUT_MS", "soon"),
+                ("POSD_STORE__ID", "S1"),
+            ],
+            None,
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            err.starts_with(
+                "environment variable POSD_DATABASE__BUSY_TIMEOUT_MS: key `database.busy_timeout_ms`: "
+            ),
+            "{err}"
+        );
+        let err = load_from(
+            dir.path(),
+            &[("POSD_PLUGINS__INSTALL_DIRECTORY", "/opt/plugins")],
+            None,
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            err.starts_with("environment variable POSD_PLUGINS__INSTALL_DIRECTORY: "),
+            "{err}"
+        );
     }
 
     #[test]

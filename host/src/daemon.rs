@@ -6,8 +6,9 @@
 //! `State=stopping`, release the name so new calls go nowhere, let calls in flight finish,
 //! flush and close the database, exit 0.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -15,7 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::bus::{self, BusChoice, Manager, NameError};
 use crate::config::{self, Config, ConfigError, ConfigSources};
-use crate::devices::{self, DeviceEvent, DeviceManager, Registry};
+use crate::devices::{self, Device, DeviceEvent, DeviceManager, DeviceState, Registry};
 use crate::notify::Notifier;
 use crate::plugins::{FailedPlugin, PluginManager, PluginSettings};
 use crate::sale::book::{Book, Till};
@@ -47,6 +48,20 @@ pub enum DaemonError {
     /// The name is owned by another process or refused by policy.
     #[error("{0}")]
     Name(#[from] NameError),
+    /// Another daemon holds the state directory: two daemons on one database would serve the
+    /// same register twice and number receipts against each other.
+    #[error(
+        "the state directory {} is in use by another posd ({}): one database, one daemon; \
+         stop that one first",
+        dir.display(),
+        pid.map_or_else(|| "its pid is not recorded yet".to_string(), |p| format!("pid {p}"))
+    )]
+    StateInUse {
+        /// The state directory.
+        dir: PathBuf,
+        /// The holder's pid, as it recorded it in the lock file.
+        pid: Option<u32>,
+    },
     /// The bus connection broke while serving.
     #[error("lost the connection to the bus")]
     BusLost,
@@ -64,7 +79,9 @@ impl DaemonError {
             DaemonError::Store(StoreError::TooNew { .. }) => EXIT_DATAERR,
             DaemonError::Store(StoreError::StateDirectory { .. }) => EXIT_CANTCREAT,
             DaemonError::Store(_) => EXIT_IOERR,
-            DaemonError::Name(NameError::Taken { .. }) => EXIT_UNAVAILABLE,
+            DaemonError::Name(NameError::Taken { .. }) | DaemonError::StateInUse { .. } => {
+                EXIT_UNAVAILABLE
+            }
             DaemonError::Name(NameError::Bus(_)) => EXIT_NOPERM,
             DaemonError::Connect { .. } | DaemonError::BusLost | DaemonError::Bus(_) => {
                 EXIT_UNAVAILABLE
@@ -117,6 +134,58 @@ fn plugins_failed_message(failed: &[FailedPlugin]) -> String {
     message
 }
 
+/// The state directory, held by one daemon: an exclusive `flock` on [`paths::LOCK_FILE`],
+/// which holds the holder's pid for the next one's message. The kernel releases the lock
+/// when the process ends however it ends, so a daemon that was killed never blocks the next
+/// start, and no stale file needs cleaning up.
+///
+/// [`paths::LOCK_FILE`]: crate::paths::LOCK_FILE
+#[derive(Debug)]
+pub struct StateLock {
+    _file: std::fs::File,
+}
+
+/// Takes the state directory for this process (creating it if need be), or says which
+/// daemon has it. Taken before anything else of the state is touched, and before a
+/// development daemon starts its private bus.
+pub fn lock_state(state_dir: &Path) -> Result<StateLock, DaemonError> {
+    use std::io::{Read, Seek, Write};
+    let unusable = |reason: String| {
+        DaemonError::Store(StoreError::StateDirectory {
+            path: state_dir.to_path_buf(),
+            reason,
+        })
+    };
+    std::fs::create_dir_all(state_dir).map_err(|e| unusable(e.to_string()))?;
+    let path = state_dir.join(crate::paths::LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            return Err(DaemonError::StateInUse {
+                dir: state_dir.to_path_buf(),
+                pid: text.trim().parse().ok(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(unusable(format!("cannot lock {}: {e}", path.display())));
+        }
+    }
+    file.set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .map_err(|e| unusable(format!("{}: {e}", path.display())))?;
+    Ok(StateLock { _file: file })
+}
+
 /// Changes the log filter at run time; `Err` if the filter is invalid.
 pub type SetLogFilter = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
@@ -135,6 +204,9 @@ pub struct Options {
     /// Devices used while the configuration declares none (development mode's virtual
     /// printer); re-applied after every reload.
     pub fallback_devices: Vec<crate::config::DeviceConfig>,
+    /// Development mode (`posd --session`): plugins are installed into and loaded from the
+    /// state directory unless the configuration names plugin directories.
+    pub development: bool,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT. Returns after a clean shutdown.
@@ -146,7 +218,10 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         config,
         set_log_filter,
         fallback_devices,
+        development,
     } = options;
+    let development_plugins = development.then(|| crate::paths::development_plugin_dir(&state_dir));
+    let config = with_development_plugins(config, development_plugins.as_deref());
     let notifier = Arc::new(Notifier::from_env());
     // Installed first: a signal during start-up must not kill us half-initialised.
     let mut sigterm = signal(SignalKind::terminate()).map_err(io_bus)?;
@@ -162,10 +237,12 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
             .map_err(|_| StoreError::Stopped)??
     };
     tracing::info!(path = %db.path().display(), "database open");
+    let database_path = std::path::absolute(db.path()).unwrap_or_else(|_| db.path().to_path_buf());
 
     notifier.status("connecting to the bus");
     let (control_tx, mut control_rx) = mpsc::channel(8);
     let shared = Shared::new(Identity::of(&config), control_tx);
+    shared.set_database_path(&database_path);
     let cache_dir = state_dir.join("plugin-cache");
     // Snapshots of an earlier run are mapped by nobody any more.
     let _ = std::fs::remove_dir_all(&cache_dir);
@@ -188,7 +265,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
             reason: format!("cannot read the till's day: {e}"),
         })
     })?;
-    let open_sales = book.restore().await.map_err(|e| {
+    let restored_sales = book.restore().await.map_err(|e| {
         DaemonError::Store(StoreError::StateDirectory {
             path: state_dir.clone(),
             reason: format!("cannot restore the open sales: {e}"),
@@ -226,7 +303,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     ));
     notifier.status("loading plugins");
     plugins.reload().await;
-    for id in &open_sales {
+    for id in &restored_sales {
         let object = bus::sale::SaleObject::new(id, book.clone(), journal.clone());
         if let Err(e) = conn
             .object_server()
@@ -236,13 +313,13 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
             tracing::error!(sale = %id, "cannot restore the sale's object: {e}");
         }
     }
-    if !open_sales.is_empty() {
-        tracing::info!("restored {} open sale(s)", open_sales.len());
-    }
+    log_restored(&book, &restored_sales).await;
     let state_changes = Arc::new(tokio::sync::Notify::new());
+    let settled = Settled::default();
     let keeper = tokio::spawn(keep_state(
         conn.clone(),
         devices.registry(),
+        settled.clone(),
         plugins.clone(),
         shared.clone(),
         state_changes.clone(),
@@ -252,6 +329,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         events_rx,
         plugins.clone(),
         shared.clone(),
+        settled.clone(),
         state_changes.clone(),
     ));
     let courier = tokio::spawn(crate::outbox::run_worker(
@@ -275,7 +353,9 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         config_sources,
         set_log_filter,
         devices,
+        settled,
         fallback_devices,
+        development_plugins,
         plugins,
         cache_dir,
         book,
@@ -344,6 +424,54 @@ async fn watchdog_loop(interval: Duration, db: Database, notifier: Arc<Notifier>
     }
 }
 
+/// Says what came back from the database: the open sales a cashier continues, and apart
+/// from them the sales completed in the last day, whose objects stay so that a frontend that
+/// lost the answer to a checkout can retry it and get its receipt.
+async fn log_restored(book: &Book, restored: &[String]) {
+    let mut open = 0usize;
+    let mut completed = 0usize;
+    for id in restored {
+        match book.get(id).await.map(|sale| sale.state) {
+            Ok(crate::sale::model::SaleState::Open) => open += 1,
+            Ok(_) => completed += 1,
+            Err(_) => {}
+        }
+    }
+    if open > 0 {
+        tracing::info!("restored {open} open sale(s)");
+    }
+    if completed > 0 {
+        tracing::info!(
+            "kept {completed} sale(s) completed in the last 24 hours reachable, \
+             so that a retried checkout gets its receipt"
+        );
+    }
+}
+
+/// Applies development mode's plugin directory: while the configuration keeps the built-in
+/// plugin directories (the packaged daemon's, which a developer can't write), plugins are
+/// installed into and loaded from `dir` in the state directory instead of
+/// `/var/lib/posd/plugins`; the system's `/usr/lib/posd/plugins` is still searched. A
+/// configuration that names its own directories is left as it is.
+fn with_development_plugins(mut config: Config, dir: Option<&Path>) -> Config {
+    let Some(dir) = dir else {
+        return config;
+    };
+    let defaults = crate::config::PluginsConfig::default();
+    if config.plugins.directories == defaults.directories
+        && config.plugins.install_directory == defaults.install_directory
+    {
+        let packaged = defaults.install_directory;
+        config.plugins.directories = defaults
+            .directories
+            .into_iter()
+            .map(|d| if d == packaged { dir.to_path_buf() } else { d })
+            .collect();
+        config.plugins.install_directory = dir.to_path_buf();
+    }
+    config
+}
+
 /// The till settings of the sale book.
 fn till_of(config: &Config, shared: &Shared) -> Till {
     Till {
@@ -381,9 +509,43 @@ fn plugin_settings(config: &Config, cache_dir: &std::path::Path) -> PluginSettin
     }
 }
 
-/// Running, or degraded while a device is not online or a plugin is failed.
-fn desired_state(registry: &Registry, plugins: &PluginManager) -> ServiceState {
-    if devices::any_not_online(registry) || plugins.any_failed() {
+/// The devices that have reported the outcome of their first attempt to connect since they
+/// were started, by name. A device starts out `offline` ("not connected yet") until its
+/// supervisor has tried; counting that as a failure made `State` go `degraded` for a moment
+/// on every start and every restart of a device. A started device is a new [`Device`], so a
+/// device restarted by a reload is unsettled again until it reports.
+#[derive(Debug, Clone, Default)]
+struct Settled(Arc<Mutex<HashMap<String, Weak<Device>>>>);
+
+impl Settled {
+    /// `device` has reported: from now on its state counts.
+    fn record(&self, device: &Arc<Device>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(device.name.clone(), Arc::downgrade(device));
+    }
+
+    /// Whether `device` (this very start of it) has reported.
+    fn contains(&self, device: &Arc<Device>) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&device.name)
+            .and_then(Weak::upgrade)
+            .is_some_and(|known| Arc::ptr_eq(&known, device))
+    }
+}
+
+/// Running, or degraded while a device that has tried to connect is not online or a plugin is
+/// failed. A device still on its first attempt has not failed.
+fn desired_state(registry: &Registry, settled: &Settled, plugins: &PluginManager) -> ServiceState {
+    let failing_device = registry
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .any(|d| d.status().state != DeviceState::Online && settled.contains(d));
+    if failing_device || plugins.any_failed() {
         ServiceState::Degraded
     } else {
         ServiceState::Running
@@ -394,13 +556,15 @@ fn desired_state(registry: &Registry, plugins: &PluginManager) -> ServiceState {
 async fn keep_state(
     conn: zbus::Connection,
     registry: Registry,
+    settled: Settled,
     plugins: Arc<PluginManager>,
     shared: Arc<Shared>,
     changes: Arc<tokio::sync::Notify>,
 ) {
     loop {
         changes.notified().await;
-        bus::announce_state(&conn, &shared, desired_state(&registry, &plugins)).await;
+        let state = desired_state(&registry, &settled, &plugins);
+        bus::announce_state(&conn, &shared, state).await;
     }
 }
 
@@ -411,6 +575,7 @@ async fn publish_device_events(
     mut events: mpsc::UnboundedReceiver<DeviceEvent>,
     plugins: Arc<PluginManager>,
     shared: Arc<Shared>,
+    settled: Settled,
     state_changes: Arc<tokio::sync::Notify>,
 ) {
     while let Some(event) = events.recv().await {
@@ -435,6 +600,9 @@ async fn publish_device_events(
                 bus::device::publish_scan(&conn, &device, &scan, &kind).await
             }
             event @ DeviceEvent::StatusChanged { .. } => {
+                if let DeviceEvent::StatusChanged { device, .. } = &event {
+                    settled.record(device);
+                }
                 let result = bus::device::publish(&conn, event).await;
                 state_changes.notify_one();
                 result
@@ -457,7 +625,9 @@ struct Running {
     config_sources: ConfigSources,
     set_log_filter: Option<SetLogFilter>,
     devices: DeviceManager,
+    settled: Settled,
     fallback_devices: Vec<crate::config::DeviceConfig>,
+    development_plugins: Option<PathBuf>,
     plugins: Arc<PluginManager>,
     cache_dir: std::path::PathBuf,
     book: Arc<Book>,
@@ -490,8 +660,8 @@ impl Running {
 
     /// Running, or degraded while a device is not online or a plugin is failed.
     async fn refresh_state(&self) {
-        self.set_state(desired_state(&self.devices.registry(), &self.plugins))
-            .await;
+        let state = desired_state(&self.devices.registry(), &self.settled, &self.plugins);
+        self.set_state(state).await;
     }
 
     /// Starts, stops and restarts devices to match `config`, with their bus objects. A printer
@@ -587,7 +757,9 @@ impl Running {
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));
         let new = match loaded {
-            Ok(loaded) => loaded.config,
+            Ok(loaded) => {
+                with_development_plugins(loaded.config, self.development_plugins.as_deref())
+            }
             Err(e) => {
                 tracing::error!("reload refused, the running configuration stays: {e}");
                 self.notifier.reloaded(&format!("reload refused: {e}"));
@@ -733,5 +905,52 @@ impl Running {
         drop(self.conn);
         tracing::info!("stopped");
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn development_mode_keeps_plugins_in_the_state_directory_unless_configured() {
+        let dir = Path::new("/home/dev/.local/state/posd/plugins");
+        let config = with_development_plugins(Config::default(), Some(dir));
+        assert_eq!(config.plugins.install_directory, dir);
+        assert_eq!(
+            config.plugins.directories,
+            vec![PathBuf::from("/usr/lib/posd/plugins"), dir.to_path_buf()],
+            "the packaged plugins are still found"
+        );
+
+        let mut own = Config::default();
+        own.plugins.directories = vec![PathBuf::from("/opt/plugins")];
+        own.plugins.install_directory = PathBuf::from("/opt/plugins");
+        assert_eq!(
+            with_development_plugins(own.clone(), Some(dir)),
+            own,
+            "a configuration that names its directories wins"
+        );
+        assert_eq!(
+            with_development_plugins(Config::default(), None),
+            Config::default(),
+            "production is untouched"
+        );
+    }
+
+    #[test]
+    fn a_second_lock_on_the_state_directory_names_the_holder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = dir.path().join("state");
+        let held = lock_state(&state).expect("first lock");
+        match lock_state(&state) {
+            Err(DaemonError::StateInUse { dir, pid }) => {
+                assert_eq!(dir, state);
+                assert_eq!(pid, Some(std::process::id()));
+            }
+            other => panic!("expected StateInUse, got {other:?}"),
+        }
+        drop(held);
+        lock_state(&state).expect("free again once released");
     }
 }

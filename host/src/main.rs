@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use posd::bus::BusChoice;
-use posd::bus::private::PrivateBus;
+use posd::bus::private::{PrivateBus, RecordedAddress};
 use posd::config::{self, ConfigSources};
 use posd::daemon::{self, EXIT_CONFIG, Options, SetLogFilter};
 use posd::devmode::VirtualReceiptPrinter;
@@ -18,8 +18,10 @@ use tracing_subscriber::prelude::*;
 #[derive(Debug, Parser)]
 #[command(name = "posd", version)]
 struct Cli {
-    /// Serve on the session bus instead of the system bus. Without a session bus, posd starts
-    /// a private bus of its own and prints how to reach it.
+    /// Development mode: serve on the session bus instead of the system bus. Without a
+    /// session bus, posd starts a private bus of its own, prints how to reach it and records
+    /// its address where `posctl --session` finds it. Plugins install into the state
+    /// directory's `plugins/` unless the configuration names plugin directories.
     #[arg(long, conflicts_with = "bus_address")]
     session: bool,
     /// Serve on the bus at this D-Bus address (e.g. `unix:path=/run/posd-test/bus`).
@@ -98,6 +100,16 @@ fn main() -> ExitCode {
         };
     }
 
+    // One daemon per state directory, decided before a development daemon starts a bus of
+    // its own or records its address where posctl looks.
+    let state_lock = match daemon::lock_state(&state_dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("posd: {e}");
+            return exit(e.exit_code());
+        }
+    };
+
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("posd")
@@ -109,8 +121,10 @@ fn main() -> ExitCode {
             return exit(71);
         }
     };
-    // Kept alive until the daemon has stopped; dropping it stops the bus.
+    // Kept alive until the daemon has stopped; dropping them stops the bus and removes its
+    // recorded address.
     let mut private_bus = None;
+    let mut recorded_address = None;
     let bus = if let Some(address) = cli.bus_address.clone() {
         BusChoice::Address(address)
     } else if cli.session {
@@ -120,6 +134,7 @@ fn main() -> ExitCode {
             match start_private_bus() {
                 Ok(bus) => {
                     let address = bus.address().to_string();
+                    recorded_address = Some(record_address(&address, &state_dir));
                     private_bus = Some(bus);
                     BusChoice::Address(address)
                 }
@@ -156,14 +171,18 @@ fn main() -> ExitCode {
         config: loaded.config,
         set_log_filter,
         fallback_devices: virtual_printer.iter().map(|p| p.device()).collect(),
+        development: cli.session,
     };
     let result = runtime.block_on(daemon::run(options));
     drop(virtual_printer);
+    drop(recorded_address);
     if let Some(bus) = private_bus {
         let dir = bus.dir().to_path_buf();
         drop(bus);
         let _ = std::fs::remove_dir_all(dir);
     }
+    // Released last: the database is closed by now.
+    drop(state_lock);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -189,8 +208,9 @@ fn start_private_bus() -> std::io::Result<PrivateBus> {
     let dir = std::env::temp_dir().join(format!("posd-bus-{}", std::process::id()));
     let bus = PrivateBus::start(&dir)?;
     eprintln!("posd: there is no session bus here, so posd started a private bus.");
+    eprintln!("posd: reach it with:  posctl --session status");
     eprintln!(
-        "posd: reach it with:  posctl --bus-address '{}' status",
+        "posd:            or:  posctl --bus-address '{}' status",
         bus.address()
     );
     eprintln!(
@@ -198,6 +218,17 @@ fn start_private_bus() -> std::io::Result<PrivateBus> {
         bus.address()
     );
     Ok(bus)
+}
+
+/// Writes the private bus's address where `posctl --session` looks for it. A place that
+/// can't be written is reported and skipped: the address is printed as well.
+fn record_address(address: &str, state_dir: &std::path::Path) -> RecordedAddress {
+    let files = paths::bus_address_files(state_dir, env);
+    let (record, failures) = RecordedAddress::write(address, &files);
+    for failure in failures {
+        eprintln!("posd: cannot record the bus address for posctl: {failure}");
+    }
+    record
 }
 
 /// Logs to stderr (the journal under systemd). `RUST_LOG` wins over `log.level`; otherwise

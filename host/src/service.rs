@@ -3,8 +3,9 @@
 //! The D-Bus objects read from here; the main loop ([`crate::daemon`]) is the only writer.
 //! Keeping it free of zbus lets tests and `posctl` share the vocabulary (`ServiceState`).
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -77,6 +78,7 @@ pub struct Shared {
     state: RwLock<ServiceState>,
     in_flight: InFlight,
     control: mpsc::Sender<Control>,
+    database_path: OnceLock<PathBuf>,
 }
 
 impl Shared {
@@ -87,6 +89,7 @@ impl Shared {
             state: RwLock::new(ServiceState::Starting),
             in_flight: InFlight::default(),
             control,
+            database_path: OnceLock::new(),
         })
     }
 
@@ -104,6 +107,18 @@ impl Shared {
         let changed = *guard != identity;
         *guard = identity;
         changed
+    }
+
+    /// Records where the state database is, once it is open. Set once per run: the daemon
+    /// never moves its database, so tools reading it directly (`posctl ledger verify`) can ask
+    /// the daemon they talk to instead of guessing a state directory. Later calls are ignored.
+    pub fn set_database_path(&self, path: &Path) {
+        let _ = self.database_path.set(path.to_path_buf());
+    }
+
+    /// The state database's path, once it is open.
+    pub fn database_path(&self) -> Option<&Path> {
+        self.database_path.get().map(PathBuf::as_path)
     }
 
     /// The current life-cycle state.

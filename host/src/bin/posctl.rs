@@ -1,8 +1,10 @@
 //! `posctl`: the technicians' command line for a running posd.
 //!
 //! Talks to the daemon over D-Bus like any frontend, so what it shows is what frontends see.
-//! Every command takes `--json` for scripts. A failed call prints the D-Bus error name and
-//! message and exits non-zero.
+//! Every command takes `--json` for scripts: stdout then holds JSON only (a document per
+//! line for `scan-monitor`); notes go to stderr. A failed call prints the D-Bus error name and
+//! message and exits non-zero. A reader that stops reading (`posctl … | head`) ends the output
+//! quietly.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -14,12 +16,64 @@ use posd::client::{
     MANAGER_PROPERTIES, Manager1Proxy, Printer1Proxy, Register1Proxy, device_path, error_reply,
 };
 use serde_json::{Value, json};
+use tokio::signal::unix::SignalKind;
+
+/// Prints a line on stdout. A reader that went away (`posctl … | head`) is not an error of
+/// posctl's: the rest of the output is dropped quietly (see [`emit`]).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        emit(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Prints on stdout without a newline (text that brings its own), like [`out!`].
+macro_rules! out_raw {
+    ($($arg:tt)*) => {
+        emit(format_args!($($arg)*))
+    };
+}
+
+/// Prints a line on stderr: notes, warnings and errors, never what a script parses. A closed
+/// stderr loses the note rather than panicking.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Set once stdout is closed: nothing more is written, and endless commands (`scan-monitor`)
+/// end.
+static OUTPUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes to stdout. `println!` panics with a backtrace when the reader has gone (a closed
+/// pipe); posctl instead stops writing and finishes with the exit status of what it did, so
+/// `posctl … | head` ends quietly and a failure still shows in the status.
+fn emit(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if output_closed() {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        OUTPUT_CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            note!("posctl: cannot write the output: {e}");
+        }
+    }
+}
+
+/// Whether stdout has been closed by its reader.
+fn output_closed() -> bool {
+    OUTPUT_CLOSED.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 /// Inspect and control a running posd.
 #[derive(Debug, Parser)]
 #[command(name = "posctl", version)]
 struct Cli {
-    /// Talk to posd on the session bus instead of the system bus.
+    /// Talk to posd on the session bus instead of the system bus; without a session bus (or
+    /// without posd on it), on the private bus a development posd recorded.
     #[arg(long, global = true, conflicts_with = "bus_address")]
     session: bool,
     /// Talk to posd on the bus at this D-Bus address.
@@ -63,7 +117,8 @@ enum Command {
         /// Receipt id, e.g. 0001-01-000042.
         id: String,
     },
-    /// Check the books (reads the database directly; works while posd is down).
+    /// Check the books (reads the database directly: the running posd's, or with posd down
+    /// the one of --state-dir or the default state directory; says which).
     Ledger {
         #[command(subcommand)]
         action: LedgerAction,
@@ -73,7 +128,8 @@ enum Command {
         #[command(subcommand)]
         action: DayAction,
     },
-    /// Partner messages waiting, delivered or dead (reads the database directly).
+    /// Partner messages waiting, delivered or dead (reads the database directly, as
+    /// `ledger` does).
     Outbox {
         /// Only messages in this state: pending, delivered or dead.
         #[arg(long, value_name = "STATE")]
@@ -81,7 +137,8 @@ enum Command {
         /// How many, newest first.
         #[arg(long, default_value_t = 50)]
         limit: i64,
-        /// The state directory [default: as posd chooses it].
+        /// Read the database in this state directory, without asking a daemon [default: the
+        /// running posd's database, else the state directory as posd chooses it].
         #[arg(long, value_name = "DIR")]
         state_dir: Option<std::path::PathBuf>,
     },
@@ -177,7 +234,8 @@ enum LedgerAction {
     /// postings, no account is below its floor, receipts are numbered without gaps, and
     /// SQLite's integrity check passes. Exits non-zero at the first breach.
     Verify {
-        /// The state directory [default: $STATE_DIRECTORY, else the XDG state directory,
+        /// Read the database in this state directory, without asking a daemon [default: the
+        /// running posd's database, else $STATE_DIRECTORY, else the XDG state directory,
         /// else /var/lib/posd].
         #[arg(long, value_name = "DIR")]
         state_dir: Option<std::path::PathBuf>,
@@ -187,7 +245,8 @@ enum LedgerAction {
     Balance {
         /// An account code or the start of one.
         account: Option<String>,
-        /// The state directory [default: as posd chooses it].
+        /// Read the database in this state directory, without asking a daemon [default: the
+        /// running posd's database, else the state directory as posd chooses it].
         #[arg(long, value_name = "DIR")]
         state_dir: Option<std::path::PathBuf>,
     },
@@ -248,7 +307,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("posctl: cannot start the async runtime: {e}");
+            note!("posctl: cannot start the async runtime: {e}");
             return ExitCode::from(71);
         }
     };
@@ -256,17 +315,17 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Reply { name, message }) => {
             if cli.json {
-                println!("{}", json!({ "error": name, "message": message }));
+                out!("{}", json!({ "error": name, "message": message }));
             } else {
-                eprintln!("posctl: {name}: {message}");
+                note!("posctl: {name}: {message}");
             }
             ExitCode::from(1)
         }
         Err(Failure::Transport(message)) => {
             if cli.json {
-                println!("{}", json!({ "error": "transport", "message": message }));
+                out!("{}", json!({ "error": "transport", "message": message }));
             } else {
-                eprintln!("posctl: cannot reach posd: {message}");
+                note!("posctl: cannot reach posd: {message}");
             }
             ExitCode::from(2)
         }
@@ -274,16 +333,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli) -> Result<(), Failure> {
-    let choice = match (&cli.bus_address, cli.session) {
-        (Some(address), _) => BusChoice::Address(address.clone()),
-        (None, true) => BusChoice::Session,
-        (None, false) => BusChoice::System,
-    };
     if let Command::Ledger { action } = &cli.command {
         return match action {
-            LedgerAction::Verify { state_dir } => ledger_verify(state_dir.clone(), cli.json),
+            LedgerAction::Verify { state_dir } => {
+                let database = state_database(cli, state_dir.clone()).await?;
+                ledger_verify(&database, cli.json)
+            }
             LedgerAction::Balance { account, state_dir } => {
-                ledger_balance(account.as_deref(), state_dir.clone(), cli.json)
+                let database = state_database(cli, state_dir.clone()).await?;
+                ledger_balance(account.as_deref(), &database, cli.json)
             }
         };
     }
@@ -293,7 +351,9 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         state_dir,
     } = &cli.command
     {
-        return outbox(state.as_deref(), *limit, state_dir.clone(), cli.json);
+        check_outbox_state(state.as_deref())?;
+        let database = state_database(cli, state_dir.clone()).await?;
+        return outbox(state.as_deref(), *limit, &database, cli.json);
     }
     if let Command::PrintPreview {
         output,
@@ -303,7 +363,7 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
     {
         return print_preview(output, *columns, code_page, cli.json);
     }
-    let conn = bus::connect(&choice).await?;
+    let conn = connect(cli).await?;
     match &cli.command {
         Command::Status => status(&conn, cli.json).await,
         Command::ReloadConfig => {
@@ -336,10 +396,10 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
                     .iter()
                     .map(|(k, v)| (k.clone(), variant_to_json(v)))
                     .collect();
-                println!("{}", json!(values));
+                out!("{}", json!(values));
             } else {
                 let text = receipt.get("text").map(variant_to_json).unwrap_or_default();
-                print!("{}", text.as_str().unwrap_or_default());
+                out_raw!("{}", text.as_str().unwrap_or_default());
             }
             Ok(())
         }
@@ -358,6 +418,128 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
+/// The bus the options name: `--bus-address`, `--session` or the system bus.
+fn bus_choice(cli: &Cli) -> BusChoice {
+    match (&cli.bus_address, cli.session) {
+        (Some(address), _) => BusChoice::Address(address.clone()),
+        (None, true) => BusChoice::Session,
+        (None, false) => BusChoice::System,
+    }
+}
+
+/// Connects to posd's bus. `--session` where no session bus answers, or where posd is not on
+/// it, falls back to the private bus a development posd recorded (see
+/// [`posd::paths::bus_address_files`]), and says so on stderr; stdout stays the command's
+/// own. A recorded bus that does not answer is a leftover of a killed daemon and is skipped.
+async fn connect(cli: &Cli) -> Result<zbus::Connection, Failure> {
+    let choice = bus_choice(cli);
+    if choice != BusChoice::Session {
+        return Ok(bus::connect(&choice).await?);
+    }
+    let session = bus::connect(&choice).await;
+    if let Ok(conn) = &session
+        && posd_is_on(conn).await
+    {
+        return Ok(conn.clone());
+    }
+    if let Some((conn, address, file)) = recorded_private_bus().await {
+        let why = match &session {
+            Ok(_) => "posd is not on the session bus",
+            Err(_) => "there is no session bus",
+        };
+        note!(
+            "posctl: {why}; using the private bus of the development posd, {address} \
+             (recorded in {})",
+            file.display()
+        );
+        return Ok(conn);
+    }
+    Ok(session?)
+}
+
+/// Whether someone owns posd's name on `conn`'s bus.
+async fn posd_is_on(conn: &zbus::Connection) -> bool {
+    let Ok(dbus) = zbus::fdo::DBusProxy::new(conn).await else {
+        return false;
+    };
+    let Ok(name) = zbus::names::BusName::try_from(bus::BUS_NAME) else {
+        return false;
+    };
+    dbus.name_has_owner(name).await.unwrap_or(false)
+}
+
+/// The first recorded private bus that answers with posd on it: the connection, its
+/// address and the file it was recorded in.
+async fn recorded_private_bus() -> Option<(zbus::Connection, String, std::path::PathBuf)> {
+    let state_dir = posd::paths::state_dir(None, env_var);
+    for file in posd::paths::bus_address_files(&state_dir, env_var) {
+        let Some(address) = posd::bus::private::read_recorded(&file) else {
+            continue;
+        };
+        let attempt = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            bus::connect(&BusChoice::Address(address.clone())),
+        )
+        .await;
+        if let Ok(Ok(conn)) = attempt
+            && posd_is_on(&conn).await
+        {
+            return Some((conn, address, file));
+        }
+    }
+    None
+}
+
+/// An environment variable, empty counting as unset (as posd reads them).
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The database a command that reads it directly works on: the one of `--state-dir`; else
+/// the running daemon's (`Manager1.DatabasePath`), so the answer is about the till posctl
+/// talks to; else, with no daemon answering on the session or system bus, the default state
+/// directory's, as posd would choose it, with a note on stderr. A `--bus-address` whose posd
+/// does not answer is an error: reading some other database would answer for the wrong till.
+async fn state_database(
+    cli: &Cli,
+    state_dir: Option<std::path::PathBuf>,
+) -> Result<std::path::PathBuf, Failure> {
+    if let Some(dir) = state_dir {
+        return Ok(dir.join(posd::store::DATABASE_FILE));
+    }
+    let asked = async {
+        let conn = connect(cli).await?;
+        let path = Manager1Proxy::new(&conn).await?.database_path().await?;
+        if path.is_empty() {
+            return Err(Failure::Transport("posd names no database".into()));
+        }
+        Ok(std::path::PathBuf::from(path))
+    };
+    match asked.await {
+        Ok(path) => Ok(path),
+        Err(failure) => {
+            let reason = match failure {
+                Failure::Reply { name, message } => format!("{name}: {message}"),
+                Failure::Transport(message) => message,
+            };
+            let bus = bus_choice(cli);
+            if let BusChoice::Address(address) = bus {
+                return Err(Failure::Transport(format!(
+                    "no posd answers at {address} ({reason}); give --state-dir DIR to read a \
+                     database without a daemon"
+                )));
+            }
+            let path = posd::paths::state_dir(None, env_var).join(posd::store::DATABASE_FILE);
+            note!(
+                "posctl: no posd answers on the {bus} ({reason}); reading {} of the default \
+                 state directory",
+                path.display()
+            );
+            Ok(path)
+        }
+    }
+}
+
 async fn lookup(conn: &zbus::Connection, code: &str, as_json: bool) -> Result<(), Failure> {
     let info = Manager1Proxy::new(conn).await?.lookup_code(code).await?;
     let values: BTreeMap<String, Value> = info
@@ -365,7 +547,7 @@ async fn lookup(conn: &zbus::Connection, code: &str, as_json: bool) -> Result<()
         .map(|(k, v)| (k.clone(), variant_to_json(v)))
         .collect();
     if as_json {
-        println!("{}", json!(values));
+        out!("{}", json!(values));
         return Ok(());
     }
     for key in ["kind", "plugin", "balance", "expires", "state", "customer"] {
@@ -374,12 +556,12 @@ async fn lookup(conn: &zbus::Connection, code: &str, as_json: bool) -> Result<()
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
         {
-            println!("{key:<9} {text}");
+            out!("{key:<9} {text}");
         }
     }
     if let Some(warnings) = values.get("warnings").and_then(Value::as_array) {
         for warning in warnings.iter().filter_map(Value::as_str) {
-            println!("warning   {warning}");
+            out!("warning   {warning}");
         }
     }
     Ok(())
@@ -411,16 +593,19 @@ async fn plugins(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> 
             .cmp(&b.get("Id").map(Value::to_string))
     });
     if as_json {
-        println!("{}", json!(list));
+        out!("{}", json!(list));
         return Ok(());
     }
     if list.is_empty() {
-        println!("no plugins");
+        out!("no plugins");
         return Ok(());
     }
-    println!(
+    out!(
         "{:<16} {:<9} {:<10} {:<5} PATH / ERROR",
-        "ID", "STATE", "VERSION", "ABI"
+        "ID",
+        "STATE",
+        "VERSION",
+        "ABI"
     );
     for p in &list {
         let get = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -429,7 +614,7 @@ async fn plugins(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> 
         } else {
             format!("{}: {}", get("Path"), get("Error"))
         };
-        println!(
+        out!(
             "{:<16} {:<9} {:<10} {:<5} {}",
             get("Id"),
             get("State"),
@@ -489,9 +674,9 @@ async fn plugin(
 
 fn say(as_json: bool, value: Value, text: &str) {
     if as_json {
-        println!("{value}");
+        out!("{value}");
     } else {
-        println!("{text}");
+        out!("{text}");
     }
 }
 
@@ -533,16 +718,19 @@ async fn devices(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> 
             .filter_map(|ifaces| ifaces.get("org.posd.Device1"))
             .map(|props| json!(props))
             .collect();
-        println!("{}", Value::Array(list));
+        out!("{}", Value::Array(list));
         return Ok(());
     }
     if devices.is_empty() {
-        println!("no devices configured");
+        out!("no devices configured");
         return Ok(());
     }
-    println!(
+    out!(
         "{:<12} {:<8} {:<8} {:<32} LAST ERROR",
-        "NAME", "KIND", "STATE", "CONNECTION"
+        "NAME",
+        "KIND",
+        "STATE",
+        "CONNECTION"
     );
     for (name, ifaces) in &devices {
         let get = |key: &str| {
@@ -553,7 +741,7 @@ async fn devices(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> 
                 .unwrap_or("")
                 .to_string()
         };
-        println!(
+        out!(
             "{:<12} {:<8} {:<8} {:<32} {}",
             name,
             get("Kind"),
@@ -574,16 +762,16 @@ async fn device(conn: &zbus::Connection, name: &str, as_json: bool) -> Result<()
         });
     };
     if as_json {
-        println!("{}", json!(ifaces));
+        out!("{}", json!(ifaces));
         return Ok(());
     }
     for (interface, props) in ifaces {
-        println!("{interface}");
+        out!("{interface}");
         for (key, value) in props {
             let text = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_string);
-            println!("  {key:<14} {text}");
+            out!("  {key:<14} {text}");
         }
     }
     Ok(())
@@ -667,11 +855,22 @@ async fn scan_monitor(
         .member("Scanned")
         .build()?;
     let mut stream = zbus::MessageStream::for_match_rule(rule, conn, None).await?;
+    // Interrupting is how a technician ends the monitor: it ends it cleanly (exit 0). The
+    // handlers are in place before the line below says that the monitor is listening.
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     // On stderr even with --json: scripts know from it that the subscription is in place.
-    eprintln!("waiting for scans (Ctrl-C ends)…");
+    note!("waiting for scans (Ctrl-C ends)…");
     let mut seen = 0u64;
-    while let Some(message) = stream.next().await {
-        let message = message?;
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => match message {
+                Some(message) => message?,
+                None => break,
+            },
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
+        };
         let device = message
             .header()
             .path()
@@ -688,7 +887,7 @@ async fn scan_monitor(
             .map(|(k, v)| (k.clone(), variant_to_json(v)))
             .collect();
         if as_json {
-            println!(
+            out!(
                 "{}",
                 json!({ "device": device, "code": code, "symbology": symbology, "kind": kind, "details": details })
             );
@@ -702,40 +901,47 @@ async fn scan_monitor(
                     )
                 })
                 .collect();
-            println!("{device} {symbology} {kind} {code} {}", extra.join(" "));
+            out!("{device} {symbology} {kind} {code} {}", extra.join(" "));
         }
         seen += 1;
-        if count.is_some_and(|n| seen >= n) {
+        if count.is_some_and(|n| seen >= n) || output_closed() {
             break;
         }
     }
     Ok(())
 }
 
-fn open_state_database(
-    state_dir: Option<std::path::PathBuf>,
-) -> Result<rusqlite::Connection, Failure> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let path = posd::paths::state_dir(state_dir, env).join(posd::store::DATABASE_FILE);
-    rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+/// A signal stream; a failure to install it is posctl's, not the daemon's.
+fn signal(kind: SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
+    tokio::signal::unix::signal(kind)
+        .map_err(|e| Failure::Transport(format!("cannot handle signals: {e}")))
+}
+
+/// Opens the database read-only: posctl never changes what it inspects.
+fn open_database(path: &std::path::Path) -> Result<rusqlite::Connection, Failure> {
+    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| Failure::Transport(format!("{}: {e}", path.display())))
+}
+
+/// Refuses an outbox state that does not exist before anything is opened.
+fn check_outbox_state(state: Option<&str>) -> Result<(), Failure> {
+    match state {
+        Some(s) if !matches!(s, "pending" | "delivered" | "dead") => Err(Failure::Reply {
+            name: "org.posd.Error.InvalidArgument".into(),
+            message: format!("--state {s:?}: expected pending, delivered or dead"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn outbox(
     state: Option<&str>,
     limit: i64,
-    state_dir: Option<std::path::PathBuf>,
+    database: &std::path::Path,
     as_json: bool,
 ) -> Result<(), Failure> {
-    if let Some(s) = state
-        && !matches!(s, "pending" | "delivered" | "dead")
-    {
-        return Err(Failure::Reply {
-            name: "org.posd.Error.InvalidArgument".into(),
-            message: format!("--state {s:?}: expected pending, delivered or dead"),
-        });
-    }
-    let conn = open_state_database(state_dir)?;
+    let conn = open_database(database)?;
+    note!("posctl: outbox of {}", database.display());
     let messages = posd::outbox::list(&conn, state, limit.clamp(1, 10_000))
         .map_err(|e| Failure::Transport(e.to_string()))?;
     if as_json {
@@ -747,32 +953,43 @@ fn outbox(
                         "last_error": m.last_error, "payload": m.payload })
             })
             .collect();
-        println!("{}", Value::Array(list));
+        out!("{}", Value::Array(list));
         return Ok(());
     }
     if messages.is_empty() {
-        println!("no messages");
+        out!("no messages");
         return Ok(());
     }
-    println!(
+    out!(
         "{:<6} {:<10} {:<12} {:<16} {:<9} {:>5}  LAST ERROR",
-        "ID", "PLUGIN", "TO", "RECEIPT", "STATE", "TRIES"
+        "ID",
+        "PLUGIN",
+        "TO",
+        "RECEIPT",
+        "STATE",
+        "TRIES"
     );
     for m in &messages {
-        println!(
+        out!(
             "{:<6} {:<10} {:<12} {:<16} {:<9} {:>5}  {}",
-            m.id, m.plugin, m.destination, m.reference, m.state, m.attempts, m.last_error
+            m.id,
+            m.plugin,
+            m.destination,
+            m.reference,
+            m.state,
+            m.attempts,
+            m.last_error
         );
     }
     Ok(())
 }
 
-fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result<(), Failure> {
+fn ledger_verify(database: &std::path::Path, as_json: bool) -> Result<(), Failure> {
     let breach = |message: String| Failure::Reply {
         name: "org.posd.Error.LedgerBreach".into(),
-        message,
+        message: format!("{}: {message}", database.display()),
     };
-    let conn = open_state_database(state_dir)?;
+    let conn = open_database(database)?;
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .map_err(|e| Failure::Transport(e.to_string()))?;
@@ -799,8 +1016,9 @@ fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result
         )));
     }
     let mut text = format!(
-        "ledger ok: {} journal entries, {} postings, {} accounts balance; {} receipts without gaps, \
+        "ledger ok in {}: {} journal entries, {} postings, {} accounts balance; {} receipts without gaps, \
          {} agree with the ledger and add up as printed, {} sales within their reversals",
+        database.display(),
         verified.entries,
         verified.postings,
         verified.accounts,
@@ -816,7 +1034,8 @@ fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result
     }
     say(
         as_json,
-        json!({ "ok": true, "entries": verified.entries, "postings": verified.postings,
+        json!({ "ok": true, "database": database.display().to_string(),
+                "entries": verified.entries, "postings": verified.postings,
                 "accounts": verified.accounts, "receipts": receipts,
                 "receipts_booked": receipts_checked.booked,
                 "receipts_before_ledger": receipts_checked.before_ledger,
@@ -828,10 +1047,11 @@ fn ledger_verify(state_dir: Option<std::path::PathBuf>, as_json: bool) -> Result
 
 fn ledger_balance(
     account: Option<&str>,
-    state_dir: Option<std::path::PathBuf>,
+    database: &std::path::Path,
     as_json: bool,
 ) -> Result<(), Failure> {
-    let conn = open_state_database(state_dir)?;
+    let conn = open_database(database)?;
+    note!("posctl: balances in {}", database.display());
     let prefix = account.unwrap_or("");
     let rows: Vec<(String, String, String, String, Option<String>)> = conn
         .prepare(
@@ -859,11 +1079,11 @@ fn ledger_balance(
                         "customer": customer.clone().unwrap_or_default() })
             })
             .collect();
-        println!("{}", Value::Array(list));
+        out!("{}", Value::Array(list));
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no accounts");
+        out!("no accounts");
         return Ok(());
     }
     let width = rows
@@ -872,12 +1092,14 @@ fn ledger_balance(
         .max()
         .unwrap_or(7)
         .max(7);
-    println!(
+    out!(
         "{:<width$} {:<10} {:>14} UNIT",
-        "ACCOUNT", "KIND", "BALANCE"
+        "ACCOUNT",
+        "KIND",
+        "BALANCE"
     );
     for (code, kind, unit, balance, _) in &rows {
-        println!("{code:<width$} {kind:<10} {balance:>14} {unit}");
+        out!("{code:<width$} {kind:<10} {balance:>14} {unit}");
     }
     Ok(())
 }
@@ -901,9 +1123,9 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
                 .iter()
                 .map(|(k, v)| (k.clone(), variant_to_json(v)))
                 .collect();
-            println!("{}", json!(values));
+            out!("{}", json!(values));
         } else {
-            println!("{verb}: receipt {id}");
+            out!("{verb}: receipt {id}");
         }
         Ok(())
     };
@@ -941,10 +1163,10 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
                     .filter(|(k, _)| k.as_str() != "text")
                     .map(|(k, v)| (k.clone(), variant_to_json(v)))
                     .collect();
-                println!("{}", json!(values));
+                out!("{}", json!(values));
             } else {
                 let text = report.get("text").map(variant_to_json).unwrap_or_default();
-                print!("{}", text.as_str().unwrap_or_default());
+                out_raw!("{}", text.as_str().unwrap_or_default());
             }
             Ok(())
         }
@@ -956,10 +1178,10 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
                     .iter()
                     .map(|(k, v)| (k.clone(), variant_to_json(v)))
                     .collect();
-                println!("{}", json!(values));
+                out!("{}", json!(values));
             } else {
                 let text = receipt.get("text").map(variant_to_json).unwrap_or_default();
-                print!("{}", text.as_str().unwrap_or_default());
+                out_raw!("{}", text.as_str().unwrap_or_default());
             }
             Ok(())
         }
@@ -974,16 +1196,22 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
                 })
                 .collect();
             if as_json {
-                println!("{}", json!(list));
+                out!("{}", json!(list));
                 return Ok(());
             }
             if list.is_empty() {
-                println!("no closed days");
+                out!("no closed days");
                 return Ok(());
             }
-            println!(
+            out!(
                 "{:>5} {:<18} {:<26} {:<16} {:>10} {:>10} {:>10}",
-                "Z", "DAY", "CLOSED", "Z RECEIPT", "EXPECTED", "COUNTED", "DIFFERENCE"
+                "Z",
+                "DAY",
+                "CLOSED",
+                "Z RECEIPT",
+                "EXPECTED",
+                "COUNTED",
+                "DIFFERENCE"
             );
             for d in &list {
                 let get = |k: &str| {
@@ -991,7 +1219,7 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
                         .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                         .unwrap_or_default()
                 };
-                println!(
+                out!(
                     "{:>5} {:<18} {:<26} {:<16} {:>10} {:>10} {:>10}",
                     get("number"),
                     get("day"),
@@ -1017,8 +1245,7 @@ fn print_preview(
         name: "org.posd.Error.InvalidArgument".into(),
         message,
     };
-    let code_page: posd_printer::CodePage =
-        code_page.parse().map_err(|e| invalid(format!("{e}")))?;
+    let code_page = preview_code_page(code_page).map_err(invalid)?;
     if ![32, 42, 48].contains(&columns) {
         return Err(invalid("--columns must be 32, 42 or 48".into()));
     }
@@ -1041,8 +1268,8 @@ fn print_preview(
         },
     );
     let rendered = posd_printer::render(&page, &profile);
-    for warning in &rendered.warnings {
-        eprintln!("posctl: warning: {warning}");
+    if let Some(summary) = missing_characters(&rendered.warnings, code_page) {
+        note!("posctl: {summary}");
     }
     let receipts = posd_virtual_printer::decode(&rendered.bytes);
     let receipt = receipts
@@ -1055,10 +1282,64 @@ fn print_preview(
         .map_err(|e| Failure::Transport(format!("{}: {e}", output.display())))?;
     say(
         as_json,
-        json!({ "preview": output.display().to_string() }),
+        json!({ "preview": output.display().to_string(), "code_page": spelling(code_page),
+                "missing_characters": rendered.warnings.len() }),
         &format!("wrote {}", output.display()),
     );
     Ok(())
+}
+
+/// The code pages receipts are printed in: `pc858` (German, Austrian, the euro sign) and
+/// `pc852` (Czech). The printer driver knows PC437 too, but it has no `€`, and posd neither
+/// configures it nor checks the virtual printer's font against it.
+const PREVIEW_CODE_PAGES: [posd_printer::CodePage; 2] =
+    [posd_printer::CodePage::Pc858, posd_printer::CodePage::Pc852];
+
+/// A code page as `--code-page` and the configuration spell it (`pc858`).
+fn spelling(code_page: posd_printer::CodePage) -> String {
+    code_page.to_string().to_ascii_lowercase()
+}
+
+/// The `--code-page` of a preview, if it is one receipts are printed in.
+fn preview_code_page(name: &str) -> Result<posd_printer::CodePage, String> {
+    let supported = || {
+        PREVIEW_CODE_PAGES
+            .iter()
+            .map(|page| spelling(*page))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    name.parse::<posd_printer::CodePage>()
+        .ok()
+        .filter(|page| PREVIEW_CODE_PAGES.contains(page))
+        .ok_or_else(|| format!("--code-page {name:?}: expected {}", supported()))
+}
+
+/// One line for the characters of the test page that `code_page` lacks, with what prints
+/// instead: the test page shows German and Czech on purpose, so one of the two lines always
+/// has some, and a warning per character buried the message.
+fn missing_characters(
+    warnings: &[posd_printer::Warning],
+    code_page: posd_printer::CodePage,
+) -> Option<String> {
+    const SHOWN: usize = 8;
+    if warnings.is_empty() {
+        return None;
+    }
+    let mut examples: Vec<String> = warnings
+        .iter()
+        .take(SHOWN)
+        .map(|w| format!("{}→{}", w.character, w.replacement))
+        .collect();
+    if warnings.len() > SHOWN {
+        examples.push("…".into());
+    }
+    Some(format!(
+        "{} characters of the test page are not in code page {} and print as replacements ({})",
+        warnings.len(),
+        spelling(code_page),
+        examples.join(" ")
+    ))
 }
 
 async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
@@ -1077,7 +1358,7 @@ async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
         values.insert(name, variant_to_json(&value));
     }
     if as_json {
-        println!("{}", Value::Object(values.into_iter().collect()));
+        out!("{}", Value::Object(values.into_iter().collect()));
         return Ok(());
     }
     // Contract order first, anything newer after it.
@@ -1093,7 +1374,7 @@ async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
             let text = value
                 .as_str()
                 .map_or_else(|| value.to_string(), str::to_string);
-            println!("{name:<12} {text}");
+            out!("{name:<12} {text}");
         }
     }
     Ok(())

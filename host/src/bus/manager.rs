@@ -212,6 +212,16 @@ impl Manager {
         self.shared.state().as_str().to_string()
     }
 
+    /// Absolute path of the state database (journal, ledger, outbox), so tools that read it
+    /// directly check the database of the daemon they talk to, not a guessed one.
+    #[zbus(property(emits_changed_signal = "const"))]
+    fn database_path(&self) -> String {
+        self.shared
+            .database_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
     /// Opens a sale: options cashier, customer (strings). Returns its object.
     async fn open_sale(
         &self,

@@ -120,3 +120,138 @@ impl Drop for PrivateBus {
         let _ = self.child.wait();
     }
 }
+
+/// A private bus's address written where `posctl --session` looks for it (see
+/// [`crate::paths::bus_address_files`]), so the README's second command finds a development
+/// daemon without being told the address. Dropping it removes the files that still hold this
+/// address: a clean stop leaves nothing behind, and a later daemon's record is left alone.
+/// A daemon that was killed leaves its files; their bus is gone with it, so readers check
+/// that the bus answers before they trust one.
+#[derive(Debug)]
+pub struct RecordedAddress {
+    address: String,
+    files: Vec<PathBuf>,
+}
+
+impl RecordedAddress {
+    /// Writes `address` into each of `files` (each atomically, through a temporary file).
+    /// Returns the record and, per file that could not be written, the reason, so the caller
+    /// can say so without failing the start: the address is also printed.
+    pub fn write(address: &str, files: &[PathBuf]) -> (Self, Vec<String>) {
+        let mut written = Vec::new();
+        let mut failures = Vec::new();
+        for file in files {
+            match write_atomically(file, address) {
+                Ok(()) => written.push(file.clone()),
+                Err(e) => failures.push(format!("{}: {e}", file.display())),
+            }
+        }
+        (
+            Self {
+                address: address.to_string(),
+                files: written,
+            },
+            failures,
+        )
+    }
+
+    /// The files the address was written to.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+impl Drop for RecordedAddress {
+    fn drop(&mut self) {
+        for file in &self.files {
+            if read_recorded(file).as_deref() == Some(self.address.as_str()) {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+    }
+}
+
+fn write_atomically(file: &Path, address: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let dir = file
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no directory"))?;
+    // The runtime directory is the user's own; ours inside it is too.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let partial = dir.join(format!(".bus-address.{}", std::process::id()));
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)?;
+    out.write_all(format!("{address}\n").as_bytes())?;
+    drop(out);
+    std::fs::rename(&partial, file)
+}
+
+/// The address recorded in `file`, if it holds one.
+pub fn read_recorded(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let address = text.lines().next()?.trim();
+    (!address.is_empty()).then(|| address.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_removed_on_drop_unless_a_later_daemon_replaced_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let files = vec![
+            dir.path().join("run/posd/bus-address"),
+            dir.path().join("state/bus-address"),
+        ];
+        let (first, failures) = RecordedAddress::write("unix:path=/tmp/a", &files);
+        assert!(failures.is_empty(), "{failures:?}");
+        assert_eq!(
+            read_recorded(&files[0]).as_deref(),
+            Some("unix:path=/tmp/a")
+        );
+        assert_eq!(
+            read_recorded(&files[1]).as_deref(),
+            Some("unix:path=/tmp/a")
+        );
+        drop(first);
+        assert!(
+            !files[0].exists() && !files[1].exists(),
+            "a clean stop leaves nothing"
+        );
+
+        let (older, _) = RecordedAddress::write("unix:path=/tmp/a", &files[..1]);
+        let (newer, _) = RecordedAddress::write("unix:path=/tmp/b", &files[..1]);
+        drop(older);
+        assert_eq!(
+            read_recorded(&files[0]).as_deref(),
+            Some("unix:path=/tmp/b"),
+            "the later daemon's record stays"
+        );
+        drop(newer);
+        assert!(!files[0].exists());
+    }
+
+    #[test]
+    fn an_unwritable_place_is_reported_not_fatal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "x").expect("write");
+        let files = vec![
+            blocker.join("bus-address"),
+            dir.path().join("ok/bus-address"),
+        ];
+        let (record, failures) = RecordedAddress::write("unix:path=/tmp/c", &files);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("file/bus-address"), "{failures:?}");
+        assert_eq!(record.files(), &files[1..]);
+    }
+}

@@ -1,0 +1,498 @@
+//! posctl as scripts use it: every `--json` output is one JSON document (a line per scan for
+//! `scan-monitor`) with the keys a script reads, stdout holds nothing else, and a reader
+//! that goes away (`posctl … | head`) ends posctl quietly.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use posd::client::Manager1Proxy;
+use serde_json::Value;
+use support::*;
+use zbus::Variant;
+
+/// Runs `posctl --bus-address BUS --json ARGS` and parses stdout, which must be JSON and
+/// nothing else, whatever stderr says.
+fn json(bus: &str, args: &[&str]) -> Value {
+    let out = posctl(bus, &[&["--json"], args].concat());
+    assert!(
+        out.status.success(),
+        "posctl {args:?}: {}\n{}",
+        text(&out.stderr),
+        text(&out.stdout)
+    );
+    parse(&out, args)
+}
+
+fn parse(out: &Output, args: &[&str]) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "posctl {args:?} printed no JSON ({e}):\n{}",
+            text(&out.stdout)
+        )
+    })
+}
+
+fn config(printer: &FakePrinter, scanner: &Path, plugins: &str) -> String {
+    format!(
+        "{plugins}\n[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\n\
+         status_poll_ms = 200\n[[devices]]\nname = \"scanner\"\nkind = \"scanner\"\n\
+         connection = \"serial:{}?baud=9600\"\n",
+        printer.connection(),
+        scanner.display()
+    )
+}
+
+/// Waits until `device` is online.
+fn online(bus: &str, device: &str) {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while json(bus, &["device", device])["org.posd.Device1"]["State"] != "online" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{device} never online"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One sale of bread paid in cash, over the bus as a frontend makes it; its receipt id.
+async fn sell(conn: &zbus::Connection) -> String {
+    let manager = Manager1Proxy::new(conn).await.expect("manager");
+    let path = manager
+        .open_sale(HashMap::from([("cashier", Variant::from("anna"))]))
+        .await
+        .expect("OpenSale");
+    let sale = sale_proxy(conn, path).await;
+    sale.add_item(HashMap::from([
+        ("sku", Variant::from("4006381333931")),
+        ("name", Variant::from("Brot")),
+        ("qty", Variant::from("2")),
+        ("unit_price", Variant::from("2.49")),
+        ("tax_rate", Variant::from("10")),
+    ]))
+    .await
+    .expect("AddItem");
+    sale.add_tender("cash", "10.00", HashMap::new())
+        .await
+        .expect("cash");
+    sale.checkout("posctl-json-sale").await.expect("Checkout")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_json_output_is_json_with_the_keys_scripts_read() {
+    let bus = TestBus::start();
+    let address = bus.address().to_string();
+    let bus_address = address.as_str();
+    let root = bus.dir.path();
+    let printer = FakePrinter::listen(0);
+    let mut pty = Pty::open();
+    let link = root.join("ttyScanner");
+    repoint_symlink(&link, &pty.slave_path);
+    let (plugin_dir, plugins) = plugin_config(root, 2000, "");
+    let daemon = DaemonSetup::new(bus_address, root)
+        .config(&config(&printer, &link, &plugins))
+        .start();
+    let database = std::path::absolute(daemon.database()).expect("absolute");
+    let conn = bus.client().await;
+    online(bus_address, "receipt");
+    online(bus_address, "scanner");
+
+    let status = json(bus_address, &["status"]);
+    assert_eq!(status["StoreId"], "0001");
+    assert_eq!(status["State"], "running");
+    assert_eq!(status["DatabasePath"], database.display().to_string());
+
+    let devices = json(bus_address, &["devices"]);
+    let receipt_printer = devices
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|d| d["Name"] == "receipt")
+        .unwrap_or_else(|| panic!("no receipt printer in {devices}"));
+    assert_eq!(receipt_printer["Kind"], "printer");
+    assert_eq!(
+        json(bus_address, &["device", "receipt"])["org.posd.Printer1"]["Columns"],
+        42
+    );
+    let queued = json(bus_address, &["print-test", "receipt"]);
+    assert!(queued["job"].is_string(), "{queued}");
+    let printed = json(bus_address, &["print-test", "receipt", "--wait", "20"]);
+    assert_eq!(printed["state"], "printed", "{printed}");
+    assert_eq!(
+        json(bus_address, &["open-drawer", "receipt"])["opened"],
+        true
+    );
+
+    // The day, then a sale in it.
+    let opened = json(bus_address, &["day", "open", "150.00"]);
+    assert_eq!(opened["kind"], "day_open", "{opened}");
+    let cash_in = json(
+        bus_address,
+        &["day", "cash-in", "50.00", "--reason", "Wechselgeld"],
+    );
+    assert!(cash_in["id"].is_string(), "{cash_in}");
+    let cash_out = json(
+        bus_address,
+        &["day", "cash-out", "20.00", "--reason", "Bank"],
+    );
+    assert!(cash_out["id"].is_string(), "{cash_out}");
+    let receipt_id = sell(&conn).await;
+
+    let receipt = json(bus_address, &["receipt", &receipt_id]);
+    assert_eq!(receipt["id"], receipt_id);
+    assert_eq!(
+        receipt["lines"][0]["name"], "Brot",
+        "records, not strings: {receipt}"
+    );
+    assert_eq!(receipt["totals"]["total"], "4.98", "{receipt}");
+    assert_eq!(receipt["tenders"][0]["method"], "cash", "{receipt}");
+    assert_eq!(receipt["vat"][0]["rate"], "10", "{receipt}");
+    assert!(receipt["text"].as_str().is_some_and(|t| t.contains("Brot")));
+
+    let x = json(bus_address, &["day", "x"]);
+    assert_eq!(x["cash"]["expected"], "184.98", "{x}");
+    assert!(x.get("text").is_none(), "the JSON is the record: {x}");
+    let z = json(bus_address, &["day", "z", "184.98"]);
+    assert_eq!(z["kind"], "z", "{z}");
+    let history = json(bus_address, &["day", "history"]);
+    assert_eq!(history[0]["z_receipt_id"], z["id"], "{history}");
+
+    // Reading the daemon's database directly: the one the daemon names.
+    let verified = json(bus_address, &["ledger", "verify"]);
+    assert_eq!(verified["ok"], true);
+    assert_eq!(verified["database"], database.display().to_string());
+    assert!(
+        verified["receipts"].as_i64().is_some_and(|n| n >= 5),
+        "{verified}"
+    );
+    let balances = json(bus_address, &["ledger", "balance", "host:"]);
+    assert!(
+        balances
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|b| b["account"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("host:"))
+                && b["balance"].is_string()),
+        "{balances}"
+    );
+    {
+        let db = rusqlite::Connection::open(&database).expect("open");
+        db.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        posd::outbox::enqueue(
+            &db,
+            &posd::outbox::NewMessage {
+                plugin: "partner".into(),
+                destination: "payback".into(),
+                key: "k1".into(),
+                payload: serde_json::json!({ "points": 4 }),
+                reference: receipt_id.clone(),
+            },
+        )
+        .expect("enqueue");
+    }
+    let outbox = json(bus_address, &["outbox"]);
+    assert_eq!(outbox[0]["reference"], receipt_id, "{outbox}");
+    assert_eq!(outbox[0]["payload"]["points"], 4, "{outbox}");
+
+    // Plugins.
+    let built = build_c_plugin(
+        &workspace().join("plugins/examples/hello-c/hello_c.c"),
+        &root.join("libhello_c.so"),
+    );
+    let installed = json(
+        bus_address,
+        &["plugin", "install", built.to_str().expect("utf-8")],
+    );
+    assert_eq!(installed["installed"], "hello-c");
+    assert!(plugin_dir.join("libhello_c.so").exists());
+    let listed = json(bus_address, &["plugins"]);
+    assert_eq!(listed[0]["Id"], "hello-c");
+    assert_eq!(listed[0]["State"], "loaded");
+    assert_eq!(
+        json(bus_address, &["lookup", "HELLOC-bob"])["kind"],
+        "customer_card"
+    );
+    assert_eq!(
+        json(bus_address, &["plugin", "disable", "hello-c"])["disabled"],
+        "hello-c"
+    );
+    assert_eq!(
+        json(bus_address, &["plugin", "enable", "hello-c"])["enabled"],
+        "hello-c"
+    );
+    assert_eq!(json(bus_address, &["plugins", "reload"])["reloaded"], true);
+    assert_eq!(
+        json(bus_address, &["plugin", "remove", "hello-c"])["removed"],
+        "hello-c"
+    );
+    assert_eq!(json(bus_address, &["reload-config"])["reloaded"], true);
+
+    // Scans: one JSON document per line.
+    let mut monitor = Command::new(POSCTL)
+        .args([
+            "--bus-address",
+            bus_address,
+            "--json",
+            "scan-monitor",
+            "--count",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("posctl");
+    let mut stderr = std::io::BufReader::new(monitor.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("read");
+    assert!(line.contains("waiting for scans"), "{line}");
+    pty.send(b"4006381333931\r5901234123457\r");
+    let mut stdout = monitor.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut all);
+        all
+    });
+    if wait_with_timeout(&mut monitor, PATIENCE).is_none() {
+        let _ = monitor.kill();
+        panic!("scan-monitor --count 2 did not end after two scans");
+    }
+    let scans: Vec<Value> = reader
+        .join()
+        .expect("stdout reader")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(scans.len(), 2, "{scans:?}");
+    assert_eq!(scans[0]["code"], "4006381333931");
+    assert_eq!(scans[1]["code"], "5901234123457");
+    assert_eq!(scans[1]["device"], "scanner");
+
+    // Without a daemon.
+    let png = root.join("page.png");
+    let preview = json(
+        bus_address,
+        &["print-preview", png.to_str().expect("utf-8")],
+    );
+    assert_eq!(preview["preview"], png.display().to_string());
+    assert!(
+        preview["missing_characters"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+
+    // A failure is JSON too, on stdout, with the exit status of the failure.
+    let out = posctl(bus_address, &["--json", "print-test", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(parse(&out, &["print-test", "nosuch"])["error"].is_string());
+    drop(daemon);
+}
+
+#[test]
+fn ledger_and_outbox_read_the_database_of_the_daemon_on_the_bus_and_name_it() {
+    let bus = TestBus::start();
+    // Not the default state directory: the old posctl read another database here.
+    let daemon = DaemonSetup::new(bus.address(), &bus.dir.path().join("elsewhere")).start();
+    let database = std::path::absolute(daemon.database()).expect("absolute");
+    let out = posctl(bus.address(), &["ledger", "verify"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(&format!("ledger ok in {}: ", database.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    for args in [&["ledger", "balance"][..], &["outbox"][..]] {
+        let out = posctl(bus.address(), args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(&database.display().to_string()),
+            "{args:?} names the database on stderr: {}",
+            text(&out.stderr)
+        );
+    }
+    // --state-dir still works with no daemon at all.
+    let state_dir = daemon.state_dir.clone();
+    drop(daemon);
+    let out = run(Command::new(POSCTL)
+        .args(["--json", "ledger", "verify", "--state-dir"])
+        .arg(&state_dir));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        parse(&out, &["ledger", "verify"])["database"],
+        state_dir
+            .join(posd::store::DATABASE_FILE)
+            .display()
+            .to_string()
+    );
+    // A bus named on the command line with no posd on it is an error, not another database.
+    let out = posctl(bus.address(), &["ledger", "verify"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("give --state-dir DIR"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn print_preview_refuses_code_pages_receipts_are_not_printed_in() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let png = dir.path().join("page.png");
+    let out = run(Command::new(POSCTL)
+        .args(["print-preview", "--code-page", "pc437"])
+        .arg(&png));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "posctl: org.posd.Error.InvalidArgument: --code-page \"pc437\": expected pc858 or pc852\n"
+    );
+    assert!(!png.exists(), "nothing written");
+}
+
+#[test]
+fn print_preview_sums_up_missing_characters_in_one_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let png = dir.path().join("page.png");
+    let out = run(Command::new(POSCTL).arg("print-preview").arg(&png));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("posctl: ")
+            && stderr.contains(" characters of the test page are not in code page pc858")
+            && stderr.contains("ř→r"),
+        "{stderr}"
+    );
+    assert_eq!(text(&out.stdout), format!("wrote {}\n", png.display()));
+}
+
+/// Runs posctl with stdout a pipe whose reading end is already closed, as after `| head`
+/// has read what it wanted.
+fn with_closed_stdout(command: &mut Command) -> Output {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("posctl starts");
+    let mut child = child;
+    let status = wait_with_timeout(&mut child, PATIENCE).expect("posctl ends");
+    let mut stderr = Vec::new();
+    std::io::Read::read_to_end(&mut child.stderr.take().expect("stderr"), &mut stderr)
+        .expect("read stderr");
+    Output {
+        status,
+        stdout: Vec::new(),
+        stderr,
+    }
+}
+
+#[test]
+fn a_closed_output_pipe_ends_posctl_quietly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let png = dir.path().join("page.png");
+    let out = with_closed_stdout(
+        Command::new(POSCTL)
+            .args(["print-preview", "--code-page", "pc852"])
+            .arg(&png),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(png.exists(), "the work was done all the same");
+
+    let bus = TestBus::start();
+    let mut pty = Pty::open();
+    let link = bus.dir.path().join("ttyScanner");
+    repoint_symlink(&link, &pty.slave_path);
+    let _daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .config(&format!(
+            "[[devices]]\nname = \"scanner\"\nkind = \"scanner\"\nconnection = \"serial:{}?baud=9600\"\n",
+            link.display()
+        ))
+        .start();
+    for args in [&["status"][..], &["--json", "devices"][..]] {
+        let out = with_closed_stdout(
+            Command::new(POSCTL)
+                .arg("--bus-address")
+                .arg(bus.address())
+                .args(args),
+        );
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stderr), "", "{args:?}: quiet");
+    }
+    // An endless monitor ends at its first line once nobody reads.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !text(&posctl(bus.address(), &["device", "scanner"]).stdout).contains("online") {
+        assert!(std::time::Instant::now() < deadline, "scanner never online");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let mut monitor = Command::new(POSCTL)
+        .args(["--bus-address", bus.address(), "scan-monitor"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("posctl");
+    let mut stderr = std::io::BufReader::new(monitor.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).expect("read");
+    assert!(line.contains("waiting for scans"), "{line}");
+    pty.send(b"4006381333931\r");
+    let status = wait_with_timeout(&mut monitor, PATIENCE).expect("ends after the scan");
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read");
+    assert!(!rest.contains("panicked"), "{rest}");
+
+    // A failure keeps its exit status when nobody reads the answer.
+    let empty = TestBus::start();
+    let out = with_closed_stdout(Command::new(POSCTL).args([
+        "--bus-address",
+        empty.address(),
+        "--json",
+        "status",
+    ]));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("panicked"));
+}
+
+#[test]
+fn with_no_daemon_answering_ledger_verify_reads_the_default_state_directory_and_says_so() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let state = home.path().join(".local/state/posd");
+    drop(posd::store::open(&state, std::time::Duration::from_secs(1)).expect("a database"));
+    let database = state.join(posd::store::DATABASE_FILE);
+    let out = run(Command::new(POSCTL)
+        .args(["--session", "ledger", "verify"])
+        .env("HOME", home.path())
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("STATE_DIRECTORY")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with(&format!("ledger ok in {}: ", database.display())),
+        "{}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("posctl: no posd answers on the session bus (")
+            && stderr.contains(&format!(
+                "reading {} of the default state directory",
+                database.display()
+            )),
+        "{stderr}"
+    );
+}
