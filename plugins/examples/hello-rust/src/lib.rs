@@ -228,6 +228,13 @@ impl ValidateTender for HelloRust {
                 request.tender.method
             )));
         }
+        // The host knows only its own methods' keys: a plugin refuses what its method does
+        // not take, so a typo in a frontend never passes silently. Hello points take none.
+        if let Some(key) = request.tender.details.keys().next() {
+            return Err(PluginError::invalid_argument(format!(
+                "unknown key {key:?} in details: {TENDER_METHOD} takes none"
+            )));
+        }
         Ok(ValidateTenderResponse {
             amount: request.tender.amount.min(self.balance),
             reference: "HELLO-POINTS".into(),
@@ -246,6 +253,22 @@ mod tests {
 
     fn harness() -> Harness<HelloRust> {
         Harness::create(json!({"balance": "25.00"})).unwrap()
+    }
+
+    #[test]
+    fn hello_points_take_no_details_and_say_which_key_is_unknown() {
+        let mut h = harness();
+        let ask = |details: Value| {
+            json!({"schema": 1, "sale": {}, "store": {},
+                   "tender": {"method": TENDER_METHOD, "amount": "5.00", "details": details}})
+        };
+        let accepted = h.call("validate_tender", &ask(json!({}))).unwrap();
+        assert_eq!(accepted["amount"], "5.00");
+        let refused = h
+            .call("validate_tender", &ask(json!({"foo": "bar"})))
+            .unwrap_err();
+        assert_eq!(refused.error, ErrorName::InvalidArgument);
+        assert!(refused.message.contains("\"foo\""), "{}", refused.message);
     }
 
     #[test]
