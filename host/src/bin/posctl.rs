@@ -391,16 +391,7 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Lookup { code } => lookup(&conn, code, cli.json).await,
         Command::Receipt { id } => {
             let receipt = Manager1Proxy::new(&conn).await?.get_receipt(id).await?;
-            if cli.json {
-                let values: BTreeMap<String, Value> = receipt
-                    .iter()
-                    .map(|(k, v)| (k.clone(), variant_to_json(v)))
-                    .collect();
-                out!("{}", json!(values));
-            } else {
-                let text = receipt.get("text").map(variant_to_json).unwrap_or_default();
-                out_raw!("{}", text.as_str().unwrap_or_default());
-            }
+            show_printed(&receipt, cli.json);
             Ok(())
         }
         Command::Day { action } => day(&conn, action, cli.json).await,
@@ -542,10 +533,7 @@ async fn state_database(
 
 async fn lookup(conn: &zbus::Connection, code: &str, as_json: bool) -> Result<(), Failure> {
     let info = Manager1Proxy::new(conn).await?.lookup_code(code).await?;
-    let values: BTreeMap<String, Value> = info
-        .iter()
-        .map(|(k, v)| (k.clone(), variant_to_json(v)))
-        .collect();
+    let values = record_json(&info);
     if as_json {
         out!("{}", json!(values));
         return Ok(());
@@ -882,10 +870,7 @@ async fn scan_monitor(
             String,
             std::collections::HashMap<String, zbus::OwnedVariant>,
         ) = message.body().deserialize()?;
-        let details: BTreeMap<String, Value> = details
-            .iter()
-            .map(|(k, v)| (k.clone(), variant_to_json(v)))
-            .collect();
+        let details = record_json(&details);
         if as_json {
             out!(
                 "{}",
@@ -1119,10 +1104,7 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
     let receipt_done = async |id: String, verb: &str| -> Result<(), Failure> {
         if as_json {
             let receipt = manager.get_receipt(&id).await?;
-            let values: BTreeMap<String, Value> = receipt
-                .iter()
-                .map(|(k, v)| (k.clone(), variant_to_json(v)))
-                .collect();
+            let values = record_json(&receipt);
             out!("{}", json!(values));
         } else {
             out!("{verb}: receipt {id}");
@@ -1156,45 +1138,23 @@ async fn day(conn: &zbus::Connection, action: &DayAction, as_json: bool) -> Resu
             receipt_done(id, &format!("cash {kind}")).await
         }
         DayAction::X => {
-            let report = register.report().await?;
+            let mut report = register.report().await?;
             if as_json {
-                let values: BTreeMap<String, Value> = report
-                    .iter()
-                    .filter(|(k, _)| k.as_str() != "text")
-                    .map(|(k, v)| (k.clone(), variant_to_json(v)))
-                    .collect();
-                out!("{}", json!(values));
-            } else {
-                let text = report.get("text").map(variant_to_json).unwrap_or_default();
-                out_raw!("{}", text.as_str().unwrap_or_default());
+                // The record a script reads; the printed form is for people.
+                report.remove("text");
             }
+            show_printed(&report, as_json);
             Ok(())
         }
         DayAction::Z { counted, key: k } => {
             let id = register.close_day(counted, &key(k, "z")).await?;
             let receipt = manager.get_receipt(&id).await?;
-            if as_json {
-                let values: BTreeMap<String, Value> = receipt
-                    .iter()
-                    .map(|(k, v)| (k.clone(), variant_to_json(v)))
-                    .collect();
-                out!("{}", json!(values));
-            } else {
-                let text = receipt.get("text").map(variant_to_json).unwrap_or_default();
-                out_raw!("{}", text.as_str().unwrap_or_default());
-            }
+            show_printed(&receipt, as_json);
             Ok(())
         }
         DayAction::History { from, to } => {
             let days = register.list_days(from, to).await?;
-            let list: Vec<BTreeMap<String, Value>> = days
-                .iter()
-                .map(|d| {
-                    d.iter()
-                        .map(|(k, v)| (k.clone(), variant_to_json(v)))
-                        .collect()
-                })
-                .collect();
+            let list: Vec<BTreeMap<String, Value>> = days.iter().map(record_json).collect();
             if as_json {
                 out!("{}", json!(list));
                 return Ok(());
@@ -1378,6 +1338,26 @@ async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// A receipt or report: its record as JSON, or its `text` as printed.
+fn show_printed(record: &std::collections::HashMap<String, zbus::OwnedVariant>, as_json: bool) {
+    if as_json {
+        out!("{}", json!(record_json(record)));
+    } else {
+        let text = record.get("text").map(variant_to_json).unwrap_or_default();
+        out_raw!("{}", text.as_str().unwrap_or_default());
+    }
+}
+
+/// A record of the contract (`a{sv}`) as a JSON object, keys in order.
+fn record_json(
+    record: &std::collections::HashMap<String, zbus::OwnedVariant>,
+) -> BTreeMap<String, Value> {
+    record
+        .iter()
+        .map(|(k, v)| (k.clone(), variant_to_json(v)))
+        .collect()
 }
 
 fn variant_to_json(value: &zbus::OwnedVariant) -> Value {
