@@ -408,3 +408,119 @@ impl Config {
         self.programmes.iter().any(|p| p.claims(canonical))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn gift() -> serde_json::Value {
+        json!({"id": "gift", "name": "Geschenk", "kind": "gift", "max_amount": "500.00",
+               "valid_months": 36, "code": {"format": "template"}})
+    }
+
+    fn error_of(programme: serde_json::Value) -> String {
+        Config::parse(json!({"key_file": "/k", "programmes": [programme]}))
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut p = gift();
+        p[key] = value;
+        p
+    }
+
+    #[test]
+    fn a_full_configuration_is_read() {
+        let config = Config::parse(json!({"key_file": "/etc/posd/vouchers.key", "programmes": [
+            gift(),
+            {"id": "fixed", "name": "25", "kind": "gift", "amount": "25.00",
+             "code": {"format": "ean13", "prefix": "044"}, "accept_prefixes": ["999"]},
+            {"id": "spa", "name": "Spa", "kind": "single_purpose", "vat_rate": "20",
+             "max_amount": "100", "expires": "2030-12-31",
+             "code": {"format": "template", "groups": [5, 5, 5], "case": "lower"}}
+        ]}))
+        .unwrap();
+        assert!(config.print_full_code);
+        let gift = config.programme("gift").unwrap();
+        assert_eq!(
+            gift.amount,
+            AmountRule::Free {
+                min: Decimal::ONE,
+                max: Decimal::from(500)
+            }
+        );
+        assert_eq!(gift.validity, Validity::Months(36));
+        let fixed = config.programme("fixed").unwrap();
+        assert_eq!(
+            fixed.amount,
+            AmountRule::Fixed {
+                amount: "25.00".parse().unwrap()
+            }
+        );
+        assert!(fixed.claims("99912345"), "an accepted prefix");
+        assert!(!fixed.claims("0441234567890"), "a wrong check digit");
+        assert_eq!(
+            config.programme("spa").unwrap().vat_rate,
+            Some(Decimal::from(20))
+        );
+    }
+
+    #[test]
+    fn each_mistake_is_refused_naming_its_key() {
+        let cases = [
+            (with("kind", json!("coupon")), "programmes[0].kind"),
+            (with("id", json!("Gift!")), "programmes[0].id"),
+            (with("max_amount", json!(null)), "programmes[0].max_amount"),
+            (with("min_amount", json!("600")), "programmes[0].min_amount"),
+            (with("amount", json!("-5")), "programmes[0].amount"),
+            (with("vat_rate", json!("20")), "programmes[0].vat_rate"),
+            (
+                with("expires", json!("2030-02-30")),
+                "programmes[0].expires",
+            ),
+            (with("valid_months", json!(0)), "programmes[0].valid_months"),
+            (with("reusable", json!(false)), "programmes[0].reusable"),
+            (
+                with("code", json!({"format": "qr"})),
+                "programmes[0].code.format",
+            ),
+            (
+                with("code", json!({"format": "template", "groups": [4, 4, 4]})),
+                "programmes[0].code.groups",
+            ),
+            (
+                with(
+                    "code",
+                    json!({"format": "ean13", "prefix": "044", "case": "upper"}),
+                ),
+                "programmes[0].code.case",
+            ),
+            (
+                with("accept_prefixes", json!(["9"])),
+                "programmes[0].accept_prefixes[0]",
+            ),
+            (with("colour", json!("red")), "colour"),
+        ];
+        for (programme, key) in cases {
+            let e = error_of(programme);
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        let single = json!({"id": "s", "name": "S", "kind": "single_purpose", "max_amount": "5",
+                            "code": {"format": "template"}});
+        assert!(error_of(single).contains("programmes[0].vat_rate"));
+        let e = Config::parse(json!({"programmes": [gift()]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key_file"), "{e}");
+        let e = Config::parse(json!({"key_file": "/k"}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programmes"), "{e}");
+        let e = Config::parse(json!({"key_file": "/k", "programmes": [gift(), gift()]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programmes[1].id"), "{e}");
+    }
+}

@@ -903,3 +903,103 @@ impl VoidReceipt for Vouchers {
 }
 
 posd_plugin!(Vouchers);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use posd_plugin_sdk::ErrorName;
+    use posd_plugin_sdk::testing::Harness;
+
+    #[test]
+    fn amounts_follow_the_rule() {
+        let free = AmountRule::Free {
+            min: Decimal::from(5),
+            max: Decimal::from(500),
+        };
+        assert_eq!(
+            amount_under(free, Some("20.00")).unwrap(),
+            Decimal::from(20)
+        );
+        for bad in [
+            Some("4.99"),
+            Some("500.01"),
+            Some("-1"),
+            Some("0"),
+            Some("1.001"),
+            Some("x"),
+            None,
+        ] {
+            assert_eq!(
+                amount_under(free, bad).unwrap_err().error,
+                ErrorName::InvalidArgument,
+                "{bad:?}"
+            );
+        }
+        let fixed = AmountRule::Fixed {
+            amount: Decimal::from(25),
+        };
+        assert_eq!(amount_under(fixed, None).unwrap(), Decimal::from(25));
+        assert!(amount_under(fixed, Some("30")).is_err());
+    }
+
+    /// The terms a voucher is sold under are the ones stored with it at checkout, taken when
+    /// it was put on the sale; its top-ups follow them, not the programme as it is now.
+    #[test]
+    fn the_terms_of_sale_are_stored_with_the_voucher_and_no_code() {
+        let dir = std::env::temp_dir().join(format!("posd-vouchers-terms-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("k");
+        std::fs::write(&key, [9u8; 32]).unwrap();
+        let mut h = Harness::<Vouchers>::create(json!({"key_file": key, "programmes": [
+            {"id": "gift", "name": "Geschenk", "kind": "gift", "amount": "25.00", "valid_months": 12,
+             "code": {"format": "template"}}]}))
+        .unwrap();
+        h.set_now(1_781_433_067_000); // 2026-06-14
+        let sale = json!({"id": "S1", "currency": "EUR", "lines": [], "tenders": []});
+        let sold = h
+            .call(
+                "invoke_action",
+                &json!({"schema": 1, "action": "sell-gift", "args": {}, "sale": sale}),
+            )
+            .unwrap();
+        let code = sold["result"]["code"].as_str().unwrap().to_string();
+        let line = &sold["add_lines"][0];
+        assert_eq!(line["ref"], format!("••••{}", &code[code.len() - 4..]));
+        assert_eq!(line["kind"], "voucher_sale");
+        assert_eq!(line["tax_rate"], "0");
+        let done = h
+            .checkout(&json!({"id": "S1", "currency": "EUR", "lines": [
+                {"id": "L1", "kind": "voucher_sale", "qty": "1", "unit_price": "25.00", "amount": "25.00",
+                 "plugin": "vouchers", "ref": line["ref"], "data": line["data"]}],
+                "tenders": [{"id": "T1", "method": "cash", "amount": "25.00"}]}))
+            .unwrap();
+        assert_eq!(
+            done.effects.sections[0].barcode.as_deref(),
+            Some(code.as_str())
+        );
+        let id = line["data"]["id"].as_str().unwrap();
+        let stored: Voucher = h.kv_get(&format!("voucher:{id}")).unwrap().unwrap();
+        assert_eq!(stored.expires.as_deref(), Some("2027-06-14"));
+        assert_eq!(
+            stored.amount,
+            AmountRule::Fixed {
+                amount: "25.00".parse().unwrap()
+            }
+        );
+        assert_eq!(stored.sold_on, done.receipt.id);
+        let everything = serde_json::to_string(&stored).unwrap();
+        let plain: String = code.chars().filter(|c| *c != '-').collect();
+        assert!(!everything.contains(&plain) && !everything.contains(&code));
+        let balance = h
+            .call(
+                "classify_code",
+                &json!({"schema": 1, "code": code.to_lowercase()}),
+            )
+            .unwrap();
+        assert_eq!(
+            (balance["balance"].as_str(), balance["expires"].as_str()),
+            (Some("25.00"), Some("2027-06-14"))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
