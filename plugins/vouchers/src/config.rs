@@ -1,0 +1,526 @@
+//! `[plugin.vouchers]`: the programmes a till sells and redeems, read and checked once at
+//! `create`. Anything wrong is refused with the key that is wrong, so the plugin fails to
+//! start with a reason `posctl plugins` shows, instead of failing a sale later.
+
+use posd_plugin_sdk::Decimal;
+use serde::Deserialize;
+
+use crate::code::{Case, CodeFormat, DEFAULT_ALPHABET};
+use crate::date::Date;
+use crate::error::ConfigError;
+
+/// The configuration section as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    key_file: Option<String>,
+    #[serde(default = "yes")]
+    print_full_code: bool,
+    #[serde(default)]
+    programmes: Vec<RawProgramme>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProgramme {
+    id: String,
+    name: String,
+    kind: String,
+    amount: Option<Decimal>,
+    min_amount: Option<Decimal>,
+    max_amount: Option<Decimal>,
+    vat_rate: Option<Decimal>,
+    valid_months: Option<u32>,
+    expires: Option<String>,
+    #[serde(default = "yes")]
+    reusable: bool,
+    code: RawCode,
+    #[serde(default)]
+    accept_prefixes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCode {
+    format: String,
+    #[serde(default)]
+    prefix: String,
+    groups: Option<Vec<usize>>,
+    separator: Option<String>,
+    alphabet: Option<String>,
+    case: Option<String>,
+}
+
+/// What a programme sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A multi-purpose gift voucher: no VAT when sold, a payment when redeemed.
+    Gift,
+    /// A single-purpose voucher: VAT at the programme's rate when sold.
+    SinglePurpose,
+    /// A customer's eWallet: multi-purpose, bound to the customer it was sold to.
+    Ewallet,
+}
+
+impl Kind {
+    /// The word on receipts and slips.
+    pub fn title(self) -> &'static str {
+        match self {
+            Kind::Gift | Kind::SinglePurpose => "Gutschein",
+            Kind::Ewallet => "eWallet",
+        }
+    }
+}
+
+/// How long a voucher sold now is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    /// No expiry.
+    Unlimited,
+    /// Until this day, whenever sold.
+    Until(Date),
+    /// N months after the day of sale.
+    Months(u32),
+}
+
+impl Validity {
+    /// The expiry of a voucher sold on `today`, `None` for unlimited.
+    pub fn expiry(self, today: Date) -> Option<Date> {
+        match self {
+            Validity::Unlimited => None,
+            Validity::Until(day) => Some(day),
+            Validity::Months(n) => Some(today.plus_months(n)),
+        }
+    }
+}
+
+/// The amount a voucher is sold or topped up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum AmountRule {
+    /// Always this amount.
+    Fixed {
+        /// The amount.
+        amount: Decimal,
+    },
+    /// What the cashier enters, within bounds.
+    Free {
+        /// The least.
+        min: Decimal,
+        /// The most.
+        max: Decimal,
+    },
+}
+
+/// One programme, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Programme {
+    /// Short id (`gift`), in action ids and stored with each voucher.
+    pub id: String,
+    /// Name on lines and slips.
+    pub name: String,
+    /// What it sells.
+    pub kind: Kind,
+    /// Fixed or free amount.
+    pub amount: AmountRule,
+    /// VAT rate of a single-purpose voucher.
+    pub vat_rate: Option<Decimal>,
+    /// Validity of vouchers sold now.
+    pub validity: Validity,
+    /// Whether a voucher keeps what is left after a redemption.
+    pub reusable: bool,
+    /// How its codes look.
+    pub format: CodeFormat,
+    /// Canonical prefixes of codes printed elsewhere that this programme claims too.
+    pub accept_prefixes: Vec<String>,
+}
+
+/// The plugin's configuration, checked.
+#[derive(Debug)]
+pub struct Config {
+    /// Where the HMAC key is (not the key).
+    pub key_file: String,
+    /// Whether sale and top-up slips carry the full code (text and barcode).
+    pub print_full_code: bool,
+    /// The programmes, in configuration order.
+    pub programmes: Vec<Programme>,
+}
+
+fn money(key: &str, value: Decimal) -> Result<Decimal, ConfigError> {
+    if value < Decimal::ZERO || value.scale() > 2 || value > Decimal::from(100_000) {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "{value}: an amount from 0 to 100000 with at most two decimals, written as a string"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+impl Programme {
+    fn parse(at: &str, raw: RawProgramme) -> Result<Self, ConfigError> {
+        let key = |k: &str| format!("{at}.{k}");
+        if raw.id.is_empty()
+            || raw.id.len() > 32
+            || !raw
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(ConfigError::invalid(
+                key("id"),
+                format!("{:?}: 1 to 32 of a-z, 0-9 and _", raw.id),
+            ));
+        }
+        if raw.name.trim().is_empty() {
+            return Err(ConfigError::invalid(key("name"), "is empty"));
+        }
+        let kind = match raw.kind.as_str() {
+            "gift" => Kind::Gift,
+            "single_purpose" => Kind::SinglePurpose,
+            "ewallet" => Kind::Ewallet,
+            other => {
+                return Err(ConfigError::invalid(
+                    key("kind"),
+                    format!("{other:?}: one of \"gift\", \"single_purpose\", \"ewallet\""),
+                ));
+            }
+        };
+        let fixed = raw
+            .amount
+            .map(|a| money(&key("amount"), a))
+            .transpose()?
+            .filter(|a| !a.is_zero());
+        let amount = match fixed {
+            Some(amount) => {
+                if raw.min_amount.is_some() || raw.max_amount.is_some() {
+                    return Err(ConfigError::invalid(
+                        key("min_amount"),
+                        "min_amount and max_amount are for a free amount (amount \"0\" or none)",
+                    ));
+                }
+                AmountRule::Fixed { amount }
+            }
+            None => {
+                let min = money(&key("min_amount"), raw.min_amount.unwrap_or(Decimal::ONE))?;
+                let max = money(
+                    &key("max_amount"),
+                    raw.max_amount.ok_or_else(|| {
+                        ConfigError::invalid(
+                            key("max_amount"),
+                            "a programme with a free amount needs a max_amount",
+                        )
+                    })?,
+                )?;
+                if min.is_zero() || min > max {
+                    return Err(ConfigError::invalid(
+                        key("min_amount"),
+                        format!("{min}: above 0 and at most max_amount {max}"),
+                    ));
+                }
+                AmountRule::Free { min, max }
+            }
+        };
+        let vat_rate = match (kind, raw.vat_rate) {
+            (Kind::SinglePurpose, Some(rate))
+                if rate > Decimal::ZERO && rate < Decimal::from(100) =>
+            {
+                Some(rate)
+            }
+            (Kind::SinglePurpose, _) => {
+                return Err(ConfigError::invalid(
+                    key("vat_rate"),
+                    "a single-purpose voucher needs its VAT rate in percent, e.g. \"20\"",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    key("vat_rate"),
+                    "only a single_purpose programme has a VAT rate: gift vouchers and eWallets are taxed when redeemed",
+                ));
+            }
+            (_, None) => None,
+        };
+        let validity = match (raw.valid_months, raw.expires) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    key("expires"),
+                    "give valid_months or expires, not both",
+                ));
+            }
+            (Some(0), None) => {
+                return Err(ConfigError::invalid(
+                    key("valid_months"),
+                    "must be at least 1",
+                ));
+            }
+            (Some(n), None) if n > 1200 => {
+                return Err(ConfigError::invalid(
+                    key("valid_months"),
+                    format!("{n}: at most 1200"),
+                ));
+            }
+            (Some(n), None) => Validity::Months(n),
+            (None, Some(text)) => Validity::Until(Date::parse(&text).ok_or_else(|| {
+                ConfigError::invalid(key("expires"), format!("{text:?} is no date YYYY-MM-DD"))
+            })?),
+            (None, None) => Validity::Unlimited,
+        };
+        if !raw.reusable {
+            return Err(ConfigError::invalid(
+                key("reusable"),
+                "false is not supported yet by this version: what is left of a voucher stays on it (residual value rules come later)",
+            ));
+        }
+        let code_key = key("code");
+        let format = match raw.code.format.as_str() {
+            "template" => {
+                let case = match raw.code.case.as_deref().unwrap_or("upper") {
+                    "upper" => Case::Upper,
+                    "lower" => Case::Lower,
+                    other => {
+                        return Err(ConfigError::invalid(
+                            format!("{code_key}.case"),
+                            format!("{other:?}: \"upper\" or \"lower\""),
+                        ));
+                    }
+                };
+                CodeFormat::template(
+                    &code_key,
+                    &raw.code.prefix,
+                    raw.code.groups.unwrap_or_else(|| vec![4, 4, 4, 4]),
+                    raw.code.separator.as_deref().unwrap_or("-"),
+                    raw.code.alphabet.as_deref().unwrap_or(DEFAULT_ALPHABET),
+                    case,
+                )?
+            }
+            "ean13" => {
+                for (name, set) in [
+                    ("groups", raw.code.groups.is_some()),
+                    ("separator", raw.code.separator.is_some()),
+                    ("alphabet", raw.code.alphabet.is_some()),
+                    ("case", raw.code.case.is_some()),
+                ] {
+                    if set {
+                        return Err(ConfigError::invalid(
+                            format!("{code_key}.{name}"),
+                            "is for template codes, not ean13",
+                        ));
+                    }
+                }
+                CodeFormat::ean13(&code_key, &raw.code.prefix)?
+            }
+            other => {
+                return Err(ConfigError::invalid(
+                    format!("{code_key}.format"),
+                    format!("{other:?}: \"template\" or \"ean13\""),
+                ));
+            }
+        };
+        let mut accept_prefixes = Vec::new();
+        for (i, prefix) in raw.accept_prefixes.iter().enumerate() {
+            match crate::code::canonical(prefix) {
+                Some(p) if p.len() >= 2 && p.len() <= 8 => accept_prefixes.push(p),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        format!("{}[{i}]", key("accept_prefixes")),
+                        format!("{prefix:?}: 2 to 8 letters or digits"),
+                    ));
+                }
+            }
+        }
+        Ok(Programme {
+            id: raw.id,
+            name: raw.name.trim().to_string(),
+            kind,
+            amount,
+            vat_rate,
+            validity,
+            reusable: raw.reusable,
+            format,
+            accept_prefixes,
+        })
+    }
+
+    /// Whether a canonical code is this programme's: its format, or an accepted prefix.
+    pub fn claims(&self, canonical: &str) -> bool {
+        self.format.matches(canonical)
+            || (canonical.len() >= 8
+                && self
+                    .accept_prefixes
+                    .iter()
+                    .any(|p| canonical.starts_with(p.as_str())))
+    }
+}
+
+impl Config {
+    /// Reads and checks the configuration section.
+    pub fn parse(value: serde_json::Value) -> Result<Self, ConfigError> {
+        let raw: RawConfig = serde_json::from_value(value)
+            .map_err(|e| ConfigError::invalid("configuration", e.to_string()))?;
+        let key_file = raw
+            .key_file
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError::invalid(
+                    "key_file",
+                    "is required: the file holding the key codes are hashed with, e.g. \"/etc/posd/vouchers.key\" or \"$CREDENTIALS_DIRECTORY/vouchers.key\"",
+                )
+            })?;
+        let mut programmes: Vec<Programme> = Vec::new();
+        for (i, raw) in raw.programmes.into_iter().enumerate() {
+            let at = format!("programmes[{i}]");
+            let programme = Programme::parse(&at, raw)?;
+            if programmes.iter().any(|p| p.id == programme.id) {
+                return Err(ConfigError::invalid(
+                    format!("{at}.id"),
+                    format!("{:?} is used by an earlier programme", programme.id),
+                ));
+            }
+            programmes.push(programme);
+        }
+        if programmes.is_empty() {
+            return Err(ConfigError::invalid(
+                "programmes",
+                "no programme: configure at least one [[plugin.vouchers.programmes]]",
+            ));
+        }
+        Ok(Config {
+            key_file,
+            print_full_code: raw.print_full_code,
+            programmes,
+        })
+    }
+
+    /// The programme with this id.
+    pub fn programme(&self, id: &str) -> Option<&Programme> {
+        self.programmes.iter().find(|p| p.id == id)
+    }
+
+    /// Whether any programme claims a canonical code.
+    pub fn claims(&self, canonical: &str) -> bool {
+        self.programmes.iter().any(|p| p.claims(canonical))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn gift() -> serde_json::Value {
+        json!({"id": "gift", "name": "Geschenk", "kind": "gift", "max_amount": "500.00",
+               "valid_months": 36, "code": {"format": "template"}})
+    }
+
+    fn error_of(programme: serde_json::Value) -> String {
+        Config::parse(json!({"key_file": "/k", "programmes": [programme]}))
+            .unwrap_err()
+            .to_string()
+    }
+
+    fn with(key: &str, value: serde_json::Value) -> serde_json::Value {
+        let mut p = gift();
+        p[key] = value;
+        p
+    }
+
+    #[test]
+    fn a_full_configuration_is_read() {
+        let config = Config::parse(json!({"key_file": "/etc/posd/vouchers.key", "programmes": [
+            gift(),
+            {"id": "fixed", "name": "25", "kind": "gift", "amount": "25.00",
+             "code": {"format": "ean13", "prefix": "044"}, "accept_prefixes": ["999"]},
+            {"id": "spa", "name": "Spa", "kind": "single_purpose", "vat_rate": "20",
+             "max_amount": "100", "expires": "2030-12-31",
+             "code": {"format": "template", "groups": [5, 5, 5], "case": "lower"}}
+        ]}))
+        .unwrap();
+        assert!(config.print_full_code);
+        let gift = config.programme("gift").unwrap();
+        assert_eq!(
+            gift.amount,
+            AmountRule::Free {
+                min: Decimal::ONE,
+                max: Decimal::from(500)
+            }
+        );
+        assert_eq!(gift.validity, Validity::Months(36));
+        let fixed = config.programme("fixed").unwrap();
+        assert_eq!(
+            fixed.amount,
+            AmountRule::Fixed {
+                amount: "25.00".parse().unwrap()
+            }
+        );
+        assert!(fixed.claims("99912345"), "an accepted prefix");
+        assert!(!fixed.claims("0441234567890"), "a wrong check digit");
+        assert_eq!(
+            config.programme("spa").unwrap().vat_rate,
+            Some(Decimal::from(20))
+        );
+    }
+
+    #[test]
+    fn each_mistake_is_refused_naming_its_key() {
+        let cases = [
+            (with("kind", json!("coupon")), "programmes[0].kind"),
+            (with("id", json!("Gift!")), "programmes[0].id"),
+            (with("max_amount", json!(null)), "programmes[0].max_amount"),
+            (with("min_amount", json!("600")), "programmes[0].min_amount"),
+            (with("amount", json!("-5")), "programmes[0].amount"),
+            (with("vat_rate", json!("20")), "programmes[0].vat_rate"),
+            (
+                with("expires", json!("2030-02-30")),
+                "programmes[0].expires",
+            ),
+            (with("valid_months", json!(0)), "programmes[0].valid_months"),
+            (with("reusable", json!(false)), "programmes[0].reusable"),
+            (
+                with("code", json!({"format": "qr"})),
+                "programmes[0].code.format",
+            ),
+            (
+                with("code", json!({"format": "template", "groups": [4, 4, 4]})),
+                "programmes[0].code.groups",
+            ),
+            (
+                with(
+                    "code",
+                    json!({"format": "ean13", "prefix": "044", "case": "upper"}),
+                ),
+                "programmes[0].code.case",
+            ),
+            (
+                with("accept_prefixes", json!(["9"])),
+                "programmes[0].accept_prefixes[0]",
+            ),
+            (with("colour", json!("red")), "colour"),
+        ];
+        for (programme, key) in cases {
+            let e = error_of(programme);
+            assert!(e.contains(key), "{key}: {e}");
+        }
+        let single = json!({"id": "s", "name": "S", "kind": "single_purpose", "max_amount": "5",
+                            "code": {"format": "template"}});
+        assert!(error_of(single).contains("programmes[0].vat_rate"));
+        let e = Config::parse(json!({"programmes": [gift()]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key_file"), "{e}");
+        let e = Config::parse(json!({"key_file": "/k"}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programmes"), "{e}");
+        let e = Config::parse(json!({"key_file": "/k", "programmes": [gift(), gift()]}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("programmes[1].id"), "{e}");
+    }
+}

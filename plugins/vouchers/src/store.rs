@@ -1,0 +1,115 @@
+//! Where vouchers live: one interface, [`VoucherStore`], so that a chain's central store can
+//! replace the host's ledger and kv later without touching the rules in `lib.rs`.
+//!
+//! Today's implementation, [`HostStore`], keeps
+//! - the **balance** as the ledger account `voucher:<id>` (host: `vouchers:voucher:<id>`),
+//!   posted only with a checkout or void, each posting with floor 0;
+//! - the **terms** the voucher was sold under as the kv value `voucher:<id>` ([`Voucher`]),
+//!   written in the same transaction as the sale that issued it.
+
+use posd_plugin_sdk::schema::{KvWrite, Posting};
+use posd_plugin_sdk::{Decimal, Host, PluginError};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{AmountRule, Kind};
+use crate::identity::CodeId;
+
+/// The contra account of every voucher posting: what the store owes its voucher holders.
+pub const ISSUED: &str = "issued";
+
+/// A voucher's terms, fixed when it was sold: a later change of its programme does not
+/// touch vouchers sold before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Voucher {
+    /// The programme id it was sold under.
+    pub programme: String,
+    /// The programme's name then.
+    pub name: String,
+    /// Gift, single-purpose or eWallet.
+    pub kind: Kind,
+    /// The last four characters of its code.
+    pub last4: String,
+    /// Day of sale.
+    pub issued: String,
+    /// Last valid day, `None` for unlimited.
+    pub expires: Option<String>,
+    /// Whether it keeps what is left after a redemption.
+    pub reusable: bool,
+    /// VAT rate of a single-purpose voucher.
+    pub vat_rate: Option<Decimal>,
+    /// How top-ups are priced (the programme's rule at sale).
+    pub amount: AmountRule,
+    /// The owner of an eWallet.
+    pub customer: Option<String>,
+    /// Blocked (lost card): refused everywhere.
+    #[serde(default)]
+    pub blocked: bool,
+    /// The receipt that sold it.
+    pub sold_on: String,
+    /// The void receipt that refunded it ("Rückerstattung"), if any.
+    #[serde(default)]
+    pub refunded_by: Option<String>,
+}
+
+/// A voucher with its balance as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Its terms.
+    pub voucher: Voucher,
+    /// Its balance.
+    pub balance: Decimal,
+}
+
+/// Looks vouchers up and says how to change them with a checkout.
+pub trait VoucherStore {
+    /// The voucher with this identity, `None` if none was ever sold.
+    fn find(&self, host: &Host, id: &CodeId) -> Result<Option<Found>, PluginError>;
+    /// The write that stores (or replaces) a voucher's terms with the checkout.
+    fn record(&self, id: &CodeId, voucher: &Voucher) -> Result<KvWrite, PluginError>;
+    /// The postings that move `amount` onto (positive) or off (negative) a voucher, balanced
+    /// against [`ISSUED`]; the voucher's posting has floor 0, so the checkout fails with
+    /// `InsufficientBalance` rather than overdraw it.
+    fn move_balance(&self, id: &CodeId, amount: Decimal, unit: &str, kind: &str) -> [Posting; 2];
+}
+
+/// The host's ledger and kv, in the plugin's namespace.
+#[derive(Debug, Default)]
+pub struct HostStore;
+
+fn key(id: &CodeId) -> String {
+    format!("voucher:{id}")
+}
+
+impl VoucherStore for HostStore {
+    fn find(&self, host: &Host, id: &CodeId) -> Result<Option<Found>, PluginError> {
+        let Some(voucher) = host.kv_get::<Voucher>(&key(id))? else {
+            return Ok(None);
+        };
+        let balance = host.ledger_balance(&key(id))?.balance;
+        Ok(Some(Found { voucher, balance }))
+    }
+
+    fn record(&self, id: &CodeId, voucher: &Voucher) -> Result<KvWrite, PluginError> {
+        KvWrite::new(key(id), voucher)
+    }
+
+    fn move_balance(&self, id: &CodeId, amount: Decimal, unit: &str, kind: &str) -> [Posting; 2] {
+        [
+            Posting {
+                account: key(id),
+                amount,
+                unit: unit.to_string(),
+                kind: kind.to_string(),
+                floor: Some(Decimal::ZERO),
+                ..Posting::default()
+            },
+            Posting {
+                account: ISSUED.to_string(),
+                amount: -amount,
+                unit: unit.to_string(),
+                kind: kind.to_string(),
+                ..Posting::default()
+            },
+        ]
+    }
+}
