@@ -715,3 +715,286 @@ async fn no_issued_code_is_anywhere_in_the_database_file() {
     );
     till.verify_ledger();
 }
+
+const DISCOUNT_CODES: &str = r#"
+[[plugin.vouchers.discount_codes]]
+code = "XMAS20"
+name = "Weihnachten -20 %"
+percent = "20"
+min_basket = "50.00"
+valid_to = "2099-12-31"
+
+[[plugin.vouchers.discount_codes]]
+code = "FIVE"
+name = "5 Euro Rabatt"
+amount = "5.00"
+
+[[plugin.vouchers.discount_codes]]
+code = "OLD10"
+name = "Sommer"
+percent = "10"
+valid_to = "2020-08-31"
+
+[[plugin.vouchers.discount_codes]]
+code = "SOON10"
+name = "Ostern"
+percent = "10"
+valid_from = "2099-04-01"
+
+[[plugin.vouchers.discount_codes]]
+code = "ONCE"
+name = "Einmalig -10 %"
+percent = "10"
+total_uses = 1
+
+[[plugin.vouchers.discount_codes]]
+code = "ONEEACH"
+name = "Willkommen -3 €"
+amount = "3.00"
+uses_per_customer = 1
+
+[[plugin.vouchers.discount_codes]]
+code = "OBST"
+name = "Obstkorb gratis"
+free_product = { sku = "OBST-1", name = "Gefüllter Obstkorb", price = "25.00", vat_rate = "10" }
+"#;
+
+fn goods<'a>(
+    sku: &'a str,
+    name: &'a str,
+    price: &'a str,
+    rate: &'a str,
+) -> HashMap<&'a str, Variant<'a>> {
+    let mut item = item(name, price, rate);
+    item.insert("sku", Variant::from(sku));
+    item
+}
+
+/// The sale's discount lines of this plugin as (ref, amount).
+async fn discounts(sale: &Sale1Proxy<'_>) -> Vec<(String, String)> {
+    sale.lines()
+        .await
+        .expect("Lines")
+        .iter()
+        .filter(|l| s(&l["kind"]) == "discount")
+        .map(|l| (s(&l["ref"]), s(&l["amount"])))
+        .collect()
+}
+
+async fn total_and_tax(sale: &Sale1Proxy<'_>) -> (String, String) {
+    let totals = sale.totals().await.expect("Totals");
+    (s(&totals["total"]), s(&totals["tax"]))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discount_codes_reduce_the_goods_and_follow_the_basket() {
+    let till = Till::start(&format!("{PROGRAMMES}{DISCOUNT_CODES}")).await;
+    let manager = till.manager().await;
+
+    // XMAS20 entered below its minimum basket: accepted with a warning, nothing off yet.
+    let sale = till.open_sale().await;
+    sale.add_item(goods("A-1", "Pullover", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    let entered = sale.enter_code("xmas-20").await.expect("EnterCode");
+    assert_eq!(
+        (s(&entered["plugin"]), s(&entered["kind"])),
+        ("vouchers".into(), "discount_code".into())
+    );
+    let warnings: Vec<String> = entered["warnings"].clone().try_into().expect("warnings");
+    assert!(warnings.iter().any(|w| w.contains("50.00")), "{warnings:?}");
+    assert_eq!(discounts(&sale).await, []);
+    assert_eq!(total_and_tax(&sale).await.0, "30.00");
+
+    // The basket reaches 50: 20 % off every good, VAT off pro rata (24.00 at 20 % and
+    // 24.00 at 10 %: 4.00 + 2.18).
+    let book = sale
+        .add_item(goods("B-1", "Buch", "30.00", "10"))
+        .await
+        .expect("AddItem");
+    assert_eq!(discounts(&sale).await, [("XMAS20".into(), "-12.00".into())]);
+    assert_eq!(total_and_tax(&sale).await, ("48.00".into(), "6.18".into()));
+    // Below 50 again: the line goes; back above: it comes back.
+    sale.remove_line(&book).await.expect("RemoveLine");
+    assert_eq!(discounts(&sale).await, []);
+    sale.add_item(goods("B-1", "Buch", "30.00", "10"))
+        .await
+        .expect("AddItem");
+    assert_eq!(discounts(&sale).await, [("XMAS20".into(), "-12.00".into())]);
+    // Twice on one sale: refused.
+    let err = sale.enter_code("XMAS20").await.expect_err("twice");
+    assert_eq!(name(&err), "org.posd.Error.Conflict");
+    // A fixed amount beside it.
+    sale.enter_code("five").await.expect("EnterCode FIVE");
+    assert_eq!(
+        discounts(&sale).await,
+        [
+            ("XMAS20".into(), "-12.00".into()),
+            ("FIVE".into(), "-5.00".into())
+        ]
+    );
+    // Taken off again by the action; its line goes.
+    invoke(&sale, "vouchers:remove-code", &[("code", "FIVE")])
+        .await
+        .expect("remove-code");
+    assert_eq!(discounts(&sale).await, [("XMAS20".into(), "-12.00".into())]);
+    pay_rest(&sale, "cash").await;
+    let receipt_id = sale.checkout("xmas").await.expect("Checkout");
+    let receipt = manager.get_receipt(&receipt_id).await.expect("GetReceipt");
+    let totals: Record = receipt["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "48.00");
+    assert!(
+        s(&receipt["text"]).contains("XMAS20"),
+        "a discount code is printed as it is: {}",
+        s(&receipt["text"])
+    );
+    let lines = records(&receipt["lines"]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| s(&l["kind"]) == "discount" && s(&l["amount"]) == "-12.00"),
+        "the discount is a line of the receipt, not a tender"
+    );
+    assert_eq!(records(&receipt["tenders"]).len(), 1, "cash only");
+
+    // Out of its dates: refused, nothing on the sale.
+    let sale = till.open_sale().await;
+    sale.add_item(goods("A-1", "Pullover", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    for code in ["OLD10", "SOON10"] {
+        let err = sale.enter_code(code).await.expect_err(code);
+        assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{code}");
+    }
+    assert_eq!(discounts(&sale).await, []);
+    let err = invoke(&sale, "vouchers:remove-code", &[("code", "XMAS20")])
+        .await
+        .expect_err("not on this sale");
+    assert_eq!(name(&err), "org.posd.Error.NotFound");
+    till.verify_ledger();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_free_product_code_adds_the_product_or_makes_one_in_the_basket_free() {
+    let till = Till::start(&format!("{PROGRAMMES}{DISCOUNT_CODES}")).await;
+
+    // Not in the basket: the code adds it, and a discount line makes it free.
+    let sale = till.open_sale().await;
+    sale.add_item(goods("A-1", "Pullover", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code("OBST").await.expect("EnterCode");
+    let lines = sale.lines().await.expect("Lines");
+    assert!(
+        lines
+            .iter()
+            .any(|l| s(&l["sku"]) == "OBST-1" && s(&l["amount"]) == "25.00"),
+        "the product is added at its price"
+    );
+    assert_eq!(discounts(&sale).await, [("OBST".into(), "-25.00".into())]);
+    // Only the basket's 10 % VAT comes off: the pullover's 5.00 stays.
+    assert_eq!(total_and_tax(&sale).await, ("30.00".into(), "5.00".into()));
+    pay_rest(&sale, "cash").await;
+    sale.checkout("obst-added").await.expect("Checkout");
+
+    // Three in the basket: one of them free. Two lines of it: the cheaper one is.
+    let sale = till.open_sale().await;
+    let three = sale
+        .add_item(goods("OBST-1", "Gefüllter Obstkorb", "25.00", "10"))
+        .await
+        .expect("AddItem");
+    sale.set_quantity(&three, "3").await.expect("SetQuantity");
+    sale.enter_code("OBST").await.expect("EnterCode");
+    assert_eq!(
+        sale.lines().await.expect("Lines").len(),
+        2,
+        "nothing added: the item and the discount"
+    );
+    assert_eq!(discounts(&sale).await, [("OBST".into(), "-25.00".into())]);
+    assert_eq!(total_and_tax(&sale).await.0, "50.00");
+    sale.add_item(goods("OBST-1", "Obstkorb klein", "20.00", "10"))
+        .await
+        .expect("AddItem");
+    assert_eq!(discounts(&sale).await, [("OBST".into(), "-20.00".into())]);
+    // The free product removed: its discount goes with it.
+    sale.remove_line(&three).await.expect("RemoveLine");
+    let small = sale.lines().await.expect("Lines")[0]["id"].clone();
+    sale.remove_line(&s(&small)).await.expect("RemoveLine");
+    assert_eq!(discounts(&sale).await, []);
+    till.verify_ledger();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discount_code_uses_are_counted_at_checkout_in_all_and_per_customer() {
+    let till = Till::start(&format!("{PROGRAMMES}{DISCOUNT_CODES}")).await;
+
+    // ONCE, one use in all: two sales enter it while it is unused; one checkout gets it,
+    // the other is refused and writes nothing.
+    let first = till.open_sale().await;
+    let second = till.open_sale().await;
+    for sale in [&first, &second] {
+        sale.add_item(goods("A-1", "Pullover", "30.00", "20"))
+            .await
+            .expect("AddItem");
+        sale.enter_code("ONCE")
+            .await
+            .expect("EnterCode while unused");
+        pay_rest(sale, "cash").await;
+    }
+    let (a, b) = tokio::join!(first.checkout("once-1"), second.checkout("once-2"));
+    let outcomes = [a, b];
+    assert_eq!(
+        outcomes.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let lost = outcomes
+        .iter()
+        .find_map(|r| r.as_ref().err())
+        .expect("one lost");
+    assert!(
+        [
+            "org.posd.Error.LimitReached",
+            "org.posd.Error.InsufficientBalance"
+        ]
+        .contains(&name(lost).as_str()),
+        "{lost}"
+    );
+    // Used up: refused at entry.
+    let sale = till.open_sale().await;
+    let err = sale.enter_code("ONCE").await.expect_err("used up");
+    assert_eq!(name(&err), "org.posd.Error.LimitReached");
+    let shown = posctl(
+        till._bus.address(),
+        &["--json", "ledger", "balance", "vouchers:code:ONCE"],
+    );
+    assert!(shown.status.success(), "{shown:?}");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("-1"), "one use counted: {text}");
+
+    // ONEEACH, once per customer: needs a customer, once for C-1, again for C-2.
+    let err = sale.enter_code("ONEEACH").await.expect_err("no customer");
+    assert_eq!(name(&err), "org.posd.Error.CustomerRequired");
+    for (customer, key) in [("C-1", "each-1"), ("C-2", "each-2")] {
+        let sale = till.open_sale().await;
+        sale.inner()
+            .call::<_, _, ()>("SetCustomer", &(customer,))
+            .await
+            .expect("SetCustomer");
+        sale.add_item(goods("A-1", "Pullover", "30.00", "20"))
+            .await
+            .expect("AddItem");
+        sale.enter_code("ONEEACH").await.expect("first use");
+        assert_eq!(discounts(&sale).await, [("ONEEACH".into(), "-3.00".into())]);
+        pay_rest(&sale, "cash").await;
+        sale.checkout(key).await.expect("Checkout");
+    }
+    let sale = till.open_sale().await;
+    sale.inner()
+        .call::<_, _, ()>("SetCustomer", &("C-1",))
+        .await
+        .expect("SetCustomer");
+    let err = sale.enter_code("ONEEACH").await.expect_err("C-1 again");
+    assert_eq!(name(&err), "org.posd.Error.LimitReached");
+    till.verify_ledger();
+}

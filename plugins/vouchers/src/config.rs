@@ -18,6 +18,8 @@ struct RawConfig {
     print_full_code: bool,
     #[serde(default)]
     programmes: Vec<RawProgramme>,
+    #[serde(default)]
+    discount_codes: Vec<crate::discount::RawDiscountCode>,
 }
 
 fn yes() -> bool {
@@ -149,6 +151,8 @@ pub struct Config {
     pub print_full_code: bool,
     /// The programmes, in configuration order.
     pub programmes: Vec<Programme>,
+    /// The discount codes, in configuration order.
+    pub discount_codes: Vec<crate::discount::DiscountCode>,
 }
 
 fn money(key: &str, value: Decimal) -> Result<Decimal, ConfigError> {
@@ -385,22 +389,46 @@ impl Config {
             }
             programmes.push(programme);
         }
-        if programmes.is_empty() {
+        let mut discount_codes: Vec<crate::discount::DiscountCode> = Vec::new();
+        for (i, raw) in raw.discount_codes.into_iter().enumerate() {
+            let at = format!("discount_codes[{i}]");
+            let code = crate::discount::DiscountCode::parse(&at, raw)?;
+            if discount_codes.iter().any(|c| c.code == code.code) {
+                return Err(ConfigError::invalid(
+                    format!("{at}.code"),
+                    format!("{:?} is used by an earlier discount code", code.code),
+                ));
+            }
+            if programmes.iter().any(|p| p.claims(&code.code)) {
+                return Err(ConfigError::invalid(
+                    format!("{at}.code"),
+                    format!("{:?} looks like a voucher code of a programme", code.code),
+                ));
+            }
+            discount_codes.push(code);
+        }
+        if programmes.is_empty() && discount_codes.is_empty() {
             return Err(ConfigError::invalid(
                 "programmes",
-                "no programme: configure at least one [[plugin.vouchers.programmes]]",
+                "no programme: configure at least one [[plugin.vouchers.programmes]] or [[plugin.vouchers.discount_codes]]",
             ));
         }
         Ok(Config {
             key_file,
             print_full_code: raw.print_full_code,
             programmes,
+            discount_codes,
         })
     }
 
     /// The programme with this id.
     pub fn programme(&self, id: &str) -> Option<&Programme> {
         self.programmes.iter().find(|p| p.id == id)
+    }
+
+    /// The discount code `canonical` is, if it is one.
+    pub fn discount_code(&self, canonical: &str) -> Option<&crate::discount::DiscountCode> {
+        self.discount_codes.iter().find(|c| c.code == canonical)
     }
 
     /// Whether any programme claims a canonical code.

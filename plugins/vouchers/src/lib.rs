@@ -11,6 +11,7 @@
 pub mod code;
 pub mod config;
 pub mod date;
+pub mod discount;
 pub mod error;
 pub mod identity;
 pub mod store;
@@ -20,14 +21,15 @@ use std::collections::{BTreeMap, HashMap};
 use posd_plugin_sdk::schema::{
     AbortCheckoutRequest, Action, ActionParam, CheckoutEffects, ClassifyCodeRequest,
     ClassifyCodeResponse, CodeInfo, CodeKind, CommitCheckoutRequest, Effects, Empty,
-    EnterCodeRequest, EnterCodeResponse, InvokeActionRequest, Line, LineKind, ListActionsRequest,
-    ListActionsResponse, NewLine, NewTender, ParamType, Payout, Posting, PrepareCheckoutRequest,
-    ReceiptSection, Sale, Tender, VoidReceiptRequest, VoidReceiptResponse,
+    EnterCodeRequest, EnterCodeResponse, EvaluateBasketRequest, EvaluateBasketResponse,
+    InvokeActionRequest, Line, LineKind, ListActionsRequest, ListActionsResponse, NewLine,
+    NewTender, ParamType, Payout, Posting, PrepareCheckoutRequest, ReceiptSection, Sale, Tender,
+    VoidReceiptRequest, VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
-    AbortCheckout, ClassifyCode, CommitCheckout, Decimal, EnterCode, Host, InvokeAction,
-    ListActions, Plugin, PluginError, PrepareCheckout, VoidReceipt, posd_plugin,
+    AbortCheckout, ClassifyCode, CommitCheckout, Decimal, EnterCode, EvaluateBasket, Host,
+    InvokeAction, ListActions, Plugin, PluginError, PrepareCheckout, VoidReceipt, posd_plugin,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +44,8 @@ pub const ID: &str = "vouchers";
 pub const METHOD: &str = "voucher";
 /// The line kind of a single-purpose voucher sold (the SDK has no variant for it yet).
 pub const SINGLE_PURPOSE_KIND: &str = "single_purpose_voucher";
+/// The action that takes a discount code off the sale again (argument `code`).
+pub const REMOVE_CODE: &str = "remove-code";
 /// The action that tops a voucher or eWallet up.
 pub const TOPUP: &str = "topup";
 /// Action ids that sell: `sell-<programme id>`.
@@ -79,6 +83,11 @@ pub struct Vouchers {
     pending: HashMap<CodeId, String>,
     /// Identities prepared per checkout, forgotten from `pending` when it commits.
     preparing: BTreeMap<String, Vec<CodeId>>,
+    /// Discount codes entered per open sale (sale id → canonical codes), in entry order.
+    /// After a plugin restart a sale missing here is read back from its discount lines.
+    entered: HashMap<String, Vec<String>>,
+    /// The sale of each checkout being prepared, forgotten from `entered` when it commits.
+    preparing_sales: BTreeMap<String, String>,
 }
 
 impl Plugin for Vouchers {
@@ -113,6 +122,8 @@ impl Vouchers {
             store: HostStore,
             pending: HashMap::new(),
             preparing: BTreeMap::new(),
+            entered: HashMap::new(),
+            preparing_sales: BTreeMap::new(),
         }
     }
 
@@ -474,6 +485,137 @@ impl Vouchers {
     }
 }
 
+impl Vouchers {
+    /// The discount codes on `sale`: as entered, or (after a plugin restart) as its
+    /// discount lines say.
+    fn codes_on(&self, sale: &Sale) -> Vec<String> {
+        match self.entered.get(&sale.id) {
+            Some(codes) => codes.clone(),
+            None => sale
+                .lines
+                .iter()
+                .filter_map(discount::code_of_line)
+                .collect(),
+        }
+    }
+
+    /// `EnterCode` of a discount code: checked (dates, uses, customer), remembered for the
+    /// sale, and a free product added when the basket has none; the discount line itself
+    /// comes from `evaluate_basket`, which the host asks next. `None`: no discount code.
+    fn enter_discount_code(
+        &mut self,
+        host: &Host,
+        request: &EnterCodeRequest,
+    ) -> Result<Option<Effects>, PluginError> {
+        let Some(canonical) = code::canonical(&request.code) else {
+            return Ok(None);
+        };
+        let Some(dc) = self.config.discount_code(&canonical).cloned() else {
+            return Ok(None);
+        };
+        let sale = &request.sale;
+        let today = today(host);
+        if let Some(why) = dc.out_of_date(today) {
+            return Err(PluginError::not_allowed(why));
+        }
+        let mut codes = self.codes_on(sale);
+        if codes.contains(&dc.code) {
+            return Err(PluginError::conflict(format!(
+                "Rabattcode {} ist schon auf diesem Verkauf",
+                dc.code
+            )));
+        }
+        dc.check_uses(host, customer_of(sale))?;
+        let mut effects = Effects {
+            kind: Some(CodeKind::DiscountCode),
+            message: Some(format!("Rabattcode {}: {}", dc.code, dc.name)),
+            ..Effects::default()
+        };
+        if let discount::Reward::FreeProduct {
+            sku,
+            name,
+            price,
+            vat_rate,
+            qty,
+        } = &dc.reward
+            && !sale
+                .lines
+                .iter()
+                .any(|l| l.kind == LineKind::Item && &l.sku == sku)
+        {
+            effects.add_lines.push(NewLine {
+                kind: LineKind::Item,
+                sku: sku.clone(),
+                name: name.clone(),
+                qty: Decimal::from(*qty),
+                unit_price: *price,
+                tax_rate: *vat_rate,
+                ..NewLine::default()
+            });
+        }
+        if dc.line(sale, today, 2).is_none() && effects.add_lines.is_empty() {
+            effects.warnings.push(match dc.min_basket {
+                Some(min) => format!(
+                    "Rabattcode {} gilt ab einem Einkauf von {min}: er wird abgezogen, sobald der Warenkorb das erreicht",
+                    dc.code
+                ),
+                None => format!(
+                    "Rabattcode {} gibt auf diesen Warenkorb noch nichts",
+                    dc.code
+                ),
+            });
+        }
+        codes.push(dc.code.clone());
+        self.entered.insert(sale.id.clone(), codes);
+        Ok(Some(effects))
+    }
+
+    /// `remove-code`: takes a discount code off the sale; its line goes with the next
+    /// evaluation (a free product added for it stays, as any item the cashier can remove).
+    fn remove_code(&mut self, request: &InvokeActionRequest) -> Result<Effects, PluginError> {
+        let input = string_arg(request, "code")?
+            .ok_or_else(|| PluginError::invalid_argument("argument code is required"))?;
+        let canonical = code::canonical(&input).unwrap_or_default();
+        let mut codes = self.codes_on(&request.sale);
+        let before = codes.len();
+        codes.retain(|c| *c != canonical);
+        if codes.len() == before {
+            return Err(PluginError::not_found(format!(
+                "Rabattcode {input:?} ist nicht auf diesem Verkauf"
+            )));
+        }
+        self.entered.insert(request.sale.id.clone(), codes);
+        Ok(Effects {
+            kind: Some(CodeKind::DiscountCode),
+            message: Some(format!("Rabattcode {canonical} entfernt")),
+            ..Effects::default()
+        })
+    }
+}
+
+impl EvaluateBasket for Vouchers {
+    fn evaluate_basket(
+        &mut self,
+        host: &Host,
+        request: EvaluateBasketRequest,
+    ) -> Result<EvaluateBasketResponse, PluginError> {
+        let codes = self.codes_on(&request.sale);
+        if codes.is_empty() {
+            return Ok(EvaluateBasketResponse::default());
+        }
+        let today = today(host);
+        let lines = codes
+            .iter()
+            .filter_map(|c| self.config.discount_code(c))
+            .filter_map(|dc| dc.line(&request.sale, today, 2))
+            .collect();
+        Ok(EvaluateBasketResponse {
+            lines,
+            ..EvaluateBasketResponse::default()
+        })
+    }
+}
+
 impl ClassifyCode for Vouchers {
     fn classify_code(
         &mut self,
@@ -503,6 +645,9 @@ impl EnterCode for Vouchers {
         host: &Host,
         request: EnterCodeRequest,
     ) -> Result<EnterCodeResponse, PluginError> {
+        if let Some(effects) = self.enter_discount_code(host, &request)? {
+            return Ok(EnterCodeResponse::Claimed(effects));
+        }
         let Some((canonical, id)) = self.recognise(&request.code) else {
             return Ok(EnterCodeResponse::NotClaimed);
         };
@@ -601,6 +746,18 @@ impl ListActions for Vouchers {
                 },
             ],
         });
+        if !self.config.discount_codes.is_empty() {
+            actions.push(Action {
+                id: REMOVE_CODE.into(),
+                label: "Rabattcode entfernen".into(),
+                params: vec![ActionParam {
+                    name: "code".into(),
+                    param_type: ParamType::Code,
+                    required: true,
+                    ..ActionParam::default()
+                }],
+            });
+        }
         Ok(ListActionsResponse { actions })
     }
 }
@@ -613,6 +770,9 @@ impl InvokeAction for Vouchers {
     ) -> Result<Effects, PluginError> {
         if request.action == TOPUP {
             return self.top_up(host, &request);
+        }
+        if request.action == REMOVE_CODE && !self.config.discount_codes.is_empty() {
+            return self.remove_code(&request);
         }
         let programme = request
             .action
@@ -761,7 +921,22 @@ impl PrepareCheckout for Vouchers {
             });
         }
         effects.postings = ordered(pairs);
+        for line in &sale.lines {
+            let Some(code) = discount::code_of_line(line) else {
+                continue;
+            };
+            let dc = self.config.discount_code(&code).ok_or_else(|| {
+                PluginError::invalid_configuration(format!(
+                    "line {}: discount code {code} is no longer configured; the basket changes once more to drop it",
+                    line.id
+                ))
+            })?;
+            dc.check_uses(host, customer_of(sale))?;
+            effects.postings.extend(dc.use_postings(customer_of(sale)));
+        }
         self.preparing.insert(request.checkout.clone(), touched);
+        self.preparing_sales
+            .insert(request.checkout.clone(), sale.id.clone());
         Ok(effects)
     }
 }
@@ -775,6 +950,9 @@ impl CommitCheckout for Vouchers {
         for id in self.preparing.remove(&request.checkout).unwrap_or_default() {
             self.pending.remove(&id);
         }
+        if let Some(sale) = self.preparing_sales.remove(&request.checkout) {
+            self.entered.remove(&sale);
+        }
         Ok(Empty {})
     }
 }
@@ -787,6 +965,7 @@ impl AbortCheckout for Vouchers {
     ) -> Result<Empty, PluginError> {
         // The sale stays open: its codes stay pending for the next checkout.
         self.preparing.remove(&request.checkout);
+        self.preparing_sales.remove(&request.checkout);
         Ok(Empty {})
     }
 }
