@@ -998,3 +998,206 @@ async fn discount_code_uses_are_counted_at_checkout_in_all_and_per_customer() {
     assert_eq!(name(&err), "org.posd.Error.LimitReached");
     till.verify_ledger();
 }
+
+const SINGLE_USE: &str = r#"
+[[plugin.vouchers.programmes]]
+id = "forfeit"
+name = "Einmalgutschein"
+kind = "gift"
+amount = "50.00"
+reusable = false
+residual = "breakage"
+code = { format = "template", prefix = "FF" }
+
+[[plugin.vouchers.programmes]]
+id = "credit"
+name = "Kundengutschein"
+kind = "gift"
+amount = "50.00"
+reusable = false
+residual = "customer_credit"
+code = { format = "template", prefix = "CC" }
+
+[[plugin.vouchers.programmes]]
+id = "rest"
+name = "Gutschein mit Restwert"
+kind = "gift"
+amount = "50.00"
+reusable = false
+residual = "residual_voucher"
+code = { format = "template", prefix = "RV" }
+"#;
+
+impl Till {
+    /// `posctl ledger balance <account>` as the technician reads it.
+    fn ledger_balance(&self, account: &str) -> String {
+        let shown = posctl(
+            self._bus.address(),
+            &["--json", "ledger", "balance", account],
+        );
+        assert!(shown.status.success(), "{shown:?}");
+        String::from_utf8_lossy(&shown.stdout).into_owned()
+    }
+
+    /// The customer's accounts as `Manager1.Customer` shows them: (programme, balance).
+    async fn customer_accounts(&self, customer: &str) -> Vec<(String, String)> {
+        let info: Record = self
+            .manager()
+            .await
+            .inner()
+            .call("Customer", &(customer,))
+            .await
+            .expect("Customer");
+        records(&info["accounts"])
+            .iter()
+            .filter(|a| s(&a["plugin"]) == "vouchers")
+            .map(|a| (s(&a["programme"]), s(&a["balance"])))
+            .collect()
+    }
+}
+
+/// Redeems `code` on a sale of one 30.00 item, with `customer` if given; the receipt.
+async fn redeem_on_30(till: &Till, code: &str, customer: Option<&str>, key: &str) -> String {
+    let sale = till.open_sale().await;
+    if let Some(c) = customer {
+        sale.inner()
+            .call::<_, _, ()>("SetCustomer", &(c,))
+            .await
+            .expect("SetCustomer");
+    }
+    sale.add_item(item("Hemd", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code(code).await.expect("EnterCode");
+    sale.checkout(key).await.expect("Checkout")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rest_of_a_voucher_that_is_not_reusable_is_forfeited_credited_or_reissued() {
+    let till = Till::start(SINGLE_USE).await;
+    let manager = till.manager().await;
+
+    // Breakage: 50, 30 spent, 20 forfeited; the voucher is empty.
+    let (code, _) = sell(&till, "forfeit", "", "sell-ff").await;
+    let redeemed = redeem_on_30(&till, &code, Some("C-9"), "redeem-ff").await;
+    assert_eq!(till.balance(&code).await, "VoucherEmpty");
+    let slip = records(&manager.get_receipt(&redeemed).await.expect("GetReceipt")["sections"]);
+    let text: Vec<String> = slip[0]["lines"].clone().try_into().expect("lines");
+    assert!(text.contains(&"Restwert: 0.00 EUR".to_string()), "{text:?}");
+    assert!(
+        text.contains(&"Restwert 20.00 EUR verfallen".to_string()),
+        "{text:?}"
+    );
+    assert!(
+        till.ledger_balance("vouchers:breakage").contains("20.00"),
+        "{}",
+        till.ledger_balance("vouchers:breakage")
+    );
+
+    // Customer credit, anonymous: forfeited too (breakage 40).
+    let (code, _) = sell(&till, "credit", "", "sell-cc-1").await;
+    redeem_on_30(&till, &code, None, "redeem-cc-1").await;
+    assert!(
+        till.ledger_balance("vouchers:breakage").contains("40.00"),
+        "{}",
+        till.ledger_balance("vouchers:breakage")
+    );
+    assert_eq!(till.customer_accounts("C-7").await, []);
+    // With a customer: the 20 left become the customer's credit, shown with the customer…
+    let (code, _) = sell(&till, "credit", "", "sell-cc-2").await;
+    redeem_on_30(&till, &code, Some("C-7"), "redeem-cc-2").await;
+    assert_eq!(till.balance(&code).await, "VoucherEmpty");
+    assert_eq!(
+        till.customer_accounts("C-7").await,
+        [("Kundenguthaben".to_string(), "20.00".to_string())]
+    );
+    // …and pay later as tender `credit`, never more than there is.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Socken", "15.00", "20"))
+        .await
+        .expect("AddItem");
+    let err = sale
+        .add_tender("credit", "15.00", HashMap::new())
+        .await
+        .expect_err("no customer");
+    assert_eq!(name(&err), "org.posd.Error.CustomerRequired");
+    sale.inner()
+        .call::<_, _, ()>("SetCustomer", &("C-7",))
+        .await
+        .expect("SetCustomer");
+    sale.add_tender("credit", "15.00", HashMap::new())
+        .await
+        .expect("credit");
+    sale.checkout("pay-credit").await.expect("Checkout");
+    assert_eq!(
+        till.customer_accounts("C-7").await,
+        [("Kundenguthaben".to_string(), "5.00".to_string())]
+    );
+    let sale = till.open_sale().await;
+    sale.inner()
+        .call::<_, _, ()>("SetCustomer", &("C-7",))
+        .await
+        .expect("SetCustomer");
+    sale.add_item(item("Schal", "12.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.add_tender("credit", "12.00", HashMap::new())
+        .await
+        .expect("credit, up to what is left");
+    assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "7.00");
+    pay_rest(&sale, "cash").await;
+    sale.checkout("pay-credit-2").await.expect("Checkout");
+    assert_eq!(
+        till.customer_accounts("C-7").await,
+        [("Kundenguthaben".to_string(), "0.00".to_string())]
+    );
+    let err = {
+        let sale = till.open_sale().await;
+        sale.inner()
+            .call::<_, _, ()>("SetCustomer", &("C-7",))
+            .await
+            .expect("SetCustomer");
+        sale.add_item(item("Schal", "12.00", "20"))
+            .await
+            .expect("AddItem");
+        sale.add_tender("credit", "12.00", HashMap::new())
+            .await
+            .expect_err("nothing left")
+    };
+    assert_eq!(name(&err), "org.posd.Error.VoucherEmpty");
+
+    // Residual voucher: the 20 left go onto a new voucher, issued and printed on its own
+    // slip in the same checkout; the old one is empty, the new one pays.
+    let (code, _) = sell(&till, "rest", "", "sell-rv").await;
+    let redeemed = redeem_on_30(&till, &code, None, "redeem-rv").await;
+    assert_eq!(till.balance(&code).await, "VoucherEmpty");
+    let sections = records(&manager.get_receipt(&redeemed).await.expect("GetReceipt")["sections"]);
+    assert_eq!(
+        sections.len(),
+        2,
+        "the redemption slip and the new voucher's"
+    );
+    assert_eq!(
+        s(&sections[1]["title"]),
+        "Restwertgutschein Gutschein mit Restwert"
+    );
+    let masked = s(&sections[1]["code"]);
+    assert!(masked.starts_with("••••"), "{masked}");
+    // The new code, read off the printed slip.
+    let mut printed = None;
+    for _ in 0..100 {
+        let bytes = till._printer.received();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        printed = text
+            .match_indices("RV-")
+            .map(|(i, _)| text[i..].chars().take(22).collect::<String>())
+            .find(|c| c.ends_with(&masked["••••".len()..]));
+        if printed.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let new_code = printed.expect("the new code printed on the slip");
+    assert_eq!(till.balance(&new_code).await, "20.00");
+    till.verify_ledger();
+}

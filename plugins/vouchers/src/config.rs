@@ -40,6 +40,7 @@ struct RawProgramme {
     expires: Option<String>,
     #[serde(default = "yes")]
     reusable: bool,
+    residual: Option<String>,
     code: RawCode,
     #[serde(default)]
     accept_prefixes: Vec<String>,
@@ -77,6 +78,19 @@ impl Kind {
             Kind::Ewallet => "eWallet",
         }
     }
+}
+
+/// Where what is left of a voucher that is not reusable goes when it is redeemed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Residual {
+    /// Forfeited to the `breakage` account, whoever redeems it.
+    Breakage,
+    /// To the customer's credit when the sale has a customer, else forfeited (the seed's
+    /// variants 1 and 2).
+    CustomerCredit,
+    /// A new voucher for the rest, issued and printed in the same checkout.
+    ResidualVoucher,
 }
 
 /// How long a voucher sold now is valid.
@@ -136,6 +150,8 @@ pub struct Programme {
     pub validity: Validity,
     /// Whether a voucher keeps what is left after a redemption.
     pub reusable: bool,
+    /// Where the rest goes when it does not (`None` for a reusable one).
+    pub residual: Option<Residual>,
     /// How its codes look.
     pub format: CodeFormat,
     /// Canonical prefixes of codes printed elsewhere that this programme claims too.
@@ -276,10 +292,30 @@ impl Programme {
             })?),
             (None, None) => Validity::Unlimited,
         };
-        if !raw.reusable {
+        let residual = match (raw.reusable, raw.residual.as_deref()) {
+            (true, None) => None,
+            (true, Some(_)) => {
+                return Err(ConfigError::invalid(
+                    key("residual"),
+                    "is for a programme with reusable = false: a reusable voucher keeps what is left",
+                ));
+            }
+            (false, None | Some("customer_credit")) => Some(Residual::CustomerCredit),
+            (false, Some("breakage")) => Some(Residual::Breakage),
+            (false, Some("residual_voucher")) => Some(Residual::ResidualVoucher),
+            (false, Some(other)) => {
+                return Err(ConfigError::invalid(
+                    key("residual"),
+                    format!(
+                        "{other:?}: one of \"customer_credit\", \"breakage\", \"residual_voucher\""
+                    ),
+                ));
+            }
+        };
+        if residual.is_some() && kind == Kind::Ewallet {
             return Err(ConfigError::invalid(
                 key("reusable"),
-                "false is not supported yet by this version: what is left of a voucher stays on it (residual value rules come later)",
+                "an eWallet is always reusable",
             ));
         }
         let code_key = key("code");
@@ -347,6 +383,7 @@ impl Programme {
             vat_rate,
             validity,
             reusable: raw.reusable,
+            residual,
             format,
             accept_prefixes,
         })
@@ -388,6 +425,16 @@ impl Config {
                 ));
             }
             programmes.push(programme);
+        }
+        if !raw.print_full_code
+            && let Some(i) = programmes
+                .iter()
+                .position(|p| p.residual == Some(Residual::ResidualVoucher))
+        {
+            return Err(ConfigError::invalid(
+                format!("programmes[{i}].residual"),
+                "\"residual_voucher\" needs print_full_code = true: its slip is the only place the new code is ever shown",
+            ));
         }
         let mut discount_codes: Vec<crate::discount::DiscountCode> = Vec::new();
         for (i, raw) in raw.discount_codes.into_iter().enumerate() {
@@ -509,7 +556,18 @@ mod tests {
                 "programmes[0].expires",
             ),
             (with("valid_months", json!(0)), "programmes[0].valid_months"),
-            (with("reusable", json!(false)), "programmes[0].reusable"),
+            (
+                with("residual", json!("breakage")),
+                "programmes[0].residual",
+            ),
+            (
+                {
+                    let mut p = with("reusable", json!(false));
+                    p["residual"] = json!("lottery");
+                    p
+                },
+                "programmes[0].residual",
+            ),
             (
                 with("code", json!({"format": "qr"})),
                 "programmes[0].code.format",
@@ -550,5 +608,83 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("programmes[1].id"), "{e}");
+        let mut rest = with("reusable", json!(false));
+        rest["residual"] = json!("residual_voucher");
+        let e = Config::parse(
+            json!({"key_file": "/k", "print_full_code": false, "programmes": [rest]}),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("programmes[0].residual") && e.contains("print_full_code"),
+            "{e}"
+        );
+        let wallet = json!({"id": "w", "name": "W", "kind": "ewallet", "max_amount": "5",
+                            "reusable": false, "code": {"format": "template"}});
+        assert!(error_of(wallet).contains("programmes[0].reusable"));
+    }
+
+    /// A programme that does not keep the rest defaults to the seed's rule (customer credit,
+    /// else forfeited); each discount code mistake names its key.
+    #[test]
+    fn residual_rules_and_discount_codes_are_read_and_checked() {
+        let config = Config::parse(json!({"key_file": "/k",
+            "programmes": [with("reusable", json!(false))],
+            "discount_codes": [
+                {"code": "xmas-20", "name": "X", "percent": "20", "min_basket": "50"},
+                {"code": "OBST", "name": "O", "free_product": {"sku": "O-1", "name": "Obst", "price": "25.00", "vat_rate": "10"}}
+            ]}))
+        .unwrap();
+        assert_eq!(
+            config.programmes[0].residual,
+            Some(Residual::CustomerCredit)
+        );
+        assert!(config.discount_code("XMAS20").is_some(), "read canonical");
+        let only_codes = Config::parse(json!({"key_file": "/k",
+            "discount_codes": [{"code": "FIVE", "name": "F", "amount": "5"}]}));
+        assert!(only_codes.is_ok(), "discount codes need no programme");
+        let code = |c: serde_json::Value| {
+            Config::parse(json!({"key_file": "/k", "programmes": [gift()], "discount_codes": [c]}))
+                .unwrap_err()
+                .to_string()
+        };
+        for (bad, key) in [
+            (
+                json!({"code": "X", "name": "X", "percent": "5"}),
+                "discount_codes[0].code",
+            ),
+            (
+                json!({"code": "XMAS", "name": "X", "percent": "101"}),
+                "discount_codes[0].percent",
+            ),
+            (
+                json!({"code": "XMAS", "name": "X", "percent": "5", "amount": "5"}),
+                "discount_codes[0]",
+            ),
+            (json!({"code": "XMAS", "name": "X"}), "discount_codes[0]"),
+            (
+                json!({"code": "XMAS", "name": "X", "amount": "0"}),
+                "discount_codes[0].amount",
+            ),
+            (
+                json!({"code": "XMAS", "name": "X", "amount": "5", "total_uses": 0}),
+                "discount_codes[0].total_uses",
+            ),
+            (
+                json!({"code": "XMAS", "name": "X", "amount": "5", "valid_from": "2026-02-01", "valid_to": "2026-01-01"}),
+                "discount_codes[0].valid_to",
+            ),
+            (
+                json!({"code": "XMAS", "name": "X", "amount": "5", "valid_to": "soon"}),
+                "discount_codes[0].valid_to",
+            ),
+            (
+                json!({"code": "XMAS", "name": "X", "free_product": {"sku": "", "name": "O", "price": "1", "vat_rate": "10"}}),
+                "discount_codes[0].free_product.sku",
+            ),
+        ] {
+            let e = code(bad);
+            assert!(e.contains(key), "{key}: {e}");
+        }
     }
 }

@@ -19,17 +19,19 @@ pub mod store;
 use std::collections::{BTreeMap, HashMap};
 
 use posd_plugin_sdk::schema::{
-    AbortCheckoutRequest, Action, ActionParam, CheckoutEffects, ClassifyCodeRequest,
-    ClassifyCodeResponse, CodeInfo, CodeKind, CommitCheckoutRequest, Effects, Empty,
-    EnterCodeRequest, EnterCodeResponse, EvaluateBasketRequest, EvaluateBasketResponse,
-    InvokeActionRequest, Line, LineKind, ListActionsRequest, ListActionsResponse, NewLine,
-    NewTender, ParamType, Payout, Posting, PrepareCheckoutRequest, ReceiptSection, Sale, Tender,
-    VoidReceiptRequest, VoidReceiptResponse,
+    AbortCheckoutRequest, AccountKind, Action, ActionParam, CheckoutEffects, ClassifyCodeRequest,
+    ClassifyCodeResponse, CodeInfo, CodeKind, CommitCheckoutRequest, CustomerAccount,
+    CustomerAccountsRequest, CustomerAccountsResponse, Effects, Empty, EnterCodeRequest,
+    EnterCodeResponse, EvaluateBasketRequest, EvaluateBasketResponse, InvokeActionRequest, Line,
+    LineKind, ListActionsRequest, ListActionsResponse, NewLine, NewTender, ParamType, Payout,
+    Posting, PrepareCheckoutRequest, ReceiptSection, Sale, Tender, ValidateTenderRequest,
+    ValidateTenderResponse, VoidReceiptRequest, VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
-    AbortCheckout, ClassifyCode, CommitCheckout, Decimal, EnterCode, EvaluateBasket, Host,
-    InvokeAction, ListActions, Plugin, PluginError, PrepareCheckout, VoidReceipt, posd_plugin,
+    AbortCheckout, ClassifyCode, CommitCheckout, CustomerAccounts, Decimal, EnterCode,
+    EvaluateBasket, Host, InvokeAction, ListActions, Plugin, PluginError, PrepareCheckout,
+    ValidateTender, VoidReceipt, posd_plugin,
 };
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +48,8 @@ pub const METHOD: &str = "voucher";
 pub const SINGLE_PURPOSE_KIND: &str = "single_purpose_voucher";
 /// The action that takes a discount code off the sale again (argument `code`).
 pub const REMOVE_CODE: &str = "remove-code";
+/// The tender method of a customer's credit (residual values of vouchers).
+pub const CREDIT_METHOD: &str = "credit";
 /// The action that tops a voucher or eWallet up.
 pub const TOPUP: &str = "topup";
 /// Action ids that sell: `sell-<programme id>`.
@@ -349,6 +353,7 @@ impl Vouchers {
             issued: today.to_string(),
             expires: expires.map(|d| d.to_string()),
             reusable: programme.reusable,
+            residual: programme.residual,
             vat_rate: programme.vat_rate,
             amount: programme.amount,
             customer: if programme.kind == Kind::Ewallet {
@@ -613,6 +618,70 @@ impl EvaluateBasket for Vouchers {
             lines,
             ..EvaluateBasketResponse::default()
         })
+    }
+}
+
+impl ValidateTender for Vouchers {
+    fn validate_tender(
+        &mut self,
+        host: &Host,
+        request: ValidateTenderRequest,
+    ) -> Result<ValidateTenderResponse, PluginError> {
+        if request.tender.method != CREDIT_METHOD {
+            return Err(PluginError::not_found(format!(
+                "tender method {:?} is not this plugin's",
+                request.tender.method
+            )));
+        }
+        if let Some(key) = request.tender.details.keys().next() {
+            return Err(PluginError::invalid_argument(format!(
+                "details key {key:?}: tender credit takes none"
+            )));
+        }
+        let customer = customer_of(&request.sale).ok_or_else(|| {
+            PluginError::customer_required("paying with credit needs the customer on the sale")
+        })?;
+        let balance = host
+            .ledger_balance(&store::credit_account(customer))?
+            .balance;
+        let on_sale: Decimal = request
+            .sale
+            .tenders
+            .iter()
+            .filter(|t| t.plugin == ID && t.method == CREDIT_METHOD)
+            .map(|t| t.amount)
+            .sum();
+        let left = balance - on_sale;
+        if left <= Decimal::ZERO {
+            return Err(PluginError::voucher_empty(format!(
+                "customer {customer} has no credit left"
+            )));
+        }
+        Ok(ValidateTenderResponse {
+            amount: request.tender.amount.min(left),
+            reference: String::new(),
+            data: json!({ "customer": customer }),
+        })
+    }
+}
+
+impl CustomerAccounts for Vouchers {
+    fn customer_accounts(
+        &mut self,
+        host: &Host,
+        request: CustomerAccountsRequest,
+    ) -> Result<CustomerAccountsResponse, PluginError> {
+        let credit = host.ledger_balance(&store::credit_account(&request.customer))?;
+        let accounts = (credit.exists)
+            .then(|| CustomerAccount {
+                programme: "Kundenguthaben".into(),
+                kind: AccountKind::Credit,
+                balance: credit.balance,
+                unit: credit.unit.clone(),
+            })
+            .into_iter()
+            .collect();
+        Ok(CustomerAccountsResponse { accounts })
     }
 }
 
@@ -903,22 +972,118 @@ impl PrepareCheckout for Vouchers {
                 )));
             }
             pairs.push(self.store.move_balance(&id, -paid, &unit, "redeem"));
-            let after = found.balance + change.get(&data.id).copied().unwrap_or_default();
+            let mut after = found.balance + change.get(&data.id).copied().unwrap_or_default();
+            let mut residual_text = None;
+            let mut residual_slip = None;
+            if let Some(rule) = found.voucher.residual.filter(|_| !found.voucher.reusable)
+                && after > Decimal::ZERO
+            {
+                let rest = after;
+                after -= rest;
+                let from = |kind: &str| Posting {
+                    account: format!("voucher:{id}"),
+                    amount: -rest,
+                    unit: unit.clone(),
+                    kind: kind.to_string(),
+                    floor: Some(Decimal::ZERO),
+                    ..Posting::default()
+                };
+                match (rule, customer_of(sale)) {
+                    (config::Residual::CustomerCredit, Some(customer)) => {
+                        pairs.push([
+                            from("credit"),
+                            Posting {
+                                account: store::credit_account(customer),
+                                amount: rest,
+                                unit: unit.clone(),
+                                kind: "credit".into(),
+                                floor: Some(Decimal::ZERO),
+                                customer: Some(customer.to_string()),
+                                ..Posting::default()
+                            },
+                        ]);
+                        residual_text =
+                            Some(format!("Restwert {rest} {unit} als Kundenguthaben gebucht"));
+                    }
+                    (config::Residual::ResidualVoucher, _) => {
+                        let (slip, pair, kv) = self.residual_voucher(
+                            host,
+                            &id,
+                            &found.voucher,
+                            rest,
+                            &unit,
+                            &request.receipt_id,
+                        )?;
+                        pairs.push(pair);
+                        effects.kv.push(kv);
+                        residual_text = Some(format!(
+                            "Restwert {rest} {unit} auf neuen Gutschein übertragen"
+                        ));
+                        residual_slip = Some(slip);
+                    }
+                    _ => {
+                        pairs.push([
+                            from("breakage"),
+                            Posting {
+                                account: store::BREAKAGE.into(),
+                                amount: rest,
+                                unit: unit.clone(),
+                                kind: "breakage".into(),
+                                ..Posting::default()
+                            },
+                        ]);
+                        residual_text = Some(format!("Restwert {rest} {unit} verfallen"));
+                    }
+                }
+            }
+            let mut lines = vec![
+                format!("Code: ••••{}", found.voucher.last4),
+                format!("Eingelöst: {paid} {unit}"),
+                format!("Restwert: {} {unit}", after.max(Decimal::ZERO)),
+                match &found.voucher.expires {
+                    Some(day) => format!("Gültig bis: {day}"),
+                    None => "Unbefristet gültig".to_string(),
+                },
+            ];
+            lines.extend(residual_text);
             effects.sections.push(ReceiptSection {
                 title: format!("{} eingelöst", found.voucher.kind.title()),
-                lines: vec![
-                    format!("Code: ••••{}", found.voucher.last4),
-                    format!("Eingelöst: {paid} {unit}"),
-                    format!("Restwert: {} {unit}", after.max(Decimal::ZERO)),
-                    match &found.voucher.expires {
-                        Some(day) => format!("Gültig bis: {day}"),
-                        None => "Unbefristet gültig".to_string(),
-                    },
-                ],
+                lines,
                 slip: true,
                 barcode: None,
                 qr: None,
             });
+            effects.sections.extend(residual_slip);
+        }
+        for tender in &sale.tenders {
+            if tender.plugin != ID || tender.method != CREDIT_METHOD || tender.amount.is_zero() {
+                continue;
+            }
+            let customer = tender
+                .data
+                .get("customer")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    PluginError::plugin_failed(format!("tender {}: no customer", tender.id))
+                })?;
+            pairs.push([
+                Posting {
+                    account: store::credit_account(customer),
+                    amount: -tender.amount,
+                    unit: unit.clone(),
+                    kind: "redeem".into(),
+                    floor: Some(Decimal::ZERO),
+                    customer: Some(customer.to_string()),
+                    ..Posting::default()
+                },
+                Posting {
+                    account: store::ISSUED.into(),
+                    amount: tender.amount,
+                    unit: unit.clone(),
+                    kind: "redeem".into(),
+                    ..Posting::default()
+                },
+            ]);
         }
         effects.postings = ordered(pairs);
         for line in &sale.lines {
@@ -938,6 +1103,107 @@ impl PrepareCheckout for Vouchers {
         self.preparing_sales
             .insert(request.checkout.clone(), sale.id.clone());
         Ok(effects)
+    }
+}
+
+impl Vouchers {
+    /// A new voucher for the `rest` of a non-reusable one, under the same terms (its
+    /// programme's code format), issued with this checkout: its slip (full code as
+    /// barcode, or masked with `print_full_code = false`), the postings moving the rest onto
+    /// it and its terms to store.
+    fn residual_voucher(
+        &self,
+        host: &Host,
+        old_id: &CodeId,
+        old: &Voucher,
+        rest: Decimal,
+        unit: &str,
+        receipt_id: &str,
+    ) -> Result<
+        (
+            ReceiptSection,
+            [Posting; 2],
+            posd_plugin_sdk::schema::KvWrite,
+        ),
+        PluginError,
+    > {
+        let programme = self.config.programme(&old.programme).ok_or_else(|| {
+            PluginError::invalid_configuration(format!(
+                "programme {} of voucher ••••{} is no longer configured: no residual voucher can be issued",
+                old.programme, old.last4
+            ))
+        })?;
+        let mut fresh = None;
+        for _ in 0..4 {
+            let canonical = programme
+                .format
+                .generate()
+                .map_err(PluginError::plugin_failed)?;
+            let id = self.key.identify(&canonical);
+            if !self.pending.contains_key(&id) && self.store.find(host, &id)?.is_none() {
+                fresh = Some((canonical, id));
+                break;
+            }
+        }
+        let (canonical, new_id) = fresh.ok_or_else(|| {
+            PluginError::conflict(format!(
+                "programme {}: four codes in a row were taken; its format is too small",
+                programme.id
+            ))
+        })?;
+        let printed = programme.format.display(&canonical);
+        let terms = Voucher {
+            last4: code::last_four(&canonical),
+            issued: today(host).to_string(),
+            sold_on: receipt_id.to_string(),
+            refunded_by: None,
+            blocked: false,
+            ..old.clone()
+        };
+        let kv = self.store.record(&new_id, &terms)?;
+        let mut lines = vec![
+            format!("Restwert aus Gutschein ••••{}", old.last4),
+            format!("Wert: {rest} {unit}"),
+            match &terms.expires {
+                Some(day) => format!("Gültig bis: {day}"),
+                None => "Unbefristet gültig".to_string(),
+            },
+        ];
+        let barcode = if self.config.print_full_code {
+            Some(printed)
+        } else {
+            lines.push(format!("Code: ••••{}", terms.last4));
+            None
+        };
+        let pair = [
+            Posting {
+                account: format!("voucher:{new_id}"),
+                amount: rest,
+                unit: unit.to_string(),
+                kind: "residual".into(),
+                floor: Some(Decimal::ZERO),
+                ..Posting::default()
+            },
+            Posting {
+                account: format!("voucher:{old_id}"),
+                amount: -rest,
+                unit: unit.to_string(),
+                kind: "residual".into(),
+                floor: Some(Decimal::ZERO),
+                ..Posting::default()
+            },
+        ];
+        Ok((
+            ReceiptSection {
+                title: format!("Restwertgutschein {}", terms.name),
+                lines,
+                slip: true,
+                barcode,
+                qr: None,
+            },
+            pair,
+            kv,
+        ))
     }
 }
 

@@ -12,6 +12,14 @@ use posd_plugin_sdk::{Decimal, Host, PluginError};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AmountRule, Kind};
+
+/// Where forfeited residual values go (`vouchers:breakage`).
+pub const BREAKAGE: &str = "breakage";
+
+/// The account of a customer's credit (residual values), paid out as tender `credit`.
+pub fn credit_account(customer: &str) -> String {
+    format!("credit:{customer}")
+}
 use crate::identity::CodeId;
 
 /// The contra account of every voucher posting: what the store owes its voucher holders.
@@ -35,6 +43,9 @@ pub struct Voucher {
     pub expires: Option<String>,
     /// Whether it keeps what is left after a redemption.
     pub reusable: bool,
+    /// Where the rest goes when it is not reusable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub residual: Option<crate::config::Residual>,
     /// VAT rate of a single-purpose voucher.
     pub vat_rate: Option<Decimal>,
     /// How top-ups are priced (the programme's rule at sale).
