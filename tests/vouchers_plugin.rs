@@ -971,6 +971,23 @@ async fn discount_code_uses_are_counted_at_checkout_in_all_and_per_customer() {
     assert!(shown.status.success(), "{shown:?}");
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("-1"), "one use counted: {text}");
+    // Voiding the sale that used it gives the use back.
+    let winner = outcomes
+        .iter()
+        .find_map(|r| r.as_ref().ok())
+        .expect("one won");
+    till.manager()
+        .await
+        .void(winner, "void-once")
+        .await
+        .expect("Void");
+    sale.add_item(goods("A-1", "Pullover", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code("ONCE").await.expect("the use is back");
+    assert_eq!(discounts(&sale).await, [("ONCE".into(), "-3.00".into())]);
+    sale.cancel().await.expect("Cancel");
+    let sale = till.open_sale().await;
 
     // ONEEACH, once per customer: needs a customer, once for C-1, again for C-2.
     let err = sale.enter_code("ONEEACH").await.expect_err("no customer");

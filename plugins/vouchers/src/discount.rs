@@ -263,20 +263,34 @@ impl DiscountCode {
     /// customer's, each with its limit as the floor, so the checkout that would use it once
     /// too often fails with `InsufficientBalance` and writes nothing.
     pub fn use_postings(&self, customer: Option<&str>) -> Vec<Posting> {
+        self.postings(customer, false)
+    }
+
+    /// The postings that give one use back, when the sale that used it is voided.
+    pub fn give_back_postings(&self, customer: Option<&str>) -> Vec<Posting> {
+        self.postings(customer, true)
+    }
+
+    fn postings(&self, customer: Option<&str>, back: bool) -> Vec<Posting> {
+        let (delta, kind) = if back {
+            (Decimal::ONE, "use_void")
+        } else {
+            (-Decimal::ONE, "use")
+        };
         let posting = |account: String, floor: Option<u32>, customer: Option<&str>| Posting {
             account,
-            amount: -Decimal::ONE,
+            amount: delta,
             unit: USES_UNIT.to_string(),
-            kind: "use".to_string(),
-            floor: floor.map(|f| -Decimal::from(f)),
+            kind: kind.to_string(),
+            floor: floor.filter(|_| !back).map(|f| -Decimal::from(f)),
             customer: customer.map(str::to_string),
             ..Posting::default()
         };
         let contra = Posting {
             account: USES_CONTRA.to_string(),
-            amount: Decimal::ONE,
+            amount: -delta,
             unit: USES_UNIT.to_string(),
-            kind: "use".to_string(),
+            kind: kind.to_string(),
             ..Posting::default()
         };
         let mut postings = vec![

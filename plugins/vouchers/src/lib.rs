@@ -1343,6 +1343,19 @@ impl VoidReceipt for Vouchers {
             });
         }
         effects.postings = ordered(pairs);
+        // A voided sale gives its discount codes' uses back.
+        let customer = receipt
+            .customer
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty());
+        for line in &receipt.lines {
+            if let Some(dc) =
+                discount::code_of_line(line).and_then(|c| self.config.discount_code(&c))
+            {
+                effects.postings.extend(dc.give_back_postings(customer));
+            }
+        }
         Ok(VoidReceiptResponse { effects, payouts })
     }
 }
