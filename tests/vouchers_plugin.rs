@@ -1218,3 +1218,84 @@ async fn the_rest_of_a_voucher_that_is_not_reusable_is_forfeited_credited_or_rei
     assert_eq!(till.balance(&new_code).await, "20.00");
     till.verify_ledger();
 }
+
+const PAYMENT_VOUCHERS: &str = r#"
+[[plugin.vouchers.programmes]]
+id = "goodwill"
+name = "Zahlungsgutschein"
+kind = "payment"
+max_amount = "200.00"
+valid_months = 12
+code = { format = "template", prefix = "ZG" }
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payment_voucher_is_issued_for_goodwill_without_payment_and_pays_like_a_gift_voucher() {
+    let till = Till::start(PAYMENT_VOUCHERS).await;
+    let manager = till.manager().await;
+
+    // Issued, not sold: no `sell-` action; the line is 0.00 and nothing is due.
+    let sale = till.open_sale().await;
+    let err = invoke(&sale, "vouchers:sell-goodwill", &[("amount", "20.00")])
+        .await
+        .expect_err("not for sale");
+    assert_eq!(name(&err), "org.posd.Error.NotFound");
+    let answer = invoke(&sale, "vouchers:issue-goodwill", &[("amount", "20.00")])
+        .await
+        .expect("issue");
+    let result: Record = answer["result"].clone().try_into().expect("result");
+    let code = s(&result["code"]);
+    let line = &sale.lines().await.expect("Lines")[0];
+    assert_eq!(
+        (s(&line["kind"]), s(&line["amount"])),
+        ("voucher_sale".into(), "0.00".into())
+    );
+    assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "0.00");
+    let issued = sale.checkout("issue").await.expect("Checkout");
+    assert_eq!(till.balance(&code).await, "20.00");
+    let slip = records(&manager.get_receipt(&issued).await.expect("GetReceipt")["sections"]);
+    let text: Vec<String> = slip[0]["lines"].clone().try_into().expect("lines");
+    assert!(text.contains(&"Wert: 20.00 EUR".to_string()), "{text:?}");
+    assert!(
+        till.ledger_balance("vouchers:goodwill").contains("-20.00"),
+        "{}",
+        till.ledger_balance("vouchers:goodwill")
+    );
+
+    // It pays as a tender, split with cash.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Hemd", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code(&code).await.expect("EnterCode");
+    assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "10.00");
+    pay_rest(&sale, "cash").await;
+    sale.checkout("redeem").await.expect("Checkout");
+    assert_eq!(till.balance(&code).await, "VoucherEmpty");
+
+    // Voiding the issue takes back what is left and pays nothing out.
+    let sale = till.open_sale().await;
+    invoke(&sale, "vouchers:issue-goodwill", &[("amount", "50.00")])
+        .await
+        .expect("issue");
+    let result: Record = invoke(&sale, "vouchers:issue-goodwill", &[("amount", "5.00")])
+        .await
+        .expect("issue")["result"]
+        .clone()
+        .try_into()
+        .expect("result");
+    let second = s(&result["code"]);
+    let issued = sale.checkout("issue-2").await.expect("Checkout");
+    assert_eq!(till.balance(&second).await, "5.00");
+    let void = manager.void(&issued, "void-issue").await.expect("Void");
+    assert_eq!(till.balance(&second).await, "VoucherEmpty");
+    let receipt = manager.get_receipt(&void).await.expect("GetReceipt");
+    let totals: Record = receipt["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "0.00", "nothing paid out");
+    assert!(
+        till.ledger_balance("vouchers:goodwill").contains("-20.00"),
+        "both taken back: {}",
+        till.ledger_balance("vouchers:goodwill")
+    );
+    till.verify_ledger();
+}

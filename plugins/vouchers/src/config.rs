@@ -68,13 +68,16 @@ pub enum Kind {
     SinglePurpose,
     /// A customer's eWallet: multi-purpose, bound to the customer it was sold to.
     Ewallet,
+    /// A payment voucher (AMPAREX "Zahlungsgutschein"): pays like a gift voucher, but is
+    /// issued without payment, for goodwill, against the `goodwill` account.
+    Payment,
 }
 
 impl Kind {
     /// The word on receipts and slips.
     pub fn title(self) -> &'static str {
         match self {
-            Kind::Gift | Kind::SinglePurpose => "Gutschein",
+            Kind::Gift | Kind::SinglePurpose | Kind::Payment => "Gutschein",
             Kind::Ewallet => "eWallet",
         }
     }
@@ -205,10 +208,13 @@ impl Programme {
             "gift" => Kind::Gift,
             "single_purpose" => Kind::SinglePurpose,
             "ewallet" => Kind::Ewallet,
+            "payment" => Kind::Payment,
             other => {
                 return Err(ConfigError::invalid(
                     key("kind"),
-                    format!("{other:?}: one of \"gift\", \"single_purpose\", \"ewallet\""),
+                    format!(
+                        "{other:?}: one of \"gift\", \"single_purpose\", \"ewallet\", \"payment\""
+                    ),
                 ));
             }
         };

@@ -54,6 +54,10 @@ pub const CREDIT_METHOD: &str = "credit";
 pub const TOPUP: &str = "topup";
 /// Action ids that sell: `sell-<programme id>`.
 pub const SELL_PREFIX: &str = "sell-";
+/// Action ids that issue a payment voucher without payment: `issue-<programme id>`.
+pub const ISSUE_PREFIX: &str = "issue-";
+/// Where payment vouchers issued for goodwill are booked against (`vouchers:goodwill`).
+pub const GOODWILL: &str = "goodwill";
 
 /// What this plugin keeps on a line of its own (`data`), handed back with every request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,6 +71,9 @@ struct LineData {
     terms: Option<Voucher>,
     /// The kind, to refuse eWallet voids without a lookup.
     kind: Kind,
+    /// The value of a payment voucher issued without payment (its line is 0.00).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issued: Option<Decimal>,
 }
 
 /// What this plugin keeps on a tender of its own.
@@ -174,7 +181,7 @@ fn expiry_warning(voucher: &Voucher, today: Date) -> Option<String> {
 fn code_kind(kind: Kind) -> CodeKind {
     match kind {
         Kind::Ewallet => CodeKind::Ewallet,
-        Kind::Gift | Kind::SinglePurpose => CodeKind::Voucher,
+        Kind::Gift | Kind::SinglePurpose | Kind::Payment => CodeKind::Voucher,
     }
 }
 
@@ -366,11 +373,21 @@ impl Vouchers {
             refunded_by: None,
         };
         let (kind, tax_rate) = line_kind(programme.kind, programme.vat_rate, false);
+        let issue = programme.kind == Kind::Payment;
         let data = LineData {
-            action: "sell".into(),
+            action: if issue { "issue" } else { "sell" }.into(),
             id: id.0.clone(),
             terms: Some(terms),
             kind: programme.kind,
+            issued: issue.then_some(amount),
+        };
+        let (line_name, unit_price) = if issue {
+            (
+                format!("{} über {amount} (Kulanz)", programme.name),
+                Decimal::ZERO,
+            )
+        } else {
+            (programme.name.clone(), amount)
         };
         self.pending.insert(id, printed.clone());
         Ok(Effects {
@@ -382,9 +399,9 @@ impl Vouchers {
             )),
             add_lines: vec![NewLine {
                 kind,
-                name: programme.name.clone(),
+                name: line_name,
                 qty: Decimal::ONE,
-                unit_price: amount,
+                unit_price,
                 tax_rate,
                 reference: code::masked(&canonical),
                 data: serde_json::to_value(&data)
@@ -449,6 +466,7 @@ impl Vouchers {
             id: id.0.clone(),
             terms: None,
             kind: voucher.kind,
+            issued: None,
         };
         let printed = self
             .config
@@ -791,10 +809,17 @@ impl ListActions for Vouchers {
             .config
             .programmes
             .iter()
-            .map(|p| Action {
-                id: format!("{SELL_PREFIX}{}", p.id),
-                label: format!("{} verkaufen", p.name),
-                params: vec![amount_param(p.amount)],
+            .map(|p| match p.kind {
+                Kind::Payment => Action {
+                    id: format!("{ISSUE_PREFIX}{}", p.id),
+                    label: format!("{} ausstellen (Kulanz)", p.name),
+                    params: vec![amount_param(p.amount)],
+                },
+                _ => Action {
+                    id: format!("{SELL_PREFIX}{}", p.id),
+                    label: format!("{} verkaufen", p.name),
+                    params: vec![amount_param(p.amount)],
+                },
             })
             .collect();
         actions.push(Action {
@@ -843,10 +868,18 @@ impl InvokeAction for Vouchers {
         if request.action == REMOVE_CODE && !self.config.discount_codes.is_empty() {
             return self.remove_code(&request);
         }
-        let programme = request
+        let sold = request
             .action
             .strip_prefix(SELL_PREFIX)
             .and_then(|id| self.config.programme(id))
+            .filter(|p| p.kind != Kind::Payment);
+        let issued = request
+            .action
+            .strip_prefix(ISSUE_PREFIX)
+            .and_then(|id| self.config.programme(id))
+            .filter(|p| p.kind == Kind::Payment);
+        let programme = sold
+            .or(issued)
             .cloned()
             .ok_or_else(|| PluginError::not_found(format!("no action {:?}", request.action)))?;
         self.sell(host, &request, &programme)
@@ -860,6 +893,28 @@ fn unit_of<'a>(sale_currency: &'a str, store_currency: &'a str) -> &'a str {
     } else {
         sale_currency
     }
+}
+
+/// The postings that put `amount` onto (positive) or take it off a payment voucher issued
+/// for goodwill, against [`GOODWILL`].
+fn goodwill_pair(id: &CodeId, amount: Decimal, unit: &str, kind: &str) -> [Posting; 2] {
+    [
+        Posting {
+            account: format!("voucher:{id}"),
+            amount,
+            unit: unit.to_string(),
+            kind: kind.to_string(),
+            floor: Some(Decimal::ZERO),
+            ..Posting::default()
+        },
+        Posting {
+            account: GOODWILL.to_string(),
+            amount: -amount,
+            unit: unit.to_string(),
+            kind: kind.to_string(),
+            ..Posting::default()
+        },
+    ]
 }
 
 /// Pairs of postings, those onto vouchers first, so that no voucher account dips below its
@@ -885,7 +940,7 @@ impl PrepareCheckout for Vouchers {
         let mut change: BTreeMap<String, Decimal> = BTreeMap::new();
         for line in &sale.lines {
             if let Some(d) = own_line_data(line) {
-                *change.entry(d.id).or_default() += line.amount;
+                *change.entry(d.id).or_default() += d.issued.unwrap_or(line.amount);
             }
         }
         for (_, d, paid) in voucher_payments(sale) {
@@ -899,7 +954,9 @@ impl PrepareCheckout for Vouchers {
                 PluginError::plugin_failed(format!("line {}: no voucher identity", line.id))
             })?;
             let printed = self.pending.get(&id).cloned();
-            let (terms, before) = if data.action == "sell" {
+            let new_voucher = data.action == "sell" || data.action == "issue";
+            let value = data.issued.unwrap_or(line.amount);
+            let (terms, before) = if new_voucher {
                 let mut terms = data.terms.clone().ok_or_else(|| {
                     PluginError::plugin_failed(format!("line {}: a sale without terms", line.id))
                 })?;
@@ -924,15 +981,15 @@ impl PrepareCheckout for Vouchers {
                 }
                 (found.voucher, found.balance)
             };
-            pairs.push(self.store.move_balance(&id, line.amount, &unit, "voucher"));
-            let after = before + change.get(&data.id).copied().unwrap_or_default();
-            let verb = if data.action == "sell" {
-                "Wert"
+            if data.issued.is_some() {
+                pairs.push(goodwill_pair(&id, value, &unit, "issue"));
             } else {
-                "Aufgeladen"
-            };
+                pairs.push(self.store.move_balance(&id, line.amount, &unit, "voucher"));
+            }
+            let after = before + change.get(&data.id).copied().unwrap_or_default();
+            let verb = if new_voucher { "Wert" } else { "Aufgeladen" };
             let mut lines = vec![
-                format!("{verb}: {} {unit}", line.amount),
+                format!("{verb}: {value} {unit}"),
                 format!("Guthaben: {after} {unit}"),
                 match &terms.expires {
                     Some(day) => format!("Gültig bis: {day}"),
@@ -1267,7 +1324,7 @@ impl VoidReceipt for Vouchers {
         let mut payouts = Vec::new();
         let sold: Vec<&str> = lines
             .iter()
-            .filter(|(_, d)| d.action == "sell")
+            .filter(|(_, d)| d.action == "sell" || d.action == "issue")
             .map(|(_, d)| d.id.as_str())
             .collect();
         for (line, data) in &lines {
@@ -1278,7 +1335,22 @@ impl VoidReceipt for Vouchers {
                 PluginError::not_found(format!("line {}: the voucher is gone", line.id))
             })?;
             let masked = format!("••••{}", found.voucher.last4);
-            if data.action == "sell" {
+            if data.action == "issue" {
+                // Issued without payment: nothing is paid out; what is left goes back.
+                let left = found.balance.max(Decimal::ZERO);
+                pairs.push(goodwill_pair(&id, -left, &unit, "void"));
+                let mut voucher = found.voucher.clone();
+                voucher.refunded_by = Some(request.void_receipt_id.clone());
+                effects.kv.push(self.store.record(&id, &voucher)?);
+                effects.sections.push(ReceiptSection {
+                    title: format!("Zahlungsgutschein {masked} storniert"),
+                    lines: vec![
+                        format!("Zurückgenommen: {left} {unit}"),
+                        "Guthaben: 0.00".to_string(),
+                    ],
+                    ..ReceiptSection::default()
+                });
+            } else if data.action == "sell" {
                 // Paid out: what is left, never more than it was sold for.
                 let paid_out = found.balance.min(line.amount).max(Decimal::ZERO);
                 pairs.push(self.store.move_balance(&id, -paid_out, &unit, "void"));
