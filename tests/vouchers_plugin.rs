@@ -1299,3 +1299,64 @@ async fn a_payment_voucher_is_issued_for_goodwill_without_payment_and_pays_like_
     );
     till.verify_ledger();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_discount_voucher_is_redeemed_as_a_price_reduction_not_a_tender() {
+    let till = Till::start(
+        r#"
+[[plugin.vouchers.programmes]]
+id = "rabatt"
+name = "Rabattgutschein"
+kind = "discount"
+max_amount = "100.00"
+code = { format = "template", prefix = "RG" }
+"#,
+    )
+    .await;
+    let sale = till.open_sale().await;
+    let result: Record = invoke(&sale, "vouchers:issue-rabatt", &[("amount", "40.00")])
+        .await
+        .expect("issue")["result"]
+        .clone()
+        .try_into()
+        .expect("result");
+    let code = s(&result["code"]);
+    sale.checkout("issue").await.expect("Checkout");
+    assert_eq!(till.balance(&code).await, "40.00");
+
+    // Goods of 30: 30 off, VAT and all; nothing left to pay; 10 stay on the voucher.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Hemd", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    let entered = sale
+        .enter_code(&code.to_lowercase())
+        .await
+        .expect("EnterCode");
+    assert_eq!(s(&entered["kind"]), "discount_code");
+    assert_eq!(
+        discounts(&sale).await,
+        [(format!("••••{}", last4(&code)), "-30.00".into())]
+    );
+    assert_eq!(total_and_tax(&sale).await, ("0.00".into(), "0.00".into()));
+    assert!(
+        sale.tenders().await.expect("Tenders").is_empty(),
+        "not a tender"
+    );
+    let err = sale.enter_code(&code).await.expect_err("twice");
+    assert_eq!(name(&err), "org.posd.Error.Conflict");
+    sale.checkout("redeem-1").await.expect("Checkout");
+    assert_eq!(till.balance(&code).await, "10.00");
+
+    // Goods of 50: the 10 left come off; VAT is on the 40 paid.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Jacke", "50.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code(&code).await.expect("EnterCode");
+    assert_eq!(total_and_tax(&sale).await, ("40.00".into(), "6.67".into()));
+    pay_rest(&sale, "cash").await;
+    sale.checkout("redeem-2").await.expect("Checkout");
+    assert_eq!(till.balance(&code).await, "VoucherEmpty");
+    till.verify_ledger();
+}

@@ -71,6 +71,16 @@ pub enum Kind {
     /// A payment voucher (AMPAREX "Zahlungsgutschein"): pays like a gift voucher, but is
     /// issued without payment, for goodwill, against the `goodwill` account.
     Payment,
+    /// A discount voucher (AMPAREX "Rabattgutschein"): issued like a payment voucher, but
+    /// redeemed as a price reduction of the goods (a discount line), not as a tender.
+    Discount,
+}
+
+impl Kind {
+    /// Whether vouchers of this kind are issued without payment (`issue-<programme>`).
+    pub fn issued_free(self) -> bool {
+        matches!(self, Kind::Payment | Kind::Discount)
+    }
 }
 
 impl Kind {
@@ -78,6 +88,7 @@ impl Kind {
     pub fn title(self) -> &'static str {
         match self {
             Kind::Gift | Kind::SinglePurpose | Kind::Payment => "Gutschein",
+            Kind::Discount => "Rabattgutschein",
             Kind::Ewallet => "eWallet",
         }
     }
@@ -209,11 +220,12 @@ impl Programme {
             "single_purpose" => Kind::SinglePurpose,
             "ewallet" => Kind::Ewallet,
             "payment" => Kind::Payment,
+            "discount" => Kind::Discount,
             other => {
                 return Err(ConfigError::invalid(
                     key("kind"),
                     format!(
-                        "{other:?}: one of \"gift\", \"single_purpose\", \"ewallet\", \"payment\""
+                        "{other:?}: one of \"gift\", \"single_purpose\", \"ewallet\", \"payment\", \"discount\""
                     ),
                 ));
             }
@@ -318,10 +330,10 @@ impl Programme {
                 ));
             }
         };
-        if residual.is_some() && kind == Kind::Ewallet {
+        if residual.is_some() && matches!(kind, Kind::Ewallet | Kind::Discount) {
             return Err(ConfigError::invalid(
                 key("reusable"),
-                "an eWallet is always reusable",
+                "eWallets and discount vouchers are always reusable",
             ));
         }
         let code_key = key("code");

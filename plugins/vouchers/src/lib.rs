@@ -46,6 +46,9 @@ pub const ID: &str = "vouchers";
 pub const METHOD: &str = "voucher";
 /// The line kind of a single-purpose voucher sold (the SDK has no variant for it yet).
 pub const SINGLE_PURPOSE_KIND: &str = "single_purpose_voucher";
+/// How a discount voucher entered on a sale is remembered beside discount codes
+/// (`discount-voucher:<identity>`; canonical codes never hold a `:`).
+const DISCOUNT_VOUCHER_ENTRY: &str = "discount-voucher:";
 /// The action that takes a discount code off the sale again (argument `code`).
 pub const REMOVE_CODE: &str = "remove-code";
 /// The tender method of a customer's credit (residual values of vouchers).
@@ -182,12 +185,25 @@ fn code_kind(kind: Kind) -> CodeKind {
     match kind {
         Kind::Ewallet => CodeKind::Ewallet,
         Kind::Gift | Kind::SinglePurpose | Kind::Payment => CodeKind::Voucher,
+        Kind::Discount => CodeKind::DiscountCode,
     }
 }
 
 fn own_line_data(line: &Line) -> Option<LineData> {
     (line.plugin == ID)
         .then(|| serde_json::from_value::<LineData>(line.data.clone()).ok())
+        .flatten()
+}
+
+/// The identity of the discount voucher behind one of this plugin's discount lines.
+fn discount_voucher_of_line(line: &Line) -> Option<String> {
+    (line.plugin == ID && line.kind == LineKind::Discount)
+        .then(|| {
+            line.data
+                .get("discount_voucher")?
+                .as_str()
+                .map(str::to_string)
+        })
         .flatten()
 }
 
@@ -373,7 +389,7 @@ impl Vouchers {
             refunded_by: None,
         };
         let (kind, tax_rate) = line_kind(programme.kind, programme.vat_rate, false);
-        let issue = programme.kind == Kind::Payment;
+        let issue = programme.kind.issued_free();
         let data = LineData {
             action: if issue { "issue" } else { "sell" }.into(),
             id: id.0.clone(),
@@ -517,7 +533,12 @@ impl Vouchers {
             None => sale
                 .lines
                 .iter()
-                .filter_map(discount::code_of_line)
+                .filter_map(|l| {
+                    discount::code_of_line(l).or_else(|| {
+                        discount_voucher_of_line(l)
+                            .map(|id| format!("{DISCOUNT_VOUCHER_ENTRY}{id}"))
+                    })
+                })
                 .collect(),
         }
     }
@@ -627,11 +648,44 @@ impl EvaluateBasket for Vouchers {
             return Ok(EvaluateBasketResponse::default());
         }
         let today = today(host);
-        let lines = codes
+        let mut lines: Vec<posd_plugin_sdk::schema::AutoLine> = codes
             .iter()
             .filter_map(|c| self.config.discount_code(c))
             .filter_map(|dc| dc.line(&request.sale, today, 2))
             .collect();
+        let goods: Vec<&Line> = request
+            .sale
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Item && l.amount > Decimal::ZERO)
+            .collect();
+        let mut left: Decimal = goods.iter().map(|l| l.amount).sum::<Decimal>()
+            + lines.iter().map(|l| l.amount).sum::<Decimal>();
+        for entry in &codes {
+            let Some(id) = entry
+                .strip_prefix(DISCOUNT_VOUCHER_ENTRY)
+                .and_then(CodeId::parse)
+            else {
+                continue;
+            };
+            let Some(found) = self.store.find(host, &id)? else {
+                continue;
+            };
+            let off = found.balance.min(left).round_dp(2);
+            if off <= Decimal::ZERO || found.voucher.blocked {
+                continue;
+            }
+            left -= off;
+            lines.push(posd_plugin_sdk::schema::AutoLine {
+                kind: LineKind::Discount,
+                name: found.voucher.name.clone(),
+                amount: -off,
+                applies_to: goods.iter().map(|l| l.id.clone()).collect(),
+                reference: format!("••••{}", found.voucher.last4),
+                data: json!({ "discount_voucher": id.0 }),
+                ..posd_plugin_sdk::schema::AutoLine::default()
+            });
+        }
         Ok(EvaluateBasketResponse {
             lines,
             ..EvaluateBasketResponse::default()
@@ -747,6 +801,27 @@ impl EnterCode for Vouchers {
                 voucher.last4
             )));
         }
+        if voucher.kind == Kind::Discount {
+            let entry = format!("{DISCOUNT_VOUCHER_ENTRY}{id}");
+            let mut codes = self.codes_on(&request.sale);
+            if codes.contains(&entry) {
+                return Err(PluginError::conflict(format!(
+                    "Rabattgutschein ••••{} ist schon auf diesem Verkauf",
+                    voucher.last4
+                )));
+            }
+            codes.push(entry);
+            self.entered.insert(request.sale.id.clone(), codes);
+            return Ok(EnterCodeResponse::Claimed(Effects {
+                kind: Some(CodeKind::DiscountCode),
+                message: Some(format!(
+                    "Rabattgutschein ••••{} über {}",
+                    voucher.last4, found.balance
+                )),
+                warnings: expiry_warning(voucher, today(host)).into_iter().collect(),
+                ..Effects::default()
+            }));
+        }
         let mut effects = Effects {
             kind: Some(code_kind(voucher.kind)),
             message: Some(format!(
@@ -810,7 +885,7 @@ impl ListActions for Vouchers {
             .programmes
             .iter()
             .map(|p| match p.kind {
-                Kind::Payment => Action {
+                Kind::Payment | Kind::Discount => Action {
                     id: format!("{ISSUE_PREFIX}{}", p.id),
                     label: format!("{} ausstellen (Kulanz)", p.name),
                     params: vec![amount_param(p.amount)],
@@ -872,12 +947,12 @@ impl InvokeAction for Vouchers {
             .action
             .strip_prefix(SELL_PREFIX)
             .and_then(|id| self.config.programme(id))
-            .filter(|p| p.kind != Kind::Payment);
+            .filter(|p| !p.kind.issued_free());
         let issued = request
             .action
             .strip_prefix(ISSUE_PREFIX)
             .and_then(|id| self.config.programme(id))
-            .filter(|p| p.kind == Kind::Payment);
+            .filter(|p| p.kind.issued_free());
         let programme = sold
             .or(issued)
             .cloned()
@@ -1143,6 +1218,29 @@ impl PrepareCheckout for Vouchers {
             ]);
         }
         effects.postings = ordered(pairs);
+        for line in &sale.lines {
+            let Some(id) = discount_voucher_of_line(line).and_then(|i| CodeId::parse(&i)) else {
+                continue;
+            };
+            let found = self.store.find(host, &id)?.ok_or_else(|| {
+                PluginError::not_found(format!("line {}: the voucher is gone", line.id))
+            })?;
+            let used = -line.amount;
+            effects
+                .postings
+                .extend(goodwill_pair(&id, -used, &unit, "redeem"));
+            effects.sections.push(ReceiptSection {
+                title: "Rabattgutschein eingelöst".into(),
+                lines: vec![
+                    format!("Code: ••••{}", found.voucher.last4),
+                    format!("Rabatt: {used} {unit}"),
+                    format!("Restwert: {} {unit}", found.balance - used),
+                ],
+                slip: true,
+                barcode: None,
+                qr: None,
+            });
+        }
         for line in &sale.lines {
             let Some(code) = discount::code_of_line(line) else {
                 continue;
