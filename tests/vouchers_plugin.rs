@@ -1356,7 +1356,27 @@ code = { format = "template", prefix = "RG" }
     sale.enter_code(&code).await.expect("EnterCode");
     assert_eq!(total_and_tax(&sale).await, ("40.00".into(), "6.67".into()));
     pay_rest(&sale, "cash").await;
-    sale.checkout("redeem-2").await.expect("Checkout");
+    let redeemed = sale.checkout("redeem-2").await.expect("Checkout");
     assert_eq!(till.balance(&code).await, "VoucherEmpty");
+
+    // Voiding that sale puts its 10 back on the voucher.
+    till.manager()
+        .await
+        .void(&redeemed, "void-redeem-2")
+        .await
+        .expect("Void");
+    assert_eq!(till.balance(&code).await, "10.00");
+    // Entered and taken off again: the discount goes.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Jacke", "50.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code(&code).await.expect("EnterCode");
+    assert_eq!(discounts(&sale).await.len(), 1);
+    invoke(&sale, "vouchers:remove-code", &[("code", &code)])
+        .await
+        .expect("remove-code");
+    assert_eq!(discounts(&sale).await, []);
+    assert_eq!(total_and_tax(&sale).await.0, "50.00");
     till.verify_ledger();
 }

@@ -525,6 +525,16 @@ impl Vouchers {
 }
 
 impl Vouchers {
+    /// Whether discount codes or discount vouchers are configured (`remove-code` is offered).
+    fn takes_discounts(&self) -> bool {
+        !self.config.discount_codes.is_empty()
+            || self
+                .config
+                .programmes
+                .iter()
+                .any(|p| p.kind == Kind::Discount)
+    }
+
     /// The discount codes on `sale`: as entered, or (after a plugin restart) as its
     /// discount lines say.
     fn codes_on(&self, sale: &Sale) -> Vec<String> {
@@ -620,9 +630,13 @@ impl Vouchers {
         let input = string_arg(request, "code")?
             .ok_or_else(|| PluginError::invalid_argument("argument code is required"))?;
         let canonical = code::canonical(&input).unwrap_or_default();
+        let voucher_entry = self
+            .recognise(&input)
+            .map(|(_, id)| format!("{DISCOUNT_VOUCHER_ENTRY}{id}"));
         let mut codes = self.codes_on(&request.sale);
         let before = codes.len();
-        codes.retain(|c| *c != canonical);
+        let was_code = codes.contains(&canonical);
+        codes.retain(|c| *c != canonical && Some(c) != voucher_entry.as_ref());
         if codes.len() == before {
             return Err(PluginError::not_found(format!(
                 "Rabattcode {input:?} ist nicht auf diesem Verkauf"
@@ -631,7 +645,11 @@ impl Vouchers {
         self.entered.insert(request.sale.id.clone(), codes);
         Ok(Effects {
             kind: Some(CodeKind::DiscountCode),
-            message: Some(format!("Rabattcode {canonical} entfernt")),
+            message: Some(if was_code {
+                format!("Rabattcode {canonical} entfernt")
+            } else {
+                format!("Rabattgutschein {} entfernt", code::masked(&canonical))
+            }),
             ..Effects::default()
         })
     }
@@ -915,7 +933,7 @@ impl ListActions for Vouchers {
                 },
             ],
         });
-        if !self.config.discount_codes.is_empty() {
+        if self.takes_discounts() {
             actions.push(Action {
                 id: REMOVE_CODE.into(),
                 label: "Rabattcode entfernen".into(),
@@ -940,7 +958,7 @@ impl InvokeAction for Vouchers {
         if request.action == TOPUP {
             return self.top_up(host, &request);
         }
-        if request.action == REMOVE_CODE && !self.config.discount_codes.is_empty() {
+        if request.action == REMOVE_CODE && self.takes_discounts() {
             return self.remove_code(&request);
         }
         let sold = request
@@ -1513,6 +1531,20 @@ impl VoidReceipt for Vouchers {
             });
         }
         effects.postings = ordered(pairs);
+        // A voided sale puts what its discount vouchers took off back on them.
+        for line in &receipt.lines {
+            if let Some(id) = discount_voucher_of_line(line).and_then(|i| CodeId::parse(&i)) {
+                let given = -line.amount;
+                effects
+                    .postings
+                    .extend(goodwill_pair(&id, given, &unit, "void"));
+                effects.sections.push(ReceiptSection {
+                    title: format!("Rabattgutschein {}", line.reference),
+                    lines: vec![format!("Rabatt storniert: {given} {unit}")],
+                    ..ReceiptSection::default()
+                });
+            }
+        }
         // A voided sale gives its discount codes' uses back.
         let customer = receipt
             .customer
