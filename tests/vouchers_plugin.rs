@@ -916,11 +916,45 @@ async fn a_free_product_code_adds_the_product_or_makes_one_in_the_basket_free() 
         .await
         .expect("AddItem");
     assert_eq!(discounts(&sale).await, [("OBST".into(), "-20.00".into())]);
-    // The free product removed: its discount goes with it.
+    // The cashier chooses the other line: the 25.00 one is free instead.
+    let err = invoke(
+        &sale,
+        "vouchers:free-product-line",
+        &[("code", "OBST"), ("line", "L99")],
+    )
+    .await
+    .expect_err("no such line");
+    assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
+    invoke(
+        &sale,
+        "vouchers:free-product-line",
+        &[("code", "obst"), ("line", &three)],
+    )
+    .await
+    .expect("free-product-line");
+    assert_eq!(discounts(&sale).await, [("OBST".into(), "-25.00".into())]);
+    // The chosen line removed: the cheapest again; the last one removed: the discount goes.
     sale.remove_line(&three).await.expect("RemoveLine");
+    assert_eq!(discounts(&sale).await, [("OBST".into(), "-20.00".into())]);
     let small = sale.lines().await.expect("Lines")[0]["id"].clone();
     sale.remove_line(&s(&small)).await.expect("RemoveLine");
     assert_eq!(discounts(&sale).await, []);
+
+    // Entered with two lines of it in the basket: the cashier is told which one and how
+    // to choose another.
+    let sale = till.open_sale().await;
+    for price in ["25.00", "20.00"] {
+        sale.add_item(goods("OBST-1", "Gefüllter Obstkorb", price, "10"))
+            .await
+            .expect("AddItem");
+    }
+    let entered = sale.enter_code("OBST").await.expect("EnterCode");
+    let message = s(&entered["message"]);
+    assert!(
+        message.contains("L2") && message.contains("free-product-line"),
+        "{message}"
+    );
+    assert_eq!(discounts(&sale).await, [("OBST".into(), "-20.00".into())]);
     till.verify_ledger();
 }
 

@@ -305,8 +305,15 @@ impl DiscountCode {
     }
 
     /// The line of this code for the basket as it is, `None` when it gives nothing now
-    /// (out of date, minimum basket not met, free product not in the basket).
-    pub fn line(&self, sale: &Sale, today: Date, minor: u32) -> Option<AutoLine> {
+    /// (out of date, minimum basket not met, free product not in the basket). A free
+    /// product comes off the line `chosen` by the cashier first, else the cheapest units.
+    pub fn line(
+        &self,
+        sale: &Sale,
+        today: Date,
+        minor: u32,
+        chosen: Option<&str>,
+    ) -> Option<AutoLine> {
         if self.out_of_date(today).is_some() {
             return None;
         }
@@ -330,7 +337,7 @@ impl DiscountCode {
             ),
             Reward::FreeProduct { sku, qty, .. } => {
                 let mut candidates: Vec<&&Line> = goods.iter().filter(|l| &l.sku == sku).collect();
-                candidates.sort_by_key(|l| l.unit_price);
+                candidates.sort_by_key(|l| (Some(l.id.as_str()) != chosen, l.unit_price));
                 let mut left = Decimal::from(*qty);
                 let mut off = Decimal::ZERO;
                 let mut ids = Vec::new();
@@ -356,10 +363,24 @@ impl DiscountCode {
             applies_to,
             reference: self.code.clone(),
             ref_kind: RefKind::Rule,
-            data: serde_json::json!({ "discount_code": self.code }),
+            data: match chosen {
+                Some(line) => serde_json::json!({ "discount_code": self.code, "line": line }),
+                None => serde_json::json!({ "discount_code": self.code }),
+            },
             ..AutoLine::default()
         })
     }
+}
+
+/// The lines of a sale a free product of `sku` can come off, cheapest first.
+pub fn free_product_lines<'a>(sale: &'a Sale, sku: &str) -> Vec<&'a Line> {
+    let mut lines: Vec<&Line> = sale
+        .lines
+        .iter()
+        .filter(|l| l.kind == LineKind::Item && l.sku == sku && l.amount > Decimal::ZERO)
+        .collect();
+    lines.sort_by_key(|l| l.unit_price);
+    lines
 }
 
 /// The discount code of one of this plugin's lines, if it is one.

@@ -49,6 +49,8 @@ pub const SINGLE_PURPOSE_KIND: &str = "single_purpose_voucher";
 /// How a discount voucher entered on a sale is remembered beside discount codes
 /// (`discount-voucher:<identity>`; canonical codes never hold a `:`).
 const DISCOUNT_VOUCHER_ENTRY: &str = "discount-voucher:";
+/// The action that chooses the line a free product comes off (arguments `code`, `line`).
+pub const FREE_PRODUCT_LINE: &str = "free-product-line";
 /// The action that takes a discount code off the sale again (argument `code`).
 pub const REMOVE_CODE: &str = "remove-code";
 /// The tender method of a customer's credit (residual values of vouchers).
@@ -102,6 +104,8 @@ pub struct Vouchers {
     entered: HashMap<String, Vec<String>>,
     /// The sale of each checkout being prepared, forgotten from `entered` when it commits.
     preparing_sales: BTreeMap<String, String>,
+    /// The line the cashier chose for a free product, per sale and code.
+    chosen: HashMap<String, BTreeMap<String, String>>,
 }
 
 impl Plugin for Vouchers {
@@ -138,6 +142,7 @@ impl Vouchers {
             preparing: BTreeMap::new(),
             entered: HashMap::new(),
             preparing_sales: BTreeMap::new(),
+            chosen: HashMap::new(),
         }
     }
 
@@ -607,7 +612,19 @@ impl Vouchers {
                 ..NewLine::default()
             });
         }
-        if dc.line(sale, today, 2).is_none() && effects.add_lines.is_empty() {
+        if let discount::Reward::FreeProduct { sku, .. } = &dc.reward {
+            let lines = discount::free_product_lines(sale, sku);
+            if lines.len() > 1 {
+                effects.message = Some(format!(
+                    "Rabattcode {}: {} — gratis aus Zeile {} ({}, die günstigste); eine andere Zeile wählt {FREE_PRODUCT_LINE}",
+                    dc.code, dc.name, lines[0].id, lines[0].unit_price
+                ));
+                effects.result = Some(json!({
+                    "choose_line": lines.iter().map(|l| l.id.clone()).collect::<Vec<_>>()
+                }));
+            }
+        }
+        if dc.line(sale, today, 2, None).is_none() && effects.add_lines.is_empty() {
             effects.warnings.push(match dc.min_basket {
                 Some(min) => format!(
                     "Rabattcode {} gilt ab einem Einkauf von {min}: er wird abgezogen, sobald der Warenkorb das erreicht",
@@ -622,6 +639,58 @@ impl Vouchers {
         codes.push(dc.code.clone());
         self.entered.insert(sale.id.clone(), codes);
         Ok(Some(effects))
+    }
+
+    /// The line the cashier chose for `code`'s free product on `sale`: as chosen, or (after a
+    /// plugin restart) as its discount line says.
+    fn chosen_line(&self, sale: &Sale, code: &str) -> Option<String> {
+        if let Some(line) = self.chosen.get(&sale.id).and_then(|c| c.get(code)) {
+            return Some(line.clone());
+        }
+        sale.lines
+            .iter()
+            .filter(|l| discount::code_of_line(l).as_deref() == Some(code))
+            .find_map(|l| l.data.get("line")?.as_str().map(str::to_string))
+    }
+
+    /// `free-product-line`: the cashier chooses which line a free product code's units come
+    /// off (seed 002: "the cashier chooses"); the default is the cheapest.
+    fn choose_free_line(&mut self, request: &InvokeActionRequest) -> Result<Effects, PluginError> {
+        let input = string_arg(request, "code")?
+            .ok_or_else(|| PluginError::invalid_argument("argument code is required"))?;
+        let line = string_arg(request, "line")?
+            .ok_or_else(|| PluginError::invalid_argument("argument line is required"))?;
+        let canonical = code::canonical(&input).unwrap_or_default();
+        let dc = self
+            .config
+            .discount_code(&canonical)
+            .filter(|_| self.codes_on(&request.sale).contains(&canonical))
+            .ok_or_else(|| {
+                PluginError::not_found(format!("Rabattcode {input:?} ist nicht auf diesem Verkauf"))
+            })?;
+        let discount::Reward::FreeProduct { sku, name, .. } = &dc.reward else {
+            return Err(PluginError::invalid_argument(format!(
+                "Rabattcode {canonical} gibt kein Gratisprodukt"
+            )));
+        };
+        let lines = discount::free_product_lines(&request.sale, sku);
+        let chosen = lines.iter().find(|l| l.id == line).ok_or_else(|| {
+            PluginError::invalid_argument(format!(
+                "argument line: {line:?} is no line of {name} on this sale"
+            ))
+        })?;
+        self.chosen
+            .entry(request.sale.id.clone())
+            .or_default()
+            .insert(canonical.clone(), chosen.id.clone());
+        Ok(Effects {
+            kind: Some(CodeKind::DiscountCode),
+            message: Some(format!(
+                "Rabattcode {canonical}: gratis aus Zeile {} ({})",
+                chosen.id, chosen.unit_price
+            )),
+            ..Effects::default()
+        })
     }
 
     /// `remove-code`: takes a discount code off the sale; its line goes with the next
@@ -669,7 +738,10 @@ impl EvaluateBasket for Vouchers {
         let mut lines: Vec<posd_plugin_sdk::schema::AutoLine> = codes
             .iter()
             .filter_map(|c| self.config.discount_code(c))
-            .filter_map(|dc| dc.line(&request.sale, today, 2))
+            .filter_map(|dc| {
+                let chosen = self.chosen_line(&request.sale, &dc.code);
+                dc.line(&request.sale, today, 2, chosen.as_deref())
+            })
             .collect();
         let goods: Vec<&Line> = request
             .sale
@@ -933,6 +1005,31 @@ impl ListActions for Vouchers {
                 },
             ],
         });
+        if self
+            .config
+            .discount_codes
+            .iter()
+            .any(|c| matches!(c.reward, discount::Reward::FreeProduct { .. }))
+        {
+            actions.push(Action {
+                id: FREE_PRODUCT_LINE.into(),
+                label: "Gratisprodukt: Zeile wählen".into(),
+                params: vec![
+                    ActionParam {
+                        name: "code".into(),
+                        param_type: ParamType::Code,
+                        required: true,
+                        ..ActionParam::default()
+                    },
+                    ActionParam {
+                        name: "line".into(),
+                        param_type: ParamType::String,
+                        required: true,
+                        ..ActionParam::default()
+                    },
+                ],
+            });
+        }
         if self.takes_discounts() {
             actions.push(Action {
                 id: REMOVE_CODE.into(),
@@ -957,6 +1054,9 @@ impl InvokeAction for Vouchers {
     ) -> Result<Effects, PluginError> {
         if request.action == TOPUP {
             return self.top_up(host, &request);
+        }
+        if request.action == FREE_PRODUCT_LINE && !self.config.discount_codes.is_empty() {
+            return self.choose_free_line(&request);
         }
         if request.action == REMOVE_CODE && self.takes_discounts() {
             return self.remove_code(&request);
@@ -1391,6 +1491,7 @@ impl CommitCheckout for Vouchers {
         }
         if let Some(sale) = self.preparing_sales.remove(&request.checkout) {
             self.entered.remove(&sale);
+            self.chosen.remove(&sale);
         }
         Ok(Empty {})
     }
