@@ -216,7 +216,8 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
             "vouchers:sell-fixed",
             "vouchers:sell-spa",
             "vouchers:sell-wallet",
-            "vouchers:topup"
+            "vouchers:topup",
+            "vouchers:pay-ewallet"
         ]
     );
 
@@ -1412,5 +1413,63 @@ code = { format = "template", prefix = "RG" }
         .expect("remove-code");
     assert_eq!(discounts(&sale).await, []);
     assert_eq!(total_and_tax(&sale).await.0, "50.00");
+    till.verify_ledger();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_customers_ewallet_is_shown_with_the_customer_and_pays_without_scanning() {
+    let till = Till::start(PROGRAMMES).await;
+    let sale = till.open_sale().await;
+    sale.inner()
+        .call::<_, _, ()>("SetCustomer", &("C-1001",))
+        .await
+        .expect("SetCustomer");
+    let result: Record = invoke(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
+        .await
+        .expect("sell")["result"]
+        .clone()
+        .try_into()
+        .expect("result");
+    let wallet = s(&result["code"]);
+    pay_rest(&sale, "cash").await;
+    sale.checkout("sell-wallet").await.expect("Checkout");
+    assert_eq!(
+        till.customer_accounts("C-1001").await,
+        [(
+            format!("eWallet ••••{}", last4(&wallet)),
+            "20.00".to_string()
+        )]
+    );
+    assert_eq!(till.customer_accounts("C-2002").await, []);
+
+    let sale = till.open_sale().await;
+    sale.add_item(item("Hemd", "15.00", "20"))
+        .await
+        .expect("AddItem");
+    let err = invoke(&sale, "vouchers:pay-ewallet", &[])
+        .await
+        .expect_err("no customer");
+    assert_eq!(name(&err), "org.posd.Error.CustomerRequired");
+    sale.inner()
+        .call::<_, _, ()>("SetCustomer", &("C-1001",))
+        .await
+        .expect("SetCustomer");
+    invoke(&sale, "vouchers:pay-ewallet", &[])
+        .await
+        .expect("pay-ewallet");
+    assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "0.00");
+    let err = invoke(&sale, "vouchers:pay-ewallet", &[])
+        .await
+        .expect_err("on the sale already");
+    assert_eq!(name(&err), "org.posd.Error.NotFound");
+    sale.checkout("pay-wallet").await.expect("Checkout");
+    assert_eq!(till.balance(&wallet).await, "5.00");
+    assert_eq!(
+        till.customer_accounts("C-1001").await,
+        [(
+            format!("eWallet ••••{}", last4(&wallet)),
+            "5.00".to_string()
+        )]
+    );
     till.verify_ledger();
 }

@@ -49,6 +49,15 @@ pub const SINGLE_PURPOSE_KIND: &str = "single_purpose_voucher";
 /// How a discount voucher entered on a sale is remembered beside discount codes
 /// (`discount-voucher:<identity>`; canonical codes never hold a `:`).
 const DISCOUNT_VOUCHER_ENTRY: &str = "discount-voucher:";
+/// The action that pays with the sale's customer's eWallet without scanning it (optional
+/// argument `last4` when the customer has several).
+pub const PAY_EWALLET: &str = "pay-ewallet";
+
+/// The kv key that finds a customer's eWallets without their codes.
+fn ewallet_index_key(customer: &str, id: &CodeId) -> String {
+    format!("customer:{customer}:ewallet:{id}")
+}
+
 /// The action that chooses the line a free product comes off (arguments `code`, `line`).
 pub const FREE_PRODUCT_LINE: &str = "free-product-line";
 /// The action that takes a discount code off the sale again (argument `code`).
@@ -530,6 +539,14 @@ impl Vouchers {
 }
 
 impl Vouchers {
+    /// Whether an eWallet programme is configured (`pay-ewallet` is offered).
+    fn sells_ewallets(&self) -> bool {
+        self.config
+            .programmes
+            .iter()
+            .any(|p| p.kind == Kind::Ewallet)
+    }
+
     /// Whether discount codes or discount vouchers are configured (`remove-code` is offered).
     fn takes_discounts(&self) -> bool {
         !self.config.discount_codes.is_empty()
@@ -783,6 +800,83 @@ impl EvaluateBasket for Vouchers {
     }
 }
 
+impl Vouchers {
+    /// The eWallets sold to `customer`, with their balances.
+    fn ewallets_of(
+        &self,
+        host: &Host,
+        customer: &str,
+    ) -> Result<Vec<(CodeId, Found)>, PluginError> {
+        let mut wallets = Vec::new();
+        for entry in host.kv_list(&format!("customer:{customer}:ewallet:"))? {
+            let Some(id) = entry
+                .value
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(CodeId::parse)
+            else {
+                continue;
+            };
+            if let Some(found) = self.store.find(host, &id)?
+                && found.voucher.customer.as_deref() == Some(customer)
+            {
+                wallets.push((id, found));
+            }
+        }
+        Ok(wallets)
+    }
+
+    /// `pay-ewallet`: the customer's eWallet offered without scanning — its tender put on
+    /// the sale as if its code had been entered.
+    fn pay_with_ewallet(
+        &mut self,
+        host: &Host,
+        request: &InvokeActionRequest,
+    ) -> Result<Effects, PluginError> {
+        let customer = customer_of(&request.sale).ok_or_else(|| {
+            PluginError::customer_required("paying with an eWallet needs the customer on the sale")
+        })?;
+        let wanted = string_arg(request, "last4")?.map(|l| l.to_ascii_uppercase());
+        let usable: Vec<(CodeId, Found)> = self
+            .ewallets_of(host, customer)?
+            .into_iter()
+            .filter(|(id, f)| {
+                f.balance > Decimal::ZERO && !f.voucher.blocked && !on_sale(&request.sale, id)
+            })
+            .filter(|(_, f)| wanted.as_ref().is_none_or(|w| *w == f.voucher.last4))
+            .collect();
+        let (id, found) = usable.into_iter().next().ok_or_else(|| {
+            PluginError::not_found(format!(
+                "customer {customer} has no eWallet with a balance to pay with"
+            ))
+        })?;
+        let voucher = &found.voucher;
+        let data = TenderData {
+            id: id.0.clone(),
+            kind: voucher.kind,
+            expires: voucher.expires.clone(),
+        };
+        Ok(Effects {
+            kind: Some(CodeKind::Ewallet),
+            message: Some(format!(
+                "eWallet ••••{} über {}",
+                voucher.last4, found.balance
+            )),
+            warnings: expiry_warning(voucher, today(host)).into_iter().collect(),
+            lock_customer: Some(true),
+            add_tenders: vec![NewTender {
+                method: METHOD.into(),
+                amount: found.balance,
+                max_amount: Some(found.balance),
+                reference: format!("••••{}", voucher.last4),
+                data: serde_json::to_value(&data)
+                    .map_err(|e| PluginError::plugin_failed(e.to_string()))?,
+            }],
+            ..Effects::default()
+        })
+    }
+}
+
 impl ValidateTender for Vouchers {
     fn validate_tender(
         &mut self,
@@ -834,7 +928,7 @@ impl CustomerAccounts for Vouchers {
         request: CustomerAccountsRequest,
     ) -> Result<CustomerAccountsResponse, PluginError> {
         let credit = host.ledger_balance(&store::credit_account(&request.customer))?;
-        let accounts = (credit.exists)
+        let mut accounts: Vec<CustomerAccount> = (credit.exists)
             .then(|| CustomerAccount {
                 programme: "Kundenguthaben".into(),
                 kind: AccountKind::Credit,
@@ -843,6 +937,14 @@ impl CustomerAccounts for Vouchers {
             })
             .into_iter()
             .collect();
+        for (id, found) in self.ewallets_of(host, &request.customer)? {
+            accounts.push(CustomerAccount {
+                programme: format!("{} ••••{}", found.voucher.name, found.voucher.last4),
+                kind: AccountKind::Wallet,
+                balance: found.balance,
+                unit: host.ledger_balance(&format!("voucher:{id}"))?.unit,
+            });
+        }
         Ok(CustomerAccountsResponse { accounts })
     }
 }
@@ -1005,6 +1107,18 @@ impl ListActions for Vouchers {
                 },
             ],
         });
+        if self.sells_ewallets() {
+            actions.push(Action {
+                id: PAY_EWALLET.into(),
+                label: "Mit eWallet des Kunden zahlen".into(),
+                params: vec![ActionParam {
+                    name: "last4".into(),
+                    param_type: ParamType::String,
+                    required: false,
+                    ..ActionParam::default()
+                }],
+            });
+        }
         if self
             .config
             .discount_codes
@@ -1054,6 +1168,9 @@ impl InvokeAction for Vouchers {
     ) -> Result<Effects, PluginError> {
         if request.action == TOPUP {
             return self.top_up(host, &request);
+        }
+        if request.action == PAY_EWALLET && self.sells_ewallets() {
+            return self.pay_with_ewallet(host, &request);
         }
         if request.action == FREE_PRODUCT_LINE && !self.config.discount_codes.is_empty() {
             return self.choose_free_line(&request);
@@ -1160,6 +1277,12 @@ impl PrepareCheckout for Vouchers {
                     )));
                 }
                 terms.sold_on = request.receipt_id.clone();
+                if let (Kind::Ewallet, Some(owner)) = (terms.kind, terms.customer.as_deref()) {
+                    effects.kv.push(posd_plugin_sdk::schema::KvWrite::new(
+                        ewallet_index_key(owner, &id),
+                        &json!({ "id": id.0 }),
+                    )?);
+                }
                 effects.kv.push(self.store.record(&id, &terms)?);
                 (terms, Decimal::ZERO)
             } else {
