@@ -17,6 +17,9 @@
 //!   a partly spent one pays back only that, named in `payouts`),
 //!   a top-up comes off the balance, a redemption is booked back; any eWallet line or tender
 //!   makes the receipt `NotAllowed`.
+//! - `return_lines`: takes every share of the refund the host offers on its tenders back
+//!   onto the voucher it was paid with (`voucher:<code>` +share / `issued` −share), with a
+//!   receipt section naming the new balance.
 
 #![forbid(unsafe_code)]
 
@@ -26,12 +29,13 @@ use posd_plugin_sdk::schema::{
     Action, ActionParam, CheckoutEffects, ClassifyCodeRequest, ClassifyCodeResponse, CodeInfo,
     CodeKind, Effects, EnterCodeRequest, EnterCodeResponse, InvokeActionRequest, Line, LineKind,
     ListActionsRequest, ListActionsResponse, NewLine, NewTender, ParamType, Payout, Posting,
-    PrepareCheckoutRequest, ReceiptSection, Sale, Tender, VoidReceiptRequest, VoidReceiptResponse,
+    PrepareCheckoutRequest, ReceiptSection, ReturnLinesRequest, ReturnLinesResponse, Sale, TakenRefund,
+    Tender, VoidReceiptRequest, VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
     ClassifyCode, Decimal, EnterCode, Host, InvokeAction, ListActions, Plugin, PluginError,
-    PrepareCheckout, VoidReceipt, posd_plugin,
+    PrepareCheckout, ReturnLines, VoidReceipt, posd_plugin,
 };
 
 /// The plugin id, which is also the `plugin` of its lines and tenders.
@@ -552,6 +556,54 @@ impl VoidReceipt for Vouchers {
                 ..CheckoutEffects::default()
             },
             payouts,
+        })
+    }
+}
+
+impl ReturnLines for Vouchers {
+    fn return_lines(
+        &mut self,
+        host: &Host,
+        request: ReturnLinesRequest,
+    ) -> Result<ReturnLinesResponse, PluginError> {
+        let unit = request.store.currency.as_str();
+        let mut vouchers = Vec::new();
+        let mut sections = Vec::new();
+        let mut refunds = Vec::new();
+        for share in &request.refunds {
+            let Some(tender) = request
+                .receipt
+                .tenders
+                .iter()
+                .find(|t| t.id == share.tender && is_voucher_tender(t))
+            else {
+                continue;
+            };
+            let code = tender.reference.as_str();
+            let balance = host.ledger_balance(&account(code))?.balance;
+            vouchers.push(voucher_posting(code, share.amount, unit, "return"));
+            sections.push(ReceiptSection {
+                title: format!("Gutschein {code}"),
+                lines: vec![
+                    format!("Zurückgebucht: {} {unit}", share.amount),
+                    format!("Guthaben: {} {unit}", balance + share.amount),
+                ],
+                ..ReceiptSection::default()
+            });
+            refunds.push(TakenRefund {
+                tender: share.tender.clone(),
+                amount: share.amount,
+                reference: None,
+            });
+        }
+        Ok(ReturnLinesResponse {
+            effects: CheckoutEffects {
+                postings: balanced(vouchers, unit, "return"),
+                sections,
+                ..CheckoutEffects::default()
+            },
+            excluded: Vec::new(),
+            refunds,
         })
     }
 }
