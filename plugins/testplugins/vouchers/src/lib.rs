@@ -29,8 +29,8 @@ use posd_plugin_sdk::schema::{
     Action, ActionParam, CheckoutEffects, ClassifyCodeRequest, ClassifyCodeResponse, CodeInfo,
     CodeKind, Effects, EnterCodeRequest, EnterCodeResponse, InvokeActionRequest, Line, LineKind,
     ListActionsRequest, ListActionsResponse, NewLine, NewTender, ParamType, Payout, Posting,
-    PrepareCheckoutRequest, ReceiptSection, ReturnLinesRequest, ReturnLinesResponse, Sale, TakenRefund,
-    Tender, VoidReceiptRequest, VoidReceiptResponse,
+    PrepareCheckoutRequest, ReceiptSection, ReturnLinesRequest, ReturnLinesResponse, Sale,
+    TakenRefund, Tender, VoidReceiptRequest, VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
