@@ -499,3 +499,122 @@ async fn a_return_leaves_the_voucher_out_and_refunds_the_item() {
     assert_eq!(till.balance("GV-3"), dec("25.00"), "the voucher stays");
     till.verify_ledger();
 }
+
+/// The tenders of a receipt as (method, amount, ref).
+async fn tenders_of(manager: &Manager1Proxy<'_>, receipt: &str) -> Vec<(String, String, String)> {
+    let r = manager.get_receipt(receipt).await.expect("GetReceipt");
+    records(&r["tenders"])
+        .iter()
+        .map(|t| (s(&t["method"]), s(&t["amount"]), s(&t["ref"])))
+        .collect()
+}
+
+async fn give_back(
+    manager: &Manager1Proxy<'_>,
+    receipt: &str,
+    line: &str,
+    qty: &str,
+    key: &str,
+) -> String {
+    manager
+        .r#return(
+            receipt,
+            vec![HashMap::from([
+                ("line", Variant::from(line)),
+                ("qty", Variant::from(qty)),
+            ])],
+            key,
+        )
+        .await
+        .expect("Return")
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_of_goods_paid_by_voucher_and_cash_puts_the_vouchers_share_back_on_it() {
+    let till = Till::start().await;
+    let manager = till.manager().await;
+    sell(&till, "GV-5", "60.00", "sell-5").await;
+    // 100.00 of goods, 60.00 by GV-5, 50.00 cash with 10.00 change: 60 % voucher, 40 % cash.
+    let sale = till.open_sale().await;
+    let belt = sale
+        .add_item(item("Gürtel", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    let trousers = sale
+        .add_item(HashMap::from([
+            ("name", Variant::from("Hose")),
+            ("qty", Variant::from("2")),
+            ("unit_price", Variant::from("35.00")),
+            ("tax_rate", Variant::from("20")),
+        ]))
+        .await
+        .expect("AddItem");
+    sale.enter_code("GV-5").await.expect("EnterCode");
+    sale.add_tender("cash", "50.00", HashMap::new())
+        .await
+        .expect("cash");
+    let paid = sale.checkout("pay-5").await.expect("Checkout");
+    assert_eq!(till.balance("GV-5"), dec("0.00"));
+    let drawer = |till: &Till| {
+        let c = rusqlite::Connection::open(till.database()).expect("open");
+        posd::ledger::account(&c, "host:cash:01")
+            .expect("read account")
+            .map(|a| a.balance)
+    };
+    let drawer_after_sales = drawer(&till);
+
+    // The belt (30.00): 18.00 back onto GV-5, 12.00 cash.
+    let back = give_back(&manager, &paid, &belt, "1", "ret-belt").await;
+    assert_eq!(
+        tenders_of(&manager, &back).await,
+        vec![
+            (
+                "voucher".to_string(),
+                "-18.00".to_string(),
+                "GV-5".to_string()
+            ),
+            ("cash".to_string(), "-12.00".to_string(), String::new()),
+        ]
+    );
+    assert_eq!(
+        till.balance("GV-5"),
+        dec("18.00"),
+        "the voucher took its share"
+    );
+    let receipt = manager.get_receipt(&back).await.expect("GetReceipt");
+    let sections = records(&receipt["sections"]);
+    assert!(
+        sections
+            .iter()
+            .any(|x| Vec::<String>::try_from(x["lines"].clone())
+                .expect("lines")
+                .contains(&"Guthaben: 18.00 EUR".to_string())),
+        "the return receipt shows the new balance"
+    );
+
+    // The trousers one by one: 21.00 / 14.00 each; all returns add up to the tenders.
+    for (key, balance) in [("ret-t1", "39.00"), ("ret-t2", "60.00")] {
+        let back = give_back(&manager, &paid, &trousers, "1", key).await;
+        assert_eq!(
+            tenders_of(&manager, &back).await,
+            vec![
+                (
+                    "voucher".to_string(),
+                    "-21.00".to_string(),
+                    "GV-5".to_string()
+                ),
+                ("cash".to_string(), "-14.00".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(till.balance("GV-5"), dec(balance));
+    }
+    assert_eq!(
+        drawer(&till)
+            .zip(drawer_after_sales)
+            .map(|(now, then)| then - now),
+        dec("40.00"),
+        "only the cash share left the drawer, the 40.00 it kept"
+    );
+    till.verify_ledger();
+}
