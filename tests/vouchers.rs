@@ -8,7 +8,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use posd::client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, error_reply, plugin_path};
 use rust_decimal::Decimal;
 use support::*;
 use zbus::{OwnedVariant, Variant};
@@ -617,4 +617,49 @@ async fn a_return_of_goods_paid_by_voucher_and_cash_puts_the_vouchers_share_back
         "only the cash share left the drawer, the 40.00 it kept"
     );
     till.verify_ledger();
+
+    // Without the plugin nobody takes the voucher's share back: the return is refused
+    // rather than paying it out in cash, and nothing is written.
+    sell(&till, "GV-6", "30.00", "sell-6").await;
+    let sale = till.open_sale().await;
+    let scarf = sale
+        .add_item(item("Schal", "50.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code("GV-6").await.expect("EnterCode");
+    pay_rest(&sale, "cash").await;
+    let paid = sale.checkout("pay-6").await.expect("Checkout");
+    manager
+        .set_plugin_enabled("vouchers", false)
+        .await
+        .expect("disable");
+    let plugin = Plugin1Proxy::builder(&till.conn)
+        .path(plugin_path("vouchers"))
+        .build()
+        .await
+        .expect("plugin proxy");
+    eventually("disabled", || async {
+        plugin.state().await.is_ok_and(|s| s == "disabled")
+    })
+    .await;
+    let receipts = till.count("SELECT count(*) FROM receipts");
+    let err = manager
+        .r#return(
+            &paid,
+            vec![HashMap::from([
+                ("line", Variant::from(scarf.as_str())),
+                ("qty", Variant::from("1")),
+            ])],
+            "ret-6",
+        )
+        .await
+        .expect_err("the voucher's share has nowhere to go");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+    let text = error_reply(&err).expect("named error").1;
+    assert!(
+        text.contains("30.00") && text.contains("vouchers"),
+        "{text}"
+    );
+    assert_eq!(till.count("SELECT count(*) FROM receipts"), receipts);
+    assert_eq!(till.balance("GV-6"), dec("0.00"));
 }
