@@ -42,7 +42,7 @@ fn item<'a>(name: &'a str, price: &'a str, rate: &'a str) -> HashMap<&'a str, Va
 struct Till {
     conn: zbus::Connection,
     daemon: Daemon,
-    _printer: FakePrinter,
+    printer: FakePrinter,
     _bus: TestBus,
 }
 
@@ -65,7 +65,7 @@ impl Till {
         Self {
             conn,
             daemon,
-            _printer: printer,
+            printer,
             _bus: bus,
         }
     }
@@ -188,10 +188,14 @@ async fn vouchers_are_sold_redeemed_topped_up_and_voided_in_the_ledger() {
     let sections = records(&receipt["sections"]);
     assert_eq!(sections.len(), 1);
     assert!(bool::try_from(sections[0]["slip"].clone()).expect("slip"));
-    assert!(s(&sections[0]["code"]).ends_with("GV-1"));
+    assert_eq!(
+        s(&sections[0]["code"]),
+        "••••",
+        "the sold voucher's slip is secret: the journal keeps its code masked"
+    );
     assert_eq!(
         till.count(&format!(
-            "SELECT count(*) FROM print_jobs WHERE kind = 'slip' AND reference = '{sold}'"
+            "SELECT count(*) FROM print_jobs WHERE kind = 'secret_slip' AND reference = '{sold}'"
         )),
         1,
         "the slip was queued for the printer"
@@ -662,4 +666,62 @@ async fn a_return_of_goods_paid_by_voucher_and_cash_puts_the_vouchers_share_back
     );
     assert_eq!(till.count("SELECT count(*) FROM receipts"), receipts);
     assert_eq!(till.balance("GV-6"), dec("0.00"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_slip_prints_its_pin_and_leaves_no_copy_in_the_database_files() {
+    let till = Till::start().await;
+    let manager = till.manager().await;
+    let sold = sell(&till, "GV-918273645", "20.00", "sell-secret").await;
+    // The test plugin's PIN of the code: its characters reversed behind "PIN".
+    let pin = "PIN546372819VG";
+    eventually("the slip printed", || async {
+        !find_all(&till.printer.received(), pin.as_bytes()).is_empty()
+    })
+    .await;
+    eventually("the printed slip's bytes wiped", || async {
+        till.count(&format!(
+            "SELECT count(*) FROM print_jobs WHERE kind = 'secret_slip' AND reference = '{sold}'
+             AND state = 'printed' AND length(bytes) = 0"
+        )) == 1
+    })
+    .await;
+    let received = till.printer.received();
+    assert!(
+        find_all(&received, format!("PIN: {pin}").as_bytes()).len() == 1,
+        "the slip has the PIN in full as text"
+    );
+
+    let receipt = manager.get_receipt(&sold).await.expect("GetReceipt");
+    let sections = records(&receipt["sections"]);
+    let lines: Vec<String> = sections[0]["lines"].clone().try_into().expect("lines");
+    assert!(
+        lines.contains(&"PIN: ••••19VG".to_string()),
+        "the journal keeps the PIN masked: {lines:?}"
+    );
+
+    let db = till.database();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{}{suffix}", db.display())) {
+            bytes.extend(b);
+        }
+    }
+    assert!(
+        bytes.len() > 10_000,
+        "read the database: {} bytes",
+        bytes.len()
+    );
+    assert!(
+        !find_all(&bytes, b"Guthaben: 20.00").is_empty(),
+        "the search reads the journal's text"
+    );
+    assert!(
+        find_all(&bytes, pin.as_bytes()).is_empty(),
+        "the PIN is in the database files"
+    );
+    assert!(
+        find_all(&bytes, &pin.as_bytes()[3..]).is_empty(),
+        "the PIN's digits are in the database files"
+    );
 }

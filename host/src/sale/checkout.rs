@@ -219,6 +219,8 @@ impl Journal {
             till.currency.minor,
             settings.open_drawer,
         );
+        // The print jobs hold a secret section's full code; the journal only its mask.
+        super::receipt::mask_secret_sections(&mut receipt);
 
         // One transaction for everything.
         let mut completed = sale.clone();
@@ -439,10 +441,19 @@ fn print_jobs_of(
         posd_printer::render(&super::receipt::render_receipt(receipt, minor), profile).bytes,
     )];
     jobs.extend(drawer_job(receipt, receipt_printer, open_drawer));
-    for slip in super::receipt::render_slips(receipt) {
+    let secret = receipt.sections.iter().filter(|s| s.slip).map(|s| s.secret);
+    for (slip, secret) in super::receipt::render_slips(receipt)
+        .into_iter()
+        .zip(secret)
+    {
         jobs.push((
             device.name.clone(),
-            "slip",
+            // A secret slip's bytes are wiped once it printed (print_queue::mark_printed).
+            if secret {
+                print_queue::SECRET_SLIP
+            } else {
+                "slip"
+            },
             posd_printer::render(&slip, profile).bytes,
         ));
     }
@@ -1291,6 +1302,7 @@ fn sections_of(prepared: &[Prepared]) -> Vec<Section> {
                 slip: s.slip,
                 barcode: s.barcode.clone(),
                 qr: s.qr.clone(),
+                secret: s.secret && s.slip,
             })
         })
         .collect()

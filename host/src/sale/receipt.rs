@@ -936,6 +936,37 @@ pub fn report_text(report: &DayReport, locale: &str, minor: u32, columns: usize)
     document_text(&render_report(report, locale, minor), columns)
 }
 
+/// Masks the codes of `secret` sections — their `barcode`/`qr` and every text of the
+/// section naming them — as the journal keeps them: the full code is a spendable voucher,
+/// printed once on its slip and kept nowhere else. Call it after the slips are rendered.
+pub fn mask_secret_sections(receipt: &mut Receipt) {
+    let hidden = |code: &str| {
+        if code.chars().count() <= 4 {
+            "••••".to_string()
+        } else {
+            mask(code)
+        }
+    };
+    for section in receipt.sections.iter_mut().filter(|s| s.secret) {
+        let mut codes: Vec<String> = [&section.barcode, &section.qr]
+            .into_iter()
+            .flatten()
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .collect();
+        codes.sort_by_key(|c| std::cmp::Reverse(c.len()));
+        for code in &codes {
+            let masked = hidden(code);
+            section.title = section.title.replace(code.as_str(), &masked);
+            for line in &mut section.lines {
+                *line = line.replace(code.as_str(), &masked);
+            }
+        }
+        section.barcode = section.barcode.as_deref().map(hidden);
+        section.qr = section.qr.as_deref().map(hidden);
+    }
+}
+
 /// The slips of a receipt, one per section with `slip: true`, in the receipt's locale.
 ///
 /// A slip is what the customer keeps as the voucher, so it carries the FULL code as a
@@ -1239,6 +1270,7 @@ mod tests {
                     slip: true,
                     barcode: Some(VOUCHER_SOLD.to_string()),
                     qr: None,
+                    secret: false,
                 },
                 Section {
                     plugin: "loyalty".to_string(),
@@ -1250,6 +1282,7 @@ mod tests {
                     slip: false,
                     barcode: None,
                     qr: None,
+                    secret: false,
                 },
             ],
             header: vec!["Bäckerei Huber".to_string(), "Hauptstraße 1".to_string()],
@@ -1607,6 +1640,7 @@ mod tests {
             slip: true,
             barcode: Some("Bon-Ü1".to_string()),
             qr: Some("https://example.invalid/b/1".to_string()),
+            secret: false,
         });
         let doc = render_receipt(&receipt, 2);
         assert_eq!(doc.elements.last(), Some(&Element::Cut(Cut::partial())));

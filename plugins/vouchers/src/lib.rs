@@ -723,6 +723,7 @@ impl PrepareCheckout for Vouchers {
                 slip: true,
                 barcode,
                 qr: None,
+                secret: false,
             });
             touched.push(id);
         }
@@ -758,6 +759,7 @@ impl PrepareCheckout for Vouchers {
                 slip: true,
                 barcode: None,
                 qr: None,
+                secret: false,
             });
         }
         effects.postings = ordered(pairs);

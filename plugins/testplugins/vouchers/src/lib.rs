@@ -12,7 +12,8 @@
 //!   tender that follows the amount due up to the balance.
 //! - `prepare_checkout`: per line sold or topped up `voucher:<code>` +amount / `issued`
 //!   −amount; per redemption `voucher:<code>` −paid / `issued` +paid (floor 0 on the
-//!   voucher accounts); a slip section with the code as barcode for each.
+//!   voucher accounts); a slip section with the code as barcode for each; a voucher sold
+//!   gets a PIN ([`pin_of`]) as text and QR on its slip, marked `secret`.
 //! - `void_receipt`: a sold voucher is paid out (its balance, whatever is left, goes to 0;
 //!   a partly spent one pays back only that, named in `payouts`),
 //!   a top-up comes off the balance, a redemption is booked back; any eWallet line or tender
@@ -191,6 +192,18 @@ fn posting(account: String, amount: Decimal, unit: &str, kind: &str) -> Posting 
 }
 
 /// A posting to a voucher account, which may not go below 0.
+/// The PIN printed on a sold voucher's slip: the code's characters reversed behind `PIN`
+/// (a test secret, derived so a test can look for it).
+pub fn pin_of(code: &str) -> String {
+    format!(
+        "PIN{}",
+        code.chars()
+            .rev()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    )
+}
+
 fn voucher_posting(code: &str, amount: Decimal, unit: &str, kind: &str) -> Posting {
     Posting {
         floor: Some(Decimal::ZERO),
@@ -438,15 +451,24 @@ impl PrepareCheckout for Vouchers {
                     .map(|(_, a, _)| *a)
                     .sum::<Decimal>();
             vouchers.push(voucher_posting(code, *amount, unit, "voucher"));
+            let sold = *verb == "Verkauft";
+            let mut lines = vec![
+                format!("{verb}: {} {unit}", amount.abs()),
+                format!("Guthaben: {after} {unit}"),
+            ];
+            // A sold voucher's slip carries a secret the database never holds otherwise
+            // (the code itself is in this double's account names): a PIN, as text and QR.
+            let pin = sold.then(|| pin_of(code));
+            if let Some(pin) = &pin {
+                lines.push(format!("PIN: {pin}"));
+            }
             sections.push(ReceiptSection {
                 title: format!("{} {code}", programme.title()),
-                lines: vec![
-                    format!("{verb}: {} {unit}", amount.abs()),
-                    format!("Guthaben: {after} {unit}"),
-                ],
+                lines,
                 slip: true,
                 barcode: Some(code.clone()),
-                qr: None,
+                qr: pin,
+                secret: sold,
             });
         }
         Ok(CheckoutEffects {
