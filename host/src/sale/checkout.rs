@@ -1144,7 +1144,7 @@ impl Journal {
 
     async fn commit_reversal(
         &self,
-        receipt: Receipt,
+        mut receipt: Receipt,
         prepared: &[Prepared],
         key: &str,
         request: &str,
@@ -1153,6 +1153,8 @@ impl Journal {
         let minor = self.book.till().currency.minor;
         let printer = self.receipt_printer();
         let kind = receipt.kind.as_str();
+        // A reversal prints no slips: a secret section's code is kept nowhere in full.
+        super::receipt::mask_secret_sections(&mut receipt);
         let mut write = JournalWrite::new(&receipt, prepared, minor)?;
         let open_drawer = self.settings().open_drawer;
         write.print_jobs = printer

@@ -1631,6 +1631,43 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_sections_code_is_masked_for_the_journal_and_others_are_left_alone() {
+        let mut receipt = german_receipt();
+        let code = "ABCD-1234-EFGH-5678";
+        receipt.sections.push(Section {
+            plugin: "vouchers".to_string(),
+            title: format!("Gutschein {code}"),
+            lines: vec![format!("Code: {code}"), "Wert: 20,00 EUR".to_string()],
+            slip: true,
+            barcode: Some(code.to_string()),
+            qr: Some("PIN1".to_string()),
+            secret: true,
+        });
+        let before = receipt.sections.clone();
+        let slips = render_slips(&receipt);
+        mask_secret_sections(&mut receipt);
+        let secret = receipt.sections.last().expect("section");
+        assert_eq!(secret.title, "Gutschein ••••5678");
+        assert_eq!(secret.lines, vec!["Code: ••••5678", "Wert: 20,00 EUR"]);
+        assert_eq!(secret.barcode.as_deref(), Some("••••5678"));
+        assert_eq!(
+            secret.qr.as_deref(),
+            Some("••••"),
+            "a short secret is masked whole"
+        );
+        assert_eq!(
+            receipt.sections[..before.len() - 1],
+            before[..before.len() - 1],
+            "sections not marked secret are kept as they are"
+        );
+        assert_ne!(
+            render_slips(&receipt),
+            slips,
+            "rendered from the journal's copy, a secret slip would lose its code: print it first"
+        );
+    }
+
+    #[test]
     fn the_receipt_ends_with_a_cut_and_slips_are_printed_apart() {
         let mut receipt = german_receipt();
         receipt.sections.push(Section {
