@@ -724,4 +724,21 @@ async fn a_secret_slip_prints_its_pin_and_leaves_no_copy_in_the_database_files()
         find_all(&bytes, &pin.as_bytes()[3..]).is_empty(),
         "the PIN's digits are in the database files"
     );
+
+    // A reprint is a copy of the receipt: the secret slip does not come again.
+    let printed = till.printer.received().len();
+    manager.reprint(&sold).await.expect("Reprint");
+    eventually("the copy printed", || async {
+        till.printer.received().len() > printed
+    })
+    .await;
+    eventually("the queue empty", || async {
+        till.count("SELECT count(*) FROM print_jobs WHERE state = 'queued'") == 0
+    })
+    .await;
+    assert_eq!(
+        find_all(&till.printer.received(), pin.as_bytes()).len(),
+        2,
+        "the PIN printed once as text and once in the QR, and not on the copy"
+    );
 }
