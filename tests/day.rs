@@ -382,7 +382,8 @@ async fn reversals_never_give_back_more_than_the_sale_took_in() {
         .expect_err("nothing left");
     assert_eq!(name(&err), "org.posd.Error.InvalidArgument", "{err}");
 
-    // Cash and card: the refund comes off the cash first, then the card.
+    // Cash and card: the refund is split pro rata to what each took in (4.00 of 10.00
+    // cash), and the two halves together give back exactly what each took.
     let sale = open_sale(&conn, &manager, "anna").await;
     let lamps = sale
         .add_item(item("Lampe", "2", "5.00", "20"))
@@ -398,7 +399,7 @@ async fn reversals_never_give_back_more_than_the_sale_took_in() {
         money_of(&manager, &back).await,
         (
             "-5.00".to_string(),
-            pairs(&[("cash", "-4.00"), ("card", "-1.00")])
+            pairs(&[("cash", "-2.00"), ("card", "-3.00")])
         )
     );
     let (back, _) = take_back(&manager, &sixth, &[(&lamps, "1")], "ret-15")
@@ -406,8 +407,11 @@ async fn reversals_never_give_back_more_than_the_sale_took_in() {
         .expect("Return");
     assert_eq!(
         money_of(&manager, &back).await,
-        ("-5.00".to_string(), pairs(&[("card", "-5.00")])),
-        "the cash was paid back already"
+        (
+            "-5.00".to_string(),
+            pairs(&[("cash", "-2.00"), ("card", "-3.00")])
+        ),
+        "the rest of each tender, never more"
     );
 
     assert_eq!(
@@ -542,13 +546,23 @@ async fn a_day_with_sales_vouchers_reversals_and_cash_movements_adds_up_in_x_and
         money_of(&manager, &returned).await,
         ("-7.99".to_string(), pairs(&[("cash", "-7.99")]))
     );
-    // D was paid 25.00 with the voucher: a refund of its 40.00 can't go back on it.
-    let before = receipts(&till.database());
-    let err = take_back(&manager, &d, &[(&coat, "1")], "ret-d")
+    // D was paid 25.00 with the voucher: the coat's 40.00 goes back 25.00 onto GV-1 and
+    // 15.00 on the card, none of it out of the drawer as cash.
+    let (returned_d, _) = take_back(&manager, &d, &[(&coat, "1")], "ret-d")
         .await
-        .expect_err("paid partly with a voucher");
-    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
-    assert_eq!(receipts(&till.database()), before, "nothing written");
+        .expect("paid partly with a voucher");
+    assert_eq!(
+        money_of(&manager, &returned_d).await,
+        (
+            "-40.00".to_string(),
+            pairs(&[("voucher", "-25.00"), ("card", "-15.00")])
+        )
+    );
+    assert_eq!(
+        posctl_balance(&till.daemon.state_dir, "vouchers:voucher:GV-1"),
+        dec("25.00"),
+        "the voucher has its 25.00 again"
+    );
     // Cash in and out.
     let cash_in = register
         .cash_movement(
@@ -580,7 +594,7 @@ async fn a_day_with_sales_vouchers_reversals_and_cash_movements_adds_up_in_x_and
     }
 
     // By hand: 100 float + 17.53 (A) + 25.00 (C) + 4.40 (E) − 4.40 (void) − 7.99 (return)
-    // + 50 − 30.
+    // + 50 − 30; the return of D moves no cash.
     assert_eq!(register.expected_cash().await.expect("cash"), "154.54");
 
     let x = register.report().await.expect("Report");
@@ -590,29 +604,29 @@ async fn a_day_with_sales_vouchers_reversals_and_cash_movements_adds_up_in_x_and
         "number": 1,
         "register": "01",
         "closed_at": "",
-        "total": "86.54",
+        "total": "46.54",
         "sales": { "count": 5, "amount": "98.93" },
         "voids": { "count": 1, "amount": "-4.40" },
-        "returns": { "count": 1, "amount": "-7.99" },
+        "returns": { "count": 2, "amount": "-47.99" },
         "discounts": { "count": 0, "amount": "0.00" },
         "vat": [
             { "rate": "10", "net": "3.52", "tax": "0.35", "gross": "3.87" },
             { "rate": "13", "net": "5.02", "tax": "0.65", "gross": "5.67" },
-            { "rate": "20", "net": "43.33", "tax": "8.67", "gross": "52.00" },
+            { "rate": "20", "net": "10.00", "tax": "2.00", "gross": "12.00" },
             { "rate": "", "net": "25.00", "tax": "0.00", "gross": "25.00" },
         ],
         "tenders": [
-            { "method": "card", "plugin": "", "count": 2, "amount": "27.00" },
+            { "method": "card", "plugin": "", "count": 3, "amount": "12.00" },
             { "method": "cash", "plugin": "", "count": 5, "amount": "34.54" },
-            { "method": "voucher", "plugin": "vouchers", "count": 1, "amount": "25.00" },
+            { "method": "voucher", "plugin": "vouchers", "count": 2, "amount": "0.00" },
         ],
         "cashiers": [
             { "cashier": "anna", "count": 5, "amount": "34.54" },
-            { "cashier": "bert", "count": 2, "amount": "52.00" },
+            { "cashier": "bert", "count": 3, "amount": "12.00" },
         ],
         "plugins": [
-            { "plugin": "vouchers", "account": "issued", "unit": "EUR", "added": "25", "taken": "-25" },
-            { "plugin": "vouchers", "account": "voucher", "unit": "EUR", "added": "25", "taken": "-25" },
+            { "plugin": "vouchers", "account": "issued", "unit": "EUR", "added": "25", "taken": "-50" },
+            { "plugin": "vouchers", "account": "voucher", "unit": "EUR", "added": "50", "taken": "-25" },
         ],
         "cash": { "float": "100.00", "sales": "34.54", "in": "50.00", "out": "30.00", "expected": "154.54" },
     });
@@ -630,13 +644,13 @@ async fn a_day_with_sales_vouchers_reversals_and_cash_movements_adds_up_in_x_and
     );
     assert_eq!(
         receipts(&till.database()),
-        10,
+        11,
         "the X report writes nothing"
     );
 
     // The Z, 1.50 short.
     let z = register.close_day("153.04", "z-1").await.expect("CloseDay");
-    assert_eq!(z, "0001-01-000011");
+    assert_eq!(z, "0001-01-000012");
     assert_eq!(
         register.close_day("153.04", "z-1").await.expect("same key"),
         z,
@@ -1124,18 +1138,20 @@ async fn a_call_refused_after_the_z_leaves_the_day_closed() {
     let register = register_proxy(conn).await;
     // Voucher GV-1 sold, then a sale paid with it alone.
     let sale = open_sale(conn, &manager, "anna").await;
-    invoke(&sale, "vouchers:sell", "GV-1", "25.00")
+    let sold_lines = invoke(&sale, "vouchers:sell", "GV-1", "25.00")
         .await
         .expect("sell");
+    let voucher_line: Vec<String> = sold_lines["lines"].clone().try_into().expect("lines");
+    let voucher_line = voucher_line[0].clone();
     pay(&sale, "cash", "25.00").await;
-    sale.checkout("sell-1").await.expect("Checkout");
+    let sold = sale.checkout("sell-1").await.expect("Checkout");
     let sale = open_sale(conn, &manager, "anna").await;
-    let scarf = sale
+    let _scarf = sale
         .add_item(item("Schal", "1", "10.00", "20"))
         .await
         .expect("AddItem");
     sale.enter_code("GV-1").await.expect("EnterCode");
-    let paid = sale.checkout("redeem-1").await.expect("Checkout");
+    sale.checkout("redeem-1").await.expect("Checkout");
     register.close_day("25.00", "z-1").await.expect("CloseDay");
     assert_eq!(register.day_state().await.expect("DayState"), "closed");
 
@@ -1164,15 +1180,17 @@ async fn a_call_refused_after_the_z_leaves_the_day_closed() {
     }
     let days_before = count(&db, "SELECT count(*) FROM days");
     let receipts_before = receipts(&db);
-    let err = take_back(&manager, &paid, &[(&scarf, "1")], "ret-1")
+    // A sold voucher is left out of a return: nothing is left to return, refused only
+    // after the return looked for its day.
+    let err = take_back(&manager, &sold, &[(&voucher_line, "1")], "ret-1")
         .await
-        .expect_err("paid with the voucher");
-    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+        .expect_err("a voucher is not returned");
+    assert_eq!(name(&err), "org.posd.Error.InvalidArgument", "{err}");
     assert_eq!(receipts(&db), receipts_before, "no receipt written");
     let after = closed().await;
     if after != ("closed".into(), String::new(), days_before) {
         changed.push(format!(
-            "a return refused as paid with a voucher: DayState, DayId, days = {after:?}"
+            "a return refused as holding only a voucher: DayState, DayId, days = {after:?}"
         ));
     }
     assert!(

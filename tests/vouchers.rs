@@ -8,7 +8,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use posd::client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, error_reply, plugin_path};
 use rust_decimal::Decimal;
 use support::*;
 use zbus::{OwnedVariant, Variant};
@@ -42,7 +42,7 @@ fn item<'a>(name: &'a str, price: &'a str, rate: &'a str) -> HashMap<&'a str, Va
 struct Till {
     conn: zbus::Connection,
     daemon: Daemon,
-    _printer: FakePrinter,
+    printer: FakePrinter,
     _bus: TestBus,
 }
 
@@ -65,7 +65,7 @@ impl Till {
         Self {
             conn,
             daemon,
-            _printer: printer,
+            printer,
             _bus: bus,
         }
     }
@@ -188,10 +188,14 @@ async fn vouchers_are_sold_redeemed_topped_up_and_voided_in_the_ledger() {
     let sections = records(&receipt["sections"]);
     assert_eq!(sections.len(), 1);
     assert!(bool::try_from(sections[0]["slip"].clone()).expect("slip"));
-    assert!(s(&sections[0]["code"]).ends_with("GV-1"));
+    assert_eq!(
+        s(&sections[0]["code"]),
+        "••••",
+        "the sold voucher's slip is secret: the journal keeps its code masked"
+    );
     assert_eq!(
         till.count(&format!(
-            "SELECT count(*) FROM print_jobs WHERE kind = 'slip' AND reference = '{sold}'"
+            "SELECT count(*) FROM print_jobs WHERE kind = 'secret_slip' AND reference = '{sold}'"
         )),
         1,
         "the slip was queued for the printer"
@@ -498,4 +502,243 @@ async fn a_return_leaves_the_voucher_out_and_refunds_the_item() {
     assert_eq!(s(&totals["total"]), "-15.00");
     assert_eq!(till.balance("GV-3"), dec("25.00"), "the voucher stays");
     till.verify_ledger();
+}
+
+/// The tenders of a receipt as (method, amount, ref).
+async fn tenders_of(manager: &Manager1Proxy<'_>, receipt: &str) -> Vec<(String, String, String)> {
+    let r = manager.get_receipt(receipt).await.expect("GetReceipt");
+    records(&r["tenders"])
+        .iter()
+        .map(|t| (s(&t["method"]), s(&t["amount"]), s(&t["ref"])))
+        .collect()
+}
+
+async fn give_back(
+    manager: &Manager1Proxy<'_>,
+    receipt: &str,
+    line: &str,
+    qty: &str,
+    key: &str,
+) -> String {
+    manager
+        .r#return(
+            receipt,
+            vec![HashMap::from([
+                ("line", Variant::from(line)),
+                ("qty", Variant::from(qty)),
+            ])],
+            key,
+        )
+        .await
+        .expect("Return")
+        .0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_of_goods_paid_by_voucher_and_cash_puts_the_vouchers_share_back_on_it() {
+    let till = Till::start().await;
+    let manager = till.manager().await;
+    sell(&till, "GV-5", "60.00", "sell-5").await;
+    // 100.00 of goods, 60.00 by GV-5, 50.00 cash with 10.00 change: 60 % voucher, 40 % cash.
+    let sale = till.open_sale().await;
+    let belt = sale
+        .add_item(item("Gürtel", "30.00", "20"))
+        .await
+        .expect("AddItem");
+    let trousers = sale
+        .add_item(HashMap::from([
+            ("name", Variant::from("Hose")),
+            ("qty", Variant::from("2")),
+            ("unit_price", Variant::from("35.00")),
+            ("tax_rate", Variant::from("20")),
+        ]))
+        .await
+        .expect("AddItem");
+    sale.enter_code("GV-5").await.expect("EnterCode");
+    sale.add_tender("cash", "50.00", HashMap::new())
+        .await
+        .expect("cash");
+    let paid = sale.checkout("pay-5").await.expect("Checkout");
+    assert_eq!(till.balance("GV-5"), dec("0.00"));
+    let drawer = |till: &Till| {
+        let c = rusqlite::Connection::open(till.database()).expect("open");
+        posd::ledger::account(&c, "host:cash:01")
+            .expect("read account")
+            .map(|a| a.balance)
+    };
+    let drawer_after_sales = drawer(&till);
+
+    // The belt (30.00): 18.00 back onto GV-5, 12.00 cash.
+    let back = give_back(&manager, &paid, &belt, "1", "ret-belt").await;
+    assert_eq!(
+        tenders_of(&manager, &back).await,
+        vec![
+            (
+                "voucher".to_string(),
+                "-18.00".to_string(),
+                "GV-5".to_string()
+            ),
+            ("cash".to_string(), "-12.00".to_string(), String::new()),
+        ]
+    );
+    assert_eq!(
+        till.balance("GV-5"),
+        dec("18.00"),
+        "the voucher took its share"
+    );
+    let receipt = manager.get_receipt(&back).await.expect("GetReceipt");
+    let sections = records(&receipt["sections"]);
+    assert!(
+        sections
+            .iter()
+            .any(|x| Vec::<String>::try_from(x["lines"].clone())
+                .expect("lines")
+                .contains(&"Guthaben: 18.00 EUR".to_string())),
+        "the return receipt shows the new balance"
+    );
+
+    // The trousers one by one: 21.00 / 14.00 each; all returns add up to the tenders.
+    for (key, balance) in [("ret-t1", "39.00"), ("ret-t2", "60.00")] {
+        let back = give_back(&manager, &paid, &trousers, "1", key).await;
+        assert_eq!(
+            tenders_of(&manager, &back).await,
+            vec![
+                (
+                    "voucher".to_string(),
+                    "-21.00".to_string(),
+                    "GV-5".to_string()
+                ),
+                ("cash".to_string(), "-14.00".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(till.balance("GV-5"), dec(balance));
+    }
+    assert_eq!(
+        drawer(&till)
+            .zip(drawer_after_sales)
+            .map(|(now, then)| then - now),
+        dec("40.00"),
+        "only the cash share left the drawer, the 40.00 it kept"
+    );
+    till.verify_ledger();
+
+    // Without the plugin nobody takes the voucher's share back: the return is refused
+    // rather than paying it out in cash, and nothing is written.
+    sell(&till, "GV-6", "30.00", "sell-6").await;
+    let sale = till.open_sale().await;
+    let scarf = sale
+        .add_item(item("Schal", "50.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code("GV-6").await.expect("EnterCode");
+    pay_rest(&sale, "cash").await;
+    let paid = sale.checkout("pay-6").await.expect("Checkout");
+    manager
+        .set_plugin_enabled("vouchers", false)
+        .await
+        .expect("disable");
+    let plugin = Plugin1Proxy::builder(&till.conn)
+        .path(plugin_path("vouchers"))
+        .build()
+        .await
+        .expect("plugin proxy");
+    eventually("disabled", || async {
+        plugin.state().await.is_ok_and(|s| s == "disabled")
+    })
+    .await;
+    let receipts = till.count("SELECT count(*) FROM receipts");
+    let err = manager
+        .r#return(
+            &paid,
+            vec![HashMap::from([
+                ("line", Variant::from(scarf.as_str())),
+                ("qty", Variant::from("1")),
+            ])],
+            "ret-6",
+        )
+        .await
+        .expect_err("the voucher's share has nowhere to go");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+    let text = error_reply(&err).expect("named error").1;
+    assert!(
+        text.contains("30.00") && text.contains("vouchers"),
+        "{text}"
+    );
+    assert_eq!(till.count("SELECT count(*) FROM receipts"), receipts);
+    assert_eq!(till.balance("GV-6"), dec("0.00"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_slip_prints_its_pin_and_leaves_no_copy_in_the_database_files() {
+    let till = Till::start().await;
+    let manager = till.manager().await;
+    let sold = sell(&till, "GV-918273645", "20.00", "sell-secret").await;
+    // The test plugin's PIN of the code: its characters reversed behind "PIN".
+    let pin = "PIN546372819VG";
+    eventually("the slip printed", || async {
+        !find_all(&till.printer.received(), pin.as_bytes()).is_empty()
+    })
+    .await;
+    eventually("the printed slip's bytes wiped", || async {
+        till.count(&format!(
+            "SELECT count(*) FROM print_jobs WHERE kind = 'secret_slip' AND reference = '{sold}'
+             AND state = 'printed' AND length(bytes) = 0"
+        )) == 1
+    })
+    .await;
+    let received = till.printer.received();
+    assert!(
+        find_all(&received, format!("PIN: {pin}").as_bytes()).len() == 1,
+        "the slip has the PIN in full as text"
+    );
+
+    let receipt = manager.get_receipt(&sold).await.expect("GetReceipt");
+    let sections = records(&receipt["sections"]);
+    let lines: Vec<String> = sections[0]["lines"].clone().try_into().expect("lines");
+    assert!(
+        lines.contains(&"PIN: ••••19VG".to_string()),
+        "the journal keeps the PIN masked: {lines:?}"
+    );
+
+    let db = till.database();
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{}{suffix}", db.display())) {
+            bytes.extend(b);
+        }
+    }
+    assert!(
+        bytes.len() > 10_000,
+        "read the database: {} bytes",
+        bytes.len()
+    );
+    assert!(
+        !find_all(&bytes, b"Guthaben: 20.00").is_empty(),
+        "the search reads the journal's text"
+    );
+    assert!(
+        find_all(&bytes, pin.as_bytes()).is_empty(),
+        "the PIN is in the database files"
+    );
+    assert!(
+        find_all(&bytes, &pin.as_bytes()[3..]).is_empty(),
+        "the PIN's digits are in the database files"
+    );
+
+    // A reprint is a copy of the receipt: the secret slip does not come again.
+    let printed = till.printer.received().len();
+    manager.reprint(&sold).await.expect("Reprint");
+    eventually("the copy printed", || async {
+        till.printer.received().len() > printed
+    })
+    .await;
+    eventually("the queue empty", || async {
+        till.count("SELECT count(*) FROM print_jobs WHERE state = 'queued'") == 0
+    })
+    .await;
+    assert_eq!(
+        find_all(&till.printer.received(), pin.as_bytes()).len(),
+        2,
+        "the PIN printed once as text and once in the QR, and not on the copy"
+    );
 }

@@ -103,15 +103,39 @@ pub fn next(conn: &Connection, device: &str) -> rusqlite::Result<Option<PrintJob
     .optional()
 }
 
-/// The printer took the job and reported no fault afterwards.
+/// The kind of a print job whose bytes hold a secret (a sold voucher's full code, a
+/// section marked `secret`): wiped from the database once it printed, never reprinted.
+pub const SECRET_SLIP: &str = "secret_slip";
+
+/// The printer took the job and reported no fault afterwards. A secret slip's bytes are
+/// wiped then (`secure_delete` is on for every connection, see `store`), and the WAL is
+/// checkpointed and truncated, so no copy of them is left in the database files.
 pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
-    conn.execute(
+    let wiped = conn.execute(
         &format!(
             "UPDATE print_jobs SET state = 'printed', attempts = attempts + 1,
-             finished_at = {NOW} WHERE id = ?1 AND state = 'queued'"
+             finished_at = {NOW},
+             bytes = CASE WHEN kind = '{SECRET_SLIP}' THEN x'' ELSE bytes END
+             WHERE id = ?1 AND state = 'queued'"
         ),
         [id],
-    )?;
+    )? > 0
+        && conn.query_row(
+            "SELECT kind = ?2 FROM print_jobs WHERE id = ?1",
+            rusqlite::params![id, SECRET_SLIP],
+            |r| r.get::<_, bool>(0),
+        )?;
+    if wiped {
+        // Busy readers may keep the WAL from being truncated; the next secret slip tries
+        // again. Its answer (busy, frames) is not an error.
+        let (busy, _, _): (i64, i64, i64) =
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+        if busy != 0 {
+            tracing::warn!(job = id, "the WAL still holds a printed secret slip (busy)");
+        }
+    }
     Ok(())
 }
 

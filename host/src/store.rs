@@ -316,7 +316,11 @@ fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> 
     if !mode.eq_ignore_ascii_case("wal") {
         tracing::warn!(mode, "SQLite refused WAL mode; running with {mode}");
     }
-    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    // secure_delete: deleted and overwritten content is zeroed, so a printed secret slip's
+    // bytes (print_queue::mark_printed) leave no copy in a free page.
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )?;
     Ok(())
 }
 

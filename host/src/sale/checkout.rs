@@ -9,6 +9,7 @@
 //! Checkouts run one at a time per till, which keeps the receipt number of a prepare the
 //! number that is committed.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use posd_plugin_sdk::schema as wire;
@@ -218,6 +219,8 @@ impl Journal {
             till.currency.minor,
             settings.open_drawer,
         );
+        // The print jobs hold a secret section's full code; the journal only its mask.
+        super::receipt::mask_secret_sections(&mut receipt);
 
         // One transaction for everything.
         let mut completed = sale.clone();
@@ -438,10 +441,19 @@ fn print_jobs_of(
         posd_printer::render(&super::receipt::render_receipt(receipt, minor), profile).bytes,
     )];
     jobs.extend(drawer_job(receipt, receipt_printer, open_drawer));
-    for slip in super::receipt::render_slips(receipt) {
+    let secret = receipt.sections.iter().filter(|s| s.slip).map(|s| s.secret);
+    for (slip, secret) in super::receipt::render_slips(receipt)
+        .into_iter()
+        .zip(secret)
+    {
         jobs.push((
             device.name.clone(),
-            "slip",
+            // A secret slip's bytes are wiped once it printed (print_queue::mark_printed).
+            if secret {
+                print_queue::SECRET_SLIP
+            } else {
+                "slip"
+            },
             posd_printer::render(&slip, profile).bytes,
         ));
     }
@@ -890,7 +902,10 @@ impl Journal {
 
     /// Takes item lines of a receipt back (partly too). Voucher and eWallet positions are
     /// left out, each with a message; so are lines a plugin excludes. The refund is each
-    /// line's share after the receipt's reductions, paid out in cash.
+    /// line's share after the receipt's reductions, split over the original's tenders pro
+    /// rata ([`refund_split`]): the host pays back its own tenders, a plugin tender's share
+    /// must be taken back onto the voucher by its plugin (`return_lines` `refunds`), else
+    /// the return is `NotAllowed` — a voucher never turns into cash at the till.
     pub async fn take_back(
         &self,
         receipt_id: &str,
@@ -982,29 +997,82 @@ impl Journal {
         }
         let day = self.day_for(&settings).await?;
         let return_id = receipt_id_of(&settings, number);
-        let mut prepared = Vec::new();
-        let returned: Vec<Value> = taken
-            .iter()
-            .map(|(l, q)| json!({ "line": l.id, "qty": q.normalize().to_string() }))
-            .collect();
-        let asked = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
-                            "lines": returned, "return_receipt_id": return_id });
-        for plugin in self.plugins.implementing(Hook::ReturnLines) {
-            let answer: wire::ReturnLinesResponse = self
-                .plugins
-                .call_as(&plugin, Hook::ReturnLines, &asked)
-                .await?;
-            for excluded in &answer.excluded {
-                if let Some(i) = taken.iter().position(|(l, _)| l.id == excluded.line) {
-                    messages.push(format!("{}: {}", taken[i].0.name, excluded.message));
-                    taken.remove(i);
+        // The plugins are asked with the lines and the refund split; when one keeps lines
+        // out, the refund and its split change, so all are asked again with what is left
+        // (hooks are pure: only the last round's effects are committed).
+        let (prepared, lines, refund, split, taken_back) = loop {
+            let lines = returned_lines(&taken, &effective, &given_back, minor);
+            let refund: Decimal = -lines.iter().map(|l| l.amount).sum::<Decimal>();
+            let split = refund_split(&original, &given_back, refund, minor).map_err(|over| {
+                JournalError::NotAllowed(format!(
+                    "{receipt_id}: the returns would give back {} more than was paid",
+                    crate::money::format(over, minor)
+                ))
+            })?;
+            let returned: Vec<Value> = taken
+                .iter()
+                .map(|(l, q)| json!({ "line": l.id, "qty": q.normalize().to_string() }))
+                .collect();
+            let mut prepared = Vec::new();
+            let mut taken_back: BTreeMap<String, (Decimal, Option<String>)> = BTreeMap::new();
+            let mut excluded_any = false;
+            for plugin in self.plugins.implementing(Hook::ReturnLines) {
+                let offered: Vec<Value> = split
+                    .iter()
+                    .filter(|(t, _)| t.plugin == plugin)
+                    .map(|(t, share)| json!({ "tender": t.id, "amount": share.to_string() }))
+                    .collect();
+                let asked = json!({ "schema": 1, "store": till.store,
+                                    "receipt": self.receipt_view(&original),
+                                    "lines": returned, "return_receipt_id": return_id,
+                                    "refunds": offered });
+                let answer: wire::ReturnLinesResponse = self
+                    .plugins
+                    .call_as(&plugin, Hook::ReturnLines, &asked)
+                    .await?;
+                for excluded in &answer.excluded {
+                    if let Some(i) = taken.iter().position(|(l, _)| l.id == excluded.line) {
+                        messages.push(format!("{}: {}", taken[i].0.name, excluded.message));
+                        taken.remove(i);
+                        excluded_any = true;
+                    }
                 }
+                for back in &answer.refunds {
+                    let share = split
+                        .iter()
+                        .find(|(t, _)| t.id == back.tender && t.plugin == plugin)
+                        .map(|(_, share)| *share)
+                        .ok_or_else(|| {
+                            CallError::Failed(format!(
+                                "plugin {plugin} took back a refund on tender {:?}, which was not offered to it",
+                                back.tender
+                            ))
+                        })?;
+                    let entry = taken_back.entry(back.tender.clone()).or_default();
+                    let total = entry.0 + back.amount;
+                    if back.amount <= Decimal::ZERO || total > share || back.amount.scale() > minor
+                    {
+                        return Err(CallError::Failed(format!(
+                            "plugin {plugin} took back {} on tender {}, its share is {}",
+                            back.amount, back.tender, share
+                        ))
+                        .into());
+                    }
+                    entry.0 = total;
+                    if back.reference.is_some() {
+                        entry.1 = back.reference.clone();
+                    }
+                }
+                prepared.push(Prepared {
+                    plugin,
+                    effects: answer.effects,
+                });
             }
-            prepared.push(Prepared {
-                plugin,
-                effects: answer.effects,
-            });
-        }
+            // Each round that excludes removes a line, so this ends.
+            if !excluded_any || taken.is_empty() {
+                break (prepared, lines, refund, split, taken_back);
+            }
+        };
         if taken.is_empty() {
             return Err(SaleError::InvalidArgument(format!(
                 "nothing to return: {}",
@@ -1020,30 +1088,34 @@ impl Journal {
         back.original = receipt_id.to_string();
         back.sale_id = String::new();
         back.day = day.row.id.clone();
-        back.lines = taken
-            .iter()
-            .map(|(l, qty)| {
-                // Cumulative: what all returns of the line give back is its share of the
-                // quantity returned so far, rounded once, so partial returns never add up
-                // to more than the line's share.
-                let share = effective.get(&l.id).copied().unwrap_or(l.amount);
-                let before = given_back.lines.get(&l.id).copied().unwrap_or_default();
-                let upto = crate::money::round(share * (before.0 + *qty) / l.qty, minor);
-                let mut line = l.clone();
-                line.qty = -*qty;
-                line.amount = -(upto - before.1);
-                line
-            })
-            .collect();
-        let refund: Decimal = -back.lines.iter().map(|l| l.amount).sum::<Decimal>();
-        back.tenders = refund_tenders(&original, &given_back, refund).map_err(|left| {
-            JournalError::NotAllowed(format!(
-                "{receipt_id}: {} of the refund of {} was paid with vouchers or other plugin tenders, \
-                 which a return can't pay back in cash",
-                crate::money::format(left, minor),
-                crate::money::format(refund, minor)
-            ))
-        })?;
+        back.lines = lines;
+        let mut tenders = Vec::new();
+        for (tender, share) in split {
+            let mut paid_back = tender.clone();
+            paid_back.max_amount = None;
+            if tender.plugin.is_empty() {
+                paid_back.amount = -share;
+            } else {
+                let (took, reference) = taken_back.get(&tender.id).cloned().unwrap_or_default();
+                if took < share {
+                    return Err(JournalError::NotAllowed(format!(
+                        "{receipt_id}: {} of the refund of {} goes back on {} {}, which only \
+                         its plugin {} can take back onto the voucher, and it did not",
+                        crate::money::format(share - took, minor),
+                        crate::money::format(refund, minor),
+                        tender.method,
+                        tender.reference,
+                        tender.plugin
+                    )));
+                }
+                paid_back.amount = -took;
+                if let Some(reference) = reference {
+                    paid_back.reference = reference;
+                }
+            }
+            tenders.push(paid_back);
+        }
+        back.tenders = tenders;
         let refund = -refund;
         let gross: Vec<(Option<rust_decimal::Decimal>, rust_decimal::Decimal)> = back
             .lines
@@ -1072,7 +1144,7 @@ impl Journal {
 
     async fn commit_reversal(
         &self,
-        receipt: Receipt,
+        mut receipt: Receipt,
         prepared: &[Prepared],
         key: &str,
         request: &str,
@@ -1081,6 +1153,8 @@ impl Journal {
         let minor = self.book.till().currency.minor;
         let printer = self.receipt_printer();
         let kind = receipt.kind.as_str();
+        // A reversal prints no slips: a secret section's code is kept nowhere in full.
+        super::receipt::mask_secret_sections(&mut receipt);
         let mut write = JournalWrite::new(&receipt, prepared, minor)?;
         let open_drawer = self.settings().open_drawer;
         write.print_jobs = printer
@@ -1108,54 +1182,104 @@ impl Journal {
     }
 }
 
-/// The tenders of a return: the refund goes back on the original's tenders the host holds,
-/// cash first (net of the change given), then card and the others, the last one first,
-/// each at most what it took in less what earlier returns paid back on it. `Err` is what
-/// is left when they can't take it all (the rest was paid with vouchers).
-fn refund_tenders(
+/// The lines of a return: each line's share after the receipt's reductions, for the
+/// quantity coming back. Cumulative: what all returns of the line give back is its share
+/// of the quantity returned so far, rounded once, so partial returns never add up to more
+/// than the line's share.
+fn returned_lines(
+    taken: &[(Line, Decimal)],
+    effective: &BTreeMap<String, Decimal>,
+    given_back: &booking::Reversed,
+    minor: u32,
+) -> Vec<Line> {
+    taken
+        .iter()
+        .map(|(l, qty)| {
+            let share = effective.get(&l.id).copied().unwrap_or(l.amount);
+            let before = given_back.lines.get(&l.id).copied().unwrap_or_default();
+            let upto = crate::money::round(share * (before.0 + *qty) / l.qty, minor);
+            let mut line = l.clone();
+            line.qty = -*qty;
+            line.amount = -(upto - before.1);
+            line
+        })
+        .collect()
+}
+
+/// How a return's refund splits over the original's tenders: pro rata to what each took in
+/// (cash net of the change, [`booking::tender_capacity`]), rounded cumulatively over all
+/// returns of the receipt. What all returns together gave back is split anew and each
+/// tender gets its part less what earlier returns paid back on it, so the shares of
+/// several partial returns add up to the same split as one return of everything, and no
+/// tender ever gives back more than it took in. `Err` is what is left when the tenders
+/// can't take the refund at all (the returns would give back more than was paid).
+fn refund_split(
     original: &Receipt,
     given_back: &booking::Reversed,
     refund: Decimal,
-) -> Result<Vec<super::model::Tender>, Decimal> {
+    minor: u32,
+) -> Result<Vec<(super::model::Tender, Decimal)>, Decimal> {
     let capacity = booking::tender_capacity(original);
-    let order = original
+    let paid: Vec<(&super::model::Tender, Decimal, Decimal)> = original
         .tenders
         .iter()
-        .rev()
-        .filter(|t| t.method == "cash" && t.plugin.is_empty())
-        .chain(
-            original
-                .tenders
-                .iter()
-                .rev()
-                .filter(|t| t.method != "cash" && t.plugin.is_empty()),
-        );
-    let mut left = refund;
-    let mut tenders = Vec::new();
-    for tender in order {
-        if left <= Decimal::ZERO {
+        .map(|t| {
+            let took = capacity.get(&t.id).copied().unwrap_or_default();
+            let back = given_back.tenders.get(&t.id).copied().unwrap_or_default();
+            (t, took, back)
+        })
+        .filter(|(_, took, _)| *took > Decimal::ZERO)
+        .collect();
+    let took_in: Decimal = paid.iter().map(|(_, took, _)| *took).sum();
+    let before: Decimal = paid.iter().map(|(_, _, back)| *back).sum();
+    let upto = before + refund;
+    if upto > took_in {
+        return Err(upto - took_in);
+    }
+    let unit = Decimal::new(1, minor);
+    // Largest remainder in minor units: each tender's exact part floored, the units left
+    // to the largest fractions. A floored part plus one unit never exceeds what it took in.
+    let exact: Vec<Decimal> = paid
+        .iter()
+        .map(|(_, took, _)| *took * upto / took_in)
+        .collect();
+    let mut cumulative: Vec<Decimal> = exact.iter().map(|e| (*e / unit).floor() * unit).collect();
+    let mut units_left = ((upto - cumulative.iter().copied().sum::<Decimal>()) / unit).round();
+    let mut by_fraction: Vec<usize> = (0..paid.len()).collect();
+    by_fraction.sort_by(|a, b| (exact[*b] - cumulative[*b]).cmp(&(exact[*a] - cumulative[*a])));
+    for i in by_fraction {
+        if units_left <= Decimal::ZERO {
             break;
         }
-        let room = capacity.get(&tender.id).copied().unwrap_or_default()
-            - given_back
-                .tenders
-                .get(&tender.id)
-                .copied()
-                .unwrap_or_default();
-        let pays = left.min(room.max(Decimal::ZERO));
-        if pays.is_zero() {
-            continue;
+        cumulative[i] += unit;
+        units_left -= Decimal::ONE;
+    }
+    // This return's part: the cumulative split less what went back before. Earlier returns
+    // rounded (or split) differently may have given a tender more than its part now; it
+    // then gets nothing and the others give up the difference, largest part first.
+    let mut shares: Vec<Decimal> = cumulative
+        .iter()
+        .zip(&paid)
+        .map(|(c, (_, _, back))| (*c - *back).max(Decimal::ZERO))
+        .collect();
+    let mut excess = shares.iter().copied().sum::<Decimal>() - refund;
+    while excess > Decimal::ZERO {
+        let Some(largest) = (0..shares.len()).max_by_key(|i| shares[*i]) else {
+            break;
+        };
+        let off = excess.min(shares[largest]);
+        if off.is_zero() {
+            break;
         }
-        left -= pays;
-        let mut back = tender.clone();
-        back.amount = -pays;
-        back.max_amount = None;
-        tenders.push(back);
+        shares[largest] -= off;
+        excess -= off;
     }
-    if left > Decimal::ZERO {
-        return Err(left);
-    }
-    Ok(tenders)
+    Ok(paid
+        .into_iter()
+        .zip(shares)
+        .filter(|(_, share)| *share > Decimal::ZERO)
+        .map(|((tender, _, _), share)| (tender.clone(), share))
+        .collect())
 }
 
 pub(super) fn check_key(key: &str) -> Result<&str, JournalError> {
@@ -1180,6 +1304,7 @@ fn sections_of(prepared: &[Prepared]) -> Vec<Section> {
                 slip: s.slip,
                 barcode: s.barcode.clone(),
                 qr: s.qr.clone(),
+                secret: s.secret && s.slip,
             })
         })
         .collect()
@@ -1272,6 +1397,113 @@ mod tests {
         };
         let totals = engine::totals(&sale, eur);
         build_receipt(&sale, &till, &settings, "0001-01-000001", 1, &[], &totals)
+    }
+
+    /// A receipt of 100.00 paid 60.00 by voucher and 50.00 cash with 10.00 change back.
+    fn paid_by_voucher_and_cash() -> Receipt {
+        let mut r = receipt();
+        let mut voucher = super::super::model::Tender::host("T1", "voucher", Decimal::from(60));
+        voucher.plugin = "vouchers".into();
+        voucher.reference = "GV-1".into();
+        r.tenders = vec![
+            voucher,
+            super::super::model::Tender::host("T2", "cash", Decimal::from(50)),
+        ];
+        r.totals.change = Decimal::from(10);
+        r
+    }
+
+    fn shares(split: &[(super::super::model::Tender, Decimal)]) -> Vec<(String, String)> {
+        split
+            .iter()
+            .map(|(t, d)| (t.id.clone(), d.to_string()))
+            .collect()
+    }
+
+    /// What `split` gives back, as a return receipt's tenders, added to `given`.
+    fn give_back(given: &mut booking::Reversed, split: &[(super::super::model::Tender, Decimal)]) {
+        for (t, d) in split {
+            *given.tenders.entry(t.id.clone()).or_default() += *d;
+        }
+    }
+
+    #[test]
+    fn a_return_splits_its_refund_pro_rata_cash_net_of_change() {
+        let r = paid_by_voucher_and_cash();
+        let split =
+            refund_split(&r, &booking::Reversed::default(), Decimal::from(30), 2).expect("split");
+        assert_eq!(
+            shares(&split),
+            vec![("T1".into(), "18.00".into()), ("T2".into(), "12.00".into())]
+        );
+    }
+
+    #[test]
+    fn partial_returns_add_up_to_the_whole_and_never_exceed_a_tender() {
+        let r = paid_by_voucher_and_cash();
+        let mut given = booking::Reversed::default();
+        // 33.33 + 33.33 + 33.34 = 100.00: thirds that round differently each time.
+        for refund in ["33.33", "33.33", "33.34"] {
+            let refund = Decimal::from_str(refund).expect("decimal");
+            let split = refund_split(&r, &given, refund, 2).expect("split");
+            let sum: Decimal = split.iter().map(|(_, d)| *d).sum();
+            assert_eq!(sum, refund, "the tenders pay exactly the refund");
+            give_back(&mut given, &split);
+            assert!(given.tenders.get("T1").copied().unwrap_or_default() <= Decimal::from(60));
+            assert!(given.tenders.get("T2").copied().unwrap_or_default() <= Decimal::from(40));
+        }
+        assert_eq!(
+            given.tenders["T1"],
+            Decimal::from(60),
+            "the voucher got all it paid"
+        );
+        assert_eq!(
+            given.tenders["T2"],
+            Decimal::from(40),
+            "cash paid back net of change"
+        );
+        let mut with_reversal = r.clone();
+        with_reversal.kind = ReceiptKind::Return;
+        with_reversal.lines.clear();
+        with_reversal.tenders = given
+            .tenders
+            .iter()
+            .map(|(id, d)| super::super::model::Tender::host(id, "x", -*d))
+            .collect();
+        let mut sale = r.clone();
+        sale.lines.clear();
+        assert_eq!(booking::check_reversals(&sale, &[with_reversal], 2), Ok(()));
+        let over = refund_split(&r, &given, Decimal::new(1, 2), 2);
+        assert_eq!(
+            over,
+            Err(Decimal::new(1, 2)),
+            "nothing is left to give back"
+        );
+    }
+
+    #[test]
+    fn a_cent_refund_goes_to_one_tender_and_cumulative_rounding_catches_up() {
+        let r = paid_by_voucher_and_cash();
+        let mut given = booking::Reversed::default();
+        let mut on_voucher = Decimal::ZERO;
+        for _ in 0..5 {
+            let split = refund_split(&r, &given, Decimal::new(1, 2), 2).expect("split");
+            assert_eq!(split.len(), 1, "one cent goes to one tender: {split:?}");
+            give_back(&mut given, &split);
+            on_voucher = given.tenders.get("T1").copied().unwrap_or_default();
+        }
+        // 5 cents at 60 % are 3 cents on the voucher.
+        assert_eq!(on_voucher, Decimal::new(3, 2));
+    }
+
+    #[test]
+    fn earlier_cash_first_returns_are_evened_out_without_exceeding_cash() {
+        let r = paid_by_voucher_and_cash();
+        let mut given = booking::Reversed::default();
+        // An old return paid 40.00 all in cash.
+        given.tenders.insert("T2".into(), Decimal::from(40));
+        let split = refund_split(&r, &given, Decimal::from(30), 2).expect("split");
+        assert_eq!(shares(&split), vec![("T1".into(), "30.00".into())]);
     }
 
     fn db() -> (tempfile::TempDir, rusqlite::Connection) {

@@ -337,6 +337,9 @@ pub struct Section {
     pub barcode: Option<String>,
     /// A QR code to print.
     pub qr: Option<String>,
+    /// The code is a secret: printed in full on the slip only, masked in the journal.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// What a journal entry records: a sale and its reversals, or an event of the till's day.

@@ -936,6 +936,37 @@ pub fn report_text(report: &DayReport, locale: &str, minor: u32, columns: usize)
     document_text(&render_report(report, locale, minor), columns)
 }
 
+/// Masks the codes of `secret` sections — their `barcode`/`qr` and every text of the
+/// section naming them — as the journal keeps them: the full code is a spendable voucher,
+/// printed once on its slip and kept nowhere else. Call it after the slips are rendered.
+pub fn mask_secret_sections(receipt: &mut Receipt) {
+    let hidden = |code: &str| {
+        if code.chars().count() <= 4 {
+            "••••".to_string()
+        } else {
+            mask(code)
+        }
+    };
+    for section in receipt.sections.iter_mut().filter(|s| s.secret) {
+        let mut codes: Vec<String> = [&section.barcode, &section.qr]
+            .into_iter()
+            .flatten()
+            .filter(|c| !c.is_empty())
+            .cloned()
+            .collect();
+        codes.sort_by_key(|c| std::cmp::Reverse(c.len()));
+        for code in &codes {
+            let masked = hidden(code);
+            section.title = section.title.replace(code.as_str(), &masked);
+            for line in &mut section.lines {
+                *line = line.replace(code.as_str(), &masked);
+            }
+        }
+        section.barcode = section.barcode.as_deref().map(hidden);
+        section.qr = section.qr.as_deref().map(hidden);
+    }
+}
+
 /// The slips of a receipt, one per section with `slip: true`, in the receipt's locale.
 ///
 /// A slip is what the customer keeps as the voucher, so it carries the FULL code as a
@@ -1239,6 +1270,7 @@ mod tests {
                     slip: true,
                     barcode: Some(VOUCHER_SOLD.to_string()),
                     qr: None,
+                    secret: false,
                 },
                 Section {
                     plugin: "loyalty".to_string(),
@@ -1250,6 +1282,7 @@ mod tests {
                     slip: false,
                     barcode: None,
                     qr: None,
+                    secret: false,
                 },
             ],
             header: vec!["Bäckerei Huber".to_string(), "Hauptstraße 1".to_string()],
@@ -1598,6 +1631,43 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_sections_code_is_masked_for_the_journal_and_others_are_left_alone() {
+        let mut receipt = german_receipt();
+        let code = "ABCD-1234-EFGH-5678";
+        receipt.sections.push(Section {
+            plugin: "vouchers".to_string(),
+            title: format!("Gutschein {code}"),
+            lines: vec![format!("Code: {code}"), "Wert: 20,00 EUR".to_string()],
+            slip: true,
+            barcode: Some(code.to_string()),
+            qr: Some("PIN1".to_string()),
+            secret: true,
+        });
+        let before = receipt.sections.clone();
+        let slips = render_slips(&receipt);
+        mask_secret_sections(&mut receipt);
+        let secret = receipt.sections.last().expect("section");
+        assert_eq!(secret.title, "Gutschein ••••5678");
+        assert_eq!(secret.lines, vec!["Code: ••••5678", "Wert: 20,00 EUR"]);
+        assert_eq!(secret.barcode.as_deref(), Some("••••5678"));
+        assert_eq!(
+            secret.qr.as_deref(),
+            Some("••••"),
+            "a short secret is masked whole"
+        );
+        assert_eq!(
+            receipt.sections[..before.len() - 1],
+            before[..before.len() - 1],
+            "sections not marked secret are kept as they are"
+        );
+        assert_ne!(
+            render_slips(&receipt),
+            slips,
+            "rendered from the journal's copy, a secret slip would lose its code: print it first"
+        );
+    }
+
+    #[test]
     fn the_receipt_ends_with_a_cut_and_slips_are_printed_apart() {
         let mut receipt = german_receipt();
         receipt.sections.push(Section {
@@ -1607,6 +1677,7 @@ mod tests {
             slip: true,
             barcode: Some("Bon-Ü1".to_string()),
             qr: Some("https://example.invalid/b/1".to_string()),
+            secret: false,
         });
         let doc = render_receipt(&receipt, 2);
         assert_eq!(doc.elements.last(), Some(&Element::Cut(Cut::partial())));

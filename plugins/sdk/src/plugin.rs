@@ -110,8 +110,9 @@ macro_rules! for_each_hook {
             /// `NotAllowed` (e.g. an eWallet top-up already spent). A line paid back for
             /// less than its amount (a sold voucher partly spent) goes in `payouts`.
             VoidReceipt::void_receipt(VoidReceiptRequest) -> VoidReceiptResponse;
-            /// `return_lines`: lines of a receipt come back; book the reversal and name the
-            /// lines that cannot be returned.
+            /// `return_lines`: lines of a receipt come back; book the reversal, name the
+            /// lines that cannot be returned, and take the refund's share on your tenders
+            /// (`refunds`) back onto the vouchers, or the return is refused.
             ReturnLines::return_lines(ReturnLinesRequest) -> ReturnLinesResponse;
             /// `deliver_message`: deliver one outbox message to a partner. Called by the
             /// host's outbox worker, never during a sale; still mind the call deadline.

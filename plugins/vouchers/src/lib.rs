@@ -1325,6 +1325,7 @@ impl PrepareCheckout for Vouchers {
                 slip: true,
                 barcode,
                 qr: None,
+                secret: false,
             });
             touched.push(id);
         }
@@ -1480,6 +1481,7 @@ impl PrepareCheckout for Vouchers {
                 slip: true,
                 barcode: None,
                 qr: None,
+                secret: false,
             });
         }
         for line in &sale.lines {

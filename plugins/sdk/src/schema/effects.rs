@@ -203,6 +203,11 @@ pub struct ReceiptSection {
     /// A QR code to print under it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub qr: Option<String>,
+    /// The `barcode`/`qr` is a secret (a sold voucher's full, spendable code): the host
+    /// prints it only on the slip and keeps it masked everywhere else — in the journal,
+    /// and, once the slip printed, not even in the print queue. Only for `slip: true`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// A write to the plugin's key-value store, committed with the checkout.

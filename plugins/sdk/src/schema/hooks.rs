@@ -409,6 +409,37 @@ pub struct ReturnLinesRequest {
     pub lines: Vec<ReturnedLine>,
     /// The id of the return receipt.
     pub return_receipt_id: String,
+    /// The share of the refund that falls on each of this plugin's tenders of the original
+    /// receipt (the refund split pro rata over the tenders): the plugin takes it back onto
+    /// its voucher in `refunds` of the response, or the return is refused, so a voucher
+    /// never turns into cash at the till. Empty when none of its tenders paid the receipt
+    /// (and from a host older than this JSON addition, see the ABI version history).
+    pub refunds: Vec<TenderRefund>,
+}
+
+/// A share of a return's refund on one plugin tender of the original receipt.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenderRefund {
+    /// The tender id on the original receipt (`T2`).
+    pub tender: String,
+    /// The share, positive (`"18.00"`).
+    pub amount: Decimal,
+}
+
+/// A share of the refund a plugin takes back onto its voucher or wallet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TakenRefund {
+    /// The tender id on the original receipt, one of the request's `refunds`.
+    pub tender: String,
+    /// What the plugin takes back (and posts in its effects): more than 0, at most the
+    /// share offered; the host refuses the return when it is less.
+    pub amount: Decimal,
+    /// What the return receipt's tender shows (a masked code); the original tender's
+    /// reference when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// A line the plugin keeps out of a return (a sold voucher already spent).
@@ -430,6 +461,11 @@ pub struct ReturnLinesResponse {
     /// Lines that cannot be returned, with the reason.
     #[serde(default)]
     pub excluded: Vec<ExcludedLine>,
+    /// The shares of the refund (offered in the request's `refunds`) the plugin took back
+    /// onto its vouchers; the host books each as the plugin's tender with the negative
+    /// amount on the return receipt. An older host ignores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refunds: Vec<TakenRefund>,
 }
 
 /// What the customer gets back for one line of a voided receipt when it is less than the
@@ -835,6 +871,26 @@ mod tests {
     }
 
     #[test]
+    fn return_refunds_are_decimal_strings_and_optional() {
+        let request: ReturnLinesRequest = serde_json::from_value(json!({
+            "refunds": [{"tender": "T1", "amount": "18.00"}]
+        }))
+        .unwrap();
+        assert_eq!(request.refunds[0].amount.to_string(), "18.00");
+        let response: ReturnLinesResponse = serde_json::from_value(json!({
+            "refunds": [{"tender": "T1", "amount": "18.00", "reference": "****0001"}]
+        }))
+        .unwrap();
+        assert_eq!(response.refunds[0].reference.as_deref(), Some("****0001"));
+        let plain: ReturnLinesResponse = serde_json::from_value(json!({})).unwrap();
+        assert!(plain.refunds.is_empty(), "refunds are optional");
+        let float_money = serde_json::from_value::<ReturnLinesResponse>(json!({
+            "refunds": [{"tender": "T1", "amount": 18.0}]
+        }));
+        assert!(float_money.is_err(), "money must be a decimal string");
+    }
+
+    #[test]
     fn return_response_flattens_the_checkout_effects() {
         let response = ReturnLinesResponse {
             effects: CheckoutEffects::default(),
@@ -842,6 +898,7 @@ mod tests {
                 line: "L1".into(),
                 message: "voucher already spent".into(),
             }],
+            refunds: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),

@@ -12,11 +12,15 @@
 //!   tender that follows the amount due up to the balance.
 //! - `prepare_checkout`: per line sold or topped up `voucher:<code>` +amount / `issued`
 //!   −amount; per redemption `voucher:<code>` −paid / `issued` +paid (floor 0 on the
-//!   voucher accounts); a slip section with the code as barcode for each.
+//!   voucher accounts); a slip section with the code as barcode for each; a voucher sold
+//!   gets a PIN ([`pin_of`]) as text and QR on its slip, marked `secret`.
 //! - `void_receipt`: a sold voucher is paid out (its balance, whatever is left, goes to 0;
 //!   a partly spent one pays back only that, named in `payouts`),
 //!   a top-up comes off the balance, a redemption is booked back; any eWallet line or tender
 //!   makes the receipt `NotAllowed`.
+//! - `return_lines`: takes every share of the refund the host offers on its tenders back
+//!   onto the voucher it was paid with (`voucher:<code>` +share / `issued` −share), with a
+//!   receipt section naming the new balance.
 
 #![forbid(unsafe_code)]
 
@@ -26,12 +30,13 @@ use posd_plugin_sdk::schema::{
     Action, ActionParam, CheckoutEffects, ClassifyCodeRequest, ClassifyCodeResponse, CodeInfo,
     CodeKind, Effects, EnterCodeRequest, EnterCodeResponse, InvokeActionRequest, Line, LineKind,
     ListActionsRequest, ListActionsResponse, NewLine, NewTender, ParamType, Payout, Posting,
-    PrepareCheckoutRequest, ReceiptSection, Sale, Tender, VoidReceiptRequest, VoidReceiptResponse,
+    PrepareCheckoutRequest, ReceiptSection, ReturnLinesRequest, ReturnLinesResponse, Sale,
+    TakenRefund, Tender, VoidReceiptRequest, VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
     ClassifyCode, Decimal, EnterCode, Host, InvokeAction, ListActions, Plugin, PluginError,
-    PrepareCheckout, VoidReceipt, posd_plugin,
+    PrepareCheckout, ReturnLines, VoidReceipt, posd_plugin,
 };
 
 /// The plugin id, which is also the `plugin` of its lines and tenders.
@@ -187,6 +192,18 @@ fn posting(account: String, amount: Decimal, unit: &str, kind: &str) -> Posting 
 }
 
 /// A posting to a voucher account, which may not go below 0.
+/// The PIN printed on a sold voucher's slip: the code's characters reversed behind `PIN`
+/// (a test secret, derived so a test can look for it).
+pub fn pin_of(code: &str) -> String {
+    format!(
+        "PIN{}",
+        code.chars()
+            .rev()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+    )
+}
+
 fn voucher_posting(code: &str, amount: Decimal, unit: &str, kind: &str) -> Posting {
     Posting {
         floor: Some(Decimal::ZERO),
@@ -434,15 +451,24 @@ impl PrepareCheckout for Vouchers {
                     .map(|(_, a, _)| *a)
                     .sum::<Decimal>();
             vouchers.push(voucher_posting(code, *amount, unit, "voucher"));
+            let sold = *verb == "Verkauft";
+            let mut lines = vec![
+                format!("{verb}: {} {unit}", amount.abs()),
+                format!("Guthaben: {after} {unit}"),
+            ];
+            // A sold voucher's slip carries a secret the database never holds otherwise
+            // (the code itself is in this double's account names): a PIN, as text and QR.
+            let pin = sold.then(|| pin_of(code));
+            if let Some(pin) = &pin {
+                lines.push(format!("PIN: {pin}"));
+            }
             sections.push(ReceiptSection {
                 title: format!("{} {code}", programme.title()),
-                lines: vec![
-                    format!("{verb}: {} {unit}", amount.abs()),
-                    format!("Guthaben: {after} {unit}"),
-                ],
+                lines,
                 slip: true,
                 barcode: Some(code.clone()),
-                qr: None,
+                qr: pin,
+                secret: sold,
             });
         }
         Ok(CheckoutEffects {
@@ -552,6 +578,54 @@ impl VoidReceipt for Vouchers {
                 ..CheckoutEffects::default()
             },
             payouts,
+        })
+    }
+}
+
+impl ReturnLines for Vouchers {
+    fn return_lines(
+        &mut self,
+        host: &Host,
+        request: ReturnLinesRequest,
+    ) -> Result<ReturnLinesResponse, PluginError> {
+        let unit = request.store.currency.as_str();
+        let mut vouchers = Vec::new();
+        let mut sections = Vec::new();
+        let mut refunds = Vec::new();
+        for share in &request.refunds {
+            let Some(tender) = request
+                .receipt
+                .tenders
+                .iter()
+                .find(|t| t.id == share.tender && is_voucher_tender(t))
+            else {
+                continue;
+            };
+            let code = tender.reference.as_str();
+            let balance = host.ledger_balance(&account(code))?.balance;
+            vouchers.push(voucher_posting(code, share.amount, unit, "return"));
+            sections.push(ReceiptSection {
+                title: format!("Gutschein {code}"),
+                lines: vec![
+                    format!("Zurückgebucht: {} {unit}", share.amount),
+                    format!("Guthaben: {} {unit}", balance + share.amount),
+                ],
+                ..ReceiptSection::default()
+            });
+            refunds.push(TakenRefund {
+                tender: share.tender.clone(),
+                amount: share.amount,
+                reference: None,
+            });
+        }
+        Ok(ReturnLinesResponse {
+            effects: CheckoutEffects {
+                postings: balanced(vouchers, unit, "return"),
+                sections,
+                ..CheckoutEffects::default()
+            },
+            excluded: Vec::new(),
+            refunds,
         })
     }
 }
