@@ -1319,13 +1319,16 @@ impl PrepareCheckout for Vouchers {
                     None
                 }
             };
+            // A slip with the full code is secret: the host keeps it masked in the journal
+            // and wipes the printed job, so the database never holds a spendable code.
+            let secret = barcode.is_some();
             effects.sections.push(ReceiptSection {
                 title: terms.name.clone(),
                 lines,
                 slip: true,
                 barcode,
                 qr: None,
-                secret: false,
+                secret,
             });
             touched.push(id);
         }
@@ -1426,6 +1429,7 @@ impl PrepareCheckout for Vouchers {
                 slip: true,
                 barcode: None,
                 qr: None,
+                secret: false,
             });
             effects.sections.extend(residual_slip);
         }
@@ -1596,6 +1600,7 @@ impl Vouchers {
                 title: format!("Restwertgutschein {}", terms.name),
                 lines,
                 slip: true,
+                secret: barcode.is_some(),
                 barcode,
                 qr: None,
             },
