@@ -248,6 +248,8 @@ impl HookResponse for ValidateTenderResponse {}
 impl HookResponse for Empty {}
 impl HookResponse for DeliverMessageResponse {}
 impl HookResponse for CustomerAccountsResponse {}
+impl HookResponse for ListAdminActionsResponse {}
+impl HookResponse for InvokeAdminActionResponse {}
 
 impl HookResponse for CheckoutEffects {
     fn check(&self) -> Result<(), PluginError> {

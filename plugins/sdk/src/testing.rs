@@ -491,6 +491,8 @@ impl<P: Exported> Harness<P> {
             hooks.return_lines,
             hooks.deliver_message,
             hooks.customer_accounts,
+            hooks.list_admin_actions,
+            hooks.invoke_admin_action,
         ];
         table[index]
     }
