@@ -24,6 +24,8 @@
  *   its struct_size: neither side reads past the size the other declared, and a field
  *   beyond it counts as absent (NULL / 0). struct_size must be at least the 1.0 size
  *   (POSD_*_SIZE_1_0).
+ *   1.1 appended two hooks, list_admin_actions and invoke_admin_action (README: "Version
+ *   history"); a 1.0 plugin's table is POSD_PLUGIN_HOOKS_SIZE_1_0 bytes and has neither.
  *
  * MEMORY
  *   A buffer is freed by the side that allocated it. Request strings the host passes to a
