@@ -252,6 +252,21 @@ fn posctl_runs_an_admin_action_by_its_command_path() {
         "{stdout}"
     );
 
+    let (stdout, _, code) = posctl_run(&bus, &["token", "issue", "--help"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.starts_with("posctl token issue: Issue a batch of test tokens\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("--out <output_file>  file for the tokens"),
+        "{stdout}"
+    );
+    let (stdout, _, code) = posctl_run(&bus, &["--json", "token", "--help"]);
+    assert_eq!(code, Some(0));
+    let both: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(both.as_array().map(Vec::len), Some(2), "{both}");
+
     // The output file: written by posctl, mode 0600, the codes and nothing else.
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("codes.txt");

@@ -1442,6 +1442,55 @@ async fn admin_actions(conn: &zbus::Connection, as_json: bool) -> Result<(), Fai
     Ok(())
 }
 
+/// `posctl <command path> --help`: the action's label, help and params.
+fn admin_action_help(words: &[String], actions: &[Value], as_json: bool) -> Result<(), Failure> {
+    let path: Vec<&str> = words.iter().map(String::as_str).collect();
+    let matching: Vec<&Value> = actions
+        .iter()
+        .filter(|a| {
+            let command = command_words(a);
+            command.len() >= path.len() && command.starts_with(&path)
+        })
+        .collect();
+    if matching.is_empty() {
+        return Err(refused(
+            "NotFound",
+            format!(
+                "no plugin offers an admin action {:?}; `posctl admin-actions` lists them",
+                path.join(" ")
+            ),
+        ));
+    }
+    if as_json {
+        out!("{}", json!(matching));
+        return Ok(());
+    }
+    for action in matching {
+        out!(
+            "posctl {}: {}",
+            command_words(action).join(" "),
+            action["label"].as_str().unwrap_or_default()
+        );
+        if let Some(help) = action["help"].as_str().filter(|h| !h.is_empty()) {
+            out!("{help}");
+        }
+        for param in action["params"].as_array().into_iter().flatten() {
+            let required = if param["required"] == true {
+                " (required)"
+            } else {
+                ""
+            };
+            out!(
+                "    --{} <{}>{required}  {}",
+                param["name"].as_str().unwrap_or_default(),
+                param["type"].as_str().unwrap_or_default(),
+                param["help"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// What the technician asked for: the action, the args to send and the file to write.
 #[derive(Debug, PartialEq)]
 struct AdminCall {
@@ -1470,6 +1519,8 @@ fn resolve_admin_call(words: &[String], actions: &[Value]) -> Result<AdminCall, 
             let command = command_words(a);
             !command.is_empty() && path.starts_with(&command)
         })
+        // The longest path; among equals the first listed (`max_by_key` keeps the last).
+        .rev()
         .max_by_key(|a| command_words(a).len())
         .ok_or_else(|| {
             refused(
@@ -1610,6 +1661,14 @@ async fn admin_action(
 ) -> Result<(), Failure> {
     let as_json = as_json || words.iter().any(|w| w == "--json");
     let actions = fetch_admin_actions(conn).await?;
+    if words.iter().any(|w| w == "--help" || w == "-h") {
+        let without: Vec<String> = words
+            .iter()
+            .filter(|w| !w.starts_with('-'))
+            .cloned()
+            .collect();
+        return admin_action_help(&without, &actions, as_json);
+    }
     let call = resolve_admin_call(words, &actions)?;
     let mut file = match &call.output_file {
         Some(path) => Some(create_output_file(path)?),
@@ -1733,6 +1792,12 @@ mod tests {
         let call = resolve_admin_call(&words("voucher --code AB"), &actions())
             .unwrap_or_else(|f| panic!("{:?}", message(f)));
         assert_eq!(call.action, "lookup");
+        // Two plugins with one path: the first listed runs.
+        let mut twice = actions();
+        twice.push(json!({"plugin": "r", "id": "other", "command": ["voucher", "issue"]}));
+        let call = resolve_admin_call(&words("voucher issue --count 1 --amount 1"), &twice)
+            .unwrap_or_else(|f| panic!("{:?}", message(f)));
+        assert_eq!(call.plugin, "p");
     }
 
     #[test]
