@@ -158,11 +158,16 @@ mod tests {
         assert_eq!(answer["output"], "X-0001\nX-0002\n");
         assert_eq!(answer["result"]["issued"], 2);
         assert_eq!(harness.kv()["batches"], json!(1));
+        let typed = harness.admin_actions().expect("typed list");
+        assert_eq!(typed.actions[1].id, "echo");
+        assert_eq!(typed.actions[0].params[2].param_type, ParamType::OutputFile);
+        let second = harness
+            .invoke_admin("issue", json!({"count": 1}))
+            .expect("typed invoke");
+        assert_eq!(second.output, "TOK-0001\n");
+        assert_eq!(second.result["batch"], 2);
         let err = harness
-            .call(
-                "invoke_admin_action",
-                &json!({"schema": 1, "action": "issue", "args": {"count": 0}}),
-            )
+            .invoke_admin("issue", json!({"count": 0}))
             .expect_err("refused");
         assert!(err.to_string().contains("count must be 1 to 1000"), "{err}");
     }
