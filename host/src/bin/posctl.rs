@@ -163,6 +163,14 @@ enum Command {
         #[arg(long, value_name = "N")]
         count: Option<u64>,
     },
+    /// List the admin actions plugins offer, each a command of its own (root or group
+    /// posd-admin).
+    AdminActions,
+    /// Any other command is an admin action a plugin offers, by its command path, with its
+    /// params as `--name value` (`posctl admin-actions` lists them), e.g. `posctl voucher
+    /// issue --count 10 --out codes.txt`.
+    #[command(external_subcommand)]
+    External(Vec<String>),
     /// Render the printer test page to a PNG, as the virtual printer shows it (no daemon
     /// needed).
     PrintPreview {
@@ -283,6 +291,7 @@ enum PluginAction {
 }
 
 /// Why a command failed.
+#[derive(Debug)]
 enum Failure {
     /// The daemon (or the bus) answered with a named error.
     Reply { name: String, message: String },
@@ -311,10 +320,13 @@ fn main() -> ExitCode {
             return ExitCode::from(71);
         }
     };
+    // `--json` after an admin action's command path reaches posctl among its words.
+    let as_json = cli.json
+        || matches!(&cli.command, Command::External(words) if words.iter().any(|w| w == "--json"));
     match runtime.block_on(run(&cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Reply { name, message }) => {
-            if cli.json {
+            if as_json {
                 out!("{}", json!({ "error": name, "message": message }));
             } else {
                 note!("posctl: {name}: {message}");
@@ -322,7 +334,7 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Transport(message)) => {
-            if cli.json {
+            if as_json {
                 out!("{}", json!({ "error": "transport", "message": message }));
             } else {
                 note!("posctl: cannot reach posd: {message}");
@@ -405,6 +417,8 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Plugin { action } => plugin(&conn, action, cli.json).await,
+        Command::AdminActions => admin_actions(&conn, cli.json).await,
+        Command::External(words) => admin_action(&conn, words, cli.json).await,
         Command::PrintPreview { .. } => Ok(()),
     }
 }
@@ -1362,4 +1376,461 @@ fn record_json(
 
 fn variant_to_json(value: &zbus::OwnedVariant) -> Value {
     posd::client::to_json(value)
+}
+
+/// `org.posd.Manager1` without the generated proxy, for the admin action calls.
+async fn manager_proxy(conn: &zbus::Connection) -> Result<zbus::Proxy<'static>, Failure> {
+    Ok(zbus::Proxy::new(conn, bus::BUS_NAME, "/org/posd/Posd1", "org.posd.Manager1").await?)
+}
+
+/// What every plugin offers admins, as JSON objects (plugin, id, command, label, help,
+/// params).
+async fn fetch_admin_actions(conn: &zbus::Connection) -> Result<Vec<Value>, Failure> {
+    let records: Vec<std::collections::HashMap<String, zbus::OwnedVariant>> =
+        manager_proxy(conn).await?.call("AdminActions", &()).await?;
+    Ok(records.iter().map(|r| json!(record_json(r))).collect())
+}
+
+/// A failure of posctl's own, named like the daemon's errors so scripts read one set.
+fn refused(name: &str, message: String) -> Failure {
+    Failure::Reply {
+        name: format!("org.posd.Error.{name}"),
+        message,
+    }
+}
+
+/// The words of an action's command path.
+fn command_words(action: &Value) -> Vec<&str> {
+    action["command"]
+        .as_array()
+        .map(|words| words.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// `posctl admin-actions`: every admin action as the command that runs it.
+async fn admin_actions(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
+    let actions = fetch_admin_actions(conn).await?;
+    if as_json {
+        out!("{}", Value::Array(actions));
+        return Ok(());
+    }
+    if actions.is_empty() {
+        out!("no plugin offers admin actions");
+    }
+    for action in &actions {
+        out!(
+            "posctl {}  {} (plugin {}, action {})",
+            command_words(action).join(" "),
+            action["label"].as_str().unwrap_or_default(),
+            action["plugin"].as_str().unwrap_or_default(),
+            action["id"].as_str().unwrap_or_default()
+        );
+        for param in action["params"].as_array().into_iter().flatten() {
+            let required = if param["required"] == true {
+                " (required)"
+            } else {
+                ""
+            };
+            out!(
+                "    --{} <{}>{required}  {}",
+                param["name"].as_str().unwrap_or_default(),
+                param["type"].as_str().unwrap_or_default(),
+                param["help"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `posctl <command path> --help`: the action's label, help and params.
+fn admin_action_help(words: &[String], actions: &[Value], as_json: bool) -> Result<(), Failure> {
+    let path: Vec<&str> = words.iter().map(String::as_str).collect();
+    let matching: Vec<&Value> = actions
+        .iter()
+        .filter(|a| {
+            let command = command_words(a);
+            command.len() >= path.len() && command.starts_with(&path)
+        })
+        .collect();
+    if matching.is_empty() {
+        return Err(refused(
+            "NotFound",
+            format!(
+                "no plugin offers an admin action {:?}; `posctl admin-actions` lists them",
+                path.join(" ")
+            ),
+        ));
+    }
+    if as_json {
+        out!("{}", json!(matching));
+        return Ok(());
+    }
+    for action in matching {
+        out!(
+            "posctl {}: {}",
+            command_words(action).join(" "),
+            action["label"].as_str().unwrap_or_default()
+        );
+        if let Some(help) = action["help"].as_str().filter(|h| !h.is_empty()) {
+            out!("{help}");
+        }
+        for param in action["params"].as_array().into_iter().flatten() {
+            let required = if param["required"] == true {
+                " (required)"
+            } else {
+                ""
+            };
+            out!(
+                "    --{} <{}>{required}  {}",
+                param["name"].as_str().unwrap_or_default(),
+                param["type"].as_str().unwrap_or_default(),
+                param["help"].as_str().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What the technician asked for: the action, the args to send and the file to write.
+#[derive(Debug, PartialEq)]
+struct AdminCall {
+    /// The plugin offering it.
+    plugin: String,
+    /// Its id.
+    action: String,
+    /// Args typed as the params declare (integers and booleans as such).
+    args: serde_json::Map<String, Value>,
+    /// The output file, which stays with posctl.
+    output_file: Option<std::path::PathBuf>,
+}
+
+/// Resolves `words` (what followed `posctl`) against the declared `actions`: the longest
+/// command path the leading words spell, then `--name value` (or `--name=value`, `--flag`
+/// for a boolean) per param, `-` and `_` alike in names. `--json` is posctl's own.
+fn resolve_admin_call(words: &[String], actions: &[Value]) -> Result<AdminCall, Failure> {
+    let path: Vec<&str> = words
+        .iter()
+        .take_while(|w| !w.starts_with('-'))
+        .map(String::as_str)
+        .collect();
+    let action = actions
+        .iter()
+        .filter(|a| {
+            let command = command_words(a);
+            !command.is_empty() && path.starts_with(&command)
+        })
+        // The longest path; among equals the first listed (`max_by_key` keeps the last).
+        .rev()
+        .max_by_key(|a| command_words(a).len())
+        .ok_or_else(|| {
+            refused(
+                "NotFound",
+                format!(
+                    "posctl has no command {:?} and no plugin offers it as an admin action; \
+                     `posctl admin-actions` lists them",
+                    path.join(" ")
+                ),
+            )
+        })?;
+    let command = command_words(action);
+    let shown = command.join(" ");
+    let params: Vec<&Value> = action["params"].as_array().into_iter().flatten().collect();
+    let names: Vec<&str> = params.iter().filter_map(|p| p["name"].as_str()).collect();
+    let mut rest = words[command.len()..].iter().filter(|w| *w != "--json");
+    let mut args = serde_json::Map::new();
+    let mut output_file = None;
+    while let Some(word) = rest.next() {
+        let Some(option) = word.strip_prefix("--") else {
+            return Err(refused(
+                "InvalidArgument",
+                format!("posctl {shown} takes --name value options, not {word:?}"),
+            ));
+        };
+        let (name, inline) = match option.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (option, None),
+        };
+        let param = params
+            .iter()
+            .find(|p| {
+                p["name"].as_str().map(|n| n.replace('_', "-")) == Some(name.replace('_', "-"))
+            })
+            .ok_or_else(|| {
+                refused(
+                    "InvalidArgument",
+                    format!(
+                        "unknown option --{name}: posctl {shown} takes {}",
+                        if names.is_empty() {
+                            "no options".to_string()
+                        } else {
+                            names
+                                .iter()
+                                .map(|n| format!("--{n}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                )
+            })?;
+        let key = param["name"].as_str().unwrap_or_default().to_string();
+        let kind = param["type"].as_str().unwrap_or_default();
+        let value = match (inline, kind) {
+            (Some(value), _) => value,
+            (None, "boolean") => "true".to_string(),
+            (None, _) => rest.next().cloned().ok_or_else(|| {
+                refused("InvalidArgument", format!("--{key} needs a value ({kind})"))
+            })?,
+        };
+        let bad = |what: &str| {
+            refused(
+                "InvalidArgument",
+                format!("--{key} must be {what}, not {value:?}"),
+            )
+        };
+        let typed = match kind {
+            "integer" => Value::from(value.trim().parse::<i64>().map_err(|_| bad("an integer"))?),
+            "boolean" => match value.as_str() {
+                "true" => Value::Bool(true),
+                "false" => Value::Bool(false),
+                _ => return Err(bad("true or false")),
+            },
+            "output_file" => {
+                output_file = Some(std::path::PathBuf::from(&value));
+                continue;
+            }
+            _ => Value::String(value.clone()),
+        };
+        if args.insert(key.clone(), typed).is_some() {
+            return Err(refused("InvalidArgument", format!("--{key} given twice")));
+        }
+    }
+    if let Some(file) = params
+        .iter()
+        .find(|p| p["type"] == "output_file" && p["required"] == true)
+        && output_file.is_none()
+    {
+        return Err(refused(
+            "InvalidArgument",
+            format!(
+                "posctl {shown} needs --{} FILE: the file it writes",
+                file["name"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(AdminCall {
+        plugin: action["plugin"].as_str().unwrap_or_default().to_string(),
+        action: action["id"].as_str().unwrap_or_default().to_string(),
+        args,
+        output_file,
+    })
+}
+
+/// Creates `path` for an action's output: new (never overwriting what is there), mode 0600
+/// from the start, so secret codes are readable by the technician alone.
+fn create_output_file(path: &std::path::Path) -> Result<std::fs::File, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            let name = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                "Conflict"
+            } else {
+                "InvalidArgument"
+            };
+            refused(
+                name,
+                format!(
+                    "cannot create {} ({e}); posctl never overwrites an output file",
+                    path.display()
+                ),
+            )
+        })
+}
+
+/// `posctl <command path> --name value …`: runs a plugin's admin action. The output file is
+/// created before the action runs, so a file that cannot be written costs nothing; the
+/// action's `output` goes there (or, without one, to stdout and its `text` to stderr), and
+/// never through posd's disk.
+async fn admin_action(
+    conn: &zbus::Connection,
+    words: &[String],
+    as_json: bool,
+) -> Result<(), Failure> {
+    let as_json = as_json || words.iter().any(|w| w == "--json");
+    let actions = fetch_admin_actions(conn).await?;
+    if words.iter().any(|w| w == "--help" || w == "-h") {
+        let without: Vec<String> = words
+            .iter()
+            .filter(|w| !w.starts_with('-'))
+            .cloned()
+            .collect();
+        return admin_action_help(&without, &actions, as_json);
+    }
+    let call = resolve_admin_call(words, &actions)?;
+    let mut file = match &call.output_file {
+        Some(path) => Some(create_output_file(path)?),
+        None => None,
+    };
+    let args: std::collections::HashMap<String, zbus::Variant<'static>> = call
+        .args
+        .iter()
+        .map(|(k, v)| {
+            let variant = match v {
+                Value::Bool(b) => zbus::Variant::from(*b),
+                Value::Number(n) => zbus::Variant::from(n.as_i64().unwrap_or_default()),
+                other => zbus::Variant::from(other.as_str().unwrap_or_default().to_string()),
+            };
+            (k.clone(), variant)
+        })
+        .collect();
+    let answer: Result<std::collections::HashMap<String, zbus::OwnedVariant>, zbus::Error> =
+        manager_proxy(conn)
+            .await?
+            .call("InvokeAdminAction", &(&call.plugin, &call.action, args))
+            .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            if let (Some(path), Some(_)) = (&call.output_file, file.take()) {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+    };
+    let answer = record_json(&answer);
+    let text = answer
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let output = answer
+        .get("output")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut shown = json!({
+        "plugin": call.plugin,
+        "action": call.action,
+        "result": answer.get("result").cloned().unwrap_or_else(|| json!({})),
+        "text": text,
+    });
+    if let (Some(file), Some(path)) = (file.as_mut(), &call.output_file) {
+        use std::io::Write as _;
+        file.write_all(output.as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| {
+                refused(
+                    "Internal",
+                    format!(
+                        "the action ran but writing {} failed: {e}; its output is lost",
+                        path.display()
+                    ),
+                )
+            })?;
+        shown["output_file"] = json!(path.display().to_string());
+        if as_json {
+            out!("{shown}");
+        } else {
+            out!("{text}");
+            note!("posctl: output written to {}", path.display());
+        }
+    } else if as_json {
+        shown["output"] = json!(output);
+        out!("{shown}");
+    } else if output.is_empty() {
+        out!("{text}");
+    } else {
+        note!("{text}");
+        out_raw!("{output}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actions() -> Vec<Value> {
+        vec![
+            json!({"plugin": "p", "id": "issue", "command": ["voucher", "issue"],
+            "params": [
+                {"name": "count", "type": "integer", "required": true},
+                {"name": "amount", "type": "decimal", "required": true},
+                {"name": "dry_run", "type": "boolean", "required": false},
+                {"name": "out", "type": "output_file", "required": false},
+            ]}),
+            json!({"plugin": "q", "id": "lookup", "command": ["voucher"], "params": [
+                       {"name": "code", "type": "code", "required": true}]}),
+        ]
+    }
+
+    fn words(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    fn message(failure: Failure) -> (String, String) {
+        match failure {
+            Failure::Reply { name, message } => (name, message),
+            Failure::Transport(m) => ("transport".into(), m),
+        }
+    }
+
+    #[test]
+    fn the_longest_command_path_wins_and_options_are_typed() {
+        let call = resolve_admin_call(
+            &words("voucher issue --count 10 --amount=25.00 --dry-run --out c.txt --json"),
+            &actions(),
+        )
+        .unwrap_or_else(|f| panic!("{:?}", message(f)));
+        assert_eq!((call.plugin.as_str(), call.action.as_str()), ("p", "issue"));
+        assert_eq!(
+            Value::Object(call.args),
+            json!({"count": 10, "amount": "25.00", "dry_run": true})
+        );
+        assert_eq!(call.output_file, Some("c.txt".into()));
+        let call = resolve_admin_call(&words("voucher --code AB"), &actions())
+            .unwrap_or_else(|f| panic!("{:?}", message(f)));
+        assert_eq!(call.action, "lookup");
+        // Two plugins with one path: the first listed runs.
+        let mut twice = actions();
+        twice.push(json!({"plugin": "r", "id": "other", "command": ["voucher", "issue"]}));
+        let call = resolve_admin_call(&words("voucher issue --count 1 --amount 1"), &twice)
+            .unwrap_or_else(|f| panic!("{:?}", message(f)));
+        assert_eq!(call.plugin, "p");
+    }
+
+    #[test]
+    fn unknown_commands_and_bad_options_are_named() {
+        let (name, text) =
+            message(resolve_admin_call(&words("coupon issue"), &actions()).expect_err("none"));
+        assert_eq!(name, "org.posd.Error.NotFound");
+        assert!(text.contains("\"coupon issue\""), "{text}");
+        for (line, part) in [
+            ("voucher issue --colour red", "unknown option --colour"),
+            ("voucher issue --count ten", "--count must be an integer"),
+            ("voucher issue --count", "--count needs a value"),
+            ("voucher issue --count 1 --count 2", "given twice"),
+            ("voucher issue stray", "not \"stray\""),
+        ] {
+            let (name, text) =
+                message(resolve_admin_call(&words(line), &actions()).expect_err(line));
+            assert_eq!(name, "org.posd.Error.InvalidArgument", "{line}");
+            assert!(text.contains(part), "{line}: {text}");
+        }
+    }
+
+    #[test]
+    fn an_output_file_is_new_and_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("codes.txt");
+        create_output_file(&path).expect("created");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::write(&path, "keep").expect("write");
+        let (name, _) = message(create_output_file(&path).expect_err("exists"));
+        assert_eq!(name, "org.posd.Error.Conflict");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "keep");
+    }
 }

@@ -57,6 +57,46 @@ impl Manager {
     }
 }
 
+/// One admin action as `AdminActions` lists it; params as `Sale1.Actions` gives them, plus
+/// `help`.
+fn admin_action_record(
+    plugin: &str,
+    action: posd_plugin_sdk::schema::AdminAction,
+) -> super::sale::Record {
+    let text = |v: Option<Value>| match v {
+        Some(Value::String(s)) => s,
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let params: Vec<super::sale::Record> = action
+        .params
+        .into_iter()
+        .map(|p| {
+            let mut q = super::sale::Record::new();
+            let kind = serde_json::to_value(p.param_type)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            q.insert("name".into(), zbus::Variant::from(p.name));
+            q.insert("type".into(), zbus::Variant::from(kind));
+            q.insert("required".into(), zbus::Variant::from(p.required));
+            q.insert("default".into(), zbus::Variant::from(text(p.default)));
+            q.insert("suggested".into(), zbus::Variant::from(text(p.suggested)));
+            q.insert("choices".into(), zbus::Variant::from(p.choices));
+            q.insert("help".into(), zbus::Variant::from(p.help));
+            q
+        })
+        .collect();
+    let mut r = super::sale::Record::new();
+    r.insert("plugin".into(), zbus::Variant::from(plugin.to_string()));
+    r.insert("id".into(), zbus::Variant::from(action.id));
+    r.insert("command".into(), zbus::Variant::from(action.command));
+    r.insert("label".into(), zbus::Variant::from(action.label));
+    r.insert("help".into(), zbus::Variant::from(action.help));
+    r.insert("params".into(), zbus::Variant::from(params));
+    r
+}
+
 /// The `store` view plugins get with requests.
 pub fn store_view(shared: &Shared) -> Value {
     let id = shared.identity();
@@ -504,6 +544,54 @@ impl Manager {
         self.admin(conn, &header, "ReloadPlugins").await?;
         self.plugins.reload().await;
         Ok(())
+    }
+
+    /// The admin actions every running plugin offers technicians outside a sale (ABI 1.1):
+    /// plugin, id, command (the posctl command path), label, help and params. Admin only:
+    /// what a plugin offers admins is none of a frontend's business.
+    async fn admin_actions(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<Vec<super::sale::Record>, BusError> {
+        let _call = self.begin()?;
+        self.admin(conn, &header, "AdminActions").await?;
+        let actions = crate::plugins::admin::list(&self.plugins, &store_view(&self.shared)).await?;
+        Ok(actions
+            .into_iter()
+            .map(|(plugin, action)| admin_action_record(&plugin, action))
+            .collect())
+    }
+
+    /// Runs admin action `action` of `plugin` with `args`, checked against the params it
+    /// declares like Sale1.Invoke's. Answers result (a record), text (for people) and output
+    /// (what the client writes to the action's output file). Admin only.
+    async fn invoke_admin_action(
+        &self,
+        plugin: &str,
+        action: &str,
+        args: HashMap<String, zbus::OwnedVariant>,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<super::sale::Record, BusError> {
+        let _call = self.begin()?;
+        self.admin(conn, &header, "InvokeAdminAction").await?;
+        let mut json = serde_json::Map::new();
+        for (key, value) in &args {
+            json.insert(key.clone(), super::sale::arg_json(key, value)?);
+        }
+        let store = store_view(&self.shared);
+        let answer =
+            crate::plugins::admin::invoke(&self.plugins, &store, plugin, action, json).await?;
+        tracing::info!(plugin, action, "admin action run");
+        let mut record = super::sale::Record::new();
+        record.insert(
+            "result".into(),
+            zbus::Variant::from(super::sale::json_record(&answer.result)),
+        );
+        record.insert("text".into(), zbus::Variant::from(answer.text));
+        record.insert("output".into(), zbus::Variant::from(answer.output));
+        Ok(record)
     }
 
     /// Re-reads the configuration, as SIGHUP does. Admin only. An invalid configuration is

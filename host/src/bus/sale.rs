@@ -251,7 +251,7 @@ pub async fn journal_receipt(
 /// An `Invoke` argument as JSON, before it is checked against the action's parameters:
 /// strings, booleans and integers (of any D-Bus integer type) are taken; a double is
 /// refused, since decimals travel as strings, and so is anything else.
-fn arg_json(key: &str, value: &Variant<'_>) -> Result<serde_json::Value, BusError> {
+pub fn arg_json(key: &str, value: &Variant<'_>) -> Result<serde_json::Value, BusError> {
     use serde_json::Value as J;
     Ok(match value {
         Variant::Str(s) => J::String(s.as_str().to_string()),

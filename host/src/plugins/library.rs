@@ -45,7 +45,7 @@ impl std::fmt::Debug for Loaded {
 
 /// The hook table as the host uses it: indexed like [`abi::HOOK_NAMES`].
 #[derive(Debug, Clone, Copy)]
-pub struct Hooks(pub [Option<abi::posd_hook>; 15]);
+pub struct Hooks(pub [Option<abi::posd_hook>; abi::HOOK_NAMES.len()]);
 
 /// Who may own a plugin file besides root: the daemon's own user.
 fn trusted_owner(uid: u32) -> bool {
@@ -277,7 +277,7 @@ pub fn check_descriptor(
     // SAFETY: the hooks table is the plugin's static data, or null.
     let table = unsafe { d.hooks.as_ref() };
     let hooks = match table {
-        None => Hooks([None; 15]),
+        None => Hooks([None; abi::HOOK_NAMES.len()]),
         Some(table) => read_hooks(table)?,
     };
     Ok(Loaded {
@@ -301,7 +301,7 @@ fn read_hooks(table: &'static abi::posd_plugin_hooks) -> Result<Hooks, String> {
     }
     let base = std::ptr::from_ref(table).cast::<u8>();
     let slot = std::mem::size_of::<Option<abi::posd_hook>>();
-    let mut hooks = [None; 15];
+    let mut hooks = [None; abi::HOOK_NAMES.len()];
     for (i, hook) in hooks.iter_mut().enumerate() {
         let offset = header + i * slot;
         if offset + slot > declared {
@@ -385,6 +385,33 @@ mod tests {
         let loaded = check_descriptor(d, 3).expect("host 1.3 takes a 1.0 plugin");
         assert_eq!(loaded.abi, (1, 0));
         assert!(loaded.hooks.0[0].is_some() && loaded.hooks.0[14].is_some());
+    }
+
+    #[test]
+    fn a_1_0_table_has_no_admin_actions_even_if_memory_past_it_is_set() {
+        let table = Box::leak(Box::new(abi::posd_plugin_hooks {
+            struct_size: abi::POSD_PLUGIN_HOOKS_SIZE_1_0 as u32,
+            customer_accounts: Some(hook),
+            list_admin_actions: Some(hook),
+            invoke_admin_action: Some(hook),
+            ..Default::default()
+        }));
+        let d = descriptor(1, 0, 0, abi::POSD_PLUGIN_DESCRIPTOR_SIZE_1_0, table);
+        let loaded = check_descriptor(d, 1).expect("loads");
+        assert!(loaded.hooks.0[super::super::Hook::CustomerAccounts as usize].is_some());
+        assert!(loaded.hooks.0[super::super::Hook::ListAdminActions as usize].is_none());
+        assert!(loaded.hooks.0[super::super::Hook::InvokeAdminAction as usize].is_none());
+
+        let table = Box::leak(Box::new(abi::posd_plugin_hooks {
+            struct_size: abi::POSD_PLUGIN_HOOKS_SIZE_1_1 as u32,
+            list_admin_actions: Some(hook),
+            invoke_admin_action: Some(hook),
+            ..Default::default()
+        }));
+        let d = descriptor(1, 1, 0, abi::POSD_PLUGIN_DESCRIPTOR_SIZE_1_0, table);
+        let loaded = check_descriptor(d, 1).expect("loads");
+        assert!(loaded.hooks.0[super::super::Hook::ListAdminActions as usize].is_some());
+        assert!(loaded.hooks.0[super::super::Hook::InvokeAdminAction as usize].is_some());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! written is refused; the library is loaded from a private snapshot; a failing plugin is
 //! marked failed with its reason and everything else goes on. A library is never unloaded.
 
+pub mod admin;
 pub mod instance;
 pub mod library;
 pub mod services;
@@ -27,7 +28,7 @@ use instance::Instance;
 use library::Loaded;
 use services::HostContext;
 
-/// The hooks of ABI 1.0, in table order.
+/// The hooks of ABI 1.1, in table order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub enum Hook {
@@ -46,6 +47,10 @@ pub enum Hook {
     ReturnLines,
     DeliverMessage,
     CustomerAccounts,
+    /// ABI 1.1: the admin actions a plugin offers outside a sale.
+    ListAdminActions,
+    /// ABI 1.1: run one admin action.
+    InvokeAdminAction,
 }
 
 impl Hook {

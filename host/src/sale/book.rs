@@ -865,6 +865,9 @@ pub fn check_action_args(
                 _ => return Err(wrong("a boolean")),
             },
             (wire::ParamType::Boolean, _) => return Err(wrong("a boolean")),
+            (wire::ParamType::OutputFile, _) => {
+                return Err(wrong("a file, which only admin actions take"));
+            }
         };
         out.insert(param.name.clone(), checked);
     }

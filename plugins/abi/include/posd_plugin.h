@@ -1,5 +1,5 @@
 /*
- * posd_plugin.h — the posd plugin ABI, version 1.0.
+ * posd_plugin.h — the posd plugin ABI, version 1.1.
  *
  * This header is the source of truth of the boundary between the posd daemon (the host)
  * and its plugins: shared libraries written in C, Rust or anything that can export a C
@@ -24,6 +24,8 @@
  *   its struct_size: neither side reads past the size the other declared, and a field
  *   beyond it counts as absent (NULL / 0). struct_size must be at least the 1.0 size
  *   (POSD_*_SIZE_1_0).
+ *   1.1 appended two hooks, list_admin_actions and invoke_admin_action (README: "Version
+ *   history"); a 1.0 plugin's table is POSD_PLUGIN_HOOKS_SIZE_1_0 bytes and has neither.
  *
  * MEMORY
  *   A buffer is freed by the side that allocated it. Request strings the host passes to a
@@ -74,7 +76,7 @@ extern "C" {
 #endif
 
 #define POSD_ABI_MAJOR 1
-#define POSD_ABI_MINOR 0
+#define POSD_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define POSD_PLUGIN_ENTRY_SYMBOL "posd_plugin_entry"
@@ -133,7 +135,7 @@ typedef struct posd_host_api {
 typedef int32_t (*posd_hook)(void *instance, const char *request, size_t request_len,
                              posd_buffer *response);
 
-/* The hooks of ABI 1.0. Later minors append hooks at the end. */
+/* The hooks of ABI 1.0 and, appended at the end, of 1.1. Later minors append further. */
 typedef struct posd_plugin_hooks {
     uint32_t struct_size;
     uint32_t reserved; /* 0 */
@@ -152,9 +154,14 @@ typedef struct posd_plugin_hooks {
     posd_hook return_lines;      /* lines of a receipt are returned */
     posd_hook deliver_message;   /* deliver one outbox message to a partner */
     posd_hook customer_accounts; /* a customer's accounts and balances */
+    /* ABI 1.1: admin actions, offered to technicians outside a sale (posctl, admins only). */
+    posd_hook list_admin_actions;  /* the admin actions the plugin offers, with their params */
+    posd_hook invoke_admin_action; /* run one admin action with checked args */
 } posd_plugin_hooks;
 
-#define POSD_PLUGIN_HOOKS_SIZE_1_0 (sizeof(posd_plugin_hooks))
+/* The 1.0 table ends before the 1.1 hooks: a table this size has no admin actions. */
+#define POSD_PLUGIN_HOOKS_SIZE_1_0 (offsetof(posd_plugin_hooks, list_admin_actions))
+#define POSD_PLUGIN_HOOKS_SIZE_1_1 (sizeof(posd_plugin_hooks))
 
 /* What a plugin is. Returned by posd_plugin_entry; must stay valid while loaded. */
 typedef struct posd_plugin_descriptor {

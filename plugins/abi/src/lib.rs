@@ -1,4 +1,4 @@
-//! The posd plugin ABI, version 1.0, as Rust types.
+//! The posd plugin ABI, version 1.1, as Rust types.
 //!
 //! `include/posd_plugin.h` is the source of truth; this crate mirrors it field for field so
 //! that the host (which loads plugins) and the Rust SDK (which builds them) speak exactly
@@ -15,7 +15,7 @@ use std::ffi::{c_char, c_void};
 /// ABI major version: another major is refused.
 pub const POSD_ABI_MAJOR: u16 = 1;
 /// ABI minor version the host offers and the SDK builds against.
-pub const POSD_ABI_MINOR: u16 = 0;
+pub const POSD_ABI_MINOR: u16 = 1;
 /// The one symbol a plugin exports, NUL-terminated for `dlsym`.
 pub const POSD_PLUGIN_ENTRY_SYMBOL: &[u8] = b"posd_plugin_entry\0";
 
@@ -105,7 +105,7 @@ pub const POSD_HOST_API_SIZE_1_0: usize = std::mem::size_of::<posd_host_api>();
 pub type posd_hook =
     unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut posd_buffer) -> i32;
 
-/// The hooks of ABI 1.0; a `None` hook is one the plugin does not take part in.
+/// The hooks of ABI 1.1 (1.0's, then the admin actions); a `None` hook is one the plugin does not take part in.
 #[repr(C)]
 #[derive(Default)]
 pub struct posd_plugin_hooks {
@@ -143,10 +143,18 @@ pub struct posd_plugin_hooks {
     pub deliver_message: Option<posd_hook>,
     /// A customer's accounts and balances.
     pub customer_accounts: Option<posd_hook>,
+    /// ABI 1.1: the admin actions the plugin offers technicians outside a sale.
+    pub list_admin_actions: Option<posd_hook>,
+    /// ABI 1.1: run one admin action.
+    pub invoke_admin_action: Option<posd_hook>,
 }
 
-/// Size of [`posd_plugin_hooks`] in ABI 1.0.
-pub const POSD_PLUGIN_HOOKS_SIZE_1_0: usize = std::mem::size_of::<posd_plugin_hooks>();
+/// Size of [`posd_plugin_hooks`] in ABI 1.0: the table ends before the 1.1 hooks, so a
+/// plugin built against 1.0 declares this size and has no admin actions.
+pub const POSD_PLUGIN_HOOKS_SIZE_1_0: usize =
+    std::mem::offset_of!(posd_plugin_hooks, list_admin_actions);
+/// Size of [`posd_plugin_hooks`] in ABI 1.1.
+pub const POSD_PLUGIN_HOOKS_SIZE_1_1: usize = std::mem::size_of::<posd_plugin_hooks>();
 
 /// `create(host_api, config, config_len, error) -> instance`.
 pub type posd_create_fn = unsafe extern "C" fn(
@@ -207,8 +215,8 @@ unsafe impl Send for posd_plugin_descriptor {}
 // SAFETY: the hooks table is immutable static data.
 unsafe impl Sync for posd_plugin_hooks {}
 
-/// The hook names of ABI 1.0 in table order, as the README and the host's logs name them.
-pub const HOOK_NAMES: [&str; 15] = [
+/// The hook names of ABI 1.1 in table order, as the README and the host's logs name them.
+pub const HOOK_NAMES: [&str; 17] = [
     "classify_code",
     "enter_code",
     "list_actions",
@@ -224,4 +232,6 @@ pub const HOOK_NAMES: [&str; 15] = [
     "return_lines",
     "deliver_message",
     "customer_accounts",
+    "list_admin_actions",
+    "invoke_admin_action",
 ];

@@ -77,6 +77,8 @@ fn rust_facts() -> (Vec<(&'static str, Vec<&'static str>)>, Facts) {
                     return_lines,
                     deliver_message,
                     customer_accounts,
+                    list_admin_actions,
+                    invoke_admin_action,
                 }
             ),
         ),
@@ -108,7 +110,7 @@ fn rust_facts() -> (Vec<(&'static str, Vec<&'static str>)>, Facts) {
         .expect("entry symbol is UTF-8")
         .strip_suffix('\0')
         .expect("entry symbol is NUL-terminated for dlsym");
-    let constants: [(&str, String); 14] = [
+    let constants: [(&str, String); 15] = [
         ("POSD_ABI_MAJOR", POSD_ABI_MAJOR.to_string()),
         ("POSD_ABI_MINOR", POSD_ABI_MINOR.to_string()),
         ("POSD_OK", POSD_OK.to_string()),
@@ -122,6 +124,10 @@ fn rust_facts() -> (Vec<(&'static str, Vec<&'static str>)>, Facts) {
         (
             "POSD_PLUGIN_HOOKS_SIZE_1_0",
             POSD_PLUGIN_HOOKS_SIZE_1_0.to_string(),
+        ),
+        (
+            "POSD_PLUGIN_HOOKS_SIZE_1_1",
+            POSD_PLUGIN_HOOKS_SIZE_1_1.to_string(),
         ),
         (
             "POSD_PLUGIN_DESCRIPTOR_SIZE_1_0",
@@ -181,6 +187,7 @@ fn c_program(structs: &[(&str, Vec<&str>)]) -> String {
     for name in [
         "POSD_HOST_API_SIZE_1_0",
         "POSD_PLUGIN_HOOKS_SIZE_1_0",
+        "POSD_PLUGIN_HOOKS_SIZE_1_1",
         "POSD_PLUGIN_DESCRIPTOR_SIZE_1_0",
     ] {
         c.push_str(&format!(

@@ -95,7 +95,8 @@ pub const fn c_string<const N: usize>(text: &str, field: Field) -> [u8; N] {
     out
 }
 
-/// The descriptor of ABI 1.0 for `P`: built against 1.0, works with hosts from 1.0 on.
+/// The descriptor of ABI 1.1 for `P`: built against 1.1, works with hosts from 1.0 on (the
+/// admin action hooks are optional; a 1.0 host never calls them).
 pub fn descriptor<P: Plugin>(
     strings: Strings,
     hooks: &'static posd_plugin_hooks,
@@ -248,6 +249,8 @@ impl HookResponse for ValidateTenderResponse {}
 impl HookResponse for Empty {}
 impl HookResponse for DeliverMessageResponse {}
 impl HookResponse for CustomerAccountsResponse {}
+impl HookResponse for ListAdminActionsResponse {}
+impl HookResponse for InvokeAdminActionResponse {}
 
 impl HookResponse for CheckoutEffects {
     fn check(&self) -> Result<(), PluginError> {

@@ -76,8 +76,8 @@ pub use ffi::Exported;
 pub use host::{Host, LogLevel};
 pub use plugin::{
     AbortCheckout, ApplyReward, ClassifyCode, CommitCheckout, CustomerAccounts, DeliverMessage,
-    EnterCode, EvaluateBasket, InvokeAction, ListActions, ListRewards, Plugin, PrepareCheckout,
-    ReturnLines, ValidateTender, VoidReceipt,
+    EnterCode, EvaluateBasket, InvokeAction, InvokeAdminAction, ListActions, ListAdminActions,
+    ListRewards, Plugin, PrepareCheckout, ReturnLines, ValidateTender, VoidReceipt,
 };
 /// The money type of every amount, quantity, points value and rate: travels as a decimal
 /// string, never as a float.
@@ -94,11 +94,11 @@ pub mod __private {
     pub use posd_plugin_abi as abi;
 
     /// `struct_size` of the hooks table this SDK builds.
-    pub const HOOKS_SIZE: u32 = abi::POSD_PLUGIN_HOOKS_SIZE_1_0 as u32;
+    pub const HOOKS_SIZE: u32 = abi::POSD_PLUGIN_HOOKS_SIZE_1_1 as u32;
 }
 
 /// Makes a type implementing [`Plugin`] a posd plugin: exports `posd_plugin_entry`, which
-/// returns a static descriptor of ABI 1.0 whose hooks table holds a trampoline for every
+/// returns a static descriptor of ABI 1.1 (loadable by 1.0 hosts too) whose hooks table holds a trampoline for every
 /// hook trait the type implements and NULL for the others, and implements [`Exported`] for
 /// the type so [`testing::Harness`] can load it.
 ///
@@ -163,6 +163,8 @@ macro_rules! posd_plugin {
                     return_lines: $crate::__posd_hook!($plugin, ReturnLines),
                     deliver_message: $crate::__posd_hook!($plugin, DeliverMessage),
                     customer_accounts: $crate::__posd_hook!($plugin, CustomerAccounts),
+                    list_admin_actions: $crate::__posd_hook!($plugin, ListAdminActions),
+                    invoke_admin_action: $crate::__posd_hook!($plugin, InvokeAdminAction),
                 }
             }
 

@@ -19,7 +19,8 @@ use crate::schema::{
     ClassifyCodeResponse, CommitCheckoutRequest, CustomerAccountsRequest, CustomerAccountsResponse,
     DeliverMessageRequest, DeliverMessageResponse, Effects, Empty, EnterCodeRequest,
     EnterCodeResponse, EvaluateBasketRequest, EvaluateBasketResponse, InvokeActionRequest,
-    ListActionsRequest, ListActionsResponse, ListRewardsRequest, ListRewardsResponse,
+    InvokeAdminActionRequest, InvokeAdminActionResponse, ListActionsRequest, ListActionsResponse,
+    ListAdminActionsRequest, ListAdminActionsResponse, ListRewardsRequest, ListRewardsResponse,
     PrepareCheckoutRequest, ReturnLinesRequest, ReturnLinesResponse, ValidateTenderRequest,
     ValidateTenderResponse, VoidReceiptRequest, VoidReceiptResponse,
 };
@@ -69,7 +70,7 @@ macro_rules! define_hook_traits {
     };
 }
 
-/// The hooks of ABI 1.0 in table order, each with its trait, method, request and response;
+/// The hooks of ABI 1.1 in table order, each with its trait, method, request and response;
 /// the one list the traits, the trampolines and the table are generated from.
 macro_rules! for_each_hook {
     ($callback:ident) => {
@@ -119,6 +120,12 @@ macro_rules! for_each_hook {
             DeliverMessage::deliver_message(DeliverMessageRequest) -> DeliverMessageResponse;
             /// `customer_accounts`: a customer's accounts and balances with this plugin.
             CustomerAccounts::customer_accounts(CustomerAccountsRequest) -> CustomerAccountsResponse;
+            /// `list_admin_actions` (ABI 1.1): the admin actions this plugin offers
+            /// technicians outside a sale, each with its posctl command path and params.
+            ListAdminActions::list_admin_actions(ListAdminActionsRequest) -> ListAdminActionsResponse;
+            /// `invoke_admin_action` (ABI 1.1): run one admin action; the host has checked
+            /// the caller is an admin and the args against the declared params.
+            InvokeAdminAction::invoke_admin_action(InvokeAdminActionRequest) -> InvokeAdminActionResponse;
         }
     };
 }

@@ -56,8 +56,8 @@ use crate::Decimal;
 use crate::error::{ErrorName, PluginError};
 use crate::ffi::Exported;
 use crate::schema::{
-    CheckoutEffects, LedgerBalance, OutboxMessage, Payout, Posting, Receipt, Sale, Store,
-    VoidReceiptResponse, kv_json, kv_value,
+    CheckoutEffects, InvokeAdminActionResponse, LedgerBalance, ListAdminActionsResponse,
+    OutboxMessage, Payout, Posting, Receipt, Sale, Store, VoidReceiptResponse, kv_json, kv_value,
 };
 
 /// A test's answer to a host service: gets the request, returns the response or an error.
@@ -439,6 +439,32 @@ impl<P: Exported> Harness<P> {
         })
     }
 
+    /// `list_admin_actions` (ABI 1.1) as the host asks it, with the harness's store, read
+    /// as the host reads the answer.
+    pub fn admin_actions(&mut self) -> Result<ListAdminActionsResponse, PluginError> {
+        let store = self.host.borrow().store.clone();
+        let answer = self.call("list_admin_actions", &json!({"schema": 1, "store": store}))?;
+        serde_json::from_value(answer)
+            .map_err(|e| PluginError::plugin_failed(format!("list_admin_actions answer: {e}")))
+    }
+
+    /// `invoke_admin_action` (ABI 1.1) of `action` with `args` (a JSON object), sent as
+    /// given: the host would first check them against the declared params (and leave out
+    /// `output_file` ones), so give them as the host passes them on (integers as numbers).
+    pub fn invoke_admin(
+        &mut self,
+        action: &str,
+        args: Value,
+    ) -> Result<InvokeAdminActionResponse, PluginError> {
+        let store = self.host.borrow().store.clone();
+        let answer = self.call(
+            "invoke_admin_action",
+            &json!({"schema": 1, "store": store, "action": action, "args": args}),
+        )?;
+        serde_json::from_value(answer)
+            .map_err(|e| PluginError::plugin_failed(format!("invoke_admin_action answer: {e}")))
+    }
+
     /// Sets the clock `Host::now` reads.
     pub fn set_now(&self, now_ms: i64) {
         self.host.borrow_mut().now_ms = now_ms;
@@ -491,6 +517,8 @@ impl<P: Exported> Harness<P> {
             hooks.return_lines,
             hooks.deliver_message,
             hooks.customer_accounts,
+            hooks.list_admin_actions,
+            hooks.invoke_admin_action,
         ];
         table[index]
     }

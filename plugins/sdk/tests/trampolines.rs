@@ -111,7 +111,7 @@ fn c_str(pointer: *const c_char) -> &'static str {
 }
 
 #[test]
-fn the_exported_entry_returns_a_1_0_descriptor() {
+fn the_exported_entry_returns_a_1_1_descriptor_a_1_0_host_loads() {
     let descriptor = posd_plugin_entry();
     assert_eq!(
         descriptor,
@@ -130,7 +130,8 @@ fn the_exported_entry_returns_a_1_0_descriptor() {
             descriptor.abi_minor,
             descriptor.min_abi_minor
         ),
-        (1, 0, 0)
+        (1, 1, 0),
+        "built against 1.1, and the admin action hooks are optional"
     );
     assert_eq!((descriptor.reserved0, descriptor.reserved1), (0, 0));
     assert_eq!(c_str(descriptor.id), "sdk-probe");
@@ -144,7 +145,7 @@ fn the_exported_entry_returns_a_1_0_descriptor() {
     assert!(descriptor.free_buffer.is_some());
     // SAFETY: the hooks table is static.
     let hooks = unsafe { &*descriptor.hooks };
-    assert_eq!(hooks.struct_size as usize, POSD_PLUGIN_HOOKS_SIZE_1_0);
+    assert_eq!(hooks.struct_size as usize, POSD_PLUGIN_HOOKS_SIZE_1_1);
     assert_eq!(hooks.reserved, 0);
 }
 

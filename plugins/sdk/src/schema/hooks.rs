@@ -120,6 +120,12 @@ pub enum ParamType {
     Choice,
     /// A code, typed or scanned.
     Code,
+    /// ABI 1.1, admin actions only: a file the client (posctl) writes the answer's
+    /// `output` to, on the technician's side, created with mode 0600 and never
+    /// overwritten. The value never reaches the host or the plugin, so secrets such as
+    /// voucher codes stay out of the daemon's log and disk; without it the client prints
+    /// `output` once.
+    OutputFile,
 }
 
 /// One parameter of an action.
@@ -142,6 +148,9 @@ pub struct ActionParam {
     /// The allowed values of a `choice`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<String>,
+    /// ABI 1.1: one line saying what to give, for `posctl --help` and frontends.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub help: String,
 }
 
 /// An action a plugin offers on the sale now; a generic frontend renders it as a button.
@@ -906,4 +915,71 @@ mod tests {
                    "excluded": [{"line": "L1", "message": "voucher already spent"}]})
         );
     }
+}
+
+/// `list_admin_actions` request (ABI 1.1): asked outside any sale, when a technician lists
+/// or runs admin actions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListAdminActionsRequest {
+    /// Where it happens.
+    pub store: Store,
+}
+
+/// An admin action (ABI 1.1): something a plugin offers technicians outside a sale, such
+/// as issuing a promotional batch of vouchers. Only admins (root or group `posd-admin`)
+/// may list or run them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdminAction {
+    /// Id, passed back in `invoke_admin_action`; unique within the plugin.
+    pub id: String,
+    /// The command path posctl runs it under, e.g. `["voucher", "issue"]` for
+    /// `posctl voucher issue`: lowercase words of letters, digits and `-`.
+    pub command: Vec<String>,
+    /// One line for people (`posctl admin-actions`).
+    pub label: String,
+    /// Longer help, may be empty.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub help: String,
+    /// The parameters, checked by the host like a sale action's before the plugin sees
+    /// them; posctl takes each as `--name value`.
+    pub params: Vec<ActionParam>,
+}
+
+/// `list_admin_actions` response (ABI 1.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ListAdminActionsResponse {
+    /// The admin actions the plugin offers.
+    pub actions: Vec<AdminAction>,
+}
+
+/// `invoke_admin_action` request (ABI 1.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InvokeAdminActionRequest {
+    /// Where it happens.
+    pub store: Store,
+    /// The action's id from `list_admin_actions`.
+    pub action: String,
+    /// The arguments, checked against the declared params (`output_file` params are never
+    /// sent: the client keeps them).
+    pub args: Map<String, Value>,
+}
+
+/// `invoke_admin_action` response (ABI 1.1).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InvokeAdminActionResponse {
+    /// What the action did, for scripts (`posctl … --json`).
+    #[serde(skip_serializing_if = "is_null")]
+    pub result: Value,
+    /// The same for people (`posctl …` without `--json`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub text: String,
+    /// Text the client writes to the action's `output_file` argument, or prints once when
+    /// none was given (e.g. the codes of a batch, one a line). The host does not log it.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub output: String,
 }
