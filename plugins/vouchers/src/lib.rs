@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod code;
 pub mod config;
 pub mod date;
@@ -1790,6 +1791,26 @@ impl VoidReceipt for Vouchers {
             }
         }
         Ok(VoidReceiptResponse { effects, payouts })
+    }
+}
+
+impl posd_plugin_sdk::ListAdminActions for Vouchers {
+    fn list_admin_actions(
+        &mut self,
+        _host: &Host,
+        _request: posd_plugin_sdk::schema::ListAdminActionsRequest,
+    ) -> Result<posd_plugin_sdk::schema::ListAdminActionsResponse, PluginError> {
+        Ok(admin::list())
+    }
+}
+
+impl posd_plugin_sdk::InvokeAdminAction for Vouchers {
+    fn invoke_admin_action(
+        &mut self,
+        host: &Host,
+        request: posd_plugin_sdk::schema::InvokeAdminActionRequest,
+    ) -> Result<posd_plugin_sdk::schema::InvokeAdminActionResponse, PluginError> {
+        admin::invoke(self, host, &request)
     }
 }
 
