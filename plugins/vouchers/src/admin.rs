@@ -11,7 +11,7 @@
 //! waits for a host service that posts outside a sale.
 
 use posd_plugin_sdk::schema::{
-    ActionParam, AdminAction, InvokeAdminActionRequest, InvokeAdminActionResponse,
+    ActionParam, AdminAction, InvokeAdminActionRequest, InvokeAdminActionResponse, LedgerPosting,
     ListAdminActionsResponse, ParamType,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
@@ -130,6 +130,12 @@ fn voucher(
     Ok((canonical, id, found))
 }
 
+/// Sorts postings oldest first by their journal entry. The ABI guide says `ledger.postings`
+/// answers newest first, the host answers oldest first; this does not depend on either.
+fn oldest_first(postings: &mut [LedgerPosting]) {
+    postings.sort_by_key(|p| (p.entry.parse::<u64>().unwrap_or(u64::MAX), p.time.clone()));
+}
+
 fn state(found: &Found) -> &'static str {
     if found.voucher.blocked {
         "blocked"
@@ -215,7 +221,7 @@ fn history(
 ) -> Result<InvokeAdminActionResponse, PluginError> {
     let (canonical, id, found) = voucher(plugin, host, request)?;
     let mut postings = host.ledger_postings(&format!("voucher:{id}"), Some(HISTORY_LIMIT))?;
-    postings.reverse();
+    oldest_first(&mut postings);
     let mut text = format!(
         "{} {}: balance {}, sold on receipt {}{}\n",
         found.voucher.name,
@@ -286,7 +292,7 @@ fn codes(plugin: &Vouchers, host: &Host) -> Result<InvokeAdminActionResponse, Pl
 fn breakage(host: &Host) -> Result<InvokeAdminActionResponse, PluginError> {
     let balance = host.ledger_balance(BREAKAGE)?;
     let mut postings = host.ledger_postings(BREAKAGE, Some(HISTORY_LIMIT))?;
-    postings.reverse();
+    oldest_first(&mut postings);
     let mut text = format!("breakage: {} {}\n", balance.balance, balance.unit);
     for p in &postings {
         text.push_str(&format!(
