@@ -222,7 +222,30 @@ async fn a_technician_blocks_looks_up_and_reads_the_history_of_a_voucher() {
         .map(|p| p["amount"].as_str().expect("amount"))
         .collect();
     assert_eq!(amounts, ["30.00", "-20.00"], "{history}");
-    assert!(!redeemed_on.is_empty());
+    let receipts: Vec<(&str, &str)> = history["receipts"]
+        .as_array()
+        .expect("receipts")
+        .iter()
+        .map(|r| {
+            (
+                r["receipt"].as_str().expect("receipt"),
+                r["amount"].as_str().expect("amount"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        receipts,
+        [
+            (sold_on.as_str(), "30.00"),
+            (redeemed_on.as_str(), "-20.00")
+        ],
+        "the sale and the redemption, by receipt: {history}"
+    );
+    let human = till.posctl_text(&["voucher", "history", "--code", &code]);
+    assert!(
+        human.contains(&format!("receipt {redeemed_on}  redeem")),
+        "{human}"
+    );
 
     // Unknown and empty codes are named errors.
     let (unknown, exit) = till.posctl_json(&["voucher", "lookup", "--code", "ABCD-EFGH-JKMN-PQRS"]);

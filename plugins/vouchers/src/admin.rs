@@ -10,11 +10,12 @@
 //! void. A batch written to kv without postings would be vouchers without a balance, so it
 //! waits for a host service that posts outside a sale.
 
+use posd_plugin_sdk::schema::KvWrite;
 use posd_plugin_sdk::schema::{
-    ActionParam, AdminAction, InvokeAdminActionRequest, InvokeAdminActionResponse, LedgerPosting,
-    ListAdminActionsResponse, ParamType,
+    ActionParam, AdminAction, CheckoutEffects, InvokeAdminActionRequest, InvokeAdminActionResponse,
+    LedgerPosting, ListAdminActionsResponse, ParamType,
 };
-use posd_plugin_sdk::serde_json::{Value, json};
+use posd_plugin_sdk::serde_json::{self as serde_json, Value, json};
 use posd_plugin_sdk::{Decimal, Host, PluginError};
 
 use crate::Vouchers;
@@ -130,6 +131,47 @@ fn voucher(
     Ok((canonical, id, found))
 }
 
+/// The kv key under which a receipt that moved a voucher is noted.
+fn receipt_key(id: &str, receipt: &str) -> String {
+    format!("receipts:{id}:{receipt}")
+}
+
+/// One receipt that moved a voucher, as `voucher history` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ReceiptNote {
+    /// The receipt (sale or void).
+    pub receipt: String,
+    /// What it moved onto (positive) or off (negative) the voucher.
+    pub amount: Decimal,
+    /// The posting kind (`voucher`, `redeem`, `void`, …).
+    pub kind: String,
+}
+
+/// Notes, with the checkout or void's own transaction, each voucher its postings move and
+/// by how much, one kv key per voucher and receipt (`receipts:<id>:<receipt>`): the host's
+/// `ledger.postings` answers journal entries, not receipts, and `voucher history` wants
+/// the receipts. One key per receipt, so two tills never overwrite each other's note.
+pub fn note_receipts(effects: &mut CheckoutEffects, receipt: &str) -> Result<(), PluginError> {
+    let mut moved: std::collections::BTreeMap<String, ReceiptNote> = Default::default();
+    for posting in &effects.postings {
+        let Some(id) = posting.account.strip_prefix("voucher:") else {
+            continue;
+        };
+        let note = moved.entry(id.to_string()).or_insert_with(|| ReceiptNote {
+            receipt: receipt.to_string(),
+            amount: Decimal::ZERO,
+            kind: posting.kind.clone(),
+        });
+        note.amount += posting.amount;
+    }
+    for (id, note) in moved {
+        effects
+            .kv
+            .push(KvWrite::new(receipt_key(&id, receipt), &note)?);
+    }
+    Ok(())
+}
+
 /// Sorts postings oldest first by their journal entry. The ABI guide says `ledger.postings`
 /// answers newest first, the host answers oldest first; this does not depend on either.
 fn oldest_first(postings: &mut [LedgerPosting]) {
@@ -240,9 +282,21 @@ fn history(
             p.time, p.entry, p.amount
         ));
     }
+    let receipts: Vec<ReceiptNote> = host
+        .kv_list(&receipt_key(&id.to_string(), ""))?
+        .into_iter()
+        .filter_map(|entry| serde_json::from_value(entry.value).ok())
+        .collect();
+    for r in &receipts {
+        text.push_str(&format!(
+            "  receipt {}  {}  {:>10}\n",
+            r.receipt, r.kind, r.amount
+        ));
+    }
     let mut result = record(&canonical, &found);
     if let Value::Object(map) = &mut result {
         map.insert("postings".into(), json!(postings));
+        map.insert("receipts".into(), json!(receipts));
     }
     Ok(InvokeAdminActionResponse {
         result,

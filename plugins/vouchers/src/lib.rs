@@ -1505,6 +1505,7 @@ impl PrepareCheckout for Vouchers {
         self.preparing.insert(request.checkout.clone(), touched);
         self.preparing_sales
             .insert(request.checkout.clone(), sale.id.clone());
+        admin::note_receipts(&mut effects, &request.receipt_id)?;
         Ok(effects)
     }
 }
@@ -1790,6 +1791,7 @@ impl VoidReceipt for Vouchers {
                 effects.postings.extend(dc.give_back_postings(customer));
             }
         }
+        admin::note_receipts(&mut effects, &request.void_receipt_id)?;
         Ok(VoidReceiptResponse { effects, payouts })
     }
 }
