@@ -365,3 +365,70 @@ fn breakage(host: &Host) -> Result<InvokeAdminActionResponse, PluginError> {
         output: String::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Vouchers;
+    use posd_plugin_sdk::testing::Harness;
+
+    /// A sold voucher is found by its code, blocked and unblocked in kv, and its history
+    /// names the receipt that sold it; nothing the plugin answers holds the code.
+    #[test]
+    fn lookup_block_and_history_of_a_sold_voucher() {
+        let dir = std::env::temp_dir().join(format!("posd-vouchers-admin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("k");
+        std::fs::write(&key, [7u8; 32]).unwrap();
+        let mut h = Harness::<Vouchers>::create(json!({"key_file": key, "programmes": [
+            {"id": "gift", "name": "Geschenk", "kind": "gift", "amount": "25.00",
+             "code": {"format": "template"}}]}))
+        .unwrap();
+        let listed = h.admin_actions().unwrap();
+        assert_eq!(listed.actions[0].command, ["voucher", "lookup"]);
+        let sale = json!({"id": "S1", "currency": "EUR", "lines": [], "tenders": []});
+        let sold = h
+            .call(
+                "invoke_action",
+                &json!({"schema": 1, "action": "sell-gift", "args": {}, "sale": sale}),
+            )
+            .unwrap();
+        let code = sold["result"]["code"].as_str().unwrap().to_string();
+        let line = &sold["add_lines"][0];
+        let done = h
+            .checkout(&json!({"id": "S1", "currency": "EUR", "lines": [
+                {"id": "L1", "kind": "voucher_sale", "qty": "1", "unit_price": "25.00", "amount": "25.00",
+                 "plugin": "vouchers", "ref": line["ref"], "data": line["data"]}],
+                "tenders": [{"id": "T1", "method": "cash", "amount": "25.00"}]}))
+            .unwrap();
+        let looked = h.invoke_admin("lookup", json!({"code": code})).unwrap();
+        assert_eq!(looked.result["balance"], "25.00");
+        assert_eq!(looked.result["state"], "active");
+        let blocked = h.invoke_admin("block", json!({"code": code})).unwrap();
+        assert_eq!(blocked.result["state"], "blocked");
+        let id = line["data"]["id"].as_str().unwrap();
+        let stored: crate::store::Voucher = h.kv_get(&format!("voucher:{id}")).unwrap().unwrap();
+        assert!(stored.blocked, "persisted");
+        let again = h.invoke_admin("block", json!({"code": code})).unwrap();
+        assert_eq!(again.result["changed"], false);
+        h.invoke_admin("unblock", json!({"code": code})).unwrap();
+        let history = h.invoke_admin("history", json!({"code": code})).unwrap();
+        assert_eq!(
+            history.result["receipts"][0]["receipt"],
+            done.receipt.id.as_str()
+        );
+        assert_eq!(history.result["receipts"][0]["amount"], "25.00");
+        let plain: String = code.chars().filter(|c| *c != '-').collect();
+        for answer in [&looked, &blocked, &history] {
+            let all = format!("{} {}", answer.result, answer.text);
+            assert!(!all.contains(&plain) && !all.contains(&code), "{all}");
+        }
+        assert_eq!(
+            h.invoke_admin("lookup", json!({"code": " "}))
+                .unwrap_err()
+                .error,
+            posd_plugin_sdk::ErrorName::InvalidArgument
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
