@@ -51,7 +51,10 @@ struct Till {
 
 impl Till {
     async fn start() -> Self {
-        let bus = TestBus::start();
+        Self::start_on(TestBus::start()).await
+    }
+
+    async fn start_on(bus: TestBus) -> Self {
         let root = bus.dir.path().to_path_buf();
         let key = root.join("vouchers.key");
         std::fs::write(&key, b"0123456789abcdef0123456789abcdef-test-key").expect("key");
@@ -194,6 +197,21 @@ async fn a_technician_blocks_looks_up_and_reads_the_history_of_a_voucher() {
         shown.contains(&format!("voucher ••••{last4} unblocked")),
         "{shown}"
     );
+    // Blocked while on a sale: the checkout refuses it.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Schal", "20.00"))
+        .await
+        .expect("AddItem");
+    sale.enter_code(&code)
+        .await
+        .expect("entered while unblocked");
+    till.posctl_text(&["voucher", "block", "--code", &code]);
+    let err = sale
+        .checkout("blocked-since")
+        .await
+        .expect_err("blocked since");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+    till.posctl_text(&["voucher", "unblock", "--code", &code]);
     let redeemed_on = redeem(&till, &code, "20.00", "redeem")
         .await
         .expect("unblocked, it pays");
@@ -291,4 +309,37 @@ async fn codes_list_counts_uses_and_breakage_shows_what_was_forfeited() {
         till.posctl_text(&["voucher", "breakage"])
             .contains("breakage: 30.00 EUR")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_who_is_not_admin_can_neither_look_up_nor_block_a_voucher() {
+    if !is_root() {
+        eprintln!("skipped: calling as another user needs root");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let till = Till::start_on(TestBus::start_for_everyone()).await;
+    let (code, _) = sell(&till, "gift", Some("30.00"), "sell").await;
+    let nobody = 65534;
+    for action in ["lookup", "block"] {
+        let out = run(std::process::Command::new(POSCTL)
+            .arg("--bus-address")
+            .arg(till.bus.address())
+            .args(["--json", "voucher", action, "--code", &code])
+            .uid(nobody)
+            .gid(nobody));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{action}: {}",
+            text(&out.stdout)
+        );
+        let refused: Value = serde_json::from_slice(&out.stdout).expect("JSON error");
+        assert_eq!(
+            refused["error"], "org.posd.Error.NotAllowed",
+            "{action}: {refused}"
+        );
+    }
+    let (looked, _) = till.posctl_json(&["voucher", "lookup", "--code", &code]);
+    assert_eq!(looked["state"], "active", "not blocked by the refused call");
 }
