@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod code;
 pub mod config;
 pub mod date;
@@ -1504,6 +1505,7 @@ impl PrepareCheckout for Vouchers {
         self.preparing.insert(request.checkout.clone(), touched);
         self.preparing_sales
             .insert(request.checkout.clone(), sale.id.clone());
+        admin::note_receipts(&mut effects, &request.receipt_id)?;
         Ok(effects)
     }
 }
@@ -1789,7 +1791,28 @@ impl VoidReceipt for Vouchers {
                 effects.postings.extend(dc.give_back_postings(customer));
             }
         }
+        admin::note_receipts(&mut effects, &request.void_receipt_id)?;
         Ok(VoidReceiptResponse { effects, payouts })
+    }
+}
+
+impl posd_plugin_sdk::ListAdminActions for Vouchers {
+    fn list_admin_actions(
+        &mut self,
+        _host: &Host,
+        _request: posd_plugin_sdk::schema::ListAdminActionsRequest,
+    ) -> Result<posd_plugin_sdk::schema::ListAdminActionsResponse, PluginError> {
+        Ok(admin::list())
+    }
+}
+
+impl posd_plugin_sdk::InvokeAdminAction for Vouchers {
+    fn invoke_admin_action(
+        &mut self,
+        host: &Host,
+        request: posd_plugin_sdk::schema::InvokeAdminActionRequest,
+    ) -> Result<posd_plugin_sdk::schema::InvokeAdminActionResponse, PluginError> {
+        admin::invoke(self, host, &request)
     }
 }
 

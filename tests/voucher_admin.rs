@@ -1,0 +1,345 @@
+//! The vouchers plugin's admin actions, run as a technician runs them: the real posctl
+//! against the real daemon with `posd-vouchers` loaded as a `.so`. A lost card blocked with
+//! `posctl voucher block` can't pay until it is unblocked; `voucher lookup` and `voucher
+//! history` show what sales did to it; `codes list` counts discount code uses;
+//! `voucher breakage` shows what was forfeited.
+
+mod support;
+
+use std::collections::HashMap;
+
+use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use serde_json::Value;
+use support::*;
+use zbus::{OwnedVariant, Variant};
+
+type Record = HashMap<String, OwnedVariant>;
+
+const SECTION: &str = r#"
+[[plugin.vouchers.programmes]]
+id = "gift"
+name = "Geschenkgutschein"
+kind = "gift"
+min_amount = "5.00"
+max_amount = "500.00"
+code = { format = "template", groups = [4, 4, 4, 4], separator = "-" }
+
+[[plugin.vouchers.programmes]]
+id = "forfeit"
+name = "Einmalgutschein"
+kind = "gift"
+amount = "50.00"
+reusable = false
+residual = "breakage"
+code = { format = "template", prefix = "FF" }
+
+[[plugin.vouchers.discount_codes]]
+code = "ONCE"
+name = "Einmalig -10 %"
+percent = "10"
+total_uses = 2
+"#;
+
+/// A daemon with the vouchers plugin, a receipt printer and a key file.
+/// Fields drop in order: the client, the daemon, the printer, then the bus.
+struct Till {
+    conn: zbus::Connection,
+    _daemon: Daemon,
+    _printer: FakePrinter,
+    bus: TestBus,
+}
+
+impl Till {
+    async fn start() -> Self {
+        Self::start_on(TestBus::start()).await
+    }
+
+    async fn start_on(bus: TestBus) -> Self {
+        let root = bus.dir.path().to_path_buf();
+        let key = root.join("vouchers.key");
+        std::fs::write(&key, b"0123456789abcdef0123456789abcdef-test-key").expect("key");
+        let printer = FakePrinter::listen(0);
+        let library = build_rust_plugin("posd-vouchers");
+        let extra = format!(
+            "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n\n[plugin.vouchers]\nkey_file = \"{}\"\n{SECTION}",
+            printer.connection(),
+            key.display()
+        );
+        let (dir, config) = plugin_config(&root, 5000, &extra);
+        place_plugin(&library, &dir, "libposd_vouchers.so");
+        let daemon = DaemonSetup::new(bus.address(), &root)
+            .config(&config)
+            .start();
+        let conn = bus.client().await;
+        Self {
+            conn,
+            _daemon: daemon,
+            _printer: printer,
+            bus,
+        }
+    }
+
+    async fn open_sale(&self) -> Sale1Proxy<'_> {
+        let manager = Manager1Proxy::new(&self.conn).await.expect("manager");
+        let path = manager
+            .open_sale(HashMap::from([("cashier", Variant::from("anna"))]))
+            .await
+            .expect("OpenSale");
+        sale_proxy(&self.conn, path).await
+    }
+
+    /// `posctl --json <args>`: the action's `result` record, or the error object, with the
+    /// exit code.
+    fn posctl_json(&self, args: &[&str]) -> (Value, Option<i32>) {
+        let out = posctl(self.bus.address(), &[&["--json"], args].concat());
+        let parsed: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {} / {}",
+                text(&out.stdout),
+                text(&out.stderr)
+            )
+        });
+        if out.status.success() {
+            assert_eq!(parsed["plugin"], "vouchers", "{parsed}");
+            (parsed["result"].clone(), out.status.code())
+        } else {
+            (parsed, out.status.code())
+        }
+    }
+
+    /// `posctl <args>` as a person reads it: stdout, asserting success.
+    fn posctl_text(&self, args: &[&str]) -> String {
+        let out = posctl(self.bus.address(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+}
+
+fn s(v: &OwnedVariant) -> String {
+    String::try_from(v.clone()).expect("string")
+}
+
+fn item<'a>(name: &'a str, price: &'a str) -> HashMap<&'a str, Variant<'a>> {
+    HashMap::from([
+        ("sku", Variant::from("4006381333931")),
+        ("name", Variant::from(name)),
+        ("qty", Variant::from("1")),
+        ("unit_price", Variant::from(price)),
+        ("tax_rate", Variant::from("20")),
+    ])
+}
+
+/// Sells a voucher of `programme` paid in cash; its code and the receipt.
+async fn sell(till: &Till, programme: &str, amount: Option<&str>, key: &str) -> (String, String) {
+    let sale = till.open_sale().await;
+    let args: HashMap<&str, Variant<'_>> = amount
+        .map(|a| HashMap::from([("amount", Variant::from(a))]))
+        .unwrap_or_default();
+    let answer: Record = sale
+        .inner()
+        .call("Invoke", &(format!("vouchers:sell-{programme}"), args))
+        .await
+        .expect("sell");
+    let result: Record = answer["result"].clone().try_into().expect("result");
+    let code = s(&result["code"]);
+    let due = s(&sale.totals().await.expect("Totals")["due"]);
+    sale.add_tender("cash", &due, HashMap::new())
+        .await
+        .expect("cash");
+    (code, sale.checkout(key).await.expect("Checkout"))
+}
+
+/// A sale of goods for `price` with `code` entered; checks out and answers the receipt.
+async fn redeem(till: &Till, code: &str, price: &str, key: &str) -> zbus::Result<String> {
+    let sale = till.open_sale().await;
+    sale.add_item(item("Schal", price)).await.expect("AddItem");
+    sale.enter_code(code).await?;
+    let due = s(&sale.totals().await.expect("Totals")["due"]);
+    if due != "0.00" {
+        sale.add_tender("cash", &due, HashMap::new())
+            .await
+            .expect("cash");
+    }
+    sale.checkout(key).await
+}
+
+fn name(err: &zbus::Error) -> String {
+    error_reply(err).expect("named error").0
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_technician_blocks_looks_up_and_reads_the_history_of_a_voucher() {
+    let till = Till::start().await;
+    let (code, sold_on) = sell(&till, "gift", Some("30.00"), "sell").await;
+    let last4: String = code.chars().filter(|c| *c != '-').skip(12).collect();
+
+    // Lost card: blocked, a sale can't redeem it.
+    let (blocked, exit) = till.posctl_json(&["voucher", "block", "--code", &code]);
+    assert_eq!(exit, Some(0), "{blocked}");
+    assert_eq!(blocked["state"], "blocked", "{blocked}");
+    assert_eq!(blocked["changed"], true);
+    let err = redeem(&till, &code, "20.00", "blocked")
+        .await
+        .expect_err("blocked");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+    let (again, _) = till.posctl_json(&["voucher", "lookup", "--code", &code]);
+    assert_eq!(again["state"], "blocked");
+    assert_eq!(again["balance"], "30.00", "nothing was spent");
+
+    // Found again: unblocked, it pays.
+    let shown = till.posctl_text(&["voucher", "unblock", "--code", &code]);
+    assert!(
+        shown.contains(&format!("voucher ••••{last4} unblocked")),
+        "{shown}"
+    );
+    // Blocked while on a sale: the checkout refuses it.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Schal", "20.00"))
+        .await
+        .expect("AddItem");
+    sale.enter_code(&code)
+        .await
+        .expect("entered while unblocked");
+    till.posctl_text(&["voucher", "block", "--code", &code]);
+    let err = sale
+        .checkout("blocked-since")
+        .await
+        .expect_err("blocked since");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+    till.posctl_text(&["voucher", "unblock", "--code", &code]);
+    let redeemed_on = redeem(&till, &code, "20.00", "redeem")
+        .await
+        .expect("unblocked, it pays");
+
+    // Lookup: balance after the redemption, state, programme, last 4, never the code.
+    let (looked, exit) = till.posctl_json(&["voucher", "lookup", "--code", &code]);
+    assert_eq!(exit, Some(0));
+    assert_eq!(looked["balance"], "10.00", "{looked}");
+    assert_eq!(looked["state"], "active");
+    assert_eq!(looked["programme"], "gift");
+    assert_eq!(looked["last4"], last4.as_str());
+    assert!(looked["expires"].is_null(), "no expiry configured");
+    let human = till.posctl_text(&["voucher", "lookup", "--code", &code.to_lowercase()]);
+    assert!(human.contains("balance 10.00"), "{human}");
+    assert!(!human.contains(&code) && !looked.to_string().contains(&code));
+
+    // History: the sale (+30) and the redemption (−20), oldest first, with the receipt
+    // that sold it.
+    let (history, exit) = till.posctl_json(&["voucher", "history", "--code", &code]);
+    assert_eq!(exit, Some(0));
+    assert_eq!(history["sold_on"], sold_on.as_str(), "{history}");
+    let amounts: Vec<&str> = history["postings"]
+        .as_array()
+        .expect("postings")
+        .iter()
+        .map(|p| p["amount"].as_str().expect("amount"))
+        .collect();
+    assert_eq!(amounts, ["30.00", "-20.00"], "{history}");
+    let receipts: Vec<(&str, &str)> = history["receipts"]
+        .as_array()
+        .expect("receipts")
+        .iter()
+        .map(|r| {
+            (
+                r["receipt"].as_str().expect("receipt"),
+                r["amount"].as_str().expect("amount"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        receipts,
+        [
+            (sold_on.as_str(), "30.00"),
+            (redeemed_on.as_str(), "-20.00")
+        ],
+        "the sale and the redemption, by receipt: {history}"
+    );
+    let human = till.posctl_text(&["voucher", "history", "--code", &code]);
+    assert!(
+        human.contains(&format!("receipt {redeemed_on}  redeem")),
+        "{human}"
+    );
+
+    // Unknown and empty codes are named errors.
+    let (unknown, exit) = till.posctl_json(&["voucher", "lookup", "--code", "ABCD-EFGH-JKMN-PQRS"]);
+    assert_eq!(exit, Some(1));
+    assert_eq!(unknown["error"], "org.posd.Error.NotFound", "{unknown}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn codes_list_counts_uses_and_breakage_shows_what_was_forfeited() {
+    let till = Till::start().await;
+    let (listed, exit) = till.posctl_json(&["codes", "list"]);
+    assert_eq!(exit, Some(0), "{listed}");
+    assert_eq!(listed["codes"][0]["code"], "ONCE");
+    assert_eq!(listed["codes"][0]["uses_left"], "2");
+
+    let sale = till.open_sale().await;
+    sale.add_item(item("Schal", "20.00"))
+        .await
+        .expect("AddItem");
+    sale.enter_code("ONCE").await.expect("code");
+    let due = s(&sale.totals().await.expect("Totals")["due"]);
+    sale.add_tender("cash", &due, HashMap::new())
+        .await
+        .expect("cash");
+    sale.checkout("with-code").await.expect("Checkout");
+    let (listed, _) = till.posctl_json(&["codes", "list"]);
+    assert_eq!(listed["codes"][0]["used"], "1", "{listed}");
+    assert_eq!(listed["codes"][0]["uses_left"], "1");
+    assert!(till.posctl_text(&["codes", "list"]).contains("ONCE"));
+
+    let (nothing, _) = till.posctl_json(&["voucher", "breakage"]);
+    assert_eq!(nothing["balance"], "0", "{nothing}");
+    // A 50.00 voucher that is not reusable pays 20.00; the other 30.00 are forfeited.
+    let (code, _) = sell(&till, "forfeit", None, "sell-ff").await;
+    redeem(&till, &code, "20.00", "redeem-ff")
+        .await
+        .expect("redeem");
+    let (breakage, exit) = till.posctl_json(&["voucher", "breakage"]);
+    assert_eq!(exit, Some(0));
+    assert_eq!(breakage["balance"], "30.00", "{breakage}");
+    assert_eq!(breakage["postings"][0]["amount"], "30.00");
+    assert!(
+        till.posctl_text(&["voucher", "breakage"])
+            .contains("breakage: 30.00 EUR")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_who_is_not_admin_can_neither_look_up_nor_block_a_voucher() {
+    if !is_root() {
+        eprintln!("skipped: calling as another user needs root");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let till = Till::start_on(TestBus::start_for_everyone()).await;
+    let (code, _) = sell(&till, "gift", Some("30.00"), "sell").await;
+    let nobody = 65534;
+    for action in ["lookup", "block"] {
+        let out = run(std::process::Command::new(POSCTL)
+            .arg("--bus-address")
+            .arg(till.bus.address())
+            .args(["--json", "voucher", action, "--code", &code])
+            .uid(nobody)
+            .gid(nobody));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{action}: {}",
+            text(&out.stdout)
+        );
+        let refused: Value = serde_json::from_slice(&out.stdout).expect("JSON error");
+        assert_eq!(
+            refused["error"], "org.posd.Error.NotAllowed",
+            "{action}: {refused}"
+        );
+    }
+    let (looked, _) = till.posctl_json(&["voucher", "lookup", "--code", &code]);
+    assert_eq!(looked["state"], "active", "not blocked by the refused call");
+}
