@@ -20,6 +20,7 @@ struct RawConfig {
     programmes: Vec<RawProgramme>,
     #[serde(default)]
     discount_codes: Vec<crate::discount::RawDiscountCode>,
+    lookup_limit: Option<crate::limit::RawLookupLimit>,
 }
 
 fn yes() -> bool {
@@ -183,6 +184,8 @@ pub struct Config {
     pub programmes: Vec<Programme>,
     /// The discount codes, in configuration order.
     pub discount_codes: Vec<crate::discount::DiscountCode>,
+    /// The rate limit on failed look-ups per register.
+    pub lookup_limit: crate::limit::LookupLimit,
 }
 
 fn money(key: &str, value: Decimal) -> Result<Decimal, ConfigError> {
@@ -483,6 +486,7 @@ impl Config {
             print_full_code: raw.print_full_code,
             programmes,
             discount_codes,
+            lookup_limit: crate::limit::LookupLimit::parse(raw.lookup_limit)?,
         })
     }
 

@@ -14,6 +14,7 @@ pub mod date;
 pub mod discount;
 pub mod error;
 pub mod identity;
+pub mod limit;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -115,6 +116,8 @@ pub struct Vouchers {
     preparing_sales: BTreeMap<String, String>,
     /// The line the cashier chose for a free product, per sale and code.
     chosen: HashMap<String, BTreeMap<String, String>>,
+    /// Failed look-ups per register (see [`limit`]).
+    limiter: limit::Limiter,
 }
 
 impl Plugin for Vouchers {
@@ -144,7 +147,6 @@ impl Vouchers {
     /// An instance from a checked configuration and its key.
     pub fn new(config: Config, key: Key) -> Self {
         Vouchers {
-            config,
             key,
             store: HostStore,
             pending: HashMap::new(),
@@ -152,6 +154,8 @@ impl Vouchers {
             entered: HashMap::new(),
             preparing_sales: BTreeMap::new(),
             chosen: HashMap::new(),
+            limiter: limit::Limiter::new(config.lookup_limit),
+            config,
         }
     }
 
@@ -958,7 +962,7 @@ impl ClassifyCode for Vouchers {
         let Some((canonical, id)) = self.recognise(&request.code) else {
             return Ok(ClassifyCodeResponse::NotClaimed);
         };
-        let found = self.inquire(host, &canonical, &id)?;
+        let found = self.limited_inquire(host, &request.store.register, &canonical, &id)?;
         Ok(ClassifyCodeResponse::Claimed(CodeInfo {
             balance: Some(found.balance),
             expires: found.voucher.expires.clone(),
@@ -984,7 +988,7 @@ impl EnterCode for Vouchers {
         let Some((canonical, id)) = self.recognise(&request.code) else {
             return Ok(EnterCodeResponse::NotClaimed);
         };
-        let found = self.inquire(host, &canonical, &id)?;
+        let found = self.limited_inquire(host, &request.store.register, &canonical, &id)?;
         let voucher = &found.voucher;
         if on_sale(&request.sale, &id) {
             return Err(PluginError::conflict(format!(
