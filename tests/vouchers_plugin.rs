@@ -580,7 +580,7 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
     assert!(sale.enter_code("").await.is_err(), "an empty code");
     // Unknown, in each format: a template code never sold, an EAN-13 with a correct check
     // digit never sold.
-    for unknown in ["ABCD-EFGH-JKMN-PQRS", "0440000000006"] {
+    for unknown in ["ABCD-EFGH-JKMN-PQRS", "0440000000004"] {
         assert_eq!(
             name(&sale.enter_code(unknown).await.expect_err(unknown)),
             "org.posd.Error.NotFound",
@@ -1471,5 +1471,69 @@ async fn a_customers_ewallet_is_shown_with_the_customer_and_pays_without_scannin
             "5.00".to_string()
         )]
     );
+    till.verify_ledger();
+}
+
+/// Issue 12, security: failed look-ups are limited per register, across `EnterCode` and
+/// `LookupCode`, so a till can't be used to guess codes; a valid code is refused too while
+/// the limit holds, and works again once the window has passed.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_look_ups_are_rate_limited_per_register() {
+    let section = format!("lookup_limit = {{ failures = 3, seconds = 2 }}\n{PROGRAMMES}");
+    let till = Till::start(&section).await;
+    let (code, _) = sell(&till, "gift", "30.00", "sell").await;
+    // Successful look-ups don't count.
+    for _ in 0..5 {
+        assert_eq!(till.balance(&code).await, "30.00");
+    }
+    let sale = till.open_sale().await;
+    sale.add_item(item("Schal", "25.00", "20"))
+        .await
+        .expect("AddItem");
+    // Three unknown codes in our formats, by both ways in.
+    assert_eq!(
+        name(
+            &sale
+                .enter_code("ABCD-EFGH-JKMN-PQRS")
+                .await
+                .expect_err("unknown")
+        ),
+        "org.posd.Error.NotFound"
+    );
+    assert_eq!(
+        name(&sale.enter_code("0440000000004").await.expect_err("unknown")),
+        "org.posd.Error.NotFound"
+    );
+    assert_eq!(till.balance("ABCD-EFGH-JKMN-PQRT").await, "NotFound");
+    // Now every look-up is refused, the valid code too, saying how long to wait.
+    let err = till
+        .manager()
+        .await
+        .lookup_code(&code)
+        .await
+        .expect_err("limited");
+    assert_eq!(name(&err), "org.posd.Error.LimitReached", "{err}");
+    assert!(err.to_string().contains(" s warten"), "{err}");
+    let err = sale.enter_code(&code).await.expect_err("limited");
+    assert_eq!(name(&err), "org.posd.Error.LimitReached", "{err}");
+    assert!(
+        sale.tenders().await.expect("Tenders").is_empty(),
+        "nothing was put on the sale"
+    );
+    let log = till.daemon.log();
+    assert_eq!(
+        log.matches("look-ups refused").count(),
+        1,
+        "the lock-out is logged once: {log}"
+    );
+    assert!(
+        !log.contains("PQRT") && !log.contains(&last4(&code)),
+        "no code in the log"
+    );
+    // After the window the valid code works again, and pays.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(till.balance(&code).await, "30.00");
+    sale.enter_code(&code).await.expect("after the window");
+    assert_eq!(sale.tenders().await.expect("Tenders").len(), 1);
     till.verify_ledger();
 }
