@@ -1537,3 +1537,105 @@ async fn failed_look_ups_are_rate_limited_per_register() {
     assert_eq!(sale.tenders().await.expect("Tenders").len(), 1);
     till.verify_ledger();
 }
+
+/// Seed 002: a voucher product that belongs to several programmes makes the action ask
+/// which programme (a required `choice`); a product of one programme does not ask.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_product_in_several_programmes_asks_which_programme() {
+    let section = r#"
+[[plugin.vouchers.programmes]]
+id = "gift"
+name = "Geschenkgutschein"
+kind = "gift"
+max_amount = "500.00"
+sku = "GK-1"
+code = { format = "template" }
+
+[[plugin.vouchers.programmes]]
+id = "xmas"
+name = "Weihnachtsgutschein"
+kind = "gift"
+max_amount = "200.00"
+expires = "2099-12-31"
+sku = "GK-1"
+code = { format = "template", prefix = "XM" }
+
+[[plugin.vouchers.programmes]]
+id = "fixed"
+name = "Gutschein 25"
+kind = "gift"
+amount = "25.00"
+sku = "GK-25"
+code = { format = "ean13", prefix = "044" }
+"#;
+    let till = Till::start(section).await;
+    let sale = till.open_sale().await;
+    let actions: Vec<Record> = sale.inner().call("Actions", &()).await.expect("Actions");
+    let action = |id: &str| {
+        actions
+            .iter()
+            .find(|a| s(&a["id"]) == id)
+            .unwrap_or_else(|| panic!("{id} in {actions:?}"))
+            .clone()
+    };
+    let params = records(&action("vouchers:sell-product-GK-1")["params"]);
+    let programme = params
+        .iter()
+        .find(|p| s(&p["name"]) == "programme")
+        .expect("a programme param");
+    assert_eq!(s(&programme["type"]), "choice");
+    assert!(bool::try_from(programme["required"].clone()).expect("required"));
+    let choices: Vec<String> = programme["choices"].clone().try_into().expect("choices");
+    assert_eq!(choices, ["gift", "xmas"]);
+    let single = records(&action("vouchers:sell-product-GK-25")["params"]);
+    assert!(
+        single.iter().all(|p| s(&p["name"]) != "programme"),
+        "a product of one programme does not ask: {single:?}"
+    );
+
+    let err = invoke(&sale, "vouchers:sell-product-GK-1", &[("amount", "20.00")])
+        .await
+        .expect_err("no programme");
+    assert_eq!(name(&err), "org.posd.Error.InvalidArgument", "{err}");
+    assert!(err.to_string().contains("programme"), "{err}");
+    let err = invoke(
+        &sale,
+        "vouchers:sell-product-GK-1",
+        &[("amount", "20.00"), ("programme", "fixed")],
+    )
+    .await
+    .expect_err("not a programme of the product");
+    assert_eq!(name(&err), "org.posd.Error.InvalidArgument", "{err}");
+    assert!(
+        sale.lines().await.expect("Lines").is_empty(),
+        "nothing added"
+    );
+
+    // Chosen: the voucher is the chosen programme's (its code format and name).
+    let answer = invoke(
+        &sale,
+        "vouchers:sell-product-GK-1",
+        &[("amount", "20.00"), ("programme", "xmas")],
+    )
+    .await
+    .expect("sell xmas");
+    let result: Record = answer["result"].clone().try_into().expect("result");
+    let code = s(&result["code"]);
+    assert!(code.starts_with("XM"), "{code}");
+    invoke(&sale, "vouchers:sell-product-GK-25", &[])
+        .await
+        .expect("the one programme of GK-25, fixed amount");
+    let names: Vec<String> = sale
+        .lines()
+        .await
+        .expect("Lines")
+        .iter()
+        .map(|l| s(&l["name"]))
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].contains("Weihnachtsgutschein"), "{names:?}");
+    pay_rest(&sale, "cash").await;
+    sale.checkout("product").await.expect("Checkout");
+    assert_eq!(till.balance(&code).await, "20.00");
+    till.verify_ledger();
+}

@@ -45,6 +45,7 @@ struct RawProgramme {
     code: RawCode,
     #[serde(default)]
     accept_prefixes: Vec<String>,
+    sku: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,6 +172,9 @@ pub struct Programme {
     pub format: CodeFormat,
     /// Canonical prefixes of codes printed elsewhere that this programme claims too.
     pub accept_prefixes: Vec<String>,
+    /// The voucher product (article number) this programme sells, if the store sells it
+    /// as a product; several programmes may share one (see [`crate::product`]).
+    pub sku: Option<String>,
 }
 
 /// The plugin's configuration, checked.
@@ -407,6 +411,7 @@ impl Programme {
             residual,
             format,
             accept_prefixes,
+            sku: crate::product::checked_sku(&key("sku"), raw.sku)?,
         })
     }
 

@@ -15,6 +15,7 @@ pub mod discount;
 pub mod error;
 pub mod identity;
 pub mod limit;
+pub mod product;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -1093,6 +1094,7 @@ impl ListActions for Vouchers {
                 },
             })
             .collect();
+        actions.extend(self.product_actions());
         actions.push(Action {
             id: TOPUP.into(),
             label: "Gutschein / eWallet aufladen".into(),
@@ -1181,6 +1183,9 @@ impl InvokeAction for Vouchers {
         }
         if request.action == REMOVE_CODE && self.takes_discounts() {
             return self.remove_code(&request);
+        }
+        if let Some(sku) = request.action.strip_prefix(product::SELL_PRODUCT_PREFIX) {
+            return self.sell_product(host, &request, sku);
         }
         let sold = request
             .action
