@@ -1639,3 +1639,74 @@ code = { format = "ean13", prefix = "044" }
     assert_eq!(till.balance(&code).await, "20.00");
     till.verify_ledger();
 }
+
+/// Issue 12: a scanned voucher, eWallet or discount code arrives as `Scanned` with kind
+/// `voucher`, `ewallet` or `discount_code` (the host asks the plugin's `classify_code`);
+/// an unknown code in a voucher format is not a voucher.
+#[tokio::test(flavor = "multi_thread")]
+async fn scanned_vouchers_ewallets_and_discount_codes_carry_their_kind() {
+    use futures_util::StreamExt;
+    let mut pty = Pty::open();
+    let section = format!(
+        r#"{PROGRAMMES}
+[[plugin.vouchers.discount_codes]]
+code = "XMAS20"
+name = "Weihnachten -20 %"
+percent = "20"
+
+[[devices]]
+name = "scanner"
+kind = "scanner"
+connection = "serial:{}?baud=9600"
+suffix = "cr"
+"#,
+        pty.slave_path.display()
+    );
+    let till = Till::start(&section).await;
+    let (gift, _) = sell(&till, "gift", "30.00", "sell-gift").await;
+    let sale = till.open_sale().await;
+    sale.inner()
+        .call::<_, _, ()>("SetCustomer", &("C-1001",))
+        .await
+        .expect("SetCustomer");
+    let answer = invoke(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
+        .await
+        .expect("sell");
+    let result: Record = answer["result"].clone().try_into().expect("result");
+    let wallet = s(&result["code"]);
+    pay_rest(&sale, "cash").await;
+    sale.checkout("sell-wallet").await.expect("Checkout");
+
+    let scanner = posd::client::Scanner1Proxy::builder(&till.conn)
+        .path(posd::client::device_path("scanner"))
+        .build()
+        .await
+        .expect("scanner proxy");
+    let device = posd::client::Device1Proxy::builder(&till.conn)
+        .path(posd::client::device_path("scanner"))
+        .build()
+        .await
+        .expect("device proxy");
+    eventually("scanner online", || async {
+        device.state().await.is_ok_and(|s| s == "online")
+    })
+    .await;
+    let mut scans = scanner.receive_scanned().await.expect("subscribe");
+    // The eWallet's printed code has spaces; a scanner reads the canonical form.
+    let wallet_plain: String = wallet.chars().filter(|c| !c.is_whitespace()).collect();
+    for (code, kind) in [
+        (gift.as_str(), "voucher"),
+        (wallet_plain.as_str(), "ewallet"),
+        ("XMAS20", "discount_code"),
+        ("ABCD-EFGH-JKMN-PQRS", "unknown"),
+    ] {
+        pty.send(format!("{code}\r").as_bytes());
+        let scan = tokio::time::timeout(PATIENCE, scans.next())
+            .await
+            .expect("Scanned")
+            .expect("stream");
+        let args = scan.args().expect("args");
+        assert_eq!(args.code, code);
+        assert_eq!(args.kind, kind, "{code}");
+    }
+}

@@ -16,6 +16,7 @@ pub mod error;
 pub mod identity;
 pub mod limit;
 pub mod product;
+pub mod scan;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -960,6 +961,9 @@ impl ClassifyCode for Vouchers {
         host: &Host,
         request: ClassifyCodeRequest,
     ) -> Result<ClassifyCodeResponse, PluginError> {
+        if let Some(info) = self.classify_discount_code(&request.code) {
+            return Ok(ClassifyCodeResponse::Claimed(info));
+        }
         let Some((canonical, id)) = self.recognise(&request.code) else {
             return Ok(ClassifyCodeResponse::NotClaimed);
         };
