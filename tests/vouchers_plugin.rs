@@ -1479,7 +1479,7 @@ async fn a_customers_ewallet_is_shown_with_the_customer_and_pays_without_scannin
 /// the limit holds, and works again once the window has passed.
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_look_ups_are_rate_limited_per_register() {
-    let section = format!("lookup_limit = {{ failures = 3, seconds = 2 }}\n{PROGRAMMES}");
+    let section = format!("lookup_limit = {{ failures = 3, seconds = 4 }}\n{PROGRAMMES}");
     let till = Till::start(&section).await;
     let (code, _) = sell(&till, "gift", "30.00", "sell").await;
     // Successful look-ups don't count.
@@ -1530,8 +1530,23 @@ async fn failed_look_ups_are_rate_limited_per_register() {
         !log.contains("PQRT") && !log.contains(&last4(&code)),
         "no code in the log"
     );
+    assert!(
+        !log.contains("look-up failures of register"),
+        "the count is kept in kv: {log}"
+    );
+    // A plugin restart does not reset the count: it is kept in kv.
+    let manager = till.manager().await;
+    manager
+        .set_plugin_enabled("vouchers", false)
+        .await
+        .expect("disable");
+    manager
+        .set_plugin_enabled("vouchers", true)
+        .await
+        .expect("enable");
+    assert_eq!(till.balance(&code).await, "LimitReached", "after a restart");
     // After the window the valid code works again, and pays.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
     assert_eq!(till.balance(&code).await, "30.00");
     sale.enter_code(&code).await.expect("after the window");
     assert_eq!(sale.tenders().await.expect("Tenders").len(), 1);

@@ -7,7 +7,7 @@
 //! the window. Refused look-ups are not counted (the wait stays bounded); successful ones
 //! are not counted either. Times come from the host's clock, so tests can drive them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use posd_plugin_sdk::{ErrorName, Host, PluginError};
 use serde::Deserialize;
@@ -95,6 +95,14 @@ struct RegisterFailures {
 pub struct Limiter {
     limit: LookupLimit,
     registers: HashMap<String, RegisterFailures>,
+    /// Registers whose failures were read back from kv by this instance.
+    restored: HashSet<String>,
+}
+
+/// The kv key holding a register's recent failure times, so that a plugin restart (or
+/// `reload-config`) does not reset its count.
+pub fn kv_key(register: &str) -> String {
+    format!("lookup_failures:{register}")
 }
 
 /// The outcome of [`Limiter::check`] for a refused look-up.
@@ -112,7 +120,33 @@ impl Limiter {
         Limiter {
             limit,
             registers: HashMap::new(),
+            restored: HashSet::new(),
         }
+    }
+
+    /// Whether `register`'s failures still have to be read back from kv.
+    pub fn needs_restore(&self, register: &str) -> bool {
+        !self.restored.contains(register)
+    }
+
+    /// Puts failure times read back from kv in front of the ones counted since.
+    pub fn restore(&mut self, register: &str, times: Vec<i64>) {
+        self.restored.insert(register.to_string());
+        let entry = self.registers.entry(register.to_string()).or_default();
+        for t in times.into_iter().rev() {
+            entry.at.push_front(t);
+        }
+        while entry.at.len() > self.limit.failures as usize {
+            entry.at.pop_front();
+        }
+    }
+
+    /// The failure times of `register` the limit still needs (for kv).
+    pub fn failures_of(&self, register: &str) -> Vec<i64> {
+        self.registers
+            .get(register)
+            .map(|r| r.at.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     /// Whether `register` may look a code up at `now` (ms): `Err` while it is locked out.
@@ -166,6 +200,19 @@ impl crate::Vouchers {
         id: &CodeId,
     ) -> Result<Found, PluginError> {
         let now = host.now();
+        if self.limiter.needs_restore(register) {
+            // A kv failure must not stop the till: the count then starts in memory.
+            let times = host
+                .kv_get::<Vec<i64>>(&kv_key(register))
+                .unwrap_or_else(|e| {
+                    host.warn(&format!(
+                        "reading the look-up failures of register {register}: {e}"
+                    ));
+                    None
+                })
+                .unwrap_or_default();
+            self.limiter.restore(register, times);
+        }
         if let Err(refusal) = self.limiter.check(register, now) {
             if refusal.first {
                 host.warn(&format!(
@@ -182,6 +229,12 @@ impl crate::Vouchers {
             && e.error == ErrorName::NotFound
         {
             self.limiter.record_failure(register, now);
+            let times = self.limiter.failures_of(register);
+            if let Err(e) = host.kv_put(&kv_key(register), &times) {
+                host.warn(&format!(
+                    "keeping the look-up failures of register {register}: {e}"
+                ));
+            }
         }
         found
     }
@@ -236,6 +289,64 @@ mod tests {
                 wait_seconds: 9,
                 first: true
             })
+        );
+    }
+
+    /// The count survives a plugin restart: a new instance reads the failures back from kv.
+    #[test]
+    fn a_restarted_plugin_keeps_the_count_from_kv() {
+        use posd_plugin_sdk::testing::Harness;
+        use serde_json::json;
+        let dir = std::env::temp_dir().join(format!("posd-vouchers-limit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key = dir.join("k");
+        std::fs::write(&key, [7u8; 32]).expect("key");
+        let config = json!({"key_file": key, "lookup_limit": {"failures": 2, "seconds": 60},
+            "programmes": [{"id": "gift", "name": "G", "kind": "gift", "amount": "25.00",
+            "code": {"format": "template"}}]});
+        let lookup = |h: &mut Harness<crate::Vouchers>, code: &str| {
+            h.call(
+                "classify_code",
+                &json!({"schema": 1, "code": code,
+                    "store": {"id": "0001", "register": "01", "currency": "EUR", "locale": "de-AT"}}),
+            )
+            .expect_err("not a known voucher")
+            .error
+        };
+        let mut first = Harness::<crate::Vouchers>::create(config.clone()).expect("create");
+        first.set_now(1_000_000);
+        assert_eq!(
+            lookup(&mut first, "ABCD-EFGH-JKMN-PQRS"),
+            ErrorName::NotFound
+        );
+        assert_eq!(
+            lookup(&mut first, "ABCD-EFGH-JKMN-PQRT"),
+            ErrorName::NotFound
+        );
+        assert_eq!(
+            lookup(&mut first, "ABCD-EFGH-JKMN-PQRU"),
+            ErrorName::LimitReached
+        );
+        let kept = first.kv();
+        assert!(
+            kept.keys().all(|k| !k.contains("ABCD")),
+            "no code in kv: {kept:?}"
+        );
+
+        let mut restarted = Harness::<crate::Vouchers>::create(config).expect("create");
+        for (k, v) in &kept {
+            restarted.kv_put(k, v).expect("copy kv");
+        }
+        restarted.set_now(1_030_000);
+        assert_eq!(
+            lookup(&mut restarted, "ABCD-EFGH-JKMN-PQRV"),
+            ErrorName::LimitReached,
+            "the restart did not reset the count"
+        );
+        restarted.set_now(1_060_001);
+        assert_eq!(
+            lookup(&mut restarted, "ABCD-EFGH-JKMN-PQRW"),
+            ErrorName::NotFound
         );
     }
 
