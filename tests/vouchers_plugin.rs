@@ -1474,9 +1474,9 @@ async fn a_customers_ewallet_is_shown_with_the_customer_and_pays_without_scannin
     till.verify_ledger();
 }
 
-/// Issue 12, security: failed look-ups are limited per register, across `EnterCode` and
+/// Issue 12, security: failed look-ups are limited per register, across `EnterCode`, top-ups and
 /// `LookupCode`, so a till can't be used to guess codes; a valid code is refused too while
-/// the limit holds, and works again once the window has passed.
+/// the limit holds, and works again once the window has passed. Top-ups count too.
 #[tokio::test(flavor = "multi_thread")]
 async fn failed_look_ups_are_rate_limited_per_register() {
     let section = format!("lookup_limit = {{ failures = 3, seconds = 4 }}\n{PROGRAMMES}");
@@ -1490,7 +1490,7 @@ async fn failed_look_ups_are_rate_limited_per_register() {
     sale.add_item(item("Schal", "25.00", "20"))
         .await
         .expect("AddItem");
-    // Three unknown codes in our formats, by both ways in.
+    // Three unknown codes in our formats, by EnterCode, a top-up and LookupCode.
     assert_eq!(
         name(
             &sale
@@ -1500,10 +1500,14 @@ async fn failed_look_ups_are_rate_limited_per_register() {
         ),
         "org.posd.Error.NotFound"
     );
-    assert_eq!(
-        name(&sale.enter_code("0440000000004").await.expect_err("unknown")),
-        "org.posd.Error.NotFound"
-    );
+    let err = invoke(
+        &sale,
+        "vouchers:topup",
+        &[("code", "0440000000004"), ("amount", "25.00")],
+    )
+    .await
+    .expect_err("unknown");
+    assert_eq!(name(&err), "org.posd.Error.NotFound", "{err}");
     assert_eq!(till.balance("ABCD-EFGH-JKMN-PQRT").await, "NotFound");
     // Now every look-up is refused, the valid code too, saying how long to wait.
     let err = till
@@ -1515,6 +1519,14 @@ async fn failed_look_ups_are_rate_limited_per_register() {
     assert_eq!(name(&err), "org.posd.Error.LimitReached", "{err}");
     assert!(err.to_string().contains(" s warten"), "{err}");
     let err = sale.enter_code(&code).await.expect_err("limited");
+    assert_eq!(name(&err), "org.posd.Error.LimitReached", "{err}");
+    let err = invoke(
+        &sale,
+        "vouchers:topup",
+        &[("code", &code), ("amount", "5.00")],
+    )
+    .await
+    .expect_err("limited");
     assert_eq!(name(&err), "org.posd.Error.LimitReached", "{err}");
     assert!(
         sale.tenders().await.expect("Tenders").is_empty(),

@@ -463,7 +463,7 @@ impl Vouchers {
                 code::masked(&input)
             ))
         })?;
-        let found = self.find_usable(host, &canonical, &id)?;
+        let found = self.limited_find_usable(host, &request.store.register, &canonical, &id)?;
         let voucher = &found.voucher;
         if let Some(warning) = expiry_warning(voucher, today(host)) {
             return Err(PluginError::not_allowed(format!(

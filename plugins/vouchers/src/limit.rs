@@ -199,6 +199,29 @@ impl crate::Vouchers {
         canonical: &str,
         id: &CodeId,
     ) -> Result<Found, PluginError> {
+        self.limited(host, register, canonical, id, Self::inquire)
+    }
+
+    /// [`Self::find_usable`] under the limit, for a top-up (a voucher with balance 0 may
+    /// be topped up, but probing codes through top-ups is limited like any look-up).
+    pub(crate) fn limited_find_usable(
+        &mut self,
+        host: &Host,
+        register: &str,
+        canonical: &str,
+        id: &CodeId,
+    ) -> Result<Found, PluginError> {
+        self.limited(host, register, canonical, id, Self::find_usable)
+    }
+
+    fn limited(
+        &mut self,
+        host: &Host,
+        register: &str,
+        canonical: &str,
+        id: &CodeId,
+        lookup: fn(&Self, &Host, &str, &CodeId) -> Result<Found, PluginError>,
+    ) -> Result<Found, PluginError> {
         let now = host.now();
         if self.limiter.needs_restore(register) {
             // A kv failure must not stop the till: the count then starts in memory.
@@ -224,7 +247,7 @@ impl crate::Vouchers {
             }
             return Err(refusal.error());
         }
-        let found = self.inquire(host, canonical, id);
+        let found = lookup(self, host, canonical, id);
         if let Err(e) = &found
             && e.error == ErrorName::NotFound
         {
