@@ -20,6 +20,7 @@ struct RawConfig {
     programmes: Vec<RawProgramme>,
     #[serde(default)]
     discount_codes: Vec<crate::discount::RawDiscountCode>,
+    lookup_limit: Option<crate::limit::RawLookupLimit>,
 }
 
 fn yes() -> bool {
@@ -44,6 +45,7 @@ struct RawProgramme {
     code: RawCode,
     #[serde(default)]
     accept_prefixes: Vec<String>,
+    sku: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +172,9 @@ pub struct Programme {
     pub format: CodeFormat,
     /// Canonical prefixes of codes printed elsewhere that this programme claims too.
     pub accept_prefixes: Vec<String>,
+    /// The voucher product (article number) this programme sells, if the store sells it
+    /// as a product; several programmes may share one (see [`crate::product`]).
+    pub sku: Option<String>,
 }
 
 /// The plugin's configuration, checked.
@@ -183,6 +188,8 @@ pub struct Config {
     pub programmes: Vec<Programme>,
     /// The discount codes, in configuration order.
     pub discount_codes: Vec<crate::discount::DiscountCode>,
+    /// The rate limit on failed look-ups per register.
+    pub lookup_limit: crate::limit::LookupLimit,
 }
 
 fn money(key: &str, value: Decimal) -> Result<Decimal, ConfigError> {
@@ -404,6 +411,7 @@ impl Programme {
             residual,
             format,
             accept_prefixes,
+            sku: crate::product::checked_sku(&key("sku"), raw.sku)?,
         })
     }
 
@@ -483,6 +491,7 @@ impl Config {
             print_full_code: raw.print_full_code,
             programmes,
             discount_codes,
+            lookup_limit: crate::limit::LookupLimit::parse(raw.lookup_limit)?,
         })
     }
 

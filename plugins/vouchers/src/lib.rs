@@ -15,6 +15,9 @@ pub mod date;
 pub mod discount;
 pub mod error;
 pub mod identity;
+pub mod limit;
+pub mod product;
+pub mod scan;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -116,6 +119,8 @@ pub struct Vouchers {
     preparing_sales: BTreeMap<String, String>,
     /// The line the cashier chose for a free product, per sale and code.
     chosen: HashMap<String, BTreeMap<String, String>>,
+    /// Failed look-ups per register (see [`limit`]).
+    limiter: limit::Limiter,
 }
 
 impl Plugin for Vouchers {
@@ -145,7 +150,6 @@ impl Vouchers {
     /// An instance from a checked configuration and its key.
     pub fn new(config: Config, key: Key) -> Self {
         Vouchers {
-            config,
             key,
             store: HostStore,
             pending: HashMap::new(),
@@ -153,6 +157,8 @@ impl Vouchers {
             entered: HashMap::new(),
             preparing_sales: BTreeMap::new(),
             chosen: HashMap::new(),
+            limiter: limit::Limiter::new(config.lookup_limit),
+            config,
         }
     }
 
@@ -458,7 +464,7 @@ impl Vouchers {
                 code::masked(&input)
             ))
         })?;
-        let found = self.find_usable(host, &canonical, &id)?;
+        let found = self.limited_find_usable(host, &request.store.register, &canonical, &id)?;
         let voucher = &found.voucher;
         if let Some(warning) = expiry_warning(voucher, today(host)) {
             return Err(PluginError::not_allowed(format!(
@@ -956,10 +962,13 @@ impl ClassifyCode for Vouchers {
         host: &Host,
         request: ClassifyCodeRequest,
     ) -> Result<ClassifyCodeResponse, PluginError> {
+        if let Some(info) = self.classify_discount_code(&request.code) {
+            return Ok(ClassifyCodeResponse::Claimed(info));
+        }
         let Some((canonical, id)) = self.recognise(&request.code) else {
             return Ok(ClassifyCodeResponse::NotClaimed);
         };
-        let found = self.inquire(host, &canonical, &id)?;
+        let found = self.limited_inquire(host, &request.store.register, &canonical, &id)?;
         Ok(ClassifyCodeResponse::Claimed(CodeInfo {
             balance: Some(found.balance),
             expires: found.voucher.expires.clone(),
@@ -985,7 +994,7 @@ impl EnterCode for Vouchers {
         let Some((canonical, id)) = self.recognise(&request.code) else {
             return Ok(EnterCodeResponse::NotClaimed);
         };
-        let found = self.inquire(host, &canonical, &id)?;
+        let found = self.limited_inquire(host, &request.store.register, &canonical, &id)?;
         let voucher = &found.voucher;
         if on_sale(&request.sale, &id) {
             return Err(PluginError::conflict(format!(
@@ -1090,6 +1099,7 @@ impl ListActions for Vouchers {
                 },
             })
             .collect();
+        actions.extend(self.product_actions());
         actions.push(Action {
             id: TOPUP.into(),
             label: "Gutschein / eWallet aufladen".into(),
@@ -1178,6 +1188,9 @@ impl InvokeAction for Vouchers {
         }
         if request.action == REMOVE_CODE && self.takes_discounts() {
             return self.remove_code(&request);
+        }
+        if let Some(sku) = request.action.strip_prefix(product::SELL_PRODUCT_PREFIX) {
+            return self.sell_product(host, &request, sku);
         }
         let sold = request
             .action
