@@ -345,6 +345,29 @@ fn line_kind(kind: Kind, vat_rate: Option<Decimal>, topup: bool) -> (LineKind, D
 }
 
 impl Vouchers {
+    /// A fresh code of `programme` and its identity: a collision with a voucher sold before
+    /// (or pending in a sale) draws again, four times at most.
+    fn fresh_code(
+        &self,
+        host: &Host,
+        programme: &Programme,
+    ) -> Result<(String, CodeId), PluginError> {
+        for _ in 0..4 {
+            let canonical = programme
+                .format
+                .generate()
+                .map_err(PluginError::plugin_failed)?;
+            let id = self.key.identify(&canonical);
+            if !self.pending.contains_key(&id) && self.store.find(host, &id)?.is_none() {
+                return Ok((canonical, id));
+            }
+        }
+        Err(PluginError::conflict(format!(
+            "programme {}: four codes in a row were taken; its format is too small",
+            programme.id
+        )))
+    }
+
     fn sell(
         &mut self,
         host: &Host,
@@ -369,25 +392,7 @@ impl Vouchers {
                 programme.id
             )));
         }
-        // A fresh code; a collision with a voucher sold before (or pending) draws again.
-        let mut fresh = None;
-        for _ in 0..4 {
-            let canonical = programme
-                .format
-                .generate()
-                .map_err(PluginError::plugin_failed)?;
-            let id = self.key.identify(&canonical);
-            if !self.pending.contains_key(&id) && self.store.find(host, &id)?.is_none() {
-                fresh = Some((canonical, id));
-                break;
-            }
-        }
-        let (canonical, id) = fresh.ok_or_else(|| {
-            PluginError::conflict(format!(
-                "programme {}: four codes in a row were taken; its format is too small",
-                programme.id
-            ))
-        })?;
+        let (canonical, id) = self.fresh_code(host, programme)?;
         let printed = programme.format.display(&canonical);
         let terms = Voucher {
             programme: programme.id.clone(),
@@ -1550,24 +1555,7 @@ impl Vouchers {
                 old.programme, old.last4
             ))
         })?;
-        let mut fresh = None;
-        for _ in 0..4 {
-            let canonical = programme
-                .format
-                .generate()
-                .map_err(PluginError::plugin_failed)?;
-            let id = self.key.identify(&canonical);
-            if !self.pending.contains_key(&id) && self.store.find(host, &id)?.is_none() {
-                fresh = Some((canonical, id));
-                break;
-            }
-        }
-        let (canonical, new_id) = fresh.ok_or_else(|| {
-            PluginError::conflict(format!(
-                "programme {}: four codes in a row were taken; its format is too small",
-                programme.id
-            ))
-        })?;
+        let (canonical, new_id) = self.fresh_code(host, programme)?;
         let printed = programme.format.display(&canonical);
         let terms = Voucher {
             last4: code::last_four(&canonical),
