@@ -55,22 +55,7 @@ impl Till {
     }
 
     async fn start_on(bus: TestBus) -> Self {
-        let root = bus.dir.path().to_path_buf();
-        let key = root.join("vouchers.key");
-        std::fs::write(&key, b"0123456789abcdef0123456789abcdef-test-key").expect("key");
-        let printer = FakePrinter::listen(0);
-        let library = build_rust_plugin("posd-vouchers");
-        let extra = format!(
-            "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n\n[plugin.vouchers]\nkey_file = \"{}\"\n{SECTION}",
-            printer.connection(),
-            key.display()
-        );
-        let (dir, config) = plugin_config(&root, 5000, &extra);
-        place_plugin(&library, &dir, "libposd_vouchers.so");
-        let daemon = DaemonSetup::new(bus.address(), &root)
-            .config(&config)
-            .start();
-        let conn = bus.client().await;
+        let (daemon, printer, conn) = start_with_vouchers(&bus, SECTION).await;
         Self {
             conn,
             _daemon: daemon,

@@ -759,3 +759,28 @@ pub fn verify_books(db: &Path) -> Result<String, String> {
         .map_err(|e| e.to_string())??;
     Ok(format!("{ledger:?}; {receipts:?}"))
 }
+
+/// posd with the product plugin `vouchers` (built as a `.so`), its key file, a TCP receipt
+/// printer, and `section` appended to `[plugin.vouchers]`: the till the vouchers tests sell at.
+pub async fn start_with_vouchers(
+    bus: &TestBus,
+    section: &str,
+) -> (Daemon, FakePrinter, zbus::Connection) {
+    let root = bus.dir.path().to_path_buf();
+    let key = root.join("vouchers.key");
+    std::fs::write(&key, b"0123456789abcdef0123456789abcdef-test-key").expect("key");
+    let printer = FakePrinter::listen(0);
+    let library = build_rust_plugin("posd-vouchers");
+    let extra = format!(
+        "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n\n[plugin.vouchers]\nkey_file = \"{}\"\n{section}",
+        printer.connection(),
+        key.display()
+    );
+    let (dir, config) = plugin_config(&root, 5000, &extra);
+    place_plugin(&library, &dir, "libposd_vouchers.so");
+    let daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config)
+        .start();
+    let conn = bus.client().await;
+    (daemon, printer, conn)
+}
