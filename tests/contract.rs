@@ -247,14 +247,6 @@ impl Till {
     }
 }
 
-fn s(v: &OwnedVariant) -> String {
-    String::try_from(v.clone()).expect("string")
-}
-
-fn records(v: &OwnedVariant) -> Vec<Record> {
-    v.clone().try_into().expect("array of records")
-}
-
 /// A record as JSON, to compare whole records at once.
 fn json_of(record: &Record) -> Value {
     Value::Object(
@@ -263,10 +255,6 @@ fn json_of(record: &Record) -> Value {
             .map(|(k, v)| (k.clone(), to_json(v)))
             .collect(),
     )
-}
-
-fn name(err: &zbus::Error) -> String {
-    error_reply(err).expect("named error").0
 }
 
 fn message(err: &zbus::Error) -> String {

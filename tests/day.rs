@@ -20,20 +20,8 @@ type Record = HashMap<String, OwnedVariant>;
 /// The `details` of a cash movement.
 type Details<'a> = HashMap<&'a str, Variant<'a>>;
 
-fn s(v: &OwnedVariant) -> String {
-    String::try_from(v.clone()).expect("string")
-}
-
-fn records(v: &OwnedVariant) -> Vec<Record> {
-    v.clone().try_into().expect("array of records")
-}
-
 fn record(v: &OwnedVariant) -> Record {
     v.clone().try_into().expect("record")
-}
-
-fn name(err: &zbus::Error) -> String {
-    error_reply(err).expect("named error").0
 }
 
 fn message(err: &zbus::Error) -> String {

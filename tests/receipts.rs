@@ -36,10 +36,6 @@ drawer_pulse_ms = 100
     )
 }
 
-fn s(v: &zbus::OwnedVariant) -> String {
-    String::try_from(v.clone()).expect("string")
-}
-
 /// A paid sale, checked out: `items` are (name, qty, price, rate), paid with `method`
 /// (`amount` of it), on a sale for `customer` ("" for none).
 async fn sell(

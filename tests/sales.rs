@@ -10,10 +10,6 @@ use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
 use support::*;
 use zbus::Variant;
 
-fn s(v: &zbus::OwnedVariant) -> String {
-    String::try_from(v.clone()).expect("string")
-}
-
 fn item<'a>(
     name: &'a str,
     qty: &'a str,
@@ -35,10 +31,6 @@ async fn open_sale<'a>(conn: &'a zbus::Connection, manager: &Manager1Proxy<'_>) 
         .await
         .expect("OpenSale");
     sale_proxy(conn, path).await
-}
-
-fn name(err: &zbus::Error) -> String {
-    error_reply(err).expect("named error").0
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use posd::client::{Manager1Proxy, Sale1Proxy};
 use serde_json::Value;
 use support::*;
 use zbus::{OwnedVariant, Variant};
@@ -105,10 +105,6 @@ impl Till {
     }
 }
 
-fn s(v: &OwnedVariant) -> String {
-    String::try_from(v.clone()).expect("string")
-}
-
 fn item<'a>(name: &'a str, price: &'a str) -> HashMap<&'a str, Variant<'a>> {
     HashMap::from([
         ("sku", Variant::from("4006381333931")),
@@ -151,10 +147,6 @@ async fn redeem(till: &Till, code: &str, price: &str, key: &str) -> zbus::Result
             .expect("cash");
     }
     sale.checkout(key).await
-}
-
-fn name(err: &zbus::Error) -> String {
-    error_reply(err).expect("named error").0
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -15,18 +15,6 @@ use zbus::{OwnedVariant, Variant};
 
 type Record = HashMap<String, OwnedVariant>;
 
-fn s(v: &OwnedVariant) -> String {
-    String::try_from(v.clone()).expect("string")
-}
-
-fn records(v: &OwnedVariant) -> Vec<Record> {
-    v.clone().try_into().expect("array of records")
-}
-
-fn name(err: &zbus::Error) -> String {
-    error_reply(err).expect("named error").0
-}
-
 fn item<'a>(name: &'a str, price: &'a str, rate: &'a str) -> HashMap<&'a str, Variant<'a>> {
     HashMap::from([
         ("sku", Variant::from("4006381333931")),

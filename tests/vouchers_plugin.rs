@@ -10,23 +10,11 @@ mod support;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use posd::client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, error_reply, plugin_path};
+use posd::client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, plugin_path};
 use support::*;
 use zbus::{OwnedVariant, Variant};
 
 type Record = HashMap<String, OwnedVariant>;
-
-fn s(v: &OwnedVariant) -> String {
-    String::try_from(v.clone()).expect("string")
-}
-
-fn records(v: &OwnedVariant) -> Vec<Record> {
-    v.clone().try_into().expect("array of records")
-}
-
-fn name(err: &zbus::Error) -> String {
-    error_reply(err).expect("named error").0
-}
 
 fn item<'a>(name: &'a str, price: &'a str, rate: &'a str) -> HashMap<&'a str, Variant<'a>> {
     HashMap::from([

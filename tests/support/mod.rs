@@ -784,3 +784,20 @@ pub async fn start_with_vouchers(
     let conn = bus.client().await;
     (daemon, printer, conn)
 }
+
+/// A string variant of a record (a line's `amount`, a receipt's `kind`).
+pub fn s(v: &zbus::OwnedVariant) -> String {
+    String::try_from(v.clone()).expect("string")
+}
+
+/// A list of records (`aa{sv}`) out of a variant.
+pub fn records(
+    v: &zbus::OwnedVariant,
+) -> Vec<std::collections::HashMap<String, zbus::OwnedVariant>> {
+    v.clone().try_into().expect("array of records")
+}
+
+/// The D-Bus error name of a failed call, e.g. `org.posd.Error.NotFound`.
+pub fn name(err: &zbus::Error) -> String {
+    posd::client::error_reply(err).expect("named error").0
+}
