@@ -345,7 +345,7 @@ pub fn tender_capacity(sale: &Receipt) -> BTreeMap<String, Decimal> {
     let mut out = BTreeMap::new();
     for tender in sale.tenders.iter().rev() {
         let mut amount = tender.amount;
-        if tender.method == "cash" {
+        if tender.method == "cash" && tender.plugin.is_empty() {
             let taken = change.min(amount.max(Decimal::ZERO));
             amount -= taken;
             change -= taken;

@@ -251,19 +251,14 @@ pub fn build_report(
             e.1 += row.vat;
             e.2 += row.gross;
         }
-        let mut change = r.totals.change;
-        for t in r.tenders.iter().rev() {
+        // Each tender at what it took in: cash net of the change given.
+        let took = super::booking::tender_capacity(r);
+        for t in &r.tenders {
             let e = tenders
                 .entry((t.method.clone(), t.plugin.clone()))
                 .or_default();
             e.0 += 1;
-            let mut amount = t.amount;
-            if t.method == "cash" && t.plugin.is_empty() {
-                let taken = change.min(amount.max(Decimal::ZERO));
-                amount -= taken;
-                change -= taken;
-            }
-            e.1 += amount;
+            e.1 += took.get(&t.id).copied().unwrap_or(t.amount);
         }
         let e = cashiers.entry(r.cashier.clone()).or_default();
         e.0 += 1;
