@@ -731,6 +731,12 @@ uses_per_customer = 1
 code = "OBST"
 name = "Obstkorb gratis"
 free_product = { sku = "OBST-1", name = "Gefüllter Obstkorb", price = "25.00", vat_rate = "10" }
+
+[[plugin.vouchers.discount_codes]]
+code = "FREESHIP"
+name = "Versandkostenfrei"
+free_shipping = true
+min_basket = "40.00"
 "#;
 
 fn goods<'a>(
@@ -845,6 +851,74 @@ async fn discount_codes_reduce_the_goods_and_follow_the_basket() {
         .await
         .expect_err("not on this sale");
     assert_eq!(name(&err), "org.posd.Error.NotFound");
+    till.verify_ledger();
+}
+
+/// An item carrying the shipping tag: the delivery charge as a frontend adds it.
+fn shipping<'a>(price: &'a str) -> HashMap<&'a str, Variant<'a>> {
+    let mut item = goods("SHIP", "Versand", price, "20");
+    item.insert("tags", Variant::from(vec!["shipping"]));
+    item
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_free_shipping_code_takes_the_delivery_charge_off_and_nothing_else() {
+    let till = Till::start(&format!("{PROGRAMMES}{DISCOUNT_CODES}")).await;
+    let manager = till.manager().await;
+    let sale = till.open_sale().await;
+    sale.add_item(goods("A-1", "Pullover", "45.00", "20"))
+        .await
+        .expect("AddItem");
+    // No delivery charge yet: accepted, with a warning that it comes off once it is there.
+    let entered = sale.enter_code("freeship").await.expect("EnterCode");
+    let warnings: Vec<String> = entered["warnings"].clone().try_into().expect("warnings");
+    assert!(
+        warnings.iter().any(|w| w.contains("Versandkosten")),
+        "{warnings:?}"
+    );
+    assert_eq!(discounts(&sale).await, []);
+    // The delivery charge comes: it is taken off in full, and only it.
+    let ship = sale.add_item(shipping("4.90")).await.expect("AddItem");
+    assert_eq!(discounts(&sale).await, [("FREESHIP".into(), "-4.90".into())]);
+    assert_eq!(total_and_tax(&sale).await.0, "45.00");
+    // A percentage code beside it reduces the goods, not the delivery charge: 10 % of 45.00.
+    sale.enter_code("ONCE").await.expect("EnterCode ONCE");
+    assert_eq!(
+        discounts(&sale).await,
+        [
+            ("FREESHIP".into(), "-4.90".into()),
+            ("ONCE".into(), "-4.50".into())
+        ]
+    );
+    invoke(&sale, "vouchers:remove-code", &[("code", "ONCE")])
+        .await
+        .expect("remove-code");
+    // The minimum basket counts the goods without shipping: 35.00 + 4.90 is below 40.
+    let lines = sale.lines().await.expect("Lines");
+    let pullover = lines
+        .iter()
+        .find(|l| s(&l["sku"]) == "A-1")
+        .map(|l| s(&l["id"]))
+        .expect("pullover line");
+    sale.remove_line(&pullover).await.expect("RemoveLine");
+    sale.add_item(goods("A-2", "Schal", "35.00", "20"))
+        .await
+        .expect("AddItem");
+    assert_eq!(discounts(&sale).await, [], "35.00 of goods is below 40.00");
+    sale.add_item(goods("A-3", "Mütze", "5.00", "20"))
+        .await
+        .expect("AddItem");
+    assert_eq!(discounts(&sale).await, [("FREESHIP".into(), "-4.90".into())]);
+    // Removing the delivery charge takes its discount with it; adding it back restores it.
+    sale.remove_line(&ship).await.expect("RemoveLine");
+    assert_eq!(discounts(&sale).await, []);
+    sale.add_item(shipping("4.90")).await.expect("AddItem");
+    pay_rest(&sale, "cash").await;
+    let receipt_id = sale.checkout("freeship").await.expect("Checkout");
+    let receipt = manager.get_receipt(&receipt_id).await.expect("GetReceipt");
+    let totals: Record = receipt["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "40.00", "goods 40.00, shipping free");
+    assert!(s(&receipt["text"]).contains("Versandkostenfrei"));
     till.verify_ledger();
 }
 

@@ -21,6 +21,12 @@ struct RawConfig {
     #[serde(default)]
     discount_codes: Vec<crate::discount::RawDiscountCode>,
     lookup_limit: Option<crate::limit::RawLookupLimit>,
+    #[serde(default = "shipping_tags")]
+    shipping_tags: Vec<String>,
+}
+
+fn shipping_tags() -> Vec<String> {
+    vec!["shipping".to_string()]
 }
 
 fn yes() -> bool {
@@ -462,10 +468,21 @@ impl Config {
                 "\"residual_voucher\" needs print_full_code = true: its slip is the only place the new code is ever shown",
             ));
         }
+        let shipping_tags: Vec<String> = raw
+            .shipping_tags
+            .iter()
+            .map(|t| t.trim().to_string())
+            .collect();
+        if let Some(i) = shipping_tags.iter().position(String::is_empty) {
+            return Err(ConfigError::invalid(
+                format!("shipping_tags[{i}]"),
+                "is empty: a tag the frontend puts on the delivery charge, e.g. \"shipping\"",
+            ));
+        }
         let mut discount_codes: Vec<crate::discount::DiscountCode> = Vec::new();
         for (i, raw) in raw.discount_codes.into_iter().enumerate() {
             let at = format!("discount_codes[{i}]");
-            let code = crate::discount::DiscountCode::parse(&at, raw)?;
+            let code = crate::discount::DiscountCode::parse(&at, raw, &shipping_tags)?;
             if discount_codes.iter().any(|c| c.code == code.code) {
                 return Err(ConfigError::invalid(
                     format!("{at}.code"),

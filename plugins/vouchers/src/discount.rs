@@ -30,6 +30,8 @@ pub(crate) struct RawDiscountCode {
     percent: Option<Decimal>,
     amount: Option<Decimal>,
     free_product: Option<RawFreeProduct>,
+    #[serde(default)]
+    free_shipping: bool,
     total_uses: Option<u32>,
     uses_per_customer: Option<u32>,
     valid_from: Option<String>,
@@ -73,6 +75,9 @@ pub enum Reward {
         /// How many units are free.
         qty: u32,
     },
+    /// The sale's shipping charges free: every item line carrying one of the configured
+    /// `shipping_tags` (the frontend adds the delivery charge as such an item).
+    FreeShipping,
 }
 
 /// One discount code, checked.
@@ -92,8 +97,13 @@ pub struct DiscountCode {
     pub valid_from: Option<Date>,
     /// Last valid day.
     pub valid_to: Option<Date>,
-    /// The least the goods must cost (gross, before this discount) for it to apply.
+    /// The least the goods must cost (gross, before this discount, without shipping) for it
+    /// to apply.
     pub min_basket: Option<Decimal>,
+    /// The tags that make an item line a shipping charge: those lines are not goods (no
+    /// percentage or amount comes off them, they don't count for `min_basket`), and a
+    /// free-shipping code takes them off.
+    pub shipping_tags: Vec<String>,
 }
 
 fn date_key(key: &str, text: Option<String>) -> Result<Option<Date>, ConfigError> {
@@ -115,7 +125,11 @@ fn positive_money(key: &str, value: Decimal) -> Result<Decimal, ConfigError> {
 }
 
 impl DiscountCode {
-    pub(crate) fn parse(at: &str, raw: RawDiscountCode) -> Result<Self, ConfigError> {
+    pub(crate) fn parse(
+        at: &str,
+        raw: RawDiscountCode,
+        shipping_tags: &[String],
+    ) -> Result<Self, ConfigError> {
         let key = |k: &str| format!("{at}.{k}");
         let code = crate::code::canonical(&raw.code)
             .filter(|c| (3..=32).contains(&c.len()))
@@ -128,8 +142,9 @@ impl DiscountCode {
         if raw.name.trim().is_empty() {
             return Err(ConfigError::invalid(key("name"), "is empty"));
         }
-        let reward = match (raw.percent, raw.amount, raw.free_product) {
-            (Some(p), None, None) => {
+        let reward = match (raw.percent, raw.amount, raw.free_product, raw.free_shipping) {
+            (None, None, None, true) => Reward::FreeShipping,
+            (Some(p), None, None, false) => {
                 if p <= Decimal::ZERO || p > Decimal::from(100) || p.scale() > 2 {
                     return Err(ConfigError::invalid(
                         key("percent"),
@@ -138,8 +153,8 @@ impl DiscountCode {
                 }
                 Reward::Percent(p)
             }
-            (None, Some(a), None) => Reward::Amount(positive_money(&key("amount"), a)?),
-            (None, None, Some(f)) => {
+            (None, Some(a), None, false) => Reward::Amount(positive_money(&key("amount"), a)?),
+            (None, None, Some(f), false) => {
                 let fkey = |k: &str| format!("{at}.free_product.{k}");
                 if f.sku.trim().is_empty() {
                     return Err(ConfigError::invalid(fkey("sku"), "is empty"));
@@ -167,7 +182,7 @@ impl DiscountCode {
             _ => {
                 return Err(ConfigError::invalid(
                     at,
-                    "give exactly one of percent, amount or free_product",
+                    "give exactly one of percent, amount, free_product or free_shipping = true",
                 ));
             }
         };
@@ -204,7 +219,13 @@ impl DiscountCode {
                 .min_basket
                 .map(|m| positive_money(&key("min_basket"), m))
                 .transpose()?,
+            shipping_tags: shipping_tags.to_vec(),
         })
+    }
+
+    /// Whether `line` is a shipping charge (an item with one of the shipping tags).
+    pub fn is_shipping(&self, line: &Line) -> bool {
+        line.tags.iter().any(|t| self.shipping_tags.contains(t))
     }
 
     /// Why the code cannot be used on `today`, if it cannot.
@@ -317,11 +338,11 @@ impl DiscountCode {
         if self.out_of_date(today).is_some() {
             return None;
         }
-        let goods: Vec<&Line> = sale
+        let (shipping, goods): (Vec<&Line>, Vec<&Line>) = sale
             .lines
             .iter()
             .filter(|l| l.kind == LineKind::Item && l.amount > Decimal::ZERO)
-            .collect();
+            .partition(|l| self.is_shipping(l));
         let total: Decimal = goods.iter().map(|l| l.amount).sum();
         if total <= Decimal::ZERO || self.min_basket.is_some_and(|m| total < m) {
             return None;
@@ -352,6 +373,10 @@ impl DiscountCode {
                 }
                 (off.round_dp(minor), ids)
             }
+            Reward::FreeShipping => (
+                shipping.iter().map(|l| l.amount).sum::<Decimal>(),
+                shipping.iter().map(|l| l.id.clone()).collect(),
+            ),
         };
         if amount <= Decimal::ZERO {
             return None;

@@ -654,12 +654,23 @@ impl Vouchers {
             }
         }
         if dc.line(sale, today, 2, None).is_none() && effects.add_lines.is_empty() {
+            let goods: Decimal = sale
+                .lines
+                .iter()
+                .filter(|l| l.kind == LineKind::Item && l.amount > Decimal::ZERO)
+                .filter(|l| !dc.is_shipping(l))
+                .map(|l| l.amount)
+                .sum();
             effects.warnings.push(match dc.min_basket {
-                Some(min) => format!(
+                Some(min) if goods < min => format!(
                     "Rabattcode {} gilt ab einem Einkauf von {min}: er wird abgezogen, sobald der Warenkorb das erreicht",
                     dc.code
                 ),
-                None => format!(
+                _ if dc.reward == discount::Reward::FreeShipping => format!(
+                    "Rabattcode {}: noch keine Versandkosten im Warenkorb; sie entfallen, sobald sie dazukommen",
+                    dc.code
+                ),
+                _ => format!(
                     "Rabattcode {} gibt auf diesen Warenkorb noch nichts",
                     dc.code
                 ),
