@@ -610,6 +610,51 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_voucher_whose_programme_was_removed_is_a_configuration_error_not_unknown() {
+    let till = Till::start(PROGRAMMES).await;
+    let (code, _) = sell(&till, "fixed", "25.00", "sell").await;
+    let config = till.daemon.config_dir.join("posd.toml");
+    let kept = std::fs::read_to_string(&config).expect("config");
+    let start = kept.find("id = \"fixed\"").expect("the fixed programme");
+    let start = kept[..start].rfind("[[plugin.vouchers.programmes]]").expect("its table");
+    let end = start + kept[start..].find("\n\n").expect("its end");
+    std::fs::write(&config, format!("{}{}", &kept[..start], &kept[end..])).expect("write");
+    till.manager()
+        .await
+        .reload_config()
+        .await
+        .expect("ReloadConfig");
+    // The code's format is no programme's now, yet the voucher is a debt of the store: the
+    // cashier is told the configuration is at fault, not that the voucher does not exist.
+    let sale = till.open_sale().await;
+    sale.add_item(item("Schal", "25.00", "20"))
+        .await
+        .expect("AddItem");
+    let err = sale.enter_code(&code).await.expect_err("orphaned");
+    assert_eq!(name(&err), "org.posd.Error.InvalidConfiguration", "{err}");
+    assert!(
+        err.to_string().contains("\"fixed\"") && !err.to_string().contains(&code),
+        "names the programme, masks the code: {err}"
+    );
+    assert_eq!(till.balance(&code).await, "InvalidConfiguration");
+    assert!(sale.tenders().await.expect("Tenders").is_empty());
+    // Codes that are no voucher at all are still simply not ours.
+    assert_eq!(
+        name(&sale.enter_code("0440000000004").await.expect_err("unknown")),
+        "org.posd.Error.NotFound"
+    );
+    // The programme back: the voucher pays its full value.
+    std::fs::write(&config, kept).expect("write");
+    till.manager()
+        .await
+        .reload_config()
+        .await
+        .expect("ReloadConfig");
+    assert_eq!(till.balance(&code).await, "25.00");
+    till.verify_ledger();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_template_under_64_bits_makes_the_plugin_fail_naming_the_key() {
     let till = Till::start(
         "[[plugin.vouchers.programmes]]\nid = \"short\"\nname = \"Kurz\"\nkind = \"gift\"\nmax_amount = \"100\"\ncode = { format = \"template\", groups = [4, 4] }\n",

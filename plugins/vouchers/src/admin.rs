@@ -238,7 +238,7 @@ fn set_blocked(
     let changed = found.voucher.blocked != blocked;
     found.voucher.blocked = blocked;
     if changed {
-        host.kv_put(&format!("voucher:{id}"), &found.voucher)?;
+        plugin.store.set_blocked(host, &id, blocked)?;
     }
     let mut response = lookup(&canonical, &found);
     response.text = format!(
@@ -407,8 +407,14 @@ mod tests {
         let blocked = h.invoke_admin("block", json!({"code": code})).unwrap();
         assert_eq!(blocked.result["state"], "blocked");
         let id = line["data"]["id"].as_str().unwrap();
-        let stored: crate::store::Voucher = h.kv_get(&format!("voucher:{id}")).unwrap().unwrap();
-        assert!(stored.blocked, "persisted");
+        assert_eq!(h.kv_get::<bool>(&format!("blocked:{id}")).unwrap(), Some(true));
+        // A checkout that rewrites the terms meanwhile (a top-up) writes what it read before
+        // the block: the block stands.
+        let stored: Value = h.kv_get(&format!("voucher:{id}")).unwrap().unwrap();
+        assert!(stored.get("blocked").is_none(), "not part of the terms: {stored}");
+        h.kv_put(&format!("voucher:{id}"), &stored).unwrap();
+        let looked_again = h.invoke_admin("lookup", json!({"code": code})).unwrap();
+        assert_eq!(looked_again.result["state"], "blocked");
         let again = h.invoke_admin("block", json!({"code": code})).unwrap();
         assert_eq!(again.result["changed"], false);
         h.invoke_admin("unblock", json!({"code": code})).unwrap();

@@ -170,6 +170,30 @@ impl Vouchers {
             .then(|| (canonical.clone(), self.key.identify(&canonical)))
     }
 
+    /// Input no programme claims any more that is still a voucher of ours: its programme was
+    /// removed from the configuration, or its code format changed. The voucher is a debt of
+    /// the store, so it is not answered `NotFound` (the cashier would send the customer
+    /// away) but `InvalidConfiguration`, naming the programme for the technician. `Ok` for
+    /// input that is no voucher of ours.
+    fn refuse_orphan(&self, host: &Host, input: &str) -> Result<(), PluginError> {
+        let Some(canonical) = code::canonical(input) else {
+            return Ok(());
+        };
+        let id = self.key.identify(&canonical);
+        match self.store.find(host, &id)? {
+            Some(found) => Err(PluginError::invalid_configuration(format!(
+                "{} ••••{} belongs to programme {:?}, which [plugin.vouchers] no longer \
+                 configures or whose code format no longer matches it: restore the programme \
+                 (posctl reload-config); the voucher keeps its balance of {}",
+                found.voucher.kind.title(),
+                found.voucher.last4,
+                found.voucher.programme,
+                found.balance
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Looks a claimed code up: `NotFound` for one never sold, `NotAllowed` when blocked.
     fn find_usable(&self, host: &Host, canonical: &str, id: &CodeId) -> Result<Found, PluginError> {
         let found = self.store.find(host, id)?.ok_or_else(|| {
@@ -982,6 +1006,7 @@ impl ClassifyCode for Vouchers {
             return Ok(ClassifyCodeResponse::Claimed(info));
         }
         let Some((canonical, id)) = self.recognise(&request.code) else {
+            self.refuse_orphan(host, &request.code)?;
             return Ok(ClassifyCodeResponse::NotClaimed);
         };
         let found = self.limited_inquire(host, &request.store.register, &canonical, &id)?;
@@ -1008,6 +1033,7 @@ impl EnterCode for Vouchers {
             return Ok(EnterCodeResponse::Claimed(effects));
         }
         let Some((canonical, id)) = self.recognise(&request.code) else {
+            self.refuse_orphan(host, &request.code)?;
             return Ok(EnterCodeResponse::NotClaimed);
         };
         let found = self.limited_inquire(host, &request.store.register, &canonical, &id)?;

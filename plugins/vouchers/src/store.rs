@@ -52,8 +52,11 @@ pub struct Voucher {
     pub amount: AmountRule,
     /// The owner of an eWallet.
     pub customer: Option<String>,
-    /// Blocked (lost card): refused everywhere.
-    #[serde(default)]
+    /// Blocked (lost card): refused everywhere. Kept apart from the terms, under
+    /// `blocked:<id>` ([`VoucherStore::set_blocked`]), so a checkout that rewrites the terms
+    /// (a top-up, a void) never writes an old state back over a block made meanwhile: the
+    /// terms are never written with it, and [`VoucherStore::find`] fills it in.
+    #[serde(default, skip_serializing)]
     pub blocked: bool,
     /// The receipt that sold it.
     pub sold_on: String,
@@ -75,6 +78,10 @@ pub struct Found {
 pub trait VoucherStore {
     /// The voucher with this identity, `None` if none was ever sold.
     fn find(&self, host: &Host, id: &CodeId) -> Result<Option<Found>, PluginError>;
+    /// Blocks or unblocks a voucher at once, outside any sale: a checkout already preparing
+    /// with it completes (it was entered before the block), every later look-up and
+    /// checkout refuses it.
+    fn set_blocked(&self, host: &Host, id: &CodeId, blocked: bool) -> Result<(), PluginError>;
     /// The write that stores (or replaces) a voucher's terms with the checkout.
     fn record(&self, id: &CodeId, voucher: &Voucher) -> Result<KvWrite, PluginError>;
     /// The postings that move `amount` onto (positive) or off (negative) a voucher, balanced
@@ -91,13 +98,26 @@ fn key(id: &CodeId) -> String {
     format!("voucher:{id}")
 }
 
+fn block_key(id: &CodeId) -> String {
+    format!("blocked:{id}")
+}
+
 impl VoucherStore for HostStore {
     fn find(&self, host: &Host, id: &CodeId) -> Result<Option<Found>, PluginError> {
-        let Some(voucher) = host.kv_get::<Voucher>(&key(id))? else {
+        let Some(mut voucher) = host.kv_get::<Voucher>(&key(id))? else {
             return Ok(None);
         };
+        // Terms written before the block had its own key may still say `blocked`; the key,
+        // once written, decides.
+        if let Some(blocked) = host.kv_get::<bool>(&block_key(id))? {
+            voucher.blocked = blocked;
+        }
         let balance = host.ledger_balance(&key(id))?.balance;
         Ok(Some(Found { voucher, balance }))
+    }
+
+    fn set_blocked(&self, host: &Host, id: &CodeId, blocked: bool) -> Result<(), PluginError> {
+        host.kv_put(&block_key(id), &blocked)
     }
 
     fn record(&self, id: &CodeId, voucher: &Voucher) -> Result<KvWrite, PluginError> {
