@@ -616,7 +616,9 @@ async fn a_voucher_whose_programme_was_removed_is_a_configuration_error_not_unkn
     let config = till.daemon.config_dir.join("posd.toml");
     let kept = std::fs::read_to_string(&config).expect("config");
     let start = kept.find("id = \"fixed\"").expect("the fixed programme");
-    let start = kept[..start].rfind("[[plugin.vouchers.programmes]]").expect("its table");
+    let start = kept[..start]
+        .rfind("[[plugin.vouchers.programmes]]")
+        .expect("its table");
     let end = start + kept[start..].find("\n\n").expect("its end");
     std::fs::write(&config, format!("{}{}", &kept[..start], &kept[end..])).expect("write");
     till.manager()
@@ -924,7 +926,10 @@ async fn a_free_shipping_code_takes_the_delivery_charge_off_and_nothing_else() {
     assert_eq!(discounts(&sale).await, []);
     // The delivery charge comes: it is taken off in full, and only it.
     let ship = sale.add_item(shipping("4.90")).await.expect("AddItem");
-    assert_eq!(discounts(&sale).await, [("FREESHIP".into(), "-4.90".into())]);
+    assert_eq!(
+        discounts(&sale).await,
+        [("FREESHIP".into(), "-4.90".into())]
+    );
     assert_eq!(total_and_tax(&sale).await.0, "45.00");
     // A percentage code beside it reduces the goods, not the delivery charge: 10 % of 45.00.
     sale.enter_code("ONCE").await.expect("EnterCode ONCE");
@@ -953,7 +958,10 @@ async fn a_free_shipping_code_takes_the_delivery_charge_off_and_nothing_else() {
     sale.add_item(goods("A-3", "Mütze", "5.00", "20"))
         .await
         .expect("AddItem");
-    assert_eq!(discounts(&sale).await, [("FREESHIP".into(), "-4.90".into())]);
+    assert_eq!(
+        discounts(&sale).await,
+        [("FREESHIP".into(), "-4.90".into())]
+    );
     // Removing the delivery charge takes its discount with it; adding it back restores it.
     sale.remove_line(&ship).await.expect("RemoveLine");
     assert_eq!(discounts(&sale).await, []);

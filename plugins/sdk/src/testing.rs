@@ -153,31 +153,48 @@ impl<P: Exported> Harness<P> {
             call: Some(fake_call),
             free_buffer: Some(fake_free),
         });
-        let descriptor = P::descriptor();
-        let create = descriptor
+        let mut harness = Harness {
+            descriptor: P::descriptor(),
+            instance: std::ptr::null_mut(),
+            _api: api,
+            host,
+            _plugin: PhantomData,
+        };
+        harness.instance = harness.instantiate()?;
+        Ok(harness)
+    }
+
+    /// Destroys the instance and creates a new one with the same configuration over the same
+    /// fake host, as the daemon does when it reloads a plugin: kv, ledger, receipts and the
+    /// clock stay, what the plugin kept only in memory is gone. A failing `create` returns
+    /// the plugin's error and leaves the harness without an instance (every hook then
+    /// answers `PluginFailed`).
+    pub fn restart(&mut self) -> Result<(), PluginError> {
+        self.destroy();
+        self.instance = self.instantiate()?;
+        Ok(())
+    }
+
+    /// Calls `create` with the host's configuration.
+    fn instantiate(&self) -> Result<*mut c_void, PluginError> {
+        let create = self
+            .descriptor
             .create
             .ok_or_else(|| PluginError::plugin_failed("descriptor has no create"))?;
-        let config = config.to_string();
+        let config = self.host.borrow().config.to_string();
         let mut error = posd_buffer::empty();
         // SAFETY: the descriptor is the SDK's (`Exported`); api, config and error are valid
         // for the call, and api stays valid until destroy (it lives in the harness).
         let instance = unsafe {
             create(
-                &*api,
+                &*self._api,
                 config.as_ptr().cast::<c_char>(),
                 config.len(),
                 &mut error,
             )
         };
-        let harness = Harness {
-            descriptor,
-            instance,
-            _api: api,
-            host,
-            _plugin: PhantomData,
-        };
         if instance.is_null() {
-            let error = harness.take_buffer(error);
+            let error = self.take_buffer(error);
             return Err(match error {
                 Ok(body) => serde_json::from_value(body).unwrap_or_else(|e| {
                     PluginError::plugin_failed(format!(
@@ -187,7 +204,19 @@ impl<P: Exported> Harness<P> {
                 Err(e) => e,
             });
         }
-        Ok(harness)
+        Ok(instance)
+    }
+
+    /// Destroys the instance, once.
+    fn destroy(&mut self) {
+        if let Some(destroy) = self.descriptor.destroy
+            && !self.instance.is_null()
+        {
+            // SAFETY: the instance came from create and is destroyed once: the pointer is
+            // cleared right after.
+            unsafe { destroy(self.instance) };
+        }
+        self.instance = std::ptr::null_mut();
     }
 
     /// Whether the plugin fills this hook (by its ABI name, e.g. `"classify_code"`).
@@ -222,6 +251,11 @@ impl<P: Exported> Harness<P> {
         let function = self
             .hook(hook)
             .ok_or_else(|| PluginError::not_found(format!("hook {hook} is NULL")))?;
+        if self.instance.is_null() {
+            return Err(PluginError::plugin_failed(
+                "no instance: the last restart's create failed",
+            ));
+        }
         let mut response = posd_buffer::empty();
         // SAFETY: the hook and instance are the SDK's, the request is readable for its
         // length and the response is an empty buffer.
@@ -549,12 +583,7 @@ impl<P: Exported> Harness<P> {
 
 impl<P: Exported> Drop for Harness<P> {
     fn drop(&mut self) {
-        if let Some(destroy) = self.descriptor.destroy
-            && !self.instance.is_null()
-        {
-            // SAFETY: the instance came from create and is destroyed once.
-            unsafe { destroy(self.instance) };
-        }
+        self.destroy();
         // `_api` and `host` are dropped after this, so they outlive destroy (which may log).
     }
 }

@@ -407,11 +407,17 @@ mod tests {
         let blocked = h.invoke_admin("block", json!({"code": code})).unwrap();
         assert_eq!(blocked.result["state"], "blocked");
         let id = line["data"]["id"].as_str().unwrap();
-        assert_eq!(h.kv_get::<bool>(&format!("blocked:{id}")).unwrap(), Some(true));
+        assert_eq!(
+            h.kv_get::<bool>(&format!("blocked:{id}")).unwrap(),
+            Some(true)
+        );
         // A checkout that rewrites the terms meanwhile (a top-up) writes what it read before
         // the block: the block stands.
         let stored: Value = h.kv_get(&format!("voucher:{id}")).unwrap().unwrap();
-        assert!(stored.get("blocked").is_none(), "not part of the terms: {stored}");
+        assert!(
+            stored.get("blocked").is_none(),
+            "not part of the terms: {stored}"
+        );
         h.kv_put(&format!("voucher:{id}"), &stored).unwrap();
         let looked_again = h.invoke_admin("lookup", json!({"code": code})).unwrap();
         assert_eq!(looked_again.result["state"], "blocked");

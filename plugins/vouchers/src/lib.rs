@@ -142,8 +142,42 @@ impl Plugin for Vouchers {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        index_ewallets(host)?;
         Ok(Vouchers::new(config, key))
     }
+}
+
+/// The kv key that says every eWallet is in the customer index (the index came after the
+/// first eWallets were sold).
+const EWALLET_INDEX_DONE: &str = "index:ewallets";
+
+/// Puts every eWallet sold before the customer index existed into it, once: without it such
+/// a wallet is neither shown with its customer nor offered without scanning.
+fn index_ewallets(host: &Host) -> Result<(), PluginError> {
+    if host.kv_get::<u32>(EWALLET_INDEX_DONE)?.is_some() {
+        return Ok(());
+    }
+    let mut added = 0;
+    for entry in host.kv_list("voucher:")? {
+        let Ok(voucher) = serde_json::from_value::<Voucher>(entry.value) else {
+            continue;
+        };
+        let (Kind::Ewallet, Some(owner)) = (voucher.kind, voucher.customer.as_deref()) else {
+            continue;
+        };
+        let Some(id) = entry.key.strip_prefix("voucher:").and_then(CodeId::parse) else {
+            continue;
+        };
+        let key = ewallet_index_key(owner, &id);
+        if host.kv_get::<Value>(&key)?.is_none() {
+            host.kv_put(&key, &json!({ "id": id.0 }))?;
+            added += 1;
+        }
+    }
+    if added > 0 {
+        host.info(&format!("{added} eWallet(s) added to the customer index"));
+    }
+    host.kv_put(EWALLET_INDEX_DONE, &1u32)
 }
 
 impl Vouchers {
@@ -1896,6 +1930,71 @@ mod tests {
 
     /// The terms a voucher is sold under are the ones stored with it at checkout, taken when
     /// it was put on the sale; its top-ups follow them, not the programme as it is now.
+    /// eWallets sold before the customer index existed are put into it once, when the
+    /// plugin starts, so they are shown with their customer again.
+    #[test]
+    fn ewallets_sold_before_the_customer_index_are_indexed_at_start() {
+        let dir = std::env::temp_dir().join(format!("posd-vouchers-index-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("k");
+        std::fs::write(&key, [5u8; 32]).unwrap();
+        let mut h = Harness::<Vouchers>::create(json!({"key_file": key, "programmes": [
+            {"id": "wallet", "name": "eWallet", "kind": "ewallet", "max_amount": "500.00",
+             "code": {"format": "template"}}]}))
+        .unwrap();
+        let id = "ab".repeat(32);
+        let old = Voucher {
+            programme: "wallet".into(),
+            name: "eWallet".into(),
+            kind: Kind::Ewallet,
+            last4: "7730".into(),
+            issued: "2026-01-01".into(),
+            expires: None,
+            reusable: true,
+            residual: None,
+            vat_rate: None,
+            amount: AmountRule::Free {
+                min: Decimal::ONE,
+                max: Decimal::from(500),
+            },
+            customer: Some("C-1".into()),
+            blocked: false,
+            sold_on: "R-1".into(),
+            refunded_by: None,
+        };
+        h.kv_put(&format!("voucher:{id}"), &old).unwrap();
+        h.post(&HostStore.move_balance(
+            &CodeId(id.clone()),
+            "12.00".parse().unwrap(),
+            "EUR",
+            "sale",
+        ))
+        .unwrap();
+        let accounts = |h: &mut Harness<Vouchers>| {
+            h.call(
+                "customer_accounts",
+                &json!({"schema": 1, "customer": "C-1"}),
+            )
+            .unwrap()["accounts"]
+                .clone()
+        };
+        assert_eq!(accounts(&mut h), json!([]), "not in the index yet");
+        // The marker of the first start is there: a second start does not scan again…
+        assert_eq!(h.kv_get::<u32>(EWALLET_INDEX_DONE).unwrap(), Some(1));
+        h.kv_put(EWALLET_INDEX_DONE, &Value::Null).unwrap();
+        // …a start without it does, and the wallet is shown with its customer.
+        h.restart().unwrap();
+        let shown = accounts(&mut h);
+        assert_eq!(shown[0]["kind"], "wallet", "{shown}");
+        assert_eq!(shown[0]["balance"], "12.00", "{shown}");
+        assert_eq!(
+            h.kv_get::<Value>(&ewallet_index_key("C-1", &CodeId(id)))
+                .unwrap(),
+            Some(json!({"id": "ab".repeat(32)}))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn the_terms_of_sale_are_stored_with_the_voucher_and_no_code() {
         let dir = std::env::temp_dir().join(format!("posd-vouchers-terms-{}", std::process::id()));
