@@ -1835,5 +1835,37 @@ suffix = "cr"
         let args = scan.args().expect("args");
         assert_eq!(args.code, code);
         assert_eq!(args.kind, kind, "{code}");
+        let error = args.details.get("error").map(|e| e.to_string());
+        if kind == "unknown" {
+            // In one of our formats but never sold: the scanner's listeners hear why.
+            assert_eq!(
+                error.as_deref(),
+                Some("\"org.posd.Error.NotFound\""),
+                "{code}"
+            );
+        } else {
+            assert_eq!(error, None, "{code}");
+        }
     }
+    // A blocked voucher scanned: the refusal comes with the scan, as LookupCode would say.
+    till.edit_voucher(&last4(&gift), "$.blocked", "true");
+    pty.send(format!("{gift}\r").as_bytes());
+    let scan = tokio::time::timeout(PATIENCE, scans.next())
+        .await
+        .expect("Scanned")
+        .expect("stream");
+    let args = scan.args().expect("args");
+    assert_eq!(
+        args.details.get("error").map(|e| e.to_string()).as_deref(),
+        Some("\"org.posd.Error.NotAllowed\"")
+    );
+    let message = args
+        .details
+        .get("message")
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("blocked") && !message.contains(&gift),
+        "{message}"
+    );
 }

@@ -581,10 +581,10 @@ async fn publish_device_events(
     while let Some(event) = events.recv().await {
         let result = match event {
             DeviceEvent::Scanned { device, scan } => {
-                let kind = match plugins
+                let classified = plugins
                     .classify(&scan.code, &bus::store_view(&shared))
-                    .await
-                {
+                    .await;
+                let kind = match &classified {
                     Ok(Some((_, answer))) => answer
                         .get("kind")
                         .and_then(serde_json::Value::as_str)
@@ -592,12 +592,18 @@ async fn publish_device_events(
                         .to_string(),
                     Ok(None) => devices::classify(&scan).to_string(),
                     Err(e) => {
-                        // A scan is never lost to a failing plugin.
+                        // A scan is never lost to a failing or refusing plugin.
                         tracing::warn!(device = %device.name, "classifying the scan: {e}");
                         devices::classify(&scan).to_string()
                     }
                 };
-                bus::device::publish_scan(&conn, &device, &scan, &kind).await
+                let refusal = match &classified {
+                    Err(crate::plugins::CallError::Refused { error, message }) => {
+                        Some(bus::device::ScanRefusal { error, message })
+                    }
+                    _ => None,
+                };
+                bus::device::publish_scan(&conn, &device, &scan, &kind, refusal).await
             }
             event @ DeviceEvent::StatusChanged { .. } => {
                 if let DeviceEvent::StatusChanged { device, .. } = &event {

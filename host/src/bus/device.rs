@@ -201,19 +201,38 @@ pub async fn remove(conn: &zbus::Connection, device: &Arc<Device>) -> zbus::Resu
     Ok(())
 }
 
-/// Emits `Scanned` for a scan whose `kind` the caller determined (by the plugins).
+/// A plugin's refusal of a scanned code (a look-up rate limit, a blocked card): the scanner's
+/// listeners are told why, as `LookupCode` of the same code would be.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanRefusal<'a> {
+    /// The contract error's name without prefix (`LimitReached`).
+    pub error: &'a str,
+    /// The plugin's message.
+    pub message: &'a str,
+}
+
+/// Emits `Scanned` for a scan whose `kind` the caller determined (by the plugins), with the
+/// refusal of a plugin that claimed the code and refused it, if one did.
 pub async fn publish_scan(
     conn: &zbus::Connection,
     device: &Device,
     scan: &posd_scanner::Scan,
     kind: &str,
+    refusal: Option<ScanRefusal<'_>>,
 ) -> zbus::Result<()> {
     let emitter = SignalEmitter::new(conn, device.object_path())?;
-    let details: HashMap<String, zbus::Variant<'_>> = scan
+    let mut details: HashMap<String, zbus::Variant<'_>> = scan
         .details
         .iter()
         .map(|(k, v)| (k.clone(), zbus::Variant::from(v.as_str())))
         .collect();
+    if let Some(refusal) = refusal {
+        details.insert(
+            "error".into(),
+            zbus::Variant::from(format!("org.posd.Error.{}", refusal.error)),
+        );
+        details.insert("message".into(), zbus::Variant::from(refusal.message));
+    }
     ScannerObject::scanned(&emitter, &scan.code, scan.symbology.as_str(), kind, details).await
 }
 
@@ -221,7 +240,7 @@ pub async fn publish_scan(
 pub async fn publish(conn: &zbus::Connection, event: DeviceEvent) -> zbus::Result<()> {
     match event {
         DeviceEvent::Scanned { device, scan } => {
-            publish_scan(conn, &device, &scan, crate::devices::classify(&scan)).await
+            publish_scan(conn, &device, &scan, crate::devices::classify(&scan), None).await
         }
         DeviceEvent::JobDone {
             device,
