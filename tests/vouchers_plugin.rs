@@ -604,6 +604,18 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
         name(&other.enter_code(&code).await.expect_err("blocked")),
         "org.posd.Error.NotAllowed"
     );
+    let err = invoke(
+        &other,
+        "vouchers:topup",
+        &[("code", &code), ("amount", "5.00")],
+    )
+    .await
+    .expect_err("blocked");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed");
+    assert!(
+        err.to_string().contains("blocked"),
+        "refused as blocked: {err}"
+    );
     till.edit_voucher(&last4(&code), "$.blocked", "false");
     assert_eq!(till.balance(&code).await, "30.00", "nothing was spent");
     till.verify_ledger();
