@@ -700,15 +700,15 @@ pub fn receipt_record(r: &Receipt, minor: u32) -> HashMap<String, zbus::Variant<
     out.insert("original".into(), Variant::from(r.original.clone()));
     out.insert(
         "lines".into(),
-        Variant::from(super::sale::lines_record(&sale, minor)),
+        super::sale::record_variant(&super::sale::lines_record(&sale, minor)),
     );
     out.insert(
         "tenders".into(),
-        Variant::from(super::sale::tenders_record(&sale, minor)),
+        super::sale::record_variant(&super::sale::tenders_record(&sale, minor)),
     );
     out.insert(
         "totals".into(),
-        Variant::from(super::sale::totals_record(&r.totals, minor)),
+        super::sale::record_variant(&super::sale::totals_record(&r.totals, minor)),
     );
     let vat: Vec<HashMap<String, Variant<'static>>> = r
         .vat

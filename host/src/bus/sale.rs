@@ -1,11 +1,12 @@
 //! `org.posd.Sale1` on `/org/posd/Posd1/sale/<id>`: a thin skin over [`crate::sale`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use zbus::object_server::SignalEmitter;
-use zbus::{OwnedVariant, Variant, interface};
+use zbus::{OwnedVariant, Variant, as_variant, interface};
 
 use super::BusError;
 use crate::money;
@@ -116,10 +117,6 @@ fn fields(
     Ok(out)
 }
 
-fn amount(value: Decimal, minor: u32) -> Variant<'static> {
-    Variant::from(money::format(value, minor))
-}
-
 /// A unit price as given: at least the currency's decimals, more when the price has them
 /// (`1.2345`, at most 4 for `AddItem`), so that a frontend can recompute every line's
 /// amount as round(qty × unit_price), half away from zero, as the receipt prints it.
@@ -127,96 +124,182 @@ pub fn unit_price_text(value: Decimal, minor: u32) -> String {
     money::format(value, minor.max(value.normalize().scale()))
 }
 
-/// A sale's lines as `aa{sv}`.
-pub fn lines_record(sale: &Sale, minor: u32) -> Vec<Record> {
+/// A line as the bus shows it (`a{sv}`): serialized straight from the sale, without a
+/// map of variants per line, because a basket change sends every line again.
+#[derive(Debug, Clone, serde::Serialize, zbus::Type)]
+#[zbus(signature = "dict")]
+pub struct LineRecord<'a> {
+    #[serde(with = "as_variant")]
+    id: Cow<'a, str>,
+    #[serde(with = "as_variant")]
+    kind: Cow<'a, str>,
+    #[serde(with = "as_variant")]
+    sku: Cow<'a, str>,
+    #[serde(with = "as_variant")]
+    name: Cow<'a, str>,
+    #[serde(with = "as_variant")]
+    qty: String,
+    #[serde(with = "as_variant")]
+    unit_price: String,
+    #[serde(with = "as_variant")]
+    amount: String,
+    #[serde(with = "as_variant")]
+    tax_rate: String,
+    #[serde(with = "as_variant")]
+    tags: Cow<'a, [String]>,
+    #[serde(with = "as_variant")]
+    plugin: Cow<'a, str>,
+    #[serde(rename = "ref", with = "as_variant")]
+    reference: String,
+}
+
+impl LineRecord<'_> {
+    /// The record holding its own strings, for a property's answer.
+    pub fn into_owned(self) -> LineRecord<'static> {
+        LineRecord {
+            id: Cow::Owned(self.id.into_owned()),
+            kind: Cow::Owned(self.kind.into_owned()),
+            sku: Cow::Owned(self.sku.into_owned()),
+            name: Cow::Owned(self.name.into_owned()),
+            qty: self.qty,
+            unit_price: self.unit_price,
+            amount: self.amount,
+            tax_rate: self.tax_rate,
+            tags: Cow::Owned(self.tags.into_owned()),
+            plugin: Cow::Owned(self.plugin.into_owned()),
+            reference: self.reference,
+        }
+    }
+}
+
+/// A sale's lines as `aa{sv}`, borrowing from the sale.
+pub fn lines_record(sale: &Sale, minor: u32) -> Vec<LineRecord<'_>> {
     sale.lines
         .iter()
-        .map(|l| {
-            let mut r = Record::new();
-            r.insert("id".into(), Variant::from(l.id.clone()));
-            r.insert("kind".into(), Variant::from(l.kind.as_str().to_string()));
-            r.insert("sku".into(), Variant::from(l.sku.clone()));
-            r.insert("name".into(), Variant::from(l.name.clone()));
-            r.insert("qty".into(), Variant::from(l.qty.normalize().to_string()));
-            r.insert(
-                "unit_price".into(),
-                Variant::from(unit_price_text(l.unit_price, minor)),
-            );
-            r.insert("amount".into(), amount(l.amount, minor));
-            r.insert(
-                "tax_rate".into(),
-                Variant::from(l.tax_rate.normalize().to_string()),
-            );
-            r.insert("tags".into(), Variant::from(l.tags.clone()));
-            r.insert("plugin".into(), Variant::from(l.plugin.clone()));
-            r.insert("ref".into(), Variant::from(l.shown_ref()));
-            r
+        .map(|l| LineRecord {
+            id: Cow::Borrowed(&l.id),
+            kind: Cow::Borrowed(l.kind.as_str()),
+            sku: Cow::Borrowed(&l.sku),
+            name: Cow::Borrowed(&l.name),
+            qty: l.qty.normalize().to_string(),
+            unit_price: unit_price_text(l.unit_price, minor),
+            amount: money::format(l.amount, minor),
+            tax_rate: l.tax_rate.normalize().to_string(),
+            tags: Cow::Borrowed(&l.tags),
+            plugin: Cow::Borrowed(&l.plugin),
+            reference: l.shown_ref(),
         })
         .collect()
 }
 
-/// A sale's previews as `aa{sv}`: plugin, kind (earn, nudge, info), label, points and
+/// A preview as the bus shows it: plugin, kind (earn, nudge, info), label, points and
 /// amount ("" where not applicable).
-pub fn previews_record(sale: &Sale, minor: u32) -> Vec<Record> {
+#[derive(Debug, Clone, serde::Serialize, zbus::Type)]
+#[zbus(signature = "dict")]
+pub struct PreviewRecord {
+    #[serde(with = "as_variant")]
+    plugin: String,
+    #[serde(with = "as_variant")]
+    kind: String,
+    #[serde(with = "as_variant")]
+    label: String,
+    #[serde(with = "as_variant")]
+    points: String,
+    #[serde(with = "as_variant")]
+    amount: String,
+}
+
+/// A sale's previews as `aa{sv}`.
+pub fn previews_record(sale: &Sale, minor: u32) -> Vec<PreviewRecord> {
     sale.previews
         .iter()
-        .map(|p| {
-            let mut r = Record::new();
-            r.insert("plugin".into(), Variant::from(p.plugin.clone()));
-            r.insert("kind".into(), Variant::from(p.kind.clone()));
-            r.insert("label".into(), Variant::from(p.label.clone()));
-            r.insert(
-                "points".into(),
-                Variant::from(
-                    p.points
-                        .map(|v| v.normalize().to_string())
-                        .unwrap_or_default(),
-                ),
-            );
-            r.insert(
-                "amount".into(),
-                Variant::from(
-                    p.amount
-                        .map(|v| money::format(v, minor))
-                        .unwrap_or_default(),
-                ),
-            );
-            r
+        .map(|p| PreviewRecord {
+            plugin: p.plugin.clone(),
+            kind: p.kind.clone(),
+            label: p.label.clone(),
+            points: p
+                .points
+                .map(|v| v.normalize().to_string())
+                .unwrap_or_default(),
+            amount: p
+                .amount
+                .map(|v| money::format(v, minor))
+                .unwrap_or_default(),
         })
         .collect()
+}
+
+/// A tender as the bus shows it: id, method, amount, plugin, ref (masked).
+#[derive(Debug, Clone, serde::Serialize, zbus::Type)]
+#[zbus(signature = "dict")]
+pub struct TenderRecord {
+    #[serde(with = "as_variant")]
+    id: String,
+    #[serde(with = "as_variant")]
+    method: String,
+    #[serde(with = "as_variant")]
+    amount: String,
+    #[serde(with = "as_variant")]
+    plugin: String,
+    #[serde(rename = "ref", with = "as_variant")]
+    reference: String,
 }
 
 /// A sale's tenders as `aa{sv}`.
-pub fn tenders_record(sale: &Sale, minor: u32) -> Vec<Record> {
+pub fn tenders_record(sale: &Sale, minor: u32) -> Vec<TenderRecord> {
     sale.tenders
         .iter()
-        .map(|t| {
-            let mut r = Record::new();
-            r.insert("id".into(), Variant::from(t.id.clone()));
-            r.insert("method".into(), Variant::from(t.method.clone()));
-            r.insert("amount".into(), amount(t.amount, minor));
-            r.insert("plugin".into(), Variant::from(t.plugin.clone()));
-            r.insert("ref".into(), Variant::from(mask(&t.reference)));
-            r
+        .map(|t| TenderRecord {
+            id: t.id.clone(),
+            method: t.method.clone(),
+            amount: money::format(t.amount, minor),
+            plugin: t.plugin.clone(),
+            reference: mask(&t.reference),
         })
         .collect()
 }
 
+/// Totals as the bus shows them (`a{sv}`).
+#[derive(Debug, Clone, serde::Serialize, zbus::Type)]
+#[zbus(signature = "dict")]
+pub struct TotalsRecord {
+    #[serde(with = "as_variant")]
+    subtotal: String,
+    #[serde(with = "as_variant")]
+    discount: String,
+    #[serde(with = "as_variant")]
+    tax: String,
+    #[serde(with = "as_variant")]
+    total: String,
+    #[serde(with = "as_variant")]
+    paid: String,
+    #[serde(with = "as_variant")]
+    due: String,
+    #[serde(with = "as_variant")]
+    change: String,
+}
+
 /// Totals as `a{sv}`.
-pub fn totals_record(totals: &crate::sale::model::Totals, minor: u32) -> Record {
-    let mut r = Record::new();
-    for (key, value) in [
-        ("subtotal", totals.subtotal),
-        ("discount", totals.discount),
-        ("tax", totals.tax),
-        ("total", totals.total),
-        ("paid", totals.paid),
-        ("due", totals.due),
-        ("change", totals.change),
-    ] {
-        r.insert(key.into(), amount(value, minor));
+pub fn totals_record(totals: &crate::sale::model::Totals, minor: u32) -> TotalsRecord {
+    let amount = |d: Decimal| money::format(d, minor);
+    TotalsRecord {
+        subtotal: amount(totals.subtotal),
+        discount: amount(totals.discount),
+        tax: amount(totals.tax),
+        total: amount(totals.total),
+        paid: amount(totals.paid),
+        due: amount(totals.due),
+        change: amount(totals.change),
     }
-    r
+}
+
+/// A typed record as a variant, for a record of records (`Manager1.GetReceipt`).
+pub fn record_variant<T: serde::Serialize + zbus::Type>(record: &T) -> Variant<'static> {
+    match zbus::as_variant::to_owned_variant(record) {
+        Ok(v) => v.into(),
+        // Strings, string lists and dicts of them always encode.
+        Err(e) => Variant::from(format!("unencodable: {e}")),
+    }
 }
 
 fn outcome_record(o: &Outcome) -> Record {
@@ -360,27 +443,57 @@ fn json_variant(value: &serde_json::Value, depth: usize) -> Variant<'static> {
     }
 }
 
+/// Every property of `org.posd.Sale1`, as `PropertiesChanged` carries them (`a{sv}`),
+/// encoded straight from the sale.
+#[derive(serde::Serialize, zbus::Type)]
+#[zbus(signature = "dict")]
+#[serde(rename_all = "PascalCase")]
+struct SaleProperties<'a> {
+    #[serde(with = "as_variant")]
+    state: &'a str,
+    #[serde(with = "as_variant")]
+    customer: &'a str,
+    #[serde(with = "as_variant")]
+    customer_locked: bool,
+    #[serde(with = "as_variant")]
+    lines: Vec<LineRecord<'a>>,
+    #[serde(with = "as_variant")]
+    tenders: Vec<TenderRecord>,
+    #[serde(with = "as_variant")]
+    totals: TotalsRecord,
+    #[serde(with = "as_variant")]
+    warnings: &'a [String],
+    #[serde(with = "as_variant")]
+    receipt_id: &'a str,
+    #[serde(with = "as_variant")]
+    previews: Vec<PreviewRecord>,
+}
+
 /// Emits one `PropertiesChanged` with every property of the sale.
 pub async fn announce(conn: &zbus::Connection, book: &Book, sale: &Sale) -> zbus::Result<()> {
-    let minor = book.till().currency.minor;
-    let totals = engine::totals(sale, book.till().currency);
+    let till = book.till();
+    let minor = till.currency.minor;
     let path = object_path(&sale.id);
     let emitter = SignalEmitter::new(conn, path.as_str())?;
-    let lines = lines_record(sale, minor);
-    let tenders = tenders_record(sale, minor);
-    let totals = totals_record(&totals, minor);
-    let previews = previews_record(sale, minor);
-    let mut changed: HashMap<&str, Variant<'_>> = HashMap::new();
-    changed.insert("State", Variant::from(sale.state.as_str()));
-    changed.insert("Customer", Variant::from(sale.customer.as_str()));
-    changed.insert("CustomerLocked", Variant::from(sale.customer_locked));
-    changed.insert("Lines", Variant::from(lines));
-    changed.insert("Tenders", Variant::from(tenders));
-    changed.insert("Totals", Variant::from(totals));
-    changed.insert("Warnings", Variant::from(sale.warnings.clone()));
-    changed.insert("ReceiptId", Variant::from(sale.receipt_id.as_str()));
-    changed.insert("Previews", Variant::from(previews));
-    properties_changed(&emitter, changed).await
+    let changed = SaleProperties {
+        state: sale.state.as_str(),
+        customer: &sale.customer,
+        customer_locked: sale.customer_locked,
+        lines: lines_record(sale, minor),
+        tenders: tenders_record(sale, minor),
+        totals: totals_record(&engine::totals(sale, till.currency), minor),
+        warnings: &sale.warnings,
+        receipt_id: &sale.receipt_id,
+        previews: previews_record(sale, minor),
+    };
+    let invalidated: &[&str] = &[];
+    emitter
+        .emit(
+            "org.freedesktop.DBus.Properties",
+            "PropertiesChanged",
+            &("org.posd.Sale1", changed, invalidated),
+        )
+        .await
 }
 
 /// `PropertiesChanged` of `org.posd.Sale1` with `changed`.
@@ -438,19 +551,22 @@ impl SaleObject {
     /// Lines: id, kind, sku, name, qty, unit_price (with the decimals it was given),
     /// amount, tax_rate, tags, plugin, ref (a code masked, a rule id as it is).
     #[zbus(property)]
-    async fn lines(&self) -> Vec<Record> {
+    async fn lines(&self) -> Vec<LineRecord<'static>> {
         lines_record(&self.sale().await, self.book.till().currency.minor)
+            .into_iter()
+            .map(LineRecord::into_owned)
+            .collect()
     }
 
     /// Tenders: id, method, amount, plugin, ref (masked).
     #[zbus(property)]
-    async fn tenders(&self) -> Vec<Record> {
+    async fn tenders(&self) -> Vec<TenderRecord> {
         tenders_record(&self.sale().await, self.book.till().currency.minor)
     }
 
     /// subtotal, discount, tax, total, paid, due, change.
     #[zbus(property)]
-    async fn totals(&self) -> Record {
+    async fn totals(&self) -> TotalsRecord {
         let till = self.book.till();
         totals_record(
             &engine::totals(&self.sale().await, till.currency),
@@ -473,7 +589,7 @@ impl SaleObject {
     /// What plugins want shown beside the basket: plugin, kind (earn, nudge, info), label,
     /// points, amount ("" where not applicable).
     #[zbus(property)]
-    async fn previews(&self) -> Vec<Record> {
+    async fn previews(&self) -> Vec<PreviewRecord> {
         previews_record(&self.sale().await, self.book.till().currency.minor)
     }
 
