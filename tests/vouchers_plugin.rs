@@ -241,10 +241,7 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
         slip.iter().any(|l| l.starts_with("Gültig bis: 20")),
         "36 months: {slip:?}"
     );
-    assert_eq!(
-        s(&records(&receipt["lines"])[0]["kind"]),
-        "voucher_sale"
-    );
+    assert_eq!(s(&records(&receipt["lines"])[0]["kind"]), "voucher_sale");
     // The slip is secret: it prints the code in full, then the printed job's bytes are
     // wiped, and no copy of the code is left in the database files (journal, queue, WAL).
     eventually("the slip printed with the code", || async {
