@@ -180,7 +180,10 @@ async fn main() {
             .build()
             .await
             .expect("manager");
-        summary.push(("no plugin", changes(&conn, &manager, None, "no plugin").await));
+        summary.push((
+            "no plugin",
+            changes(&conn, &manager, None, "no plugin").await,
+        ));
         let mut reads = Vec::with_capacity(CHANGES);
         for _ in 0..CHANGES {
             let start = Instant::now();
@@ -249,6 +252,9 @@ async fn main() {
                 )
             })
             .collect();
-        println!("median growth from 20 lines, {label}: {}", growth.join(", "));
+        println!(
+            "median growth from 20 lines, {label}: {}",
+            growth.join(", ")
+        );
     }
 }
