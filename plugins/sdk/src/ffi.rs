@@ -250,7 +250,13 @@ impl HookResponse for Empty {}
 impl HookResponse for DeliverMessageResponse {}
 impl HookResponse for CustomerAccountsResponse {}
 impl HookResponse for ListAdminActionsResponse {}
-impl HookResponse for InvokeAdminActionResponse {}
+impl HookResponse for InvokeAdminActionResponse {
+    fn check(&self) -> Result<(), PluginError> {
+        self.effects
+            .as_ref()
+            .map_or(Ok(()), CheckoutEffects::check_balanced)
+    }
+}
 
 impl HookResponse for CheckoutEffects {
     fn check(&self) -> Result<(), PluginError> {

@@ -172,8 +172,8 @@ pub fn note_receipts(effects: &mut CheckoutEffects, receipt: &str) -> Result<(),
     Ok(())
 }
 
-/// Sorts postings oldest first by their journal entry. The ABI guide says `ledger.postings`
-/// answers newest first, the host answers oldest first; this does not depend on either.
+/// Sorts postings oldest first by their journal entry (`ledger.postings` answers newest
+/// first); a posting's entry number orders it even if two share a time.
 fn oldest_first(postings: &mut [LedgerPosting]) {
     postings.sort_by_key(|p| (p.entry.parse::<u64>().unwrap_or(u64::MAX), p.time.clone()));
 }
@@ -223,6 +223,7 @@ fn lookup(canonical: &str, found: &Found) -> InvokeAdminActionResponse {
                 .map_or_else(|| "no expiry".to_string(), |e| format!("valid until {e}")),
         ),
         output: String::new(),
+        effects: None,
     }
 }
 
@@ -302,6 +303,7 @@ fn history(
         result,
         text: text.trim_end().to_string(),
         output: String::new(),
+        effects: None,
     })
 }
 
@@ -339,6 +341,7 @@ fn codes(plugin: &Vouchers, host: &Host) -> Result<InvokeAdminActionResponse, Pl
         result: json!({ "codes": rows }),
         text: text.trim_end().to_string(),
         output: String::new(),
+        effects: None,
     })
 }
 
@@ -363,6 +366,7 @@ fn breakage(host: &Host) -> Result<InvokeAdminActionResponse, PluginError> {
         }),
         text: text.trim_end().to_string(),
         output: String::new(),
+        effects: None,
     })
 }
 
