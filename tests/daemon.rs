@@ -77,7 +77,7 @@ async fn ready_arrives_and_properties_read_back_right() {
     let all = text(&out.stdout);
     for expected in [
         "'Version'",
-        "'AbiVersion': <'1.1'>",
+        "'AbiVersion': <'1.2'>",
         "'StoreId': <'S42'>",
         "'RegisterId': <'R7'>",
         "'Currency': <'CZK'>",
