@@ -616,4 +616,30 @@ async fn without_a_file_the_codes_print_once_and_bad_batches_change_nothing() {
         entries,
         "no entry was written"
     );
+
+    // The largest batch answers within the call deadline, every code distinct.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("big.txt");
+    let out = posctl(
+        till.bus.address(),
+        &[
+            "voucher",
+            "issue",
+            "--programme",
+            "forfeit",
+            "--count",
+            "1000",
+            "--out",
+            file.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&file).expect("read");
+    let distinct: std::collections::BTreeSet<&str> = written.lines().collect();
+    assert_eq!(distinct.len(), 1000);
+    assert_eq!(
+        till.ledger_balance("vouchers:promo").as_deref(),
+        Some("-50112.50")
+    );
+    till.ledger_verify();
 }
