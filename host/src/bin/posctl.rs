@@ -168,7 +168,7 @@ enum Command {
     AdminActions,
     /// Any other command is an admin action a plugin offers, by its command path, with its
     /// params as `--name value` (`posctl admin-actions` lists them), e.g. `posctl voucher
-    /// issue --count 10 --out codes.txt`.
+    /// issue --programme gift --count 10 --amount 20.00 --out codes.txt`.
     #[command(external_subcommand)]
     External(Vec<String>),
     /// Render the printer test page to a PNG, as the virtual printer shows it (no daemon

@@ -190,6 +190,40 @@ mod tests {
     }
 
     #[test]
+    fn an_account_used_in_another_unit_refuses_the_whole_write() {
+        let (_dir, mut c) = db();
+        let eur = wire::CheckoutEffects {
+            postings: vec![
+                posting("voucher:A", "5", Some("0")),
+                posting("promo", "-5", None),
+            ],
+            ..wire::CheckoutEffects::default()
+        };
+        JournalWrite::admin("vouchers", eur, "admin:vouchers:issue:1")
+            .apply(&mut c)
+            .expect("sqlite")
+            .expect("booked");
+        let mut points = [posting("voucher:A", "5", None), posting("pool", "-5", None)];
+        for p in &mut points {
+            p.unit = "points".into();
+        }
+        let mixed = wire::CheckoutEffects {
+            postings: points.to_vec(),
+            kv: vec![wire::KvWrite::put("x", serde_json::json!(1))],
+            ..wire::CheckoutEffects::default()
+        };
+        let refused = JournalWrite::admin("vouchers", mixed, "admin:vouchers:issue:2")
+            .apply(&mut c)
+            .expect("sqlite")
+            .expect_err("unit mismatch");
+        assert!(
+            matches!(refused, LedgerError::UnitMismatch { .. }),
+            "{refused}"
+        );
+        assert_eq!(counts(&c), (1, 0, 0), "nothing of the second write");
+    }
+
+    #[test]
     fn unbalanced_or_below_floor_admin_effects_write_nothing() {
         let (_dir, mut c) = db();
         let kv = vec![wire::KvWrite::put("batch:B-1", serde_json::json!(1))];
