@@ -96,7 +96,7 @@ pub struct Journal {
     pub(super) book: Arc<Book>,
     devices: Registry,
     settings: std::sync::RwLock<ReceiptSettings>,
-    outbox_wake: Arc<tokio::sync::Notify>,
+    pub(super) outbox_wake: Arc<tokio::sync::Notify>,
     pub(super) one_at_a_time: tokio::sync::Mutex<()>,
     /// The till's day as the bus shows it; changed only under `one_at_a_time`.
     pub(super) day: tokio::sync::watch::Sender<DayStatus>,
@@ -526,9 +526,15 @@ pub(super) fn now_ms() -> u128 {
 /// Everything one journal transaction writes: the receipt, its ledger entry (the host's
 /// postings and the plugins' in one balanced entry), the plugins' outbox messages and
 /// key-value writes, print jobs, and what else the operation changes (the sale's final
-/// state, the day, the idempotency key).
+/// state, the day, the idempotency key). An admin action's effects (ABI 1.2) are the same
+/// write without a receipt: [`JournalWrite::admin`].
 pub(super) struct JournalWrite {
-    row: ReceiptRow,
+    /// The receipt; `None` for an admin action's effects.
+    row: Option<ReceiptRow>,
+    /// The ledger entry's kind (the receipt's kind, or `admin`) and reference (the receipt
+    /// id, or `admin:<plugin>:<action>:<n>`).
+    entry_kind: &'static str,
+    reference: String,
     postings: Vec<PostingSpec>,
     /// Whether every plugin's postings balance on their own (else: which did not).
     plugins_balanced: Result<(), String>,
@@ -547,7 +553,17 @@ pub(super) struct JournalWrite {
     pub(super) day_closed: Option<DayRow>,
     /// The crash point just before the commit.
     pub(super) fault: Option<&'static str>,
+    /// An admin write's number, kept as the database's last one (`meta` key
+    /// [`ADMIN_SEQUENCE`]) in the same transaction.
+    pub(super) admin_number: Option<i64>,
 }
+
+/// The kind of the ledger entry of an admin action's effects.
+pub const ADMIN_ENTRY_KIND: &str = "admin";
+
+/// The `meta` key holding the number of the last admin write, so each reference
+/// `admin:<plugin>:<action>:<n>` is used once per database.
+pub(super) const ADMIN_SEQUENCE: &str = "admin_sequence";
 
 impl JournalWrite {
     /// The write of `receipt` with the plugins' effects of `prepared`.
@@ -558,7 +574,35 @@ impl JournalWrite {
     ) -> Result<Self, SaleError> {
         let document = serde_json::to_string(receipt)
             .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
-        let mut postings = booking::postings(receipt, minor);
+        let mut write = Self::of_plugins(
+            booking::postings(receipt, minor),
+            prepared,
+            receipt.kind.as_str(),
+            &receipt.id,
+        );
+        write.row = Some(ReceiptRow::of(receipt, &document));
+        Ok(write)
+    }
+
+    /// The write of admin action `action`'s effects (ABI 1.2): what a checkout writes of a
+    /// plugin's effects, under the same rules (its postings balance per unit, floors hold,
+    /// accounts in its namespace), as one ledger entry of kind `admin` referenced
+    /// `reference`, without a receipt.
+    pub(super) fn admin(plugin: &str, effects: wire::CheckoutEffects, reference: &str) -> Self {
+        let prepared = [Prepared {
+            plugin: plugin.to_string(),
+            effects,
+        }];
+        Self::of_plugins(Vec::new(), &prepared, ADMIN_ENTRY_KIND, reference)
+    }
+
+    /// The plugins' part of a write, after the host's own `postings`, as entry `reference`.
+    fn of_plugins(
+        mut postings: Vec<PostingSpec>,
+        prepared: &[Prepared],
+        entry_kind: &'static str,
+        reference: &str,
+    ) -> Self {
         let mut plugins_balanced = Ok(());
         for p in prepared {
             let specs: Vec<PostingSpec> = p
@@ -574,9 +618,11 @@ impl JournalWrite {
             }
             postings.extend(specs);
         }
-        Ok(Self {
+        Self {
             plugins_balanced,
-            row: ReceiptRow::of(receipt, &document),
+            row: None,
+            entry_kind,
+            reference: reference.to_string(),
             postings,
             memo: prepared
                 .iter()
@@ -592,7 +638,7 @@ impl JournalWrite {
                         destination: m.destination.clone(),
                         key: m.key.clone(),
                         payload: m.payload.clone(),
-                        reference: receipt.id.clone(),
+                        reference: reference.to_string(),
                     })
                 })
                 .collect(),
@@ -611,7 +657,8 @@ impl JournalWrite {
             day_opened: None,
             day_closed: None,
             fault: None,
-        })
+            admin_number: None,
+        }
     }
 
     /// Writes everything in one transaction; a ledger refusal is the inner error, and then
@@ -624,13 +671,15 @@ impl JournalWrite {
             return Ok(Err(LedgerError::Refused(plugin.clone())));
         }
         let tx = c.transaction()?;
-        let rid = &self.row.id;
+        let rid = &self.reference;
         if let Some(day) = &self.day_opened {
             super::day::insert_day(&tx, day)?;
         }
-        self.row.insert(&tx)?;
+        if let Some(row) = &self.row {
+            row.insert(&tx)?;
+        }
         if !self.postings.is_empty()
-            && let Err(e) = ledger::post(&tx, self.row.kind, rid, &self.memo, &self.postings)
+            && let Err(e) = ledger::post(&tx, self.entry_kind, rid, &self.memo, &self.postings)
         {
             return Ok(Err(e));
         }
@@ -652,6 +701,13 @@ impl JournalWrite {
         }
         if let Some(day) = &self.day_closed {
             super::day::close_day(&tx, day)?;
+        }
+        if let Some(n) = self.admin_number {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![ADMIN_SEQUENCE, n.to_string()])?;
         }
         if let Some((key, operation, request)) = &self.idempotency {
             tx.prepare_cached(

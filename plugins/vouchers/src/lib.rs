@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod batch;
 pub mod code;
 pub mod config;
 pub mod date;
@@ -1871,10 +1872,10 @@ impl VoidReceipt for Vouchers {
 impl posd_plugin_sdk::ListAdminActions for Vouchers {
     fn list_admin_actions(
         &mut self,
-        _host: &Host,
+        host: &Host,
         _request: posd_plugin_sdk::schema::ListAdminActionsRequest,
     ) -> Result<posd_plugin_sdk::schema::ListAdminActionsResponse, PluginError> {
-        Ok(admin::list())
+        Ok(admin::list(self, host))
     }
 }
 

@@ -968,7 +968,7 @@ pub struct InvokeAdminActionRequest {
     pub args: Map<String, Value>,
 }
 
-/// `invoke_admin_action` response (ABI 1.1).
+/// `invoke_admin_action` response (ABI 1.1; `effects` since 1.2).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InvokeAdminActionResponse {
@@ -982,4 +982,13 @@ pub struct InvokeAdminActionResponse {
     /// none was given (e.g. the codes of a batch, one a line). The host does not log it.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub output: String,
+    /// ABI 1.2: what the action commits — postings, kv writes and outbox messages under the
+    /// rules of `prepare_checkout`'s (each unit balances, floors hold; no `sections`, there
+    /// is no receipt). The host commits them in one transaction, as one journal entry
+    /// `admin:<plugin>:<action>:<n>`, before it answers; if it refuses them nothing is
+    /// written and the caller gets the error, never `result`, `text` or `output`. A 1.1
+    /// host ignores this key, so offer an action that needs it only when
+    /// [`Host::abi_minor`](crate::Host::abi_minor) is at least 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effects: Option<CheckoutEffects>,
 }
