@@ -1000,7 +1000,7 @@ impl Journal {
         // The plugins are asked with the lines and the refund split; when one keeps lines
         // out, the refund and its split change, so all are asked again with what is left
         // (hooks are pure: only the last round's effects are committed).
-        let (prepared, lines, refund, split, taken_back) = loop {
+        let (prepared, lines, refund, split, taken_back, released) = loop {
             let lines = returned_lines(&taken, &effective, &given_back, minor);
             let refund: Decimal = -lines.iter().map(|l| l.amount).sum::<Decimal>();
             let split = refund_split(&original, &given_back, refund, minor).map_err(|over| {
@@ -1015,6 +1015,8 @@ impl Journal {
                 .collect();
             let mut prepared = Vec::new();
             let mut taken_back: BTreeMap<String, (Decimal, Option<String>)> = BTreeMap::new();
+            // Parts of a plugin tender's share its plugin lets the host pay out in cash.
+            let mut released: BTreeMap<String, Decimal> = BTreeMap::new();
             let mut excluded_any = false;
             for plugin in self.plugins.implementing(Hook::ReturnLines) {
                 let offered: Vec<Value> = split
@@ -1063,6 +1065,32 @@ impl Journal {
                         entry.1 = back.reference.clone();
                     }
                 }
+                for free in &answer.released {
+                    let share = split
+                        .iter()
+                        .find(|(t, _)| t.id == free.tender && t.plugin == plugin)
+                        .map(|(_, share)| *share)
+                        .ok_or_else(|| {
+                            CallError::Failed(format!(
+                                "plugin {plugin} released a refund on tender {:?}, which was not offered to it",
+                                free.tender
+                            ))
+                        })?;
+                    let entry = released.entry(free.tender.clone()).or_default();
+                    let total = *entry + free.amount;
+                    let took = taken_back.get(&free.tender).map_or(Decimal::ZERO, |t| t.0);
+                    if free.amount <= Decimal::ZERO
+                        || total + took > share
+                        || free.amount.scale() > minor
+                    {
+                        return Err(CallError::Failed(format!(
+                            "plugin {plugin} took back {took} and released {total} on tender {}, its share is {share}",
+                            free.tender
+                        ))
+                        .into());
+                    }
+                    *entry = total;
+                }
                 prepared.push(Prepared {
                     plugin,
                     effects: answer.effects,
@@ -1070,7 +1098,7 @@ impl Journal {
             }
             // Each round that excludes removes a line, so this ends.
             if !excluded_any || taken.is_empty() {
-                break (prepared, lines, refund, split, taken_back);
+                break (prepared, lines, refund, split, taken_back, released);
             }
         };
         if taken.is_empty() {
@@ -1090,37 +1118,70 @@ impl Journal {
         back.day = day.row.id.clone();
         back.lines = lines;
         let mut tenders = Vec::new();
+        // What the plugins released to be paid out in the host's cash (ABI 1.2).
+        let mut released_cash: Option<usize> = None;
         for (tender, share) in split {
             let mut paid_back = tender.clone();
             paid_back.max_amount = None;
             if tender.plugin.is_empty() {
                 paid_back.amount = -share;
-            } else {
-                let (took, reference) = taken_back.get(&tender.id).cloned().unwrap_or_default();
-                if took < share {
-                    return Err(JournalError::NotAllowed(format!(
-                        "{receipt_id}: {} of the refund of {} goes back on {} {}, which only \
-                         its plugin {} can take back onto the voucher, and it did not",
-                        crate::money::format(share - took, minor),
-                        crate::money::format(refund, minor),
-                        tender.method,
-                        tender.reference,
-                        tender.plugin
-                    )));
-                }
+                tenders.push(paid_back);
+                continue;
+            }
+            let (took, reference) = taken_back.get(&tender.id).cloned().unwrap_or_default();
+            let free = released.get(&tender.id).copied().unwrap_or_default();
+            if took + free < share {
+                return Err(JournalError::NotAllowed(format!(
+                    "{receipt_id}: {} of the refund of {} goes back on {} {}, which only \
+                     its plugin {} can take back onto the voucher, and it did not",
+                    crate::money::format(share - took - free, minor),
+                    crate::money::format(refund, minor),
+                    tender.method,
+                    tender.reference,
+                    tender.plugin
+                )));
+            }
+            if !took.is_zero() {
                 paid_back.amount = -took;
                 if let Some(reference) = reference {
                     paid_back.reference = reference;
                 }
+                tenders.push(paid_back);
             }
-            tenders.push(paid_back);
+            if !free.is_zero() {
+                // Paid out of the drawer, under the plugin tender's id: what the returns
+                // of the receipt gave back on that tender counts the payout too, so the
+                // split and `check_reversals` never give its share back twice.
+                tenders.push(super::model::Tender::host(&tender.id, "cash", -free));
+                released_cash = Some(tenders.len() - 1);
+            }
+        }
+        // Released cash is rounded as the host rounds cash: the return's cash in all, the
+        // difference on the released payout and on a rounding line of its own.
+        let mut rounding = Decimal::ZERO;
+        if let (Some(step), Some(i)) = (till.currency.cash_increment, released_cash) {
+            let cash: Decimal = -tenders
+                .iter()
+                .filter(|t| t.method == "cash" && t.plugin.is_empty())
+                .map(|t| t.amount)
+                .sum::<Decimal>();
+            let mut rounded = crate::money::round_to_increment(cash, step);
+            rounded.rescale(minor);
+            rounding = rounded - cash;
+            tenders[i].amount -= rounding;
+        }
+        if !rounding.is_zero() {
+            back.lines.push(Line::rounding("R-return", -rounding));
         }
         back.tenders = tenders;
-        let refund = -refund;
+        let refund = -refund - rounding;
         let gross: Vec<(Option<rust_decimal::Decimal>, rust_decimal::Decimal)> = back
             .lines
             .iter()
-            .map(|l| (Some(l.tax_rate), l.amount))
+            .map(|l| {
+                let rate = (l.kind != LineKind::Rounding).then_some(l.tax_rate);
+                (rate, l.amount)
+            })
             .collect();
         back.vat = crate::money::vat_table(&gross, minor)
             .into_iter()
@@ -1153,22 +1214,18 @@ impl Journal {
         let minor = self.book.till().currency.minor;
         let printer = self.receipt_printer();
         let kind = receipt.kind.as_str();
-        // A reversal prints no slips: a secret section's code is kept nowhere in full.
+        // A reversal prints its slips as a checkout does (a new voucher a plugin issues as
+        // a return's refund); a secret slip's code is in the print job only, the journal
+        // keeps its mask.
+        let open_drawer = self.settings().open_drawer;
+        let mut print_jobs = print_jobs_of(&receipt, printer.as_ref(), minor, open_drawer);
+        if let Some(first) = print_jobs.first_mut() {
+            // The receipt's own job is named after its kind (`void`, `return`).
+            first.1 = kind;
+        }
         super::receipt::mask_secret_sections(&mut receipt);
         let mut write = JournalWrite::new(&receipt, prepared, minor)?;
-        let open_drawer = self.settings().open_drawer;
-        write.print_jobs = printer
-            .iter()
-            .flat_map(|receipt_printer @ (device, profile)| {
-                let document = super::receipt::render_receipt(&receipt, minor);
-                std::iter::once((
-                    device.name.clone(),
-                    kind,
-                    posd_printer::render(&document, profile).bytes,
-                ))
-                .chain(drawer_job(&receipt, receipt_printer, open_drawer))
-            })
-            .collect();
+        write.print_jobs = print_jobs;
         write.idempotency = Some((key.to_string(), kind, request.to_string()));
         write.day_opened = day.opens.then(|| day.row.clone());
         if let Err(e) = self.db.call(move |c| write.apply(c)).await? {

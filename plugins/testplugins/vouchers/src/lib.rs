@@ -626,6 +626,7 @@ impl ReturnLines for Vouchers {
             },
             excluded: Vec::new(),
             refunds,
+            released: Vec::new(),
         })
     }
 }
