@@ -904,8 +904,10 @@ impl Journal {
     /// left out, each with a message; so are lines a plugin excludes. The refund is each
     /// line's share after the receipt's reductions, split over the original's tenders pro
     /// rata ([`refund_split`]): the host pays back its own tenders, a plugin tender's share
-    /// must be taken back onto the voucher by its plugin (`return_lines` `refunds`), else
-    /// the return is `NotAllowed` — a voucher never turns into cash at the till.
+    /// must be taken back onto the voucher by its plugin (`return_lines` `refunds`) or
+    /// released by it to be paid out in the host's cash (`released`, ABI 1.2, for a
+    /// configuration that allows it), else the return is `NotAllowed` — a voucher never
+    /// turns into cash at the till unless its plugin says so.
     pub async fn take_back(
         &self,
         receipt_id: &str,
