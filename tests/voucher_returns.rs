@@ -310,7 +310,10 @@ async fn a_partial_return_splits_the_refund_and_the_vouchers_share_goes_back_ont
     let drawer = till.account("host:cash:01");
 
     // The belt (30.00): 18.00 back onto the voucher, 12.00 in cash.
-    let back = till.give_back(&paid, &belt, "ret-belt").await.expect("Return");
+    let back = till
+        .give_back(&paid, &belt, "ret-belt")
+        .await
+        .expect("Return");
     let masked = format!("••••{}", &code[code.len() - 4..]);
     assert_eq!(
         till.tenders_of(&back).await,
@@ -323,15 +326,18 @@ async fn a_partial_return_splits_the_refund_and_the_vouchers_share_goes_back_ont
     assert_eq!(drawer - till.account("host:cash:01"), dec("12.00"));
     let sections = till.sections_of(&back).await;
     assert!(
-        sections.iter().any(|(title, lines, _)| title
-            == "Gutschein zurückgebucht"
-            && lines.contains(&format!("Code: {masked}"))
-            && lines.contains(&"Guthaben: 18.00 EUR".to_string())),
+        sections
+            .iter()
+            .any(|(title, lines, _)| title == "Gutschein zurückgebucht"
+                && lines.contains(&format!("Code: {masked}"))
+                && lines.contains(&"Guthaben: 18.00 EUR".to_string())),
         "{sections:?}"
     );
     // The same return again (same key) is the same receipt and changes nothing.
     assert_eq!(
-        till.give_back(&paid, &belt, "ret-belt").await.expect("replay"),
+        till.give_back(&paid, &belt, "ret-belt")
+            .await
+            .expect("replay"),
         back
     );
     assert_eq!(till.balance(&code).await, "18.00");
@@ -363,9 +369,17 @@ async fn a_voucher_that_keeps_no_rest_gets_a_new_voucher_for_the_return_and_it_p
     assert!(new_masked.starts_with("••••"), "masked in the journal");
     assert_eq!(
         till.tenders_of(&back).await,
-        [("voucher".to_string(), "-30.00".to_string(), new_masked.clone())]
+        [(
+            "voucher".to_string(),
+            "-30.00".to_string(),
+            new_masked.clone()
+        )]
     );
-    assert_eq!(till.balance(&code).await, "VoucherEmpty", "the old one stays empty");
+    assert_eq!(
+        till.balance(&code).await,
+        "VoucherEmpty",
+        "the old one stays empty"
+    );
     assert_eq!(till.account("vouchers:breakage"), dec("20.00"));
     let new_code = till.printed_code("NR-", &new_masked).await;
     assert_eq!(till.balance(&new_code).await, "30.00");
@@ -399,7 +413,10 @@ async fn an_ewallets_and_a_customer_credits_share_go_back_onto_them_on_return_an
         .expect("credit");
     let paid = sale.checkout("pay-credit").await.expect("Checkout");
     assert_eq!(till.credit_of("C-7").await, "5.00");
-    let back = till.give_back(&paid, &socks, "ret-c").await.expect("Return");
+    let back = till
+        .give_back(&paid, &socks, "ret-c")
+        .await
+        .expect("Return");
     assert_eq!(till.credit_of("C-7").await, "20.00");
     let tenders = till.tenders_of(&back).await;
     assert_eq!(
@@ -412,7 +429,9 @@ async fn an_ewallets_and_a_customer_credits_share_go_back_onto_them_on_return_an
     );
     // A void of a sale paid with credit gives it back too.
     let sale = till.open_sale(Some("C-7")).await;
-    sale.add_item(item("Schal", "12.00")).await.expect("AddItem");
+    sale.add_item(item("Schal", "12.00"))
+        .await
+        .expect("AddItem");
     sale.add_tender("credit", "12.00", HashMap::new())
         .await
         .expect("credit");
@@ -432,18 +451,31 @@ async fn a_programme_with_returns_cash_pays_the_vouchers_share_out_in_cash() {
     let till = Till::start().await;
     let code = till.sell("bar", "40.00", None).await;
     let sale = till.open_sale(None).await;
-    let small = sale.add_item(item("Tasse", "10.00")).await.expect("AddItem");
-    let big = sale.add_item(item("Kanne", "30.00")).await.expect("AddItem");
+    let small = sale
+        .add_item(item("Tasse", "10.00"))
+        .await
+        .expect("AddItem");
+    let big = sale
+        .add_item(item("Kanne", "30.00"))
+        .await
+        .expect("AddItem");
     sale.enter_code(&code).await.expect("EnterCode");
     let paid = sale.checkout("pay").await.expect("Checkout");
     assert_eq!(till.balance(&code).await, "VoucherEmpty");
     let drawer = till.account("host:cash:01");
-    let back = till.give_back(&paid, &small, "ret-1").await.expect("Return");
+    let back = till
+        .give_back(&paid, &small, "ret-1")
+        .await
+        .expect("Return");
     assert_eq!(
         till.tenders_of(&back).await,
         [("cash".to_string(), "-10.00".to_string(), String::new())]
     );
-    assert_eq!(till.balance(&code).await, "VoucherEmpty", "nothing back on it");
+    assert_eq!(
+        till.balance(&code).await,
+        "VoucherEmpty",
+        "nothing back on it"
+    );
     assert_eq!(drawer - till.account("host:cash:01"), dec("10.00"));
     let sections = till.sections_of(&back).await;
     assert!(
@@ -474,7 +506,10 @@ async fn a_full_return_gives_the_discount_codes_use_and_the_discount_voucher_bac
     let uses = "vouchers:code:XMAS10";
     let sale = till.open_sale(None).await;
     let a = sale.add_item(item("Buch", "20.00")).await.expect("AddItem");
-    let b = sale.add_item(item("Kerze", "30.00")).await.expect("AddItem");
+    let b = sale
+        .add_item(item("Kerze", "30.00"))
+        .await
+        .expect("AddItem");
     sale.enter_code("XMAS10").await.expect("EnterCode");
     pay_rest(&sale).await;
     let first = sale.checkout("xmas-1").await.expect("Checkout");
@@ -487,12 +522,18 @@ async fn a_full_return_gives_the_discount_codes_use_and_the_discount_voucher_bac
     );
     assert_eq!(till.account(uses), dec("-1"), "partly returned: still used");
     till.give_back(&first, &b, "ret-b").await.expect("Return");
-    assert_eq!(till.account(uses), dec("0"), "all returned: the use is back");
+    assert_eq!(
+        till.account(uses),
+        dec("0"),
+        "all returned: the use is back"
+    );
 
     // A second sale returned in part keeps its use.
     let sale = till.open_sale(None).await;
     let a = sale.add_item(item("Buch", "20.00")).await.expect("AddItem");
-    sale.add_item(item("Kerze", "30.00")).await.expect("AddItem");
+    sale.add_item(item("Kerze", "30.00"))
+        .await
+        .expect("AddItem");
     sale.enter_code("XMAS10").await.expect("EnterCode");
     pay_rest(&sale).await;
     let second = sale.checkout("xmas-2").await.expect("Checkout");
@@ -517,7 +558,10 @@ async fn a_full_return_gives_the_discount_codes_use_and_the_discount_voucher_bac
     sale.checkout("issue").await.expect("Checkout");
     let sale = till.open_sale(None).await;
     let a = sale.add_item(item("Buch", "20.00")).await.expect("AddItem");
-    let b = sale.add_item(item("Kerze", "30.00")).await.expect("AddItem");
+    let b = sale
+        .add_item(item("Kerze", "30.00"))
+        .await
+        .expect("AddItem");
     sale.enter_code(&rabatt).await.expect("EnterCode");
     pay_rest(&sale).await;
     let third = sale.checkout("rabatt").await.expect("Checkout");
@@ -543,7 +587,11 @@ async fn a_void_of_a_redemption_undoes_where_its_rest_went() {
     let code = till.sell("once", "", None).await;
     let (paid, _) = redeem(&till, &code, "30.00", None).await;
     assert_eq!(till.account("vouchers:breakage"), dec("20.00"));
-    till.manager().await.void(&paid, "void-b").await.expect("Void");
+    till.manager()
+        .await
+        .void(&paid, "void-b")
+        .await
+        .expect("Void");
     assert_eq!(till.balance(&code).await, "50.00");
     assert_eq!(till.account("vouchers:breakage"), dec("0"));
     till.verify_ledger();
@@ -552,7 +600,12 @@ async fn a_void_of_a_redemption_undoes_where_its_rest_went() {
     let code = till.sell("credit", "", None).await;
     let (paid, _) = redeem(&till, &code, "30.00", Some("C-8")).await;
     assert_eq!(till.credit_of("C-8").await, "20.00");
-    let void = till.manager().await.void(&paid, "void-c").await.expect("Void");
+    let void = till
+        .manager()
+        .await
+        .void(&paid, "void-c")
+        .await
+        .expect("Void");
     assert_eq!(till.balance(&code).await, "50.00");
     assert_eq!(till.credit_of("C-8").await, "0.00");
     let sections = till.sections_of(&void).await;
@@ -576,7 +629,11 @@ async fn a_void_of_a_redemption_undoes_where_its_rest_went() {
         .2;
     let residual = till.printed_code("RV-", &masked).await;
     assert_eq!(till.balance(&residual).await, "20.00");
-    till.manager().await.void(&paid, "void-r").await.expect("Void");
+    till.manager()
+        .await
+        .void(&paid, "void-r")
+        .await
+        .expect("Void");
     assert_eq!(till.balance(&code).await, "50.00");
     assert_eq!(till.balance(&residual).await, "VoucherEmpty");
     till.verify_ledger();
@@ -596,13 +653,19 @@ async fn a_void_of_a_redemption_undoes_where_its_rest_went() {
         .2;
     let residual = till.printed_code("RV-", &masked).await;
     redeem(&till, &residual, "5.00", None).await;
-    let void = till.manager().await.void(&paid, "void-r2").await.expect("Void");
+    let void = till
+        .manager()
+        .await
+        .void(&paid, "void-r2")
+        .await
+        .expect("Void");
     assert_eq!(till.balance(&code).await, "30.00");
     assert_eq!(till.balance(&residual).await, "VoucherEmpty");
     let sections = till.sections_of(&void).await;
     assert!(
-        sections.iter().any(|(_, lines, _)| lines
-            .contains(&"Davon bereits eingelöst: 20.00 EUR".to_string())),
+        sections
+            .iter()
+            .any(|(_, lines, _)| lines.contains(&"Davon bereits eingelöst: 20.00 EUR".to_string())),
         "{sections:?}"
     );
     till.verify_ledger();
@@ -614,7 +677,9 @@ async fn a_void_whose_credited_rest_was_spent_since_is_refused_and_changes_nothi
     let code = till.sell("credit", "", None).await;
     let (paid, _) = redeem(&till, &code, "30.00", Some("C-9")).await;
     let sale = till.open_sale(Some("C-9")).await;
-    sale.add_item(item("Socken", "15.00")).await.expect("AddItem");
+    sale.add_item(item("Socken", "15.00"))
+        .await
+        .expect("AddItem");
     sale.add_tender("credit", "15.00", HashMap::new())
         .await
         .expect("credit");

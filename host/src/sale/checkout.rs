@@ -1082,7 +1082,7 @@ impl Journal {
                     let total = *entry + free.amount;
                     let took = taken_back.get(&free.tender).map_or(Decimal::ZERO, |t| t.0);
                     if free.amount <= Decimal::ZERO
-                        || total + took > share
+                        || covers(share, took, total) == Cover::Over
                         || free.amount.scale() > minor
                     {
                         return Err(CallError::Failed(format!(
@@ -1132,16 +1132,26 @@ impl Journal {
             }
             let (took, reference) = taken_back.get(&tender.id).cloned().unwrap_or_default();
             let free = released.get(&tender.id).copied().unwrap_or_default();
-            if took + free < share {
-                return Err(JournalError::NotAllowed(format!(
-                    "{receipt_id}: {} of the refund of {} goes back on {} {}, which only \
+            match covers(share, took, free) {
+                Cover::Whole => {}
+                Cover::Over => {
+                    return Err(CallError::Failed(format!(
+                        "plugin {} took back {took} and released {free} on tender {}, its share is {share}",
+                        tender.plugin, tender.id
+                    ))
+                    .into());
+                }
+                Cover::Short(missing) => {
+                    return Err(JournalError::NotAllowed(format!(
+                        "{receipt_id}: {} of the refund of {} goes back on {} {}, which only \
                      its plugin {} can take back onto the voucher, and it did not",
-                    crate::money::format(share - took - free, minor),
-                    crate::money::format(refund, minor),
-                    tender.method,
-                    tender.reference,
-                    tender.plugin
-                )));
+                        crate::money::format(missing, minor),
+                        crate::money::format(refund, minor),
+                        tender.method,
+                        tender.reference,
+                        tender.plugin
+                    )));
+                }
             }
             if !took.is_zero() {
                 paid_back.amount = -took;
@@ -1238,6 +1248,30 @@ impl Journal {
         wake_printer(printer.as_ref());
         self.outbox_wake.notify_one();
         Ok(receipt.id)
+    }
+}
+
+/// How a plugin tender's share of a return is covered by what its plugin took back onto
+/// the voucher and released to be paid out in the host's cash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// Exactly.
+    Whole,
+    /// Not in full, by this much: the return is not allowed (a voucher never turns into
+    /// cash unless its plugin releases it).
+    Short(Decimal),
+    /// More than the share: the plugin's failure.
+    Over,
+}
+
+fn covers(share: Decimal, took: Decimal, released: Decimal) -> Cover {
+    let covered = took + released;
+    if covered > share {
+        Cover::Over
+    } else if covered < share {
+        Cover::Short(share - covered)
+    } else {
+        Cover::Whole
     }
 }
 
@@ -1484,6 +1518,24 @@ mod tests {
         for (t, d) in split {
             *given.tenders.entry(t.id.clone()).or_default() += *d;
         }
+    }
+
+    #[test]
+    fn a_plugin_share_must_be_covered_by_what_is_taken_and_released_no_more_no_less() {
+        let d = |s: &str| Decimal::from_str(s).expect("decimal");
+        assert_eq!(covers(d("18.00"), d("18.00"), d("0")), Cover::Whole);
+        assert_eq!(covers(d("18.00"), d("0"), d("18.00")), Cover::Whole);
+        assert_eq!(covers(d("18.00"), d("10.00"), d("8.00")), Cover::Whole);
+        assert_eq!(
+            covers(d("18.00"), d("10.00"), d("0")),
+            Cover::Short(d("8.00")),
+            "neither taken nor released: not allowed"
+        );
+        assert_eq!(
+            covers(d("18.00"), d("10.00"), d("8.01")),
+            Cover::Over,
+            "more than the share: the plugin failed"
+        );
     }
 
     #[test]

@@ -617,12 +617,24 @@ mod tests {
 
     #[test]
     fn the_returns_rule_is_read_and_checked() {
-        let config = Config::parse(json!({"key_file": "/k", "programmes": [
-            gift(), with("returns", json!("cash")), with("returns", json!("new_voucher"))
-        ].iter().enumerate().map(|(i, p)| { let mut p = p.clone(); p["id"] = json!(format!("p{i}")); p }).collect::<Vec<_>>()}))
-        .unwrap();
+        let programmes: Vec<serde_json::Value> = [
+            gift(),
+            with("returns", json!("cash")),
+            with("returns", json!("new_voucher")),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut p)| {
+            p["id"] = json!(format!("p{i}"));
+            p
+        })
+        .collect();
+        let config = Config::parse(json!({"key_file": "/k", "programmes": programmes})).unwrap();
         let rules: Vec<Returns> = config.programmes.iter().map(|p| p.returns).collect();
-        assert_eq!(rules, [Returns::Voucher, Returns::Cash, Returns::NewVoucher]);
+        assert_eq!(
+            rules,
+            [Returns::Voucher, Returns::Cash, Returns::NewVoucher]
+        );
         assert!(error_of(with("returns", json!("bank"))).contains("programmes[0].returns"));
         let mut wallet = with("returns", json!("new_voucher"));
         wallet["kind"] = json!("ewallet");

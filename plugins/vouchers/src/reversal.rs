@@ -31,8 +31,8 @@ use crate::config::{Kind, Residual, Returns};
 use crate::identity::CodeId;
 use crate::store::{self, Found, VoucherStore};
 use crate::{
-    CREDIT_METHOD, ID, Vouchers, admin, discount, discount_voucher_of_line, goodwill_pair,
-    ordered, own_tender_data, unit_of,
+    CREDIT_METHOD, ID, Vouchers, admin, discount, discount_voucher_of_line, goodwill_pair, ordered,
+    own_tender_data, unit_of,
 };
 
 /// Where the rest of a non-reusable voucher went when a receipt redeemed it, noted by that
@@ -154,15 +154,11 @@ impl Vouchers {
                 undone.back = rest;
             }
             Residual::ResidualVoucher => {
-                let new_id = moved
-                    .to
-                    .as_deref()
-                    .and_then(CodeId::parse)
-                    .ok_or_else(|| {
-                        PluginError::plugin_failed(format!(
-                            "{receipt}: the note of the residual voucher names none"
-                        ))
-                    })?;
+                let new_id = moved.to.as_deref().and_then(CodeId::parse).ok_or_else(|| {
+                    PluginError::plugin_failed(format!(
+                        "{receipt}: the note of the residual voucher names none"
+                    ))
+                })?;
                 let found = self.store.find(host, &new_id)?.ok_or_else(|| {
                     PluginError::not_found(format!("{receipt}: the residual voucher is gone"))
                 })?;
@@ -182,10 +178,9 @@ impl Vouchers {
                     found.voucher.last4
                 ));
                 if left < rest {
-                    undone.lines.push(format!(
-                        "Davon bereits eingelöst: {} {unit}",
-                        rest - left
-                    ));
+                    undone
+                        .lines
+                        .push(format!("Davon bereits eingelöst: {} {unit}", rest - left));
                 }
                 undone.back = left;
             }
@@ -241,9 +236,8 @@ impl Vouchers {
             .programme(&found.voucher.programme)
             .map(|p| p.returns)
             .unwrap_or_default();
-        let keeps = found.voucher.reusable
-            && !found.voucher.blocked
-            && found.voucher.refunded_by.is_none();
+        let keeps =
+            found.voucher.reusable && !found.voucher.blocked && found.voucher.refunded_by.is_none();
         match rule {
             Returns::Cash => Refund::Cash,
             Returns::NewVoucher => Refund::New,
@@ -387,10 +381,7 @@ impl ReturnLines for Vouchers {
                     });
                 }
                 Refund::Same => {
-                    pairs.push(
-                        self.store
-                            .move_balance(&id, share.amount, &unit, "return"),
-                    );
+                    pairs.push(self.store.move_balance(&id, share.amount, &unit, "return"));
                     let sum = added.entry(id.0.clone()).or_default();
                     *sum += share.amount;
                     effects.sections.push(ReceiptSection {
@@ -449,5 +440,136 @@ impl ReturnLines for Vouchers {
             refunds,
             released,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use posd_plugin_sdk::serde_json::{Value, json};
+    use posd_plugin_sdk::testing::Harness;
+
+    use crate::Vouchers;
+
+    fn harness(name: &str) -> (Harness<Vouchers>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("posd-vouchers-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("k");
+        std::fs::write(&key, [7u8; 32]).unwrap();
+        let h = Harness::<Vouchers>::create(json!({"key_file": key, "programmes": [
+            {"id": "gift", "name": "Geschenk", "kind": "gift", "max_amount": "500",
+             "code": {"format": "template"}},
+            {"id": "once", "name": "Einmal", "kind": "gift", "amount": "50.00", "reusable": false,
+             "residual": "breakage", "code": {"format": "template", "prefix": "NR"}},
+            {"id": "bar", "name": "Bar", "kind": "gift", "max_amount": "500", "returns": "cash",
+             "code": {"format": "template", "prefix": "BR"}}]}))
+        .unwrap();
+        (h, dir)
+    }
+
+    /// Sells a voucher of `programme` for `amount`; its code.
+    fn sell(h: &mut Harness<Vouchers>, programme: &str, amount: &str) -> String {
+        let sale =
+            json!({"id": format!("S-{programme}"), "currency": "EUR", "lines": [], "tenders": []});
+        let sold = h
+            .call(
+                "invoke_action",
+                &json!({"schema": 1, "action": format!("sell-{programme}"),
+                        "args": {"amount": amount}, "sale": sale}),
+            )
+            .unwrap();
+        let line = &sold["add_lines"][0];
+        h.checkout(&json!({"id": format!("S-{programme}"), "currency": "EUR", "lines": [
+            {"id": "L1", "kind": "voucher_sale", "qty": "1", "unit_price": line["unit_price"],
+             "amount": line["unit_price"], "plugin": "vouchers", "ref": line["ref"], "data": line["data"]}],
+            "tenders": [{"id": "T1", "method": "cash", "amount": line["unit_price"]}]}))
+            .unwrap();
+        sold["result"]["code"].as_str().unwrap().to_string()
+    }
+
+    /// Pays an item of `price` with `code`: the receipt id and the voucher tender.
+    fn redeem(h: &mut Harness<Vouchers>, code: &str, price: &str) -> (String, Value) {
+        let sale = json!({"id": "S-r", "currency": "EUR", "lines": [
+            {"id": "L1", "kind": "item", "qty": "1", "unit_price": price, "amount": price}],
+            "tenders": []});
+        let entered = h
+            .call(
+                "enter_code",
+                &json!({"schema": 1, "code": code, "sale": sale}),
+            )
+            .unwrap();
+        let mut tender = entered["add_tenders"][0].clone();
+        tender["id"] = json!("T1");
+        tender["plugin"] = json!("vouchers");
+        tender["amount"] = json!(price);
+        let mut sale = sale;
+        sale["tenders"] = json!([tender.clone()]);
+        let done = h.checkout(&sale).unwrap();
+        (done.receipt.id, tender)
+    }
+
+    fn give_back(h: &mut Harness<Vouchers>, receipt: &str, share: &str) -> Value {
+        let original = h.receipt(receipt).unwrap();
+        let answer = h
+            .call(
+                "return_lines",
+                &json!({"schema": 1, "store": {"id": "S", "register": "1", "currency": "EUR"},
+                        "receipt": original, "lines": [{"line": "L1", "qty": "1"}],
+                        "return_receipt_id": "R-back", "refunds": [{"tender": "T1", "amount": share}]}),
+            )
+            .unwrap();
+        let effects: posd_plugin_sdk::schema::CheckoutEffects =
+            posd_plugin_sdk::serde_json::from_value(answer.clone()).unwrap();
+        h.apply(&effects).unwrap();
+        answer
+    }
+
+    fn balance(h: &mut Harness<Vouchers>, code: &str) -> String {
+        match h.call("classify_code", &json!({"schema": 1, "code": code})) {
+            Ok(v) => v["balance"].as_str().unwrap_or_default().to_string(),
+            Err(e) => format!("{:?}", e.error),
+        }
+    }
+
+    #[test]
+    fn a_share_goes_back_onto_the_voucher_a_new_one_or_out_in_cash() {
+        let (mut h, dir) = harness("returns");
+        // Same voucher: 40, 30 paid, 12 back → 22.
+        let code = sell(&mut h, "gift", "40.00");
+        let (paid, _) = redeem(&mut h, &code, "30.00");
+        let answer = give_back(&mut h, &paid, "12.00");
+        assert_eq!(answer["refunds"][0]["amount"], "12.00");
+        assert!(answer.get("released").is_none());
+        assert_eq!(balance(&mut h, &code), "22.00");
+
+        // Not reusable: a new voucher of 30 on a secret slip, the old one stays empty.
+        let code = sell(&mut h, "once", "");
+        let (paid, _) = redeem(&mut h, &code, "30.00");
+        let answer = give_back(&mut h, &paid, "30.00");
+        let slip = answer["sections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["secret"] == true)
+            .expect("a secret slip")
+            .clone();
+        let new_code = slip["barcode"].as_str().unwrap().to_string();
+        assert_eq!(balance(&mut h, &new_code), "30.00");
+        assert_ne!(balance(&mut h, &code), "30.00");
+        assert_eq!(
+            answer["refunds"][0]["reference"],
+            format!("••••{}", &new_code[new_code.len() - 4..])
+        );
+
+        // returns = "cash": released, nothing posted onto the voucher.
+        let code = sell(&mut h, "bar", "20.00");
+        let (paid, _) = redeem(&mut h, &code, "20.00");
+        let answer = give_back(&mut h, &paid, "20.00");
+        assert_eq!(
+            answer["released"],
+            json!([{"tender": "T1", "amount": "20.00"}])
+        );
+        assert!(answer.get("refunds").is_none());
+        assert!(answer["postings"].as_array().is_none_or(|p| p.is_empty()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
