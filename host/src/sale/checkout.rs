@@ -1161,10 +1161,15 @@ impl Journal {
                 tenders.push(paid_back);
             }
             if !free.is_zero() {
-                // Paid out of the drawer, under the plugin tender's id: what the returns
-                // of the receipt gave back on that tender counts the payout too, so the
-                // split and `check_reversals` never give its share back twice.
-                tenders.push(super::model::Tender::host(&tender.id, "cash", -free));
+                // Paid out of the drawer as a tender of its own that names the plugin
+                // tender it stands for: what the returns of the receipt gave back on that
+                // tender counts the payout too ([`booking::Reversed`]), so the split and
+                // `check_reversals` never give its share back twice.
+                let mut cash =
+                    super::model::Tender::host(&format!("{}-cash", tender.id), "cash", -free);
+                cash.details
+                    .insert(booking::RELEASED_FROM.to_string(), tender.id.clone());
+                tenders.push(cash);
                 released_cash = Some(tenders.len() - 1);
             }
         }
