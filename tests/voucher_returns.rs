@@ -383,6 +383,33 @@ async fn a_voucher_that_keeps_no_rest_gets_a_new_voucher_for_the_return_and_it_p
     assert_eq!(till.account("vouchers:breakage"), dec("20.00"));
     let new_code = till.printed_code("NR-", &new_masked).await;
     assert_eq!(till.balance(&new_code).await, "30.00");
+    // The slip was secret: once printed, its code is in none of the database files.
+    let db = till.daemon.database();
+    eventually("the return's secret slip wiped", || async {
+        let c = rusqlite::Connection::open(&db).expect("open");
+        c.query_row(
+            "SELECT count(*) FROM print_jobs WHERE kind = 'secret_slip' AND reference = ?1
+             AND state = 'printed' AND length(bytes) = 0",
+            [&back],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("count")
+            == 1
+    })
+    .await;
+    let mut bytes = Vec::new();
+    for suffix in ["", "-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{}{suffix}", db.display())) {
+            bytes.extend(b);
+        }
+    }
+    let plain: String = new_code.chars().filter(|c| *c != '-').collect();
+    for needle in [new_code.as_str(), plain.as_str()] {
+        assert!(
+            find_all(&bytes, needle.as_bytes()).is_empty(),
+            "{needle} is in the database files"
+        );
+    }
     redeem(&till, &new_code, "30.00", None).await;
     assert_eq!(till.balance(&new_code).await, "VoucherEmpty");
     till.verify_ledger();
