@@ -109,8 +109,12 @@ struct Till {
 
 impl Till {
     async fn start() -> Self {
+        Self::start_with(SECTION).await
+    }
+
+    async fn start_with(section: &str) -> Self {
         let bus = TestBus::start();
-        let (daemon, printer, conn) = start_with_vouchers(&bus, SECTION).await;
+        let (daemon, printer, conn) = start_with_vouchers(&bus, section).await;
         Self {
             conn,
             daemon,
@@ -523,6 +527,37 @@ async fn a_programme_with_returns_cash_pays_the_vouchers_share_out_in_cash() {
     assert_eq!(till.tenders_of(&back).await[0].0, "voucher");
     assert_eq!(till.account("host:cash:01"), drawer);
     assert_eq!(till.balance(&gift).await, "10.00");
+    till.verify_ledger();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn released_cash_is_cash_rounded_as_the_host_rounds_cash() {
+    // Swiss francs: cash in multiples of 0.05.
+    let till = Till::start_with(&format!("{SECTION}\n[store]\ncurrency = \"CHF\"\n")).await;
+    let code = till.sell("bar", "10.00", None).await;
+    let (paid, line) = redeem(&till, &code, "3.02", None).await;
+    let drawer = till.account("host:cash:01");
+    let back = till.give_back(&paid, &line, "ret").await.expect("Return");
+    assert_eq!(
+        till.tenders_of(&back).await,
+        [("cash".to_string(), "-3.00".to_string(), String::new())],
+        "3.02 released, paid out as 3.00"
+    );
+    let receipt = till
+        .manager()
+        .await
+        .get_receipt(&back)
+        .await
+        .expect("GetReceipt");
+    let lines: Vec<(String, String)> = records(&receipt["lines"])
+        .iter()
+        .map(|l| (s(&l["kind"]), s(&l["amount"])))
+        .collect();
+    assert!(
+        lines.contains(&("rounding".to_string(), "0.02".to_string())),
+        "{lines:?}"
+    );
+    assert_eq!(drawer - till.account("host:cash:01"), dec("3.00"));
     till.verify_ledger();
 }
 
