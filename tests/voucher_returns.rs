@@ -559,6 +559,18 @@ async fn released_cash_is_cash_rounded_as_the_host_rounds_cash() {
     );
     assert_eq!(drawer - till.account("host:cash:01"), dec("3.00"));
     till.verify_ledger();
+
+    // 3.03 would round up to 3.05, more than the voucher paid: rounded down to 3.00.
+    let (paid, line) = redeem(&till, &code, "3.03", None).await;
+    let back = till
+        .give_back(&paid, &line, "ret-up")
+        .await
+        .expect("Return");
+    assert_eq!(
+        till.tenders_of(&back).await,
+        [("cash".to_string(), "-3.00".to_string(), String::new())]
+    );
+    till.verify_ledger();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1121,7 +1121,8 @@ impl Journal {
         back.lines = lines;
         let mut tenders = Vec::new();
         // What the plugins released to be paid out in the host's cash (ABI 1.2).
-        let mut released_cash: Option<usize> = None;
+        let mut released_cash: Option<(usize, Decimal)> = None;
+        let capacity = booking::tender_capacity(&original);
         for (tender, share) in split {
             let mut paid_back = tender.clone();
             paid_back.max_amount = None;
@@ -1170,13 +1171,21 @@ impl Journal {
                 cash.details
                     .insert(booking::RELEASED_FROM.to_string(), tender.id.clone());
                 tenders.push(cash);
-                released_cash = Some(tenders.len() - 1);
+                // What the tender could still pay back after this return: rounding up
+                // must not pay back more than it took in.
+                let took_in = capacity.get(&tender.id).copied().unwrap_or_default();
+                let before = given_back
+                    .tenders
+                    .get(&tender.id)
+                    .copied()
+                    .unwrap_or_default();
+                released_cash = Some((tenders.len() - 1, took_in - before - took - free));
             }
         }
         // Released cash is rounded as the host rounds cash: the return's cash in all, the
         // difference on the released payout and on a rounding line of its own.
         let mut rounding = Decimal::ZERO;
-        if let (Some(step), Some(i)) = (till.currency.cash_increment, released_cash) {
+        if let (Some(step), Some((i, room))) = (till.currency.cash_increment, released_cash) {
             let cash: Decimal = -tenders
                 .iter()
                 .filter(|t| t.method == "cash" && t.plugin.is_empty())
@@ -1185,6 +1194,10 @@ impl Journal {
             let mut rounded = crate::money::round_to_increment(cash, step);
             rounded.rescale(minor);
             rounding = rounded - cash;
+            if rounding > room {
+                // Rounded down instead: the released tender has no more to give back.
+                rounding -= step;
+            }
             tenders[i].amount -= rounding;
         }
         if !rounding.is_zero() {
