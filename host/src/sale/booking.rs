@@ -310,6 +310,11 @@ pub fn check_arithmetic(receipt: &Receipt, minor: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The `details` key of a return's cash tender that pays out a plugin tender's share its
+/// plugin released (`return_lines` `released`, ABI 1.2): the id of that plugin tender on
+/// the sale, against which the payout counts.
+pub const RELEASED_FROM: &str = "released_from";
+
 /// How much of a sale its reversals gave back: per line (quantity, amount) and per tender
 /// (amount), as positive numbers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -331,7 +336,9 @@ impl Reversed {
                 entry.1 -= line.amount;
             }
             for tender in &r.tenders {
-                *out.tenders.entry(tender.id.clone()).or_default() -= tender.amount;
+                // A plugin's share a return paid out in cash counts on the plugin's tender.
+                let id = tender.details.get(RELEASED_FROM).unwrap_or(&tender.id);
+                *out.tenders.entry(id.clone()).or_default() -= tender.amount;
             }
         }
         out

@@ -475,6 +475,12 @@ pub struct ReturnLinesResponse {
     /// amount on the return receipt. An older host ignores it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refunds: Vec<TakenRefund>,
+    /// The shares (or parts of them, offered in `refunds`) the plugin lets the host pay
+    /// out in its own cash, for a configuration that allows it (ABI 1.2, JSON): taken plus
+    /// released must be the whole share. An older host ignores it, and the return is then
+    /// refused as a share not taken back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<TenderRefund>,
 }
 
 /// What the customer gets back for one line of a voided receipt when it is less than the
@@ -908,6 +914,7 @@ mod tests {
                 message: "voucher already spent".into(),
             }],
             refunds: Vec::new(),
+            released: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),

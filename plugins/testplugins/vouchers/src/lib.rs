@@ -361,6 +361,7 @@ impl ReturnLines for Vouchers {
             },
             excluded: Vec::new(),
             refunds,
+            released: Vec::new(),
         })
     }
 }
