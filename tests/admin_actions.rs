@@ -84,7 +84,7 @@ async fn admin_actions_are_listed_and_run_with_checked_args() {
         .await
         .expect("AdminActions");
     let listed: Vec<Value> = listed.iter().map(record_json).collect();
-    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed.len(), 3, "{listed:?}");
     assert!(listed.iter().all(|a| a["plugin"] == "admin-test"));
     assert_eq!(listed[0]["id"], "issue");
     assert_eq!(listed[0]["command"], json!(["token", "issue"]));
@@ -94,6 +94,11 @@ async fn admin_actions_are_listed_and_run_with_checked_args() {
     assert_eq!(listed[0]["params"][0]["help"], "how many, 1 to 1000");
     assert_eq!(listed[0]["params"][2]["type"], "output_file");
     assert_eq!(listed[1]["command"], json!(["token", "echo"]));
+    assert_eq!(
+        listed[2]["command"],
+        json!(["token", "post"]),
+        "offered: this host commits effects"
+    );
 
     // Args reach the plugin typed as declared: integers from text, decimals trimmed.
     let answer = invoke(
@@ -208,6 +213,81 @@ async fn admin_actions_are_listed_and_run_with_checked_args() {
     }
 }
 
+/// What the admin test plugin's `post` left: the balance of `admin-test:balance` (None: never
+/// posted), its kv `note`, and the number of ledger entries.
+fn posted(db: &Path) -> (Option<String>, Option<String>, i64) {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open");
+    let one = |sql: &str| -> Option<String> { c.query_row(sql, [], |r| r.get(0)).ok() };
+    (
+        one("SELECT balance FROM ledger_accounts WHERE code = 'admin-test:balance'"),
+        one("SELECT value FROM plugin_kv WHERE plugin = 'admin-test' AND key = 'note'"),
+        c.query_row("SELECT count(*) FROM ledger_entries", [], |r| r.get(0))
+            .expect("count"),
+    )
+}
+
+/// ABI 1.2: an admin action's effects are committed before the answer, as one `admin`
+/// entry; effects the ledger refuses (below a floor) or that do not balance write nothing,
+/// and the caller gets the error instead of the answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_actions_effects_commit_whole_or_not_at_all() {
+    let bus = TestBus::start();
+    let daemon = daemon(&bus);
+    let conn = bus.client().await;
+    let db = daemon.database();
+    let post = |args: Vec<(&'static str, &'static str)>| {
+        let conn = conn.clone();
+        async move {
+            let args: HashMap<&str, Variant<'_>> = args
+                .into_iter()
+                .map(|(k, v)| (k, Variant::from(v)))
+                .collect();
+            invoke(&conn, "admin-test", "post", args).await
+        }
+    };
+    let answer = post(vec![("amount", "25.00"), ("floor", "0"), ("note", "first")])
+        .await
+        .expect("posted");
+    assert_eq!(answer["output"], "posted 25.00\n");
+    assert_eq!(answer["reference"], "admin:admin-test:post:1", "{answer}");
+    assert_eq!(
+        posted(&db),
+        (Some("25.00".into()), Some("\"first\"".into()), 1)
+    );
+
+    // Below the floor: the whole entry and its kv write are refused.
+    let (name, message) = post(vec![("amount", "-30.00"), ("note", "second")])
+        .await
+        .expect_err("below floor");
+    assert_eq!(name, "org.posd.Error.InsufficientBalance", "{message}");
+    assert!(message.contains("admin-test:balance"), "{message}");
+    // Unbalanced (the SDK refuses it in the plugin already): nothing either.
+    let (name, message) = post(vec![("amount", "5"), ("contra", "-4"), ("note", "third")])
+        .await
+        .expect_err("unbalanced");
+    assert_eq!(name, "org.posd.Error.PluginFailed", "{message}");
+    assert!(message.contains("do not balance"), "{message}");
+    assert_eq!(
+        posted(&db),
+        (Some("25.00".into()), Some("\"first\"".into()), 1),
+        "nothing of the refused ones was written"
+    );
+
+    // The next one gets the next number; the books verify with admin entries in them.
+    let answer = post(vec![("amount", "-25.00")]).await.expect("back to 0");
+    assert_eq!(answer["reference"], "admin:admin-test:post:2", "{answer}");
+    let verified = verify_books(&db).expect("books verify");
+    assert!(verified.contains("admin_entries: 2"), "{verified}");
+    let out = posctl(bus.address(), &["ledger", "verify"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("2 entries of plugins' admin actions"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 /// Runs posctl; stdout, stderr and the exit code.
 fn posctl_run(bus: &str, args: &[&str]) -> (String, String, Option<i32>) {
     let out = posctl(bus, args);
@@ -239,7 +319,11 @@ fn posctl_runs_an_admin_action_by_its_command_path() {
         .collect();
     assert_eq!(
         commands,
-        [&json!(["token", "issue"]), &json!(["token", "echo"])]
+        [
+            &json!(["token", "issue"]),
+            &json!(["token", "echo"]),
+            &json!(["token", "post"])
+        ]
     );
     let (stdout, _, code) = posctl_run(&bus, &["admin-actions"]);
     assert_eq!(code, Some(0));
@@ -265,7 +349,7 @@ fn posctl_runs_an_admin_action_by_its_command_path() {
     let (stdout, _, code) = posctl_run(&bus, &["--json", "token", "--help"]);
     assert_eq!(code, Some(0));
     let both: Value = serde_json::from_str(&stdout).expect("JSON");
-    assert_eq!(both.as_array().map(Vec::len), Some(2), "{both}");
+    assert_eq!(both.as_array().map(Vec::len), Some(3), "{both}");
 
     // The output file: written by posctl, mode 0600, the codes and nothing else.
     let dir = tempfile::tempdir().expect("dir");

@@ -66,7 +66,7 @@ code = { format = "template", groups = [6, 6, 6], separator = " ", case = "lower
 struct Till {
     conn: zbus::Connection,
     daemon: Daemon,
-    _printer: FakePrinter,
+    printer: FakePrinter,
     _bus: TestBus,
 }
 
@@ -77,7 +77,7 @@ impl Till {
         Self {
             conn,
             daemon,
-            _printer: printer,
+            printer,
             _bus: bus,
         }
     }
@@ -122,6 +122,31 @@ impl Till {
             )
             .expect("update");
         assert_eq!(changed, 1, "one voucher ends in {last4}");
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        rusqlite::Connection::open(self.database())
+            .expect("open")
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count")
+    }
+
+    /// The database file with its WAL and shared memory, as one read of the disk.
+    fn database_bytes(&self) -> Vec<u8> {
+        let db = self.database();
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let path = PathBuf::from(format!("{}{suffix}", db.display()));
+            if let Ok(b) = std::fs::read(&path) {
+                bytes.extend(b);
+            }
+        }
+        assert!(
+            bytes.len() > 10_000,
+            "read the database: {} bytes",
+            bytes.len()
+        );
+        bytes
     }
 
     fn verify_ledger(&self) {
@@ -216,6 +241,48 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
         slip.iter().any(|l| l.starts_with("Gültig bis: 20")),
         "36 months: {slip:?}"
     );
+    assert_eq!(s(&records(&receipt["lines"])[0]["kind"]), "voucher_sale");
+    // The slip is secret: it prints the code in full, then the printed job's bytes are
+    // wiped, and no copy of the code is left in the database files (journal, queue, WAL).
+    eventually("the slip printed with the code", || async {
+        !find_all(&till.printer.received(), a.as_bytes()).is_empty()
+    })
+    .await;
+    eventually("the printed slip's bytes wiped", || async {
+        till.count(&format!(
+            "SELECT count(*) FROM print_jobs WHERE kind = 'secret_slip' AND reference = '{sold_a}'
+             AND state = 'printed' AND length(bytes) = 0"
+        )) == 1
+    })
+    .await;
+    let bytes = till.database_bytes();
+    assert!(
+        !find_all(&bytes, b"Wert: 10.00 EUR").is_empty(),
+        "the search reads the journal's text"
+    );
+    let plain_a: String = a.chars().filter(|c| *c != '-').collect();
+    // The WAL is truncated once no reader holds it (the daemon retries while one does).
+    eventually("no copy of the code in the database files", || async {
+        let bytes = till.database_bytes();
+        [a.as_str(), plain_a.as_str(), &plain_a[..12]]
+            .iter()
+            .all(|needle| find_all(&bytes, needle.as_bytes()).is_empty())
+    })
+    .await;
+    // A reprint is a copy of the receipt: the secret slip does not come again.
+    let printed = till.printer.received();
+    let code_printed = find_all(&printed, a.as_bytes()).len();
+    manager.reprint(&sold_a).await.expect("Reprint");
+    eventually("the copy printed", || async {
+        till.printer.received().len() > printed.len()
+            && till.count("SELECT count(*) FROM print_jobs WHERE state = 'queued'") == 0
+    })
+    .await;
+    assert_eq!(
+        find_all(&till.printer.received(), a.as_bytes()).len(),
+        code_printed,
+        "the copy does not print the code"
+    );
 
     // Seed: value 20 after a 10 top-up; voiding the top-up → 10. Typed in lower case,
     // without separators.
@@ -306,7 +373,16 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
     pay_rest(&sale, "cash").await;
     let split = sale.checkout("split-b").await.expect("Checkout");
     assert_eq!(till.balance(&b).await, "VoucherEmpty");
-    let tenders = records(&manager.get_receipt(&split).await.expect("GetReceipt")["tenders"]);
+    let receipt = manager.get_receipt(&split).await.expect("GetReceipt");
+    assert_eq!(
+        records(&receipt["vat"])
+            .iter()
+            .map(|r| (s(&r["rate"]), s(&r["gross"]), s(&r["vat"])))
+            .collect::<Vec<_>>(),
+        [("20".to_string(), "150.00".to_string(), "25.00".to_string())],
+        "the receipt's VAT is the goods', the voucher's part included"
+    );
+    let tenders = records(&receipt["tenders"]);
     assert_eq!(
         tenders
             .iter()
@@ -341,6 +417,29 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
     let receipt = manager.get_receipt(&void).await.expect("GetReceipt");
     let totals: Record = receipt["totals"].clone().try_into().expect("totals");
     assert_eq!(s(&totals["total"]), "-30.00", "50 sold, 20 spent");
+    let money = |key: &str, field: &str| {
+        records(&receipt[key])
+            .iter()
+            .map(|r| (s(&r[field]), s(&r["amount"])))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        money("lines", "kind"),
+        [("voucher_sale".to_string(), "-30.00".to_string())]
+    );
+    assert_eq!(
+        money("tenders", "method"),
+        [("cash".to_string(), "-30.00".to_string())],
+        "cash back, less what was spent"
+    );
+    assert_eq!(
+        records(&receipt["vat"])
+            .iter()
+            .map(|r| (s(&r["rate"]), s(&r["gross"])))
+            .collect::<Vec<_>>(),
+        [(String::new(), "-30.00".to_string())],
+        "outside VAT"
+    );
     let said: Vec<String> = records(&receipt["sections"])
         .iter()
         .flat_map(|x| Vec::<String>::try_from(x["lines"].clone()).expect("lines"))
@@ -351,6 +450,45 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
             "Rückerstattung: 30.00 EUR".to_string(),
             "Bereits eingelöst: 20.00 EUR".into()
         ]
+    );
+
+    // A voucher bought with another voucher and partly spent can't be voided: the old
+    // voucher would come back whole and the spent part be handed out again. Nothing moves.
+    let (d, _) = sell(&till, "gift", "40.00", "sell-d").await;
+    let sale = till.open_sale().await;
+    let answer = invoke(&sale, "vouchers:sell-gift", &[("amount", "30.00")])
+        .await
+        .expect("sell");
+    let result: Record = answer["result"].clone().try_into().expect("result");
+    let e = s(&result["code"]);
+    sale.enter_code(&d).await.expect("EnterCode");
+    assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "0.00");
+    let sold_e = sale.checkout("sell-e").await.expect("Checkout");
+    let sale = till.open_sale().await;
+    sale.add_item(item("Kerze", "5.00", "20"))
+        .await
+        .expect("AddItem");
+    sale.enter_code(&e).await.expect("EnterCode");
+    sale.checkout("redeem-e").await.expect("Checkout");
+    assert_eq!(
+        (till.balance(&e).await, till.balance(&d).await),
+        ("25.00".to_string(), "10.00".to_string())
+    );
+    let receipts_before = till.count("SELECT count(*) FROM receipts");
+    let refused = manager
+        .void(&sold_e, "void-sell-e")
+        .await
+        .expect_err("spent value");
+    assert_eq!(name(&refused), "org.posd.Error.NotAllowed", "{refused}");
+    assert_eq!(
+        (till.balance(&e).await, till.balance(&d).await),
+        ("25.00".to_string(), "10.00".to_string()),
+        "a refused void changes no balance"
+    );
+    assert_eq!(
+        till.count("SELECT count(*) FROM receipts"),
+        receipts_before,
+        "and writes no receipt"
     );
 
     // Fixed amount with an EAN-13 code: 044…, a correct check digit, the amount given.
@@ -396,7 +534,9 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
         .expect("AddItem");
     pay_rest(&sale, "card").await;
     let mixed = sale.checkout("sell-mixed").await.expect("Checkout");
-    let (_, messages) = manager
+    let added: Record = added["result"].clone().try_into().expect("result");
+    let g = s(&added["code"]);
+    let (returned, messages) = manager
         .r#return(
             &mixed,
             vec![
@@ -415,7 +555,60 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
         .expect("Return");
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(messages[0].contains("can't be returned"), "{messages:?}");
+    let back = manager.get_receipt(&returned).await.expect("GetReceipt");
+    assert_eq!(s(&back["kind"]), "return");
+    assert_eq!(
+        records(&back["lines"])
+            .iter()
+            .map(|l| (s(&l["id"]), s(&l["kind"]), s(&l["amount"])))
+            .collect::<Vec<_>>(),
+        [(book.clone(), "item".to_string(), "-12.00".to_string())],
+        "only the book comes back"
+    );
+    let totals: Record = back["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "-12.00");
+    assert_eq!(till.balance(&g).await, "15.00", "the voucher stays");
+    till.verify_ledger();
 
+    // Without the plugin nobody takes a voucher's share of a return back: the return is
+    // refused rather than paying it out in cash, and nothing is written.
+    let mantel = records(&manager.get_receipt(&split).await.expect("GetReceipt")["lines"])
+        .iter()
+        .map(|l| s(&l["id"]))
+        .next()
+        .expect("the coat's line");
+    manager
+        .set_plugin_enabled("vouchers", false)
+        .await
+        .expect("disable");
+    let plugin = Plugin1Proxy::builder(&till.conn)
+        .path(plugin_path("vouchers"))
+        .build()
+        .await
+        .expect("plugin proxy");
+    eventually("disabled", || async {
+        plugin.state().await.is_ok_and(|s| s == "disabled")
+    })
+    .await;
+    let receipts = till.count("SELECT count(*) FROM receipts");
+    let err = manager
+        .r#return(
+            &split,
+            vec![HashMap::from([
+                ("line", Variant::from(mantel.as_str())),
+                ("qty", Variant::from("1")),
+            ])],
+            "return-split",
+        )
+        .await
+        .expect_err("the voucher's share has nowhere to go");
+    assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
+    let text = posd::client::error_reply(&err).expect("named error").1;
+    assert!(
+        text.contains("100.00") && text.contains("vouchers") && !text.contains(&b),
+        "names the share and the plugin, never the code: {text}"
+    );
+    assert_eq!(till.count("SELECT count(*) FROM receipts"), receipts);
     till.verify_ledger();
 }
 
@@ -448,12 +641,29 @@ async fn an_ewallet_needs_its_customer_locks_it_and_is_never_voided() {
     let sold = sale.checkout("sell-wallet").await.expect("Checkout");
     assert_eq!(till.balance(&wallet.to_uppercase()).await, "20.00");
 
+    let receipts = till.count("SELECT count(*) FROM receipts");
+    let entries = till.count("SELECT count(*) FROM ledger_entries");
     let err = manager
         .void(&sold, "void-wallet")
         .await
         .expect_err("no storno");
     assert_eq!(name(&err), "org.posd.Error.NotAllowed");
+    assert!(
+        posd::client::error_reply(&err)
+            .expect("named")
+            .1
+            .contains("eWallet actions cannot be voided"),
+        "the plugin's reason reaches the caller: {err}"
+    );
     assert_eq!(till.balance(&wallet).await, "20.00");
+    assert_eq!(
+        (
+            till.count("SELECT count(*) FROM receipts"),
+            till.count("SELECT count(*) FROM ledger_entries")
+        ),
+        (receipts, entries),
+        "a refused void writes nothing"
+    );
 
     // Entered on a sale without a customer, it brings its owner.
     let sale = till.open_sale().await;
@@ -715,19 +925,7 @@ async fn no_issued_code_is_anywhere_in_the_database_file() {
     manager.void(&sold_f, "void-f").await.expect("Void");
     assert_eq!(till.balance(&a).await, "50.00");
 
-    let db = till.database();
-    let mut bytes = Vec::new();
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let path = PathBuf::from(format!("{}{suffix}", db.display()));
-        if let Ok(b) = std::fs::read(&path) {
-            bytes.extend(b);
-        }
-    }
-    assert!(
-        bytes.len() > 10_000,
-        "read the database: {} bytes",
-        bytes.len()
-    );
+    let bytes = till.database_bytes();
     let plain_a: String = a.chars().filter(|c| *c != '-').collect();
     for needle in [
         a.as_str(),
@@ -1350,7 +1548,7 @@ async fn the_rest_of_a_voucher_that_is_not_reusable_is_forfeited_credited_or_rei
     // The new code, read off the printed slip.
     let mut printed = None;
     for _ in 0..100 {
-        let bytes = till._printer.received();
+        let bytes = till.printer.received();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         printed = text
             .match_indices("RV-")

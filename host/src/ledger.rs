@@ -160,15 +160,14 @@ pub fn account(c: &Connection, code: &str) -> rusqlite::Result<Option<Account>> 
     .transpose()
 }
 
-/// The newest `limit` postings of an account, oldest first.
+/// The newest `limit` postings of an account, **newest first**, as the plugin ABI's
+/// `ledger.postings` promises (a points plugin walks them back for FIFO expiry).
 pub fn postings(c: &Connection, code: &str, limit: u64) -> rusqlite::Result<Vec<Posting>> {
     let mut stmt = c.prepare(
-        "SELECT * FROM (
-             SELECT p.entry_id, e.time, p.amount, p.expires, p.id FROM ledger_postings p
-             JOIN ledger_entries e ON e.id = p.entry_id
-             JOIN ledger_accounts a ON a.id = p.account_id
-             WHERE a.code = ?1 ORDER BY p.id DESC LIMIT ?2
-         ) ORDER BY 5",
+        "SELECT p.entry_id, e.time, p.amount, p.expires FROM ledger_postings p
+         JOIN ledger_entries e ON e.id = p.entry_id
+         JOIN ledger_accounts a ON a.id = p.account_id
+         WHERE a.code = ?1 ORDER BY p.id DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(
         params![code, i64::try_from(limit).unwrap_or(i64::MAX)],
@@ -478,7 +477,18 @@ mod tests {
                 .balance,
             Decimal::from_str("12.50").expect("d")
         );
-        assert_eq!(postings(&c, "v:voucher:A", 10).expect("postings").len(), 2);
+        let newest_first: Vec<String> = postings(&c, "v:voucher:A", 10)
+            .expect("postings")
+            .iter()
+            .map(|p| p.amount.to_string())
+            .collect();
+        assert_eq!(newest_first, ["-7.50", "20.00"], "newest first");
+        let newest: Vec<String> = postings(&c, "v:voucher:A", 1)
+            .expect("postings")
+            .iter()
+            .map(|p| p.amount.to_string())
+            .collect();
+        assert_eq!(newest, ["-7.50"], "the limit keeps the newest");
         assert_eq!(
             verify(&c).expect("verify"),
             Ok(Verified {

@@ -108,9 +108,11 @@ pub fn next(conn: &Connection, device: &str) -> rusqlite::Result<Option<PrintJob
 pub const SECRET_SLIP: &str = "secret_slip";
 
 /// The printer took the job and reported no fault afterwards. A secret slip's bytes are
-/// wiped then (`secure_delete` is on for every connection, see `store`), and the WAL is
-/// checkpointed and truncated, so no copy of them is left in the database files.
-pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+/// wiped then (`secure_delete` is on for every connection, see `store`); the answer is
+/// `true` for such a job, and the caller then has the WAL truncated
+/// ([`crate::store::Database::truncate_wal`]) so that no copy of the bytes is left in the
+/// database files.
+pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
     let wiped = conn.execute(
         &format!(
             "UPDATE print_jobs SET state = 'printed', attempts = attempts + 1,
@@ -125,18 +127,7 @@ pub fn mark_printed(conn: &Connection, id: i64) -> rusqlite::Result<()> {
             rusqlite::params![id, SECRET_SLIP],
             |r| r.get::<_, bool>(0),
         )?;
-    if wiped {
-        // Busy readers may keep the WAL from being truncated; the next secret slip tries
-        // again. Its answer (busy, frames) is not an error.
-        let (busy, _, _): (i64, i64, i64) =
-            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-        if busy != 0 {
-            tracing::warn!(job = id, "the WAL still holds a printed secret slip (busy)");
-        }
-    }
-    Ok(())
+    Ok(wiped)
 }
 
 /// A try failed; the job stays queued and prints when the printer is fine again.

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use crate::config::Config;
 
 /// The plugin ABI this daemon offers (`major.minor`).
-pub const ABI_VERSION: &str = "1.1";
+pub const ABI_VERSION: &str = "1.2";
 
 /// Life cycle of the daemon, as `Manager1.State` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

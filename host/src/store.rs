@@ -456,7 +456,25 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 enum Request {
     Run(Job),
+    TruncateWal,
     Close(tokio::sync::oneshot::Sender<()>),
+}
+
+/// How often the database thread tries again to truncate a WAL that readers kept busy.
+const WAL_RETRY: Duration = Duration::from_millis(200);
+
+/// Folds the WAL into the main file and truncates it; `false` when a reader kept it busy
+/// (the caller tries again) or it failed (logged).
+fn truncate_wal_now(conn: &Connection) -> bool {
+    match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(busy) => busy == 0,
+        Err(e) => {
+            tracing::warn!("truncating the WAL: {e}");
+            false
+        }
+    }
 }
 
 /// Handle to the database thread. Cloning is cheap; the thread ends when
@@ -496,12 +514,46 @@ impl Database {
                     }
                 };
                 let mut closed = None;
-                for request in job_rx {
+                // A truncation asked for and not yet done (readers kept the WAL busy).
+                let mut wal_pending = false;
+                let mut tries = 0u32;
+                loop {
+                    let request = if wal_pending {
+                        match job_rx.recv_timeout(WAL_RETRY) {
+                            Ok(request) => Some(request),
+                            Err(mpsc::RecvTimeoutError::Timeout) => None,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
+                    } else {
+                        match job_rx.recv() {
+                            Ok(request) => Some(request),
+                            Err(_) => break,
+                        }
+                    };
                     match request {
-                        Request::Run(job) => job(&mut conn),
-                        Request::Close(ack) => {
+                        Some(Request::Run(job)) => {
+                            job(&mut conn);
+                            continue;
+                        }
+                        Some(Request::TruncateWal) => wal_pending = true,
+                        Some(Request::Close(ack)) => {
                             closed = Some(ack);
                             break;
+                        }
+                        None => {}
+                    }
+                    if wal_pending {
+                        if truncate_wal_now(&conn) {
+                            wal_pending = false;
+                            tries = 0;
+                        } else {
+                            tries += 1;
+                            if tries == 10 {
+                                tracing::warn!(
+                                    "the WAL still holds a printed secret slip: readers keep it busy; trying every {} ms",
+                                    WAL_RETRY.as_millis()
+                                );
+                            }
                         }
                     }
                 }
@@ -541,6 +593,13 @@ impl Database {
             let _ = tx.send(result);
         })?;
         rx.await.map_err(|_| StoreError::Stopped)?
+    }
+
+    /// Has the database thread fold the WAL into the main file and truncate it, trying again
+    /// every 200 ms while readers keep it busy: a printed secret slip's wiped bytes must not
+    /// stay behind in the WAL. Returns at once.
+    pub fn truncate_wal(&self) {
+        let _ = self.jobs.send(Request::TruncateWal);
     }
 
     /// Runs `f` on the database thread and blocks until it answered. For the device threads,
@@ -688,5 +747,35 @@ mod tests {
             !wal.exists() || std::fs::metadata(&wal).expect("wal").len() == 0,
             "the WAL is folded back on close"
         );
+    }
+
+    /// A truncation a reader keeps busy is tried again until it succeeds, without another
+    /// job or request to prompt it: a printed secret slip's bytes leave the WAL soon after
+    /// the reader lets go.
+    #[tokio::test]
+    async fn a_wal_truncation_kept_busy_by_a_reader_is_retried_until_done() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::start(dir.path(), Duration::from_secs(1)).expect("starts");
+        db.call(|c| c.execute("INSERT INTO meta (key, value) VALUES ('secret', 'x')", []))
+            .await
+            .expect("insert");
+        let wal = dir.path().join(format!("{DATABASE_FILE}-wal"));
+        let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert!(wal_len() > 0, "the write is in the WAL");
+        let reader = open(dir.path(), Duration::from_secs(1)).expect("reader");
+        reader.execute_batch("BEGIN").expect("begin");
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))
+            .expect("read");
+        db.truncate_wal();
+        tokio::time::sleep(WAL_RETRY * 3).await;
+        assert!(wal_len() > 0, "a reader holds the WAL: not truncated yet");
+        reader.execute_batch("COMMIT").expect("end the read");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while wal_len() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(wal_len(), 0, "truncated once the reader let go");
+        db.close().await.expect("close");
     }
 }

@@ -286,6 +286,15 @@ pub fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitSta
 
 /// Runs a command to completion (at most [`PATIENCE`]) and returns its output.
 pub fn run(command: &mut Command) -> Output {
+    run_for(command, PATIENCE)
+}
+
+/// How long a `cargo build` of a plugin may take: a release build from a cold cache (the
+/// benchmarks') compiles the plugin's dependencies too, which takes minutes on 2 cores.
+pub const BUILD_PATIENCE: Duration = Duration::from_secs(900);
+
+/// [`run`], waiting at most `patience`.
+pub fn run_for(command: &mut Command, patience: Duration) -> Output {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -304,11 +313,11 @@ pub fn run(command: &mut Command) -> Output {
         let _ = stderr.read_to_end(&mut buf);
         buf
     });
-    let status = match wait_with_timeout(&mut child, PATIENCE) {
+    let status = match wait_with_timeout(&mut child, patience) {
         Some(status) => status,
         None => {
             let _ = child.kill();
-            panic!("{command:?} did not finish within {PATIENCE:?}");
+            panic!("{command:?} did not finish within {patience:?}");
         }
     };
     Output {
@@ -675,7 +684,7 @@ pub fn build_rust_plugin_with(package: &str, release: bool) -> PathBuf {
     if release {
         command.arg("--release");
     }
-    let output = run(&mut command);
+    let output = run_for(&mut command, BUILD_PATIENCE);
     assert!(
         output.status.success(),
         "cargo build -p {package}: {}",

@@ -168,7 +168,7 @@ enum Command {
     AdminActions,
     /// Any other command is an admin action a plugin offers, by its command path, with its
     /// params as `--name value` (`posctl admin-actions` lists them), e.g. `posctl voucher
-    /// issue --count 10 --out codes.txt`.
+    /// issue --programme gift --count 10 --amount 20.00 --out codes.txt`.
     #[command(external_subcommand)]
     External(Vec<String>),
     /// Render the printer test page to a PNG, as the virtual printer shows it (no daemon
@@ -1025,6 +1025,12 @@ fn ledger_verify(database: &std::path::Path, as_json: bool) -> Result<(), Failur
         receipts_checked.booked,
         receipts_checked.reversed
     );
+    if receipts_checked.admin_entries > 0 {
+        text += &format!(
+            "; {} entries of plugins' admin actions post to their own plugin's accounts only",
+            receipts_checked.admin_entries
+        );
+    }
     if receipts_checked.before_ledger > 0 {
         text += &format!(
             "; {} receipts from before posd booked all money were checked for their arithmetic only",
@@ -1038,7 +1044,8 @@ fn ledger_verify(database: &std::path::Path, as_json: bool) -> Result<(), Failur
                 "accounts": verified.accounts, "receipts": receipts,
                 "receipts_booked": receipts_checked.booked,
                 "receipts_before_ledger": receipts_checked.before_ledger,
-                "sales_reversed": receipts_checked.reversed }),
+                "sales_reversed": receipts_checked.reversed,
+                "admin_entries": receipts_checked.admin_entries }),
         &text,
     );
     Ok(())
@@ -1715,6 +1722,14 @@ async fn admin_action(
         "result": answer.get("result").cloned().unwrap_or_else(|| json!({})),
         "text": text,
     });
+    // The ledger entry of what the action committed (plugin ABI 1.2), if it committed any.
+    if let Some(reference) = answer
+        .get("reference")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+    {
+        shown["reference"] = json!(reference);
+    }
     if let (Some(file), Some(path)) = (file.as_mut(), &call.output_file) {
         use std::io::Write as _;
         file.write_all(output.as_bytes())

@@ -564,8 +564,10 @@ impl Manager {
     }
 
     /// Runs admin action `action` of `plugin` with `args`, checked against the params it
-    /// declares like Sale1.Invoke's. Answers result (a record), text (for people) and output
-    /// (what the client writes to the action's output file). Admin only.
+    /// declares like Sale1.Invoke's. Answers result (a record), text (for people), output
+    /// (what the client writes to the action's output file) and reference (the ledger entry
+    /// of the effects it committed, ABI 1.2, or ""). The effects are committed before the
+    /// answer: if they are refused, the caller gets only the error. Admin only.
     async fn invoke_admin_action(
         &self,
         plugin: &str,
@@ -581,9 +583,18 @@ impl Manager {
             json.insert(key.clone(), super::sale::arg_json(key, value)?);
         }
         let store = store_view(&self.shared);
-        let answer =
+        let mut answer =
             crate::plugins::admin::invoke(&self.plugins, &store, plugin, action, json).await?;
-        tracing::info!(plugin, action, "admin action run");
+        let reference = match answer.effects.take() {
+            Some(effects) => self.journal.commit_admin(plugin, action, effects).await?,
+            None => None,
+        };
+        tracing::info!(
+            plugin,
+            action,
+            reference = reference.as_deref().unwrap_or(""),
+            "admin action run"
+        );
         let mut record = super::sale::Record::new();
         record.insert(
             "result".into(),
@@ -591,6 +602,10 @@ impl Manager {
         );
         record.insert("text".into(), zbus::Variant::from(answer.text));
         record.insert("output".into(), zbus::Variant::from(answer.output));
+        record.insert(
+            "reference".into(),
+            zbus::Variant::from(reference.unwrap_or_default()),
+        );
         Ok(record)
     }
 

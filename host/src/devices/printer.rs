@@ -433,12 +433,17 @@ impl Worker {
         }
         let after = self.poll(transport)?;
         if can_print(after.as_ref()) {
-            if let Err(e) = self
+            match self
                 .db
                 .call_blocking(move |c| print_queue::mark_printed(c, job.id))
             {
-                tracing::error!(device = %self.device.name, job = %job_id, "cannot record the print: {e}");
-                return Ok(Some(after));
+                // A secret slip's bytes were wiped: no copy may stay in the WAL either.
+                Ok(true) => self.db.truncate_wal(),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(device = %self.device.name, job = %job_id, "cannot record the print: {e}");
+                    return Ok(Some(after));
+                }
             }
             tracing::info!(device = %self.device.name, job = %job_id, "printed");
             self.refresh_queue_length();

@@ -310,6 +310,11 @@ pub fn check_arithmetic(receipt: &Receipt, minor: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// The `details` key of a return's cash tender that pays out a plugin tender's share its
+/// plugin released (`return_lines` `released`, ABI 1.2): the id of that plugin tender on
+/// the sale, against which the payout counts.
+pub const RELEASED_FROM: &str = "released_from";
+
 /// How much of a sale its reversals gave back: per line (quantity, amount) and per tender
 /// (amount), as positive numbers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -331,7 +336,9 @@ impl Reversed {
                 entry.1 -= line.amount;
             }
             for tender in &r.tenders {
-                *out.tenders.entry(tender.id.clone()).or_default() -= tender.amount;
+                // A plugin's share a return paid out in cash counts on the plugin's tender.
+                let id = tender.details.get(RELEASED_FROM).unwrap_or(&tender.id);
+                *out.tenders.entry(id.clone()).or_default() -= tender.amount;
             }
         }
         out
@@ -422,12 +429,30 @@ pub struct ReceiptsVerified {
     pub before_ledger: u64,
     /// Sales whose reversals were checked against them.
     pub reversed: u64,
+    /// Ledger entries of plugins' admin actions (plugin ABI 1.2), which belong to no
+    /// receipt: each posts only to accounts of the plugin its reference names.
+    pub admin_entries: u64,
+}
+
+/// The plugin an admin entry's reference `admin:<plugin>:<action>:<n>` names, if it is one.
+fn admin_plugin(reference: &str) -> Option<&str> {
+    let mut parts = reference.splitn(4, ':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("admin"), Some(plugin), Some(action), Some(n))
+            if !plugin.is_empty() && !action.is_empty() && n.parse::<u64>().is_ok() =>
+        {
+            Some(plugin)
+        }
+        _ => None,
+    }
 }
 
 /// Checks the journal against the ledger: every receipt adds up as printed
 /// ([`check_arithmetic`]), its indexed total is its document's, the host's postings on it
 /// are exactly the ones [`postings`] derives from it, no host posting belongs to anything
-/// else, and the voids and returns of a sale never give back more than it took in.
+/// else, every entry that belongs to no receipt is an admin action's (kind `admin`,
+/// reference `admin:<plugin>:<action>:<n>`) posting only to that plugin's accounts, and the
+/// voids and returns of a sale never give back more than it took in.
 /// `minor_of` gives a currency's decimals. Stops at the first breach, naming the receipt.
 pub fn verify(
     c: &rusqlite::Connection,
@@ -554,6 +579,36 @@ pub fn verify(
             "{} host posting(s) reference {reference:?}, which is no receipt",
             postings.len()
         )));
+    }
+    // Entries of no receipt: only admin actions' (plugin ABI 1.2), each on its plugin's
+    // accounts alone.
+    {
+        let mut stmt = c.prepare(
+            "SELECT e.id, e.kind, e.reference, group_concat(DISTINCT a.owner) FROM ledger_entries e
+             JOIN ledger_postings p ON p.entry_id = e.id
+             JOIN ledger_accounts a ON a.id = p.account_id
+             WHERE NOT EXISTS (SELECT 1 FROM receipts r WHERE r.id = e.reference)
+             GROUP BY e.id ORDER BY e.id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (entry, kind, reference, owners): (i64, String, String, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+            let plugin = match admin_plugin(&reference) {
+                Some(plugin) if kind == super::checkout::ADMIN_ENTRY_KIND => plugin,
+                _ => {
+                    return Ok(Err(format!(
+                        "journal entry {entry} ({kind}) references {reference:?}, which is neither a receipt nor an admin action's entry"
+                    )));
+                }
+            };
+            if owners.split(',').any(|owner| owner != plugin) {
+                return Ok(Err(format!(
+                    "journal entry {entry} ({reference}) posts to accounts of {owners}, but an admin action's entry may only post to its plugin {plugin}'s"
+                )));
+            }
+            report.admin_entries += 1;
+        }
     }
     for (original, backs) in &reversals {
         let Some(sale) = sales.get(original) else {

@@ -96,7 +96,7 @@ pub struct Journal {
     pub(super) book: Arc<Book>,
     devices: Registry,
     settings: std::sync::RwLock<ReceiptSettings>,
-    outbox_wake: Arc<tokio::sync::Notify>,
+    pub(super) outbox_wake: Arc<tokio::sync::Notify>,
     pub(super) one_at_a_time: tokio::sync::Mutex<()>,
     /// The till's day as the bus shows it; changed only under `one_at_a_time`.
     pub(super) day: tokio::sync::watch::Sender<DayStatus>,
@@ -526,9 +526,15 @@ pub(super) fn now_ms() -> u128 {
 /// Everything one journal transaction writes: the receipt, its ledger entry (the host's
 /// postings and the plugins' in one balanced entry), the plugins' outbox messages and
 /// key-value writes, print jobs, and what else the operation changes (the sale's final
-/// state, the day, the idempotency key).
+/// state, the day, the idempotency key). An admin action's effects (ABI 1.2) are the same
+/// write without a receipt: [`JournalWrite::admin`].
 pub(super) struct JournalWrite {
-    row: ReceiptRow,
+    /// The receipt; `None` for an admin action's effects.
+    row: Option<ReceiptRow>,
+    /// The ledger entry's kind (the receipt's kind, or `admin`) and reference (the receipt
+    /// id, or `admin:<plugin>:<action>:<n>`).
+    entry_kind: &'static str,
+    reference: String,
     postings: Vec<PostingSpec>,
     /// Whether every plugin's postings balance on their own (else: which did not).
     plugins_balanced: Result<(), String>,
@@ -547,7 +553,17 @@ pub(super) struct JournalWrite {
     pub(super) day_closed: Option<DayRow>,
     /// The crash point just before the commit.
     pub(super) fault: Option<&'static str>,
+    /// An admin write's number, kept as the database's last one (`meta` key
+    /// [`ADMIN_SEQUENCE`]) in the same transaction.
+    pub(super) admin_number: Option<i64>,
 }
+
+/// The kind of the ledger entry of an admin action's effects.
+pub const ADMIN_ENTRY_KIND: &str = "admin";
+
+/// The `meta` key holding the number of the last admin write, so each reference
+/// `admin:<plugin>:<action>:<n>` is used once per database.
+pub(super) const ADMIN_SEQUENCE: &str = "admin_sequence";
 
 impl JournalWrite {
     /// The write of `receipt` with the plugins' effects of `prepared`.
@@ -558,7 +574,35 @@ impl JournalWrite {
     ) -> Result<Self, SaleError> {
         let document = serde_json::to_string(receipt)
             .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
-        let mut postings = booking::postings(receipt, minor);
+        let mut write = Self::of_plugins(
+            booking::postings(receipt, minor),
+            prepared,
+            receipt.kind.as_str(),
+            &receipt.id,
+        );
+        write.row = Some(ReceiptRow::of(receipt, &document));
+        Ok(write)
+    }
+
+    /// The write of admin action `action`'s effects (ABI 1.2): what a checkout writes of a
+    /// plugin's effects, under the same rules (its postings balance per unit, floors hold,
+    /// accounts in its namespace), as one ledger entry of kind `admin` referenced
+    /// `reference`, without a receipt.
+    pub(super) fn admin(plugin: &str, effects: wire::CheckoutEffects, reference: &str) -> Self {
+        let prepared = [Prepared {
+            plugin: plugin.to_string(),
+            effects,
+        }];
+        Self::of_plugins(Vec::new(), &prepared, ADMIN_ENTRY_KIND, reference)
+    }
+
+    /// The plugins' part of a write, after the host's own `postings`, as entry `reference`.
+    fn of_plugins(
+        mut postings: Vec<PostingSpec>,
+        prepared: &[Prepared],
+        entry_kind: &'static str,
+        reference: &str,
+    ) -> Self {
         let mut plugins_balanced = Ok(());
         for p in prepared {
             let specs: Vec<PostingSpec> = p
@@ -574,9 +618,11 @@ impl JournalWrite {
             }
             postings.extend(specs);
         }
-        Ok(Self {
+        Self {
             plugins_balanced,
-            row: ReceiptRow::of(receipt, &document),
+            row: None,
+            entry_kind,
+            reference: reference.to_string(),
             postings,
             memo: prepared
                 .iter()
@@ -592,7 +638,7 @@ impl JournalWrite {
                         destination: m.destination.clone(),
                         key: m.key.clone(),
                         payload: m.payload.clone(),
-                        reference: receipt.id.clone(),
+                        reference: reference.to_string(),
                     })
                 })
                 .collect(),
@@ -611,7 +657,8 @@ impl JournalWrite {
             day_opened: None,
             day_closed: None,
             fault: None,
-        })
+            admin_number: None,
+        }
     }
 
     /// Writes everything in one transaction; a ledger refusal is the inner error, and then
@@ -624,13 +671,15 @@ impl JournalWrite {
             return Ok(Err(LedgerError::Refused(plugin.clone())));
         }
         let tx = c.transaction()?;
-        let rid = &self.row.id;
+        let rid = &self.reference;
         if let Some(day) = &self.day_opened {
             super::day::insert_day(&tx, day)?;
         }
-        self.row.insert(&tx)?;
+        if let Some(row) = &self.row {
+            row.insert(&tx)?;
+        }
         if !self.postings.is_empty()
-            && let Err(e) = ledger::post(&tx, self.row.kind, rid, &self.memo, &self.postings)
+            && let Err(e) = ledger::post(&tx, self.entry_kind, rid, &self.memo, &self.postings)
         {
             return Ok(Err(e));
         }
@@ -652,6 +701,13 @@ impl JournalWrite {
         }
         if let Some(day) = &self.day_closed {
             super::day::close_day(&tx, day)?;
+        }
+        if let Some(n) = self.admin_number {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute(params![ADMIN_SEQUENCE, n.to_string()])?;
         }
         if let Some((key, operation, request)) = &self.idempotency {
             tx.prepare_cached(
@@ -904,8 +960,10 @@ impl Journal {
     /// left out, each with a message; so are lines a plugin excludes. The refund is each
     /// line's share after the receipt's reductions, split over the original's tenders pro
     /// rata ([`refund_split`]): the host pays back its own tenders, a plugin tender's share
-    /// must be taken back onto the voucher by its plugin (`return_lines` `refunds`), else
-    /// the return is `NotAllowed` — a voucher never turns into cash at the till.
+    /// must be taken back onto the voucher by its plugin (`return_lines` `refunds`) or
+    /// released by it to be paid out in the host's cash (`released`, ABI 1.2, for a
+    /// configuration that allows it), else the return is `NotAllowed` — a voucher never
+    /// turns into cash at the till unless its plugin says so.
     pub async fn take_back(
         &self,
         receipt_id: &str,
@@ -1000,7 +1058,7 @@ impl Journal {
         // The plugins are asked with the lines and the refund split; when one keeps lines
         // out, the refund and its split change, so all are asked again with what is left
         // (hooks are pure: only the last round's effects are committed).
-        let (prepared, lines, refund, split, taken_back) = loop {
+        let (prepared, lines, refund, split, taken_back, released) = loop {
             let lines = returned_lines(&taken, &effective, &given_back, minor);
             let refund: Decimal = -lines.iter().map(|l| l.amount).sum::<Decimal>();
             let split = refund_split(&original, &given_back, refund, minor).map_err(|over| {
@@ -1015,6 +1073,8 @@ impl Journal {
                 .collect();
             let mut prepared = Vec::new();
             let mut taken_back: BTreeMap<String, (Decimal, Option<String>)> = BTreeMap::new();
+            // Parts of a plugin tender's share its plugin lets the host pay out in cash.
+            let mut released: BTreeMap<String, Decimal> = BTreeMap::new();
             let mut excluded_any = false;
             for plugin in self.plugins.implementing(Hook::ReturnLines) {
                 let offered: Vec<Value> = split
@@ -1063,6 +1123,32 @@ impl Journal {
                         entry.1 = back.reference.clone();
                     }
                 }
+                for free in &answer.released {
+                    let share = split
+                        .iter()
+                        .find(|(t, _)| t.id == free.tender && t.plugin == plugin)
+                        .map(|(_, share)| *share)
+                        .ok_or_else(|| {
+                            CallError::Failed(format!(
+                                "plugin {plugin} released a refund on tender {:?}, which was not offered to it",
+                                free.tender
+                            ))
+                        })?;
+                    let entry = released.entry(free.tender.clone()).or_default();
+                    let total = *entry + free.amount;
+                    let took = taken_back.get(&free.tender).map_or(Decimal::ZERO, |t| t.0);
+                    if free.amount <= Decimal::ZERO
+                        || covers(share, took, total) == Cover::Over
+                        || free.amount.scale() > minor
+                    {
+                        return Err(CallError::Failed(format!(
+                            "plugin {plugin} took back {took} and released {total} on tender {}, its share is {share}",
+                            free.tender
+                        ))
+                        .into());
+                    }
+                    *entry = total;
+                }
                 prepared.push(Prepared {
                     plugin,
                     effects: answer.effects,
@@ -1070,7 +1156,7 @@ impl Journal {
             }
             // Each round that excludes removes a line, so this ends.
             if !excluded_any || taken.is_empty() {
-                break (prepared, lines, refund, split, taken_back);
+                break (prepared, lines, refund, split, taken_back, released);
             }
         };
         if taken.is_empty() {
@@ -1090,37 +1176,98 @@ impl Journal {
         back.day = day.row.id.clone();
         back.lines = lines;
         let mut tenders = Vec::new();
+        // What the plugins released to be paid out in the host's cash (ABI 1.2).
+        let mut released_cash: Option<(usize, Decimal)> = None;
+        let capacity = booking::tender_capacity(&original);
         for (tender, share) in split {
             let mut paid_back = tender.clone();
             paid_back.max_amount = None;
             if tender.plugin.is_empty() {
                 paid_back.amount = -share;
-            } else {
-                let (took, reference) = taken_back.get(&tender.id).cloned().unwrap_or_default();
-                if took < share {
+                tenders.push(paid_back);
+                continue;
+            }
+            let (took, reference) = taken_back.get(&tender.id).cloned().unwrap_or_default();
+            let free = released.get(&tender.id).copied().unwrap_or_default();
+            match covers(share, took, free) {
+                Cover::Whole => {}
+                Cover::Over => {
+                    return Err(CallError::Failed(format!(
+                        "plugin {} took back {took} and released {free} on tender {}, its share is {share}",
+                        tender.plugin, tender.id
+                    ))
+                    .into());
+                }
+                Cover::Short(missing) => {
                     return Err(JournalError::NotAllowed(format!(
                         "{receipt_id}: {} of the refund of {} goes back on {} {}, which only \
-                         its plugin {} can take back onto the voucher, and it did not",
-                        crate::money::format(share - took, minor),
+                     its plugin {} can take back onto the voucher, and it did not",
+                        crate::money::format(missing, minor),
                         crate::money::format(refund, minor),
                         tender.method,
                         tender.reference,
                         tender.plugin
                     )));
                 }
+            }
+            if !took.is_zero() {
                 paid_back.amount = -took;
                 if let Some(reference) = reference {
                     paid_back.reference = reference;
                 }
+                tenders.push(paid_back);
             }
-            tenders.push(paid_back);
+            if !free.is_zero() {
+                // Paid out of the drawer as a tender of its own that names the plugin
+                // tender it stands for: what the returns of the receipt gave back on that
+                // tender counts the payout too ([`booking::Reversed`]), so the split and
+                // `check_reversals` never give its share back twice.
+                let mut cash =
+                    super::model::Tender::host(&format!("{}-cash", tender.id), "cash", -free);
+                cash.details
+                    .insert(booking::RELEASED_FROM.to_string(), tender.id.clone());
+                tenders.push(cash);
+                // What the tender could still pay back after this return: rounding up
+                // must not pay back more than it took in.
+                let took_in = capacity.get(&tender.id).copied().unwrap_or_default();
+                let before = given_back
+                    .tenders
+                    .get(&tender.id)
+                    .copied()
+                    .unwrap_or_default();
+                released_cash = Some((tenders.len() - 1, took_in - before - took - free));
+            }
+        }
+        // Released cash is rounded as the host rounds cash: the return's cash in all, the
+        // difference on the released payout and on a rounding line of its own.
+        let mut rounding = Decimal::ZERO;
+        if let (Some(step), Some((i, room))) = (till.currency.cash_increment, released_cash) {
+            let cash: Decimal = -tenders
+                .iter()
+                .filter(|t| t.method == "cash" && t.plugin.is_empty())
+                .map(|t| t.amount)
+                .sum::<Decimal>();
+            let mut rounded = crate::money::round_to_increment(cash, step);
+            rounded.rescale(minor);
+            rounding = rounded - cash;
+            if rounding > room {
+                // Rounded down instead: the released tender has no more to give back.
+                rounding -= step;
+            }
+            tenders[i].amount -= rounding;
+        }
+        if !rounding.is_zero() {
+            back.lines.push(Line::rounding("R-return", -rounding));
         }
         back.tenders = tenders;
-        let refund = -refund;
+        let refund = -refund - rounding;
         let gross: Vec<(Option<rust_decimal::Decimal>, rust_decimal::Decimal)> = back
             .lines
             .iter()
-            .map(|l| (Some(l.tax_rate), l.amount))
+            .map(|l| {
+                let rate = (l.kind != LineKind::Rounding).then_some(l.tax_rate);
+                (rate, l.amount)
+            })
             .collect();
         back.vat = crate::money::vat_table(&gross, minor)
             .into_iter()
@@ -1153,22 +1300,18 @@ impl Journal {
         let minor = self.book.till().currency.minor;
         let printer = self.receipt_printer();
         let kind = receipt.kind.as_str();
-        // A reversal prints no slips: a secret section's code is kept nowhere in full.
+        // A reversal prints its slips as a checkout does (a new voucher a plugin issues as
+        // a return's refund); a secret slip's code is in the print job only, the journal
+        // keeps its mask.
+        let open_drawer = self.settings().open_drawer;
+        let mut print_jobs = print_jobs_of(&receipt, printer.as_ref(), minor, open_drawer);
+        if let Some(first) = print_jobs.first_mut() {
+            // The receipt's own job is named after its kind (`void`, `return`).
+            first.1 = kind;
+        }
         super::receipt::mask_secret_sections(&mut receipt);
         let mut write = JournalWrite::new(&receipt, prepared, minor)?;
-        let open_drawer = self.settings().open_drawer;
-        write.print_jobs = printer
-            .iter()
-            .flat_map(|receipt_printer @ (device, profile)| {
-                let document = super::receipt::render_receipt(&receipt, minor);
-                std::iter::once((
-                    device.name.clone(),
-                    kind,
-                    posd_printer::render(&document, profile).bytes,
-                ))
-                .chain(drawer_job(&receipt, receipt_printer, open_drawer))
-            })
-            .collect();
+        write.print_jobs = print_jobs;
         write.idempotency = Some((key.to_string(), kind, request.to_string()));
         write.day_opened = day.opens.then(|| day.row.clone());
         if let Err(e) = self.db.call(move |c| write.apply(c)).await? {
@@ -1179,6 +1322,30 @@ impl Journal {
         wake_printer(printer.as_ref());
         self.outbox_wake.notify_one();
         Ok(receipt.id)
+    }
+}
+
+/// How a plugin tender's share of a return is covered by what its plugin took back onto
+/// the voucher and released to be paid out in the host's cash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// Exactly.
+    Whole,
+    /// Not in full, by this much: the return is not allowed (a voucher never turns into
+    /// cash unless its plugin releases it).
+    Short(Decimal),
+    /// More than the share: the plugin's failure.
+    Over,
+}
+
+fn covers(share: Decimal, took: Decimal, released: Decimal) -> Cover {
+    let covered = took + released;
+    if covered > share {
+        Cover::Over
+    } else if covered < share {
+        Cover::Short(share - covered)
+    } else {
+        Cover::Whole
     }
 }
 
@@ -1425,6 +1592,24 @@ mod tests {
         for (t, d) in split {
             *given.tenders.entry(t.id.clone()).or_default() += *d;
         }
+    }
+
+    #[test]
+    fn a_plugin_share_must_be_covered_by_what_is_taken_and_released_no_more_no_less() {
+        let d = |s: &str| Decimal::from_str(s).expect("decimal");
+        assert_eq!(covers(d("18.00"), d("18.00"), d("0")), Cover::Whole);
+        assert_eq!(covers(d("18.00"), d("0"), d("18.00")), Cover::Whole);
+        assert_eq!(covers(d("18.00"), d("10.00"), d("8.00")), Cover::Whole);
+        assert_eq!(
+            covers(d("18.00"), d("10.00"), d("0")),
+            Cover::Short(d("8.00")),
+            "neither taken nor released: not allowed"
+        );
+        assert_eq!(
+            covers(d("18.00"), d("10.00"), d("8.01")),
+            Cover::Over,
+            "more than the share: the plugin failed"
+        );
     }
 
     #[test]

@@ -11,7 +11,10 @@
 //!   and the ledger agree.
 //! - [`day`]: the till's day and its X and Z report, as data and rules.
 //! - [`register`]: opening the day, cash in and out, X and Z on the journal.
+//! - [`admin`]: the effects of a plugin's admin action, committed like a checkout's but
+//!   without a receipt.
 
+pub mod admin;
 pub mod book;
 pub mod booking;
 pub mod checkout;

@@ -1,5 +1,5 @@
 /*
- * posd_plugin.h — the posd plugin ABI, version 1.1.
+ * posd_plugin.h — the posd plugin ABI, version 1.2.
  *
  * This header is the source of truth of the boundary between the posd daemon (the host)
  * and its plugins: shared libraries written in C, Rust or anything that can export a C
@@ -26,6 +26,10 @@
  *   (POSD_*_SIZE_1_0).
  *   1.1 appended two hooks, list_admin_actions and invoke_admin_action (README: "Version
  *   history"); a 1.0 plugin's table is POSD_PLUGIN_HOOKS_SIZE_1_0 bytes and has neither.
+ *   1.2 changes no struct: invoke_admin_action's response may carry "effects" (postings,
+ *   kv writes, outbox messages, as prepare_checkout's), which a 1.2 host commits in one
+ *   transaction, as one journal entry, before it answers. A 1.1 host ignores the key, so a
+ *   plugin offers an action that needs it only when host_api->abi_minor is at least 2.
  *
  * MEMORY
  *   A buffer is freed by the side that allocated it. Request strings the host passes to a
@@ -76,7 +80,7 @@ extern "C" {
 #endif
 
 #define POSD_ABI_MAJOR 1
-#define POSD_ABI_MINOR 1
+#define POSD_ABI_MINOR 2
 
 /* The one symbol a plugin exports. */
 #define POSD_PLUGIN_ENTRY_SYMBOL "posd_plugin_entry"

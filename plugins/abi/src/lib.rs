@@ -1,4 +1,4 @@
-//! The posd plugin ABI, version 1.1, as Rust types.
+//! The posd plugin ABI, version 1.2, as Rust types.
 //!
 //! `include/posd_plugin.h` is the source of truth; this crate mirrors it field for field so
 //! that the host (which loads plugins) and the Rust SDK (which builds them) speak exactly
@@ -14,8 +14,11 @@ use std::ffi::{c_char, c_void};
 
 /// ABI major version: another major is refused.
 pub const POSD_ABI_MAJOR: u16 = 1;
-/// ABI minor version the host offers and the SDK builds against.
-pub const POSD_ABI_MINOR: u16 = 1;
+/// ABI minor version the host offers and the SDK builds against. 1.1 appended the admin
+/// hooks; 1.2 changes no struct, but a 1.2 host commits the `effects` of an
+/// `invoke_admin_action` answer, which a 1.1 host would ignore, so a plugin reads the host's
+/// `abi_minor` before it offers an action that needs them.
+pub const POSD_ABI_MINOR: u16 = 2;
 /// The one symbol a plugin exports, NUL-terminated for `dlsym`.
 pub const POSD_PLUGIN_ENTRY_SYMBOL: &[u8] = b"posd_plugin_entry\0";
 

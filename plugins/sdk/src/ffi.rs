@@ -250,7 +250,21 @@ impl HookResponse for Empty {}
 impl HookResponse for DeliverMessageResponse {}
 impl HookResponse for CustomerAccountsResponse {}
 impl HookResponse for ListAdminActionsResponse {}
-impl HookResponse for InvokeAdminActionResponse {}
+impl HookResponse for InvokeAdminActionResponse {
+    /// The host would refuse these effects: unbalanced, or with receipt sections (an admin
+    /// action has no receipt).
+    fn check(&self) -> Result<(), PluginError> {
+        let Some(effects) = &self.effects else {
+            return Ok(());
+        };
+        if !effects.sections.is_empty() {
+            return Err(PluginError::plugin_failed(
+                "an admin action's effects have no receipt to print sections on",
+            ));
+        }
+        effects.check_balanced()
+    }
+}
 
 impl HookResponse for CheckoutEffects {
     fn check(&self) -> Result<(), PluginError> {

@@ -64,6 +64,8 @@ pub struct Host {
     now_ms: posd_now_fn,
     call: posd_call_fn,
     free_buffer: posd_host_free_fn,
+    /// The minor of the ABI the host offers (`posd_host_api.abi_minor`).
+    abi_minor: u16,
     /// Raw pointers already make `Host` `!Send + !Sync`; this says it on purpose.
     _single_thread: PhantomData<*mut ()>,
 }
@@ -101,12 +103,22 @@ impl Host {
                 now_ms,
                 call,
                 free_buffer,
+                abi_minor: api.abi_minor,
                 _single_thread: PhantomData,
             }),
             _ => Err(PluginError::invalid_argument(
                 "host_api lacks a callback of ABI 1.0",
             )),
         }
+    }
+
+    /// The minor of the plugin ABI the host offers (`posd_host_api.abi_minor`): what the
+    /// host understands of what this plugin may send. A plugin built against a newer minor
+    /// with `min_abi_minor` below it (as the SDK builds) checks this before it relies on a
+    /// newer addition, e.g. `abi_minor() >= 2` before it offers an admin action whose
+    /// `effects` a 1.1 host would silently drop.
+    pub fn abi_minor(&self) -> u16 {
+        self.abi_minor
     }
 
     /// Writes a line to the daemon's log, tagged with the plugin id by the host.

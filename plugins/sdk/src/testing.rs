@@ -122,6 +122,14 @@ impl<P: Exported> Harness<P> {
     /// Creates an instance with `config` as its configuration section; a failing `create`
     /// returns the plugin's error.
     pub fn create(config: Value) -> Result<Self, PluginError> {
+        Self::create_on_minor(config, POSD_ABI_MINOR)
+    }
+
+    /// [`create`](Self::create) on a host that offers ABI `1.<abi_minor>` (what
+    /// [`Host::abi_minor`](crate::Host::abi_minor) reads), to test what a plugin does on an
+    /// older host, e.g. that it does not offer an admin action whose `effects` a 1.1 host
+    /// would ignore. The harness itself still behaves as the newest host.
+    pub fn create_on_minor(config: Value, abi_minor: u16) -> Result<Self, PluginError> {
         let host = Box::new(RefCell::new(FakeHost {
             config: config.clone(),
             now_ms: 1_767_225_600_000, // 2026-01-01T00:00:00Z
@@ -144,7 +152,7 @@ impl<P: Exported> Harness<P> {
         let api = Box::new(posd_host_api {
             struct_size: POSD_HOST_API_SIZE_1_0 as u32,
             abi_major: POSD_ABI_MAJOR,
-            abi_minor: POSD_ABI_MINOR,
+            abi_minor,
             host: (&*host as *const RefCell<FakeHost>)
                 .cast_mut()
                 .cast::<posd_host>(),
@@ -485,6 +493,9 @@ impl<P: Exported> Harness<P> {
     /// `invoke_admin_action` (ABI 1.1) of `action` with `args` (a JSON object), sent as
     /// given: the host would first check them against the declared params (and leave out
     /// `output_file` ones), so give them as the host passes them on (integers as numbers).
+    /// The answer's `effects` (ABI 1.2) are applied as the host commits them, all or none,
+    /// before the answer is returned: refused effects (unbalanced, below a floor, with
+    /// receipt `sections`) are the error and nothing of them is kept.
     pub fn invoke_admin(
         &mut self,
         action: &str,
@@ -495,8 +506,16 @@ impl<P: Exported> Harness<P> {
             "invoke_admin_action",
             &json!({"schema": 1, "store": store, "action": action, "args": args}),
         )?;
-        serde_json::from_value(answer)
-            .map_err(|e| PluginError::plugin_failed(format!("invoke_admin_action answer: {e}")))
+        let answer: InvokeAdminActionResponse = read_answer("invoke_admin_action", answer)?;
+        if let Some(effects) = &answer.effects {
+            if !effects.sections.is_empty() {
+                return Err(PluginError::plugin_failed(
+                    "invoke_admin_action answer: effects of an admin action have no receipt to print sections on",
+                ));
+            }
+            apply(&mut self.host.borrow_mut(), effects)?;
+        }
+        Ok(answer)
     }
 
     /// Sets the clock `Host::now` reads.

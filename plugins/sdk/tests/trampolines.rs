@@ -111,7 +111,7 @@ fn c_str(pointer: *const c_char) -> &'static str {
 }
 
 #[test]
-fn the_exported_entry_returns_a_1_1_descriptor_a_1_0_host_loads() {
+fn the_exported_entry_returns_a_1_2_descriptor_a_1_0_host_loads() {
     let descriptor = posd_plugin_entry();
     assert_eq!(
         descriptor,
@@ -130,8 +130,8 @@ fn the_exported_entry_returns_a_1_1_descriptor_a_1_0_host_loads() {
             descriptor.abi_minor,
             descriptor.min_abi_minor
         ),
-        (1, 1, 0),
-        "built against 1.1, and the admin action hooks are optional"
+        (1, 2, 0),
+        "built against 1.2, and the admin action hooks (1.1) and their effects (1.2) are optional"
     );
     assert_eq!((descriptor.reserved0, descriptor.reserved1), (0, 0));
     assert_eq!(c_str(descriptor.id), "sdk-probe");
@@ -145,6 +145,7 @@ fn the_exported_entry_returns_a_1_1_descriptor_a_1_0_host_loads() {
     assert!(descriptor.free_buffer.is_some());
     // SAFETY: the hooks table is static.
     let hooks = unsafe { &*descriptor.hooks };
+    // 1.2 changed no struct: the table is 1.1's.
     assert_eq!(hooks.struct_size as usize, POSD_PLUGIN_HOOKS_SIZE_1_1);
     assert_eq!(hooks.reserved, 0);
 }

@@ -1,14 +1,11 @@
-//! Admin actions (ABI 1.1) for technicians, outside any sale: `posctl voucher lookup`,
-//! `voucher block` / `unblock` (a lost card), `voucher history`, `codes list` and
-//! `voucher breakage`. The host lets only admins list or run them.
+//! Admin actions (ABI 1.1) for technicians, outside any sale: `posctl voucher issue` (a
+//! promotional batch, ABI 1.2, see [`crate::batch`]), `voucher lookup`, `voucher block` /
+//! `unblock` (a lost card), `voucher history`, `codes list` and `voucher breakage`. The
+//! host lets only admins list or run them.
 //!
 //! Codes are given in full (`--code`), recognised and hashed like at the till; answers and
-//! errors show them masked, never in full.
-//!
-//! Issuing a promotional batch (`voucher issue`) is **not** offered: a voucher's balance is
-//! a ledger account, and the ABI lets a plugin post to the ledger only with a checkout or a
-//! void. A batch written to kv without postings would be vouchers without a balance, so it
-//! waits for a host service that posts outside a sale.
+//! errors show them masked, never in full. Only `voucher issue` answers full codes, once,
+//! in `output`.
 
 use posd_plugin_sdk::schema::KvWrite;
 use posd_plugin_sdk::schema::{
@@ -51,9 +48,10 @@ fn code_action(id: &str, words: [&str; 2], label: &str) -> AdminAction {
     }
 }
 
-/// The admin actions the plugin offers, each a `posctl` command path.
-pub fn list() -> ListAdminActionsResponse {
-    ListAdminActionsResponse {
+/// The admin actions the plugin offers, each a `posctl` command path; `voucher issue` only
+/// on a host that commits its effects (ABI 1.2) and with a programme it may batch.
+pub fn list(plugin: &Vouchers, host: &Host) -> ListAdminActionsResponse {
+    let mut list = ListAdminActionsResponse {
         actions: vec![
             code_action(
                 "lookup",
@@ -84,7 +82,11 @@ pub fn list() -> ListAdminActionsResponse {
                 ..AdminAction::default()
             },
         ],
+    };
+    if let Some(issue) = crate::batch::action(plugin, host) {
+        list.actions.insert(0, issue);
     }
+    list
 }
 
 /// Runs one admin action.
@@ -94,9 +96,11 @@ pub fn invoke(
     request: &InvokeAdminActionRequest,
 ) -> Result<InvokeAdminActionResponse, PluginError> {
     match request.action.as_str() {
+        "issue" => crate::batch::issue(plugin, host, request),
         "lookup" => {
-            let (canonical, _, found) = voucher(plugin, host, request)?;
-            Ok(lookup(&canonical, &found))
+            let (canonical, id, found) = voucher(plugin, host, request)?;
+            let batch = crate::batch::issued_in(host, &id)?;
+            Ok(lookup(&canonical, &found, batch.as_deref()))
         }
         "block" => set_blocked(plugin, host, request, true),
         "unblock" => set_blocked(plugin, host, request, false),
@@ -172,8 +176,8 @@ pub fn note_receipts(effects: &mut CheckoutEffects, receipt: &str) -> Result<(),
     Ok(())
 }
 
-/// Sorts postings oldest first by their journal entry. The ABI guide says `ledger.postings`
-/// answers newest first, the host answers oldest first; this does not depend on either.
+/// Sorts postings oldest first by their journal entry (`ledger.postings` answers newest
+/// first); a posting's entry number orders it even if two share a time.
 fn oldest_first(postings: &mut [LedgerPosting]) {
     postings.sort_by_key(|p| (p.entry.parse::<u64>().unwrap_or(u64::MAX), p.time.clone()));
 }
@@ -188,9 +192,10 @@ fn state(found: &Found) -> &'static str {
     }
 }
 
-fn record(canonical: &str, found: &Found) -> Value {
+fn record(canonical: &str, found: &Found, batch: Option<&str>) -> Value {
     let v = &found.voucher;
     json!({
+        "batch": batch,
         "last4": code::last_four(canonical),
         "masked": code::masked(canonical),
         "programme": v.programme,
@@ -207,12 +212,20 @@ fn record(canonical: &str, found: &Found) -> Value {
     })
 }
 
-fn lookup(canonical: &str, found: &Found) -> InvokeAdminActionResponse {
+/// Where a voucher came from, for people: the receipt that sold it or the batch.
+fn origin(found: &Found, batch: Option<&str>) -> String {
+    match batch {
+        Some(batch) => format!("issued in batch {batch}"),
+        None => format!("sold on receipt {}", found.voucher.sold_on),
+    }
+}
+
+fn lookup(canonical: &str, found: &Found, batch: Option<&str>) -> InvokeAdminActionResponse {
     let v = &found.voucher;
     InvokeAdminActionResponse {
-        result: record(canonical, found),
+        result: record(canonical, found, batch),
         text: format!(
-            "{} {} ({}): balance {}, {}, {}",
+            "{} {} ({}): balance {}, {}, {}, {}",
             v.name,
             code::masked(canonical),
             v.programme,
@@ -221,8 +234,10 @@ fn lookup(canonical: &str, found: &Found) -> InvokeAdminActionResponse {
             v.expires
                 .as_deref()
                 .map_or_else(|| "no expiry".to_string(), |e| format!("valid until {e}")),
+            origin(found, batch),
         ),
         output: String::new(),
+        effects: None,
     }
 }
 
@@ -240,7 +255,8 @@ fn set_blocked(
     if changed {
         plugin.store.set_blocked(host, &id, blocked)?;
     }
-    let mut response = lookup(&canonical, &found);
+    let batch = crate::batch::issued_in(host, &id)?;
+    let mut response = lookup(&canonical, &found, batch.as_deref());
     response.text = format!(
         "voucher {} {}{}",
         code::masked(&canonical),
@@ -264,12 +280,13 @@ fn history(
     let (canonical, id, found) = voucher(plugin, host, request)?;
     let mut postings = host.ledger_postings(&format!("voucher:{id}"), Some(HISTORY_LIMIT))?;
     oldest_first(&mut postings);
+    let batch = crate::batch::issued_in(host, &id)?;
     let mut text = format!(
-        "{} {}: balance {}, sold on receipt {}{}\n",
+        "{} {}: balance {}, {}{}\n",
         found.voucher.name,
         code::masked(&canonical),
         found.balance,
-        found.voucher.sold_on,
+        origin(&found, batch.as_deref()),
         found
             .voucher
             .refunded_by
@@ -293,7 +310,7 @@ fn history(
             r.receipt, r.kind, r.amount
         ));
     }
-    let mut result = record(&canonical, &found);
+    let mut result = record(&canonical, &found, batch.as_deref());
     if let Value::Object(map) = &mut result {
         map.insert("postings".into(), json!(postings));
         map.insert("receipts".into(), json!(receipts));
@@ -302,6 +319,7 @@ fn history(
         result,
         text: text.trim_end().to_string(),
         output: String::new(),
+        effects: None,
     })
 }
 
@@ -339,6 +357,7 @@ fn codes(plugin: &Vouchers, host: &Host) -> Result<InvokeAdminActionResponse, Pl
         result: json!({ "codes": rows }),
         text: text.trim_end().to_string(),
         output: String::new(),
+        effects: None,
     })
 }
 
@@ -363,6 +382,7 @@ fn breakage(host: &Host) -> Result<InvokeAdminActionResponse, PluginError> {
         }),
         text: text.trim_end().to_string(),
         output: String::new(),
+        effects: None,
     })
 }
 
@@ -385,7 +405,8 @@ mod tests {
              "code": {"format": "template"}}]}))
         .unwrap();
         let listed = h.admin_actions().unwrap();
-        assert_eq!(listed.actions[0].command, ["voucher", "lookup"]);
+        assert_eq!(listed.actions[0].command, ["voucher", "issue"]);
+        assert_eq!(listed.actions[1].command, ["voucher", "lookup"]);
         let sale = json!({"id": "S1", "currency": "EUR", "lines": [], "tenders": []});
         let sold = h
             .call(
@@ -440,6 +461,134 @@ mod tests {
                 .unwrap_err()
                 .error,
             posd_plugin_sdk::ErrorName::InvalidArgument
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn batch_harness(minor: u16) -> (std::path::PathBuf, Harness<Vouchers>) {
+        let dir = std::env::temp_dir().join(format!(
+            "posd-vouchers-batch-{}-{minor}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("k");
+        std::fs::write(&key, [9u8; 32]).unwrap();
+        let config = json!({"key_file": key, "programmes": [
+            {"id": "promo", "name": "Aktion", "kind": "gift", "amount": "10.00",
+             "code": {"format": "template", "prefix": "PR"}},
+            {"id": "free", "name": "Geschenk", "kind": "gift", "min_amount": "5.00",
+             "max_amount": "100.00", "valid_months": 12, "code": {"format": "template"}},
+            {"id": "wallet", "name": "eWallet", "kind": "ewallet", "max_amount": "100.00",
+             "code": {"format": "template", "prefix": "EW"}}]});
+        let h = Harness::<Vouchers>::create_on_minor(config, minor).unwrap();
+        (dir, h)
+    }
+
+    /// A batch posts each voucher against promo and stores its terms and batch, all through
+    /// the answer's effects; its codes are only in `output`, and each is a voucher the till
+    /// finds; bad input is refused with nothing applied; a 1.1 host is not offered it.
+    #[test]
+    fn a_batch_is_issued_through_effects_and_its_codes_only_in_output() {
+        let (dir, mut old) = batch_harness(1);
+        assert!(
+            old.admin_actions()
+                .unwrap()
+                .actions
+                .iter()
+                .all(|a| a.id != "issue"),
+            "a 1.1 host would drop the effects"
+        );
+        let (_, mut h) = batch_harness(2);
+        let listed = h.admin_actions().unwrap();
+        assert_eq!(listed.actions[0].params[0].choices, ["promo", "free"]);
+        let answer = h
+            .invoke_admin("issue", json!({"programme": "promo", "count": 3}))
+            .unwrap();
+        let codes: Vec<&str> = answer.output.lines().collect();
+        assert_eq!(codes.len(), 3);
+        let batch = answer.result["batch"].as_str().unwrap().to_string();
+        assert!(batch.starts_with("B-20260101-"), "{batch}");
+        assert_eq!(answer.result["amount"], "10.00");
+        assert_eq!(
+            h.ledger_balance(crate::batch::PROMO).balance,
+            Decimal::new(-3000, 2)
+        );
+        for code in &codes {
+            assert!(code.starts_with("PR-"), "{code}");
+            let canonical = code::canonical(code).unwrap();
+            let all = format!("{} {}", answer.result, answer.text);
+            assert!(!all.contains(&canonical[2..]), "{all}");
+            let looked = h.invoke_admin("lookup", json!({"code": code})).unwrap();
+            assert_eq!(looked.result["balance"], "10.00");
+            assert_eq!(looked.result["batch"], batch.as_str());
+            assert!(
+                looked.text.contains(&format!("issued in batch {batch}")),
+                "{}",
+                looked.text
+            );
+        }
+        let kv = h.kv();
+        assert!(
+            kv.values()
+                .all(|v| codes.iter().all(|c| !v.to_string().contains(c)))
+        );
+        let record: crate::batch::Batch =
+            h.kv_get(&crate::batch::batch_key(&batch)).unwrap().unwrap();
+        assert_eq!(record.count, 3);
+
+        let free = h
+            .invoke_admin(
+                "issue",
+                json!({"programme": "free", "count": 1, "amount": "7.50", "expires": "2026-06-30"}),
+            )
+            .unwrap();
+        assert_eq!(free.result["expires"], "2026-06-30");
+        let entries = h.kv().len();
+        for (args, part) in [
+            (
+                json!({"programme": "wallet", "count": 1, "amount": "5"}),
+                "eWallet",
+            ),
+            (json!({"programme": "nope", "count": 1}), "no programme"),
+            (json!({"programme": "promo", "count": 0}), "1 to 1000"),
+            (json!({"programme": "promo", "count": 1001}), "1 to 1000"),
+            (
+                json!({"programme": "promo", "count": 1, "amount": "12.00"}),
+                "fixed at 10.00",
+            ),
+            (
+                json!({"programme": "free", "count": 1}),
+                "amount is required",
+            ),
+            (
+                json!({"programme": "free", "count": 1, "amount": "500"}),
+                "outside",
+            ),
+            (
+                json!({"programme": "free", "count": 1, "amount": "-5"}),
+                "positive",
+            ),
+            (
+                json!({"programme": "free", "count": 1, "amount": "5", "expires": "2025-12-31"}),
+                "has passed",
+            ),
+            (
+                json!({"programme": "free", "count": 1, "amount": "5", "expires": "soon"}),
+                "no day",
+            ),
+        ] {
+            let err = h.invoke_admin("issue", args.clone()).unwrap_err();
+            assert_eq!(
+                err.error,
+                posd_plugin_sdk::ErrorName::InvalidArgument,
+                "{args}"
+            );
+            assert!(err.message.contains(part), "{args}: {}", err.message);
+        }
+        assert_eq!(h.kv().len(), entries, "nothing was written");
+        assert_eq!(
+            h.ledger_balance(crate::batch::PROMO).balance,
+            Decimal::new(-3750, 2)
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -48,6 +48,7 @@ struct RawProgramme {
     #[serde(default = "yes")]
     reusable: bool,
     residual: Option<String>,
+    returns: Option<String>,
     code: RawCode,
     #[serde(default)]
     accept_prefixes: Vec<String>,
@@ -115,6 +116,21 @@ pub enum Residual {
     ResidualVoucher,
 }
 
+/// How a return gives back the share of the refund that a voucher of the programme paid
+/// (`returns`). Read from the programme as configured at the time of the return: a refund
+/// policy of the store, not a term of the voucher.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Returns {
+    /// Back onto the voucher it was paid with; onto a new voucher when that one does not
+    /// keep a rest (not reusable) or is blocked or refunded. The default.
+    #[default]
+    Voucher,
+    /// Always onto a new voucher of the programme.
+    NewVoucher,
+    /// Paid out in cash by the host: the store explicitly lets its vouchers become cash.
+    Cash,
+}
+
 /// How long a voucher sold now is valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Validity {
@@ -174,6 +190,8 @@ pub struct Programme {
     pub reusable: bool,
     /// Where the rest goes when it does not (`None` for a reusable one).
     pub residual: Option<Residual>,
+    /// How a return refunds what its vouchers paid.
+    pub returns: Returns,
     /// How its codes look.
     pub format: CodeFormat,
     /// Canonical prefixes of codes printed elsewhere that this programme claims too.
@@ -343,6 +361,23 @@ impl Programme {
                 ));
             }
         };
+        let returns = match raw.returns.as_deref() {
+            None | Some("voucher") => Returns::Voucher,
+            Some("new_voucher") if matches!(kind, Kind::Ewallet | Kind::Discount) => {
+                return Err(ConfigError::invalid(
+                    key("returns"),
+                    "\"new_voucher\" is not for eWallets and discount vouchers: a return goes back onto the eWallet, and a discount voucher pays no tender",
+                ));
+            }
+            Some("new_voucher") => Returns::NewVoucher,
+            Some("cash") => Returns::Cash,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    key("returns"),
+                    format!("{other:?}: one of \"voucher\", \"new_voucher\", \"cash\""),
+                ));
+            }
+        };
         if residual.is_some() && matches!(kind, Kind::Ewallet | Kind::Discount) {
             return Err(ConfigError::invalid(
                 key("reusable"),
@@ -415,6 +450,7 @@ impl Programme {
             validity,
             reusable: raw.reusable,
             residual,
+            returns,
             format,
             accept_prefixes,
             sku: crate::product::checked_sku(&key("sku"), raw.sku)?,
@@ -457,6 +493,16 @@ impl Config {
                 ));
             }
             programmes.push(programme);
+        }
+        if !raw.print_full_code
+            && let Some(i) = programmes
+                .iter()
+                .position(|p| p.returns == Returns::NewVoucher)
+        {
+            return Err(ConfigError::invalid(
+                format!("programmes[{i}].returns"),
+                "\"new_voucher\" needs print_full_code = true: its slip is the only place the new code is ever shown",
+            ));
         }
         if !raw.print_full_code
             && let Some(i) = programmes
@@ -584,6 +630,37 @@ mod tests {
             config.programme("spa").unwrap().vat_rate,
             Some(Decimal::from(20))
         );
+    }
+
+    #[test]
+    fn the_returns_rule_is_read_and_checked() {
+        let programmes: Vec<serde_json::Value> = [
+            gift(),
+            with("returns", json!("cash")),
+            with("returns", json!("new_voucher")),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut p)| {
+            p["id"] = json!(format!("p{i}"));
+            p
+        })
+        .collect();
+        let config = Config::parse(json!({"key_file": "/k", "programmes": programmes})).unwrap();
+        let rules: Vec<Returns> = config.programmes.iter().map(|p| p.returns).collect();
+        assert_eq!(
+            rules,
+            [Returns::Voucher, Returns::Cash, Returns::NewVoucher]
+        );
+        assert!(error_of(with("returns", json!("bank"))).contains("programmes[0].returns"));
+        let mut wallet = with("returns", json!("new_voucher"));
+        wallet["kind"] = json!("ewallet");
+        assert!(error_of(wallet).contains("programmes[0].returns"));
+        let masked = Config::parse(json!({"key_file": "/k", "print_full_code": false,
+                                          "programmes": [with("returns", json!("new_voucher"))]}))
+        .unwrap_err()
+        .to_string();
+        assert!(masked.contains("print_full_code"), "{masked}");
     }
 
     #[test]

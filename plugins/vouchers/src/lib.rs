@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod batch;
 pub mod code;
 pub mod config;
 pub mod date;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod identity;
 pub mod limit;
 pub mod product;
+pub mod reversal;
 pub mod scan;
 pub mod store;
 
@@ -1469,11 +1471,21 @@ impl PrepareCheckout for Vouchers {
                                 ..Posting::default()
                             },
                         ]);
+                        effects.kv.push(reversal::note_moved(
+                            &id,
+                            &request.receipt_id,
+                            &reversal::Moved {
+                                rule: config::Residual::CustomerCredit,
+                                amount: rest,
+                                customer: Some(customer.to_string()),
+                                to: None,
+                            },
+                        )?);
                         residual_text =
                             Some(format!("Restwert {rest} {unit} als Kundenguthaben gebucht"));
                     }
                     (config::Residual::ResidualVoucher, _) => {
-                        let (slip, pair, kv) = self.residual_voucher(
+                        let (slip, pair, kv, new_id) = self.residual_voucher(
                             host,
                             &id,
                             &found.voucher,
@@ -1483,6 +1495,16 @@ impl PrepareCheckout for Vouchers {
                         )?;
                         pairs.push(pair);
                         effects.kv.push(kv);
+                        effects.kv.push(reversal::note_moved(
+                            &id,
+                            &request.receipt_id,
+                            &reversal::Moved {
+                                rule: config::Residual::ResidualVoucher,
+                                amount: rest,
+                                customer: None,
+                                to: Some(new_id.0.clone()),
+                            },
+                        )?);
                         residual_text = Some(format!(
                             "Restwert {rest} {unit} auf neuen Gutschein übertragen"
                         ));
@@ -1499,6 +1521,16 @@ impl PrepareCheckout for Vouchers {
                                 ..Posting::default()
                             },
                         ]);
+                        effects.kv.push(reversal::note_moved(
+                            &id,
+                            &request.receipt_id,
+                            &reversal::Moved {
+                                rule: config::Residual::Breakage,
+                                amount: rest,
+                                customer: None,
+                                to: None,
+                            },
+                        )?);
                         residual_text = Some(format!("Restwert {rest} {unit} verfallen"));
                     }
                 }
@@ -1603,7 +1635,7 @@ impl Vouchers {
     /// A new voucher for the `rest` of a non-reusable one, under the same terms (its
     /// programme's code format), issued with this checkout: its slip (full code as
     /// barcode, or masked with `print_full_code = false`), the postings moving the rest onto
-    /// it and its terms to store.
+    /// it, its terms to store and its identity.
     fn residual_voucher(
         &self,
         host: &Host,
@@ -1617,40 +1649,19 @@ impl Vouchers {
             ReceiptSection,
             [Posting; 2],
             posd_plugin_sdk::schema::KvWrite,
+            CodeId,
         ),
         PluginError,
     > {
-        let programme = self.config.programme(&old.programme).ok_or_else(|| {
-            PluginError::invalid_configuration(format!(
-                "programme {} of voucher ••••{} is no longer configured: no residual voucher can be issued",
-                old.programme, old.last4
-            ))
-        })?;
-        let (canonical, new_id) = self.fresh_code(host, programme)?;
-        let printed = programme.format.display(&canonical);
-        let terms = Voucher {
-            last4: code::last_four(&canonical),
-            issued: today(host).to_string(),
-            sold_on: receipt_id.to_string(),
-            refunded_by: None,
-            blocked: false,
-            ..old.clone()
-        };
-        let kv = self.store.record(&new_id, &terms)?;
-        let mut lines = vec![
+        let (slip, new_id, kv, _) = self.voucher_like(
+            host,
+            old,
+            rest,
+            unit,
+            receipt_id,
+            &format!("Restwertgutschein {}", old.name),
             format!("Restwert aus Gutschein ••••{}", old.last4),
-            format!("Wert: {rest} {unit}"),
-            match &terms.expires {
-                Some(day) => format!("Gültig bis: {day}"),
-                None => "Unbefristet gültig".to_string(),
-            },
-        ];
-        let barcode = if self.config.print_full_code {
-            Some(printed)
-        } else {
-            lines.push(format!("Code: ••••{}", terms.last4));
-            None
-        };
+        )?;
         let pair = [
             Posting {
                 account: format!("voucher:{new_id}"),
@@ -1669,17 +1680,75 @@ impl Vouchers {
                 ..Posting::default()
             },
         ];
+        Ok((slip, pair, kv, new_id))
+    }
+
+    /// A new voucher of `old`'s programme and terms worth `value`, issued with the
+    /// checkout or return `receipt_id` (a residual voucher, a return's refund): its secret
+    /// slip with the full code (masked with `print_full_code = false`), its identity and
+    /// its terms to store. The caller posts its value.
+    #[allow(clippy::too_many_arguments)]
+    fn voucher_like(
+        &self,
+        host: &Host,
+        old: &Voucher,
+        value: Decimal,
+        unit: &str,
+        receipt_id: &str,
+        title: &str,
+        first_line: String,
+    ) -> Result<
+        (
+            ReceiptSection,
+            CodeId,
+            posd_plugin_sdk::schema::KvWrite,
+            String,
+        ),
+        PluginError,
+    > {
+        let programme = self.config.programme(&old.programme).ok_or_else(|| {
+            PluginError::invalid_configuration(format!(
+                "programme {} of voucher ••••{} is no longer configured: no new voucher can be issued for it",
+                old.programme, old.last4
+            ))
+        })?;
+        let (canonical, new_id) = self.fresh_code(host, programme)?;
+        let printed = programme.format.display(&canonical);
+        let terms = Voucher {
+            last4: code::last_four(&canonical),
+            issued: today(host).to_string(),
+            sold_on: receipt_id.to_string(),
+            refunded_by: None,
+            blocked: false,
+            ..old.clone()
+        };
+        let kv = self.store.record(&new_id, &terms)?;
+        let mut lines = vec![
+            first_line,
+            format!("Wert: {value} {unit}"),
+            match &terms.expires {
+                Some(day) => format!("Gültig bis: {day}"),
+                None => "Unbefristet gültig".to_string(),
+            },
+        ];
+        let barcode = if self.config.print_full_code {
+            Some(printed)
+        } else {
+            lines.push(format!("Code: ••••{}", terms.last4));
+            None
+        };
         Ok((
             ReceiptSection {
-                title: format!("Restwertgutschein {}", terms.name),
+                title: title.to_string(),
                 lines,
                 slip: true,
                 secret: barcode.is_some(),
                 barcode,
                 qr: None,
             },
-            pair,
+            new_id,
             kv,
+            terms.last4,
         ))
     }
 }
@@ -1826,14 +1895,30 @@ impl VoidReceipt for Vouchers {
                 PluginError::not_found(format!("tender {}: the voucher is gone", tender.id))
             })?;
             pairs.push(self.store.move_balance(&id, tender.amount, &unit, "void"));
+            // A rest the redemption moved (forfeited, credited, reissued) comes back too.
+            let undone = self.undo_moved_rest(host, &id, &receipt.id, &request, &unit)?;
+            pairs.extend(undone.pairs);
+            effects.kv.extend(undone.kv);
+            let mut lines = vec![format!("Einlösung storniert: {} {unit}", tender.amount)];
+            lines.extend(undone.lines);
+            lines.push(format!(
+                "Guthaben: {} {unit}",
+                found.balance + tender.amount + undone.back
+            ));
             effects.sections.push(ReceiptSection {
                 title: format!("{} ••••{}", found.voucher.kind.title(), found.voucher.last4),
-                lines: vec![
-                    format!("Einlösung storniert: {} {unit}", tender.amount),
-                    format!("Guthaben: {} {unit}", found.balance + tender.amount),
-                ],
+                lines,
                 ..ReceiptSection::default()
             });
+        }
+        // Customer credit paid on the receipt goes back onto the customer's credit.
+        for tender in &receipt.tenders {
+            if let Some((pair, section)) =
+                self.credit_back(host, tender, tender.amount, &unit, "void")?
+            {
+                pairs.push(pair);
+                effects.sections.push(section);
+            }
         }
         effects.postings = ordered(pairs);
         // A voided sale puts what its discount vouchers took off back on them.
@@ -1871,10 +1956,10 @@ impl VoidReceipt for Vouchers {
 impl posd_plugin_sdk::ListAdminActions for Vouchers {
     fn list_admin_actions(
         &mut self,
-        _host: &Host,
+        host: &Host,
         _request: posd_plugin_sdk::schema::ListAdminActionsRequest,
     ) -> Result<posd_plugin_sdk::schema::ListAdminActionsResponse, PluginError> {
-        Ok(admin::list())
+        Ok(admin::list(self, host))
     }
 }
 

@@ -3,9 +3,10 @@
 //!
 //! Today's implementation, [`HostStore`], keeps
 //! - the **balance** as the ledger account `voucher:<id>` (host: `vouchers:voucher:<id>`),
-//!   posted only with a checkout or void, each posting with floor 0;
+//!   posted only with a checkout, a void or a promotional batch's admin effects
+//!   ([`crate::batch`]), each posting with floor 0;
 //! - the **terms** the voucher was sold under as the kv value `voucher:<id>` ([`Voucher`]),
-//!   written in the same transaction as the sale that issued it.
+//!   written in the same transaction as the sale (or batch) that issued it.
 
 use posd_plugin_sdk::schema::{KvWrite, Posting};
 use posd_plugin_sdk::{Decimal, Host, PluginError};

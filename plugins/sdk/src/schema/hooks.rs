@@ -475,6 +475,12 @@ pub struct ReturnLinesResponse {
     /// amount on the return receipt. An older host ignores it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refunds: Vec<TakenRefund>,
+    /// The shares (or parts of them, offered in `refunds`) the plugin lets the host pay
+    /// out in its own cash, for a configuration that allows it (ABI 1.2, JSON): taken plus
+    /// released must be the whole share. An older host ignores it, and the return is then
+    /// refused as a share not taken back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<TenderRefund>,
 }
 
 /// What the customer gets back for one line of a voided receipt when it is less than the
@@ -908,6 +914,7 @@ mod tests {
                 message: "voucher already spent".into(),
             }],
             refunds: Vec::new(),
+            released: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),
@@ -968,7 +975,7 @@ pub struct InvokeAdminActionRequest {
     pub args: Map<String, Value>,
 }
 
-/// `invoke_admin_action` response (ABI 1.1).
+/// `invoke_admin_action` response (ABI 1.1; `effects` since 1.2).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct InvokeAdminActionResponse {
@@ -982,4 +989,13 @@ pub struct InvokeAdminActionResponse {
     /// none was given (e.g. the codes of a batch, one a line). The host does not log it.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub output: String,
+    /// ABI 1.2: what the action commits — postings, kv writes and outbox messages under the
+    /// rules of `prepare_checkout`'s (each unit balances, floors hold; no `sections`, there
+    /// is no receipt). The host commits them in one transaction, as one journal entry
+    /// `admin:<plugin>:<action>:<n>`, before it answers; if it refuses them nothing is
+    /// written and the caller gets the error, never `result`, `text` or `output`. A 1.1
+    /// host ignores this key, so offer an action that needs it only when
+    /// [`Host::abi_minor`](crate::Host::abi_minor) is at least 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effects: Option<CheckoutEffects>,
 }

@@ -1,8 +1,8 @@
 /*
- * needs_minor2.c — test plugin built against a future ABI 1.2 that needs 1.2 (abi_minor = 2,
- * min_abi_minor = 2). A 1.1 host must refuse it, saying it needs 1.2, without calling
+ * needs_minor3.c — test plugin built against a future ABI 1.3 that needs 1.3 (abi_minor = 3,
+ * min_abi_minor = 3). A 1.2 host must refuse it, saying it needs 1.3, without calling
  * create (which fails with NotAllowed if it is called anyway).
- * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include needs_minor2.c
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include needs_minor3.c
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@ static void *create(const posd_host_api *host, const char *config, size_t config
     (void)config;
     (void)config_len;
     if (error != NULL)
-        put(error, "{\"error\":\"NotAllowed\",\"message\":\"needs-minor2: create was called"
+        put(error, "{\"error\":\"NotAllowed\",\"message\":\"needs-minor3: create was called"
                    " although the host must refuse this plugin\"}");
     return NULL;
 }
@@ -47,12 +47,12 @@ static const posd_plugin_hooks hooks = {.struct_size = sizeof(posd_plugin_hooks)
 static const posd_plugin_descriptor descriptor = {
     .struct_size = sizeof(posd_plugin_descriptor),
     .abi_major = 1,
-    .abi_minor = 2,
-    .min_abi_minor = 2,
-    .id = "needs-minor2",
-    .name = "Needs 1.2 (test)",
+    .abi_minor = 3,
+    .min_abi_minor = 3,
+    .id = "needs-minor3",
+    .name = "Needs 1.3 (test)",
     .version = "1.0.0",
-    .description = "Test plugin: needs ABI 1.2, must be refused by a 1.1 host",
+    .description = "Test plugin: needs ABI 1.3, must be refused by a 1.2 host",
     .create = create,
     .destroy = destroy,
     .free_buffer = free_buffer,
