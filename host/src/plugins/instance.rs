@@ -170,6 +170,16 @@ impl Instance {
         hook: Hook,
         request: &serde_json::Value,
     ) -> Result<PendingCall, CallError> {
+        self.enqueue_typed(hook, request)
+    }
+
+    /// [`Instance::enqueue`] of any request that serializes to the hook's JSON, written
+    /// straight to the bytes the plugin reads (no `Value` tree in between).
+    pub fn enqueue_typed<Q: serde::Serialize + ?Sized>(
+        self: &Arc<Self>,
+        hook: Hook,
+        request: &Q,
+    ) -> Result<PendingCall, CallError> {
         if let Some(reason) = self.failure() {
             return Err(CallError::Failed(format!(
                 "plugin {} is failed: {reason}",
@@ -212,12 +222,30 @@ pub struct PendingCall {
 impl PendingCall {
     /// Waits at most the plugin's deadline for the answer; counts missed deadlines.
     pub async fn answer(self) -> Result<serde_json::Value, CallError> {
+        self.answer_as().await
+    }
+
+    /// [`PendingCall::answer`] read straight from the plugin's bytes as the schema type
+    /// `T` the hook answers; an answer that is not JSON or does not fit is the plugin's
+    /// failure, naming the plugin and the hook.
+    pub async fn answer_as<T: serde::de::DeserializeOwned>(self) -> Result<T, CallError> {
         let Self {
             instance,
             hook,
             answer,
         } = self;
-        instance.wait(hook, answer).await
+        let bytes = instance.wait(hook, answer).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            CallError::Failed(if e.is_data() {
+                format!("plugin {}: {} answer: {e}", instance.id, hook.name())
+            } else {
+                format!(
+                    "plugin {} answered {} with malformed JSON: {e}",
+                    instance.id,
+                    hook.name()
+                )
+            })
+        })
     }
 }
 
@@ -226,18 +254,11 @@ impl Instance {
         &self,
         hook: Hook,
         answer: oneshot::Receiver<Result<Vec<u8>, CallError>>,
-    ) -> Result<serde_json::Value, CallError> {
+    ) -> Result<Vec<u8>, CallError> {
         match tokio::time::timeout(self.deadline, answer).await {
             Ok(Ok(result)) => {
                 self.misses.store(0, Ordering::SeqCst);
-                let bytes = result.map_err(|e| e.named(&self.id))?;
-                serde_json::from_slice(&bytes).map_err(|e| {
-                    CallError::Failed(format!(
-                        "plugin {} answered {} with malformed JSON: {e}",
-                        self.id,
-                        hook.name()
-                    ))
-                })
+                result.map_err(|e| e.named(&self.id))
             }
             Ok(Err(_)) => Err(CallError::Failed(format!(
                 "plugin {} stopped during the call",

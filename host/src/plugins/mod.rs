@@ -833,7 +833,25 @@ impl PluginManager {
         hook: Hook,
         request: &Value,
     ) -> Result<T, CallError> {
-        decode(id, hook, self.call(id, hook, request).await?)
+        self.call_typed(id, hook, request).await
+    }
+
+    /// Calls `hook` of plugin `id` with any request that serializes to the hook's JSON and
+    /// reads the answer as `T`, both straight from and to the bytes the plugin sees: the
+    /// basket's hot path builds no `serde_json::Value` either way.
+    pub async fn call_typed<Q, T>(&self, id: &str, hook: Hook, request: &Q) -> Result<T, CallError>
+    where
+        Q: serde::Serialize + ?Sized,
+        T: serde::de::DeserializeOwned,
+    {
+        let result = match self.enqueue_typed(id, hook, request) {
+            Ok(pending) => pending.answer_as().await,
+            Err(e) => Err(e),
+        };
+        if let Err(CallError::Failed(_)) = &result {
+            self.refresh().await;
+        }
+        result
     }
 
     /// Puts a call in plugin `id`'s queue now; [`PluginManager::answer`] waits for it. Calls
@@ -844,12 +862,22 @@ impl PluginManager {
         hook: Hook,
         request: &Value,
     ) -> Result<instance::PendingCall, CallError> {
+        self.enqueue_typed(id, hook, request)
+    }
+
+    /// [`PluginManager::enqueue`] of a typed request.
+    pub fn enqueue_typed<Q: serde::Serialize + ?Sized>(
+        &self,
+        id: &str,
+        hook: Hook,
+        request: &Q,
+    ) -> Result<instance::PendingCall, CallError> {
         let instance = self
             .running()
             .into_iter()
             .find(|i| i.id() == id)
             .ok_or_else(|| CallError::Failed(format!("plugin {id} is not running")))?;
-        instance.enqueue(hook, request)
+        instance.enqueue_typed(hook, request)
     }
 
     /// The answer of an enqueued call; a failure refreshes the plugin list, as `call` does.

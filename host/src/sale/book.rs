@@ -45,6 +45,15 @@ pub struct Till {
     pub store: Value,
 }
 
+/// A hook's request of the sale and the store only (`evaluate_basket`), written straight
+/// from the sale for one plugin.
+#[derive(serde::Serialize)]
+struct SaleRequest<'a> {
+    schema: u32,
+    sale: super::view::SaleView<'a>,
+    store: &'a Value,
+}
+
 /// The open sales.
 pub struct Book {
     db: Database,
@@ -249,10 +258,14 @@ impl Book {
         sale.previews.clear();
         sale.warnings.retain(|w| !w.starts_with("promotions of "));
         for plugin in plugins {
-            let request = json!({ "schema": 1, "sale": view(sale, till), "store": till.store });
+            let request = SaleRequest {
+                schema: 1,
+                sale: super::view::sale(sale, till, &plugin),
+                store: &till.store,
+            };
             let answer: Result<wire::EvaluateBasketResponse, _> = self
                 .plugins
-                .call_as(&plugin, Hook::EvaluateBasket, &request)
+                .call_typed(&plugin, Hook::EvaluateBasket, &request)
                 .await;
             match answer {
                 Ok(answer) => {
@@ -317,7 +330,7 @@ impl Book {
         let sale = self.get(id).await?;
         ensure_open(&sale)?;
         for plugin in self.plugins.implementing(Hook::EnterCode) {
-            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store, "code": code });
+            let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store, "code": code });
             let answer = self
                 .plugins
                 .call(&plugin, Hook::EnterCode, &request)
@@ -341,7 +354,7 @@ impl Book {
         let sale = self.get(id).await?;
         let mut actions = Vec::new();
         for plugin in self.plugins.implementing(Hook::ListActions) {
-            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store });
+            let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store });
             let list: wire::ListActionsResponse = self
                 .plugins
                 .call_as(&plugin, Hook::ListActions, &request)
@@ -379,7 +392,7 @@ impl Book {
             .into());
         }
         for plugin in self.plugins.implementing(Hook::ValidateTender) {
-            let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store,
+            let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store,
                 "tender": { "method": method, "amount": crate::money::format(asked, till.currency.minor), "details": details } });
             // A plugin that does not take this method says NotFound; the next is asked.
             let answer = match self
@@ -455,7 +468,7 @@ impl Book {
         sale: &Sale,
         till: &Till,
     ) -> Result<Vec<Value>, BookError> {
-        let request = json!({ "schema": 1, "sale": view(sale, till), "store": till.store });
+        let request = json!({ "schema": 1, "sale": super::view::sale(sale, till, plugin), "store": till.store });
         let answer = self
             .plugins
             .call(plugin, Hook::ListRewards, &request)
@@ -502,7 +515,7 @@ impl Book {
         if !offered.iter().any(offered_as) {
             return Err(not_offered().into());
         }
-        let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store, "reward": reward });
+        let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store, "reward": reward });
         let answer = match self.plugins.call(plugin, Hook::ApplyReward, &request).await {
             Err(CallError::Failed(m)) if m.contains("not running") => {
                 return Err(SaleError::NotFound(format!("no reward {plugin}:{reward}")).into());
@@ -541,7 +554,7 @@ impl Book {
         {
             return Err(not_offered().into());
         }
-        let listed = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store });
+        let listed = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store });
         let declared: wire::ListActionsResponse = self
             .plugins
             .call_as(plugin, Hook::ListActions, &listed)
@@ -552,7 +565,7 @@ impl Book {
             .find(|a| a.id == action)
             .ok_or_else(not_offered)?;
         let args = check_action_args(plugin, &declared, args)?;
-        let request = json!({ "schema": 1, "sale": view(&sale, &till), "store": till.store,
+        let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store,
                               "action": action, "args": args });
         let answer = match self
             .plugins
@@ -902,36 +915,6 @@ fn plugin_line_kind(kind: &str) -> Option<LineKind> {
         "free_product" => LineKind::FreeProduct,
         "points_redemption" => LineKind::PointsRedemption,
         _ => return None,
-    })
-}
-
-/// The sale as plugins see it (schema 1).
-pub fn view(sale: &Sale, till: &Till) -> Value {
-    let totals = engine::totals(sale, till.currency);
-    let minor = till.currency.minor;
-    let amount = |d: Decimal| crate::money::format(d, minor);
-    json!({
-        "id": sale.id,
-        "currency": till.currency_code,
-        "customer": if sale.customer.is_empty() { Value::Null } else { Value::from(sale.customer.clone()) },
-        "customer_groups": [],
-        "lines": sale.lines.iter().map(|l| json!({
-            "id": l.id, "kind": l.kind.as_str(), "sku": l.sku, "name": l.name,
-            "qty": l.qty.normalize().to_string(), "unit_price": l.unit_price.to_string(),
-            "amount": amount(l.amount), "tax_rate": l.tax_rate.normalize().to_string(),
-            "tags": l.tags, "plugin": l.plugin, "ref": l.reference, "data": l.data,
-        })).collect::<Vec<_>>(),
-        // What each tender really pays: a voucher following the amount due is shown at the
-        // amount it covers, not at its balance.
-        "tenders": sale.tenders.iter().zip(engine::tender_values(sale)).map(|(t, pays)| json!({
-            "id": t.id, "method": t.method, "amount": amount(pays), "plugin": t.plugin,
-            "ref": t.reference, "data": t.data,
-        })).collect::<Vec<_>>(),
-        "totals": {
-            "subtotal": amount(totals.subtotal), "discount": amount(totals.discount),
-            "tax": amount(totals.tax), "total": amount(totals.total), "paid": amount(totals.paid),
-            "due": amount(totals.due), "change": amount(totals.change),
-        },
     })
 }
 

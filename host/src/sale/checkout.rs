@@ -17,7 +17,7 @@ use rusqlite::{OptionalExtension, params};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::book::{Book, BookError, Till, view};
+use super::book::{Book, BookError, Till};
 use super::booking;
 use super::day::{DayRow, DayStatus};
 use super::engine::{self, SaleError};
@@ -279,13 +279,14 @@ impl Journal {
         checkout_id: &str,
         receipt_id: &str,
     ) -> Result<Vec<Prepared>, CallError> {
-        let request = json!({ "schema": 1, "sale": view(sale, till), "store": till.store,
-                              "checkout": checkout_id, "receipt_id": receipt_id });
         let asked: Vec<_> = self
             .plugins
             .implementing(Hook::PrepareCheckout)
             .into_iter()
             .map(|plugin| {
+                let request = json!({ "schema": 1, "sale": super::view::sale(sale, till, &plugin),
+                                      "store": till.store, "checkout": checkout_id,
+                                      "receipt_id": receipt_id });
                 let pending = self
                     .plugins
                     .enqueue(&plugin, Hook::PrepareCheckout, &request);
@@ -839,32 +840,6 @@ pub struct ReturnRequest {
 }
 
 impl Journal {
-    /// The receipt as plugins see it (schema 1).
-    fn receipt_view(&self, r: &Receipt) -> Value {
-        let minor = self.book.till().currency.minor;
-        let amount = |d: rust_decimal::Decimal| crate::money::format(d, minor);
-        json!({
-            "id": r.id, "time": r.time,
-            "kind": r.kind.as_str(),
-            "customer": if r.customer.is_empty() { Value::Null } else { Value::from(r.customer.clone()) },
-            "lines": r.lines.iter().map(|l| json!({
-                "id": l.id, "kind": l.kind.as_str(), "sku": l.sku, "name": l.name,
-                "qty": l.qty.normalize().to_string(), "unit_price": l.unit_price.to_string(),
-                "amount": amount(l.amount), "tax_rate": l.tax_rate.normalize().to_string(),
-                "tags": l.tags, "plugin": l.plugin, "ref": l.reference, "data": l.data,
-            })).collect::<Vec<_>>(),
-            "tenders": r.tenders.iter().map(|t| json!({
-                "id": t.id, "method": t.method, "amount": amount(t.amount), "plugin": t.plugin,
-                "ref": t.reference, "data": t.data,
-            })).collect::<Vec<_>>(),
-            "totals": {
-                "subtotal": amount(r.totals.subtotal), "discount": amount(r.totals.discount),
-                "tax": amount(r.totals.tax), "total": amount(r.totals.total),
-                "paid": amount(r.totals.paid), "due": amount(r.totals.due), "change": amount(r.totals.change),
-            },
-        })
-    }
-
     /// The voids and returns of a receipt, in journal order.
     pub async fn reversals_of(&self, id: &str) -> Result<Vec<Receipt>, JournalError> {
         let id = id.to_string();
@@ -927,9 +902,10 @@ impl Journal {
         let till = self.book.till();
         let mut prepared = Vec::new();
         let mut payouts = Payouts::default();
-        let asked = json!({ "schema": 1, "store": till.store, "receipt": self.receipt_view(&original),
-                            "void_receipt_id": void_id });
         for plugin in self.plugins.implementing(Hook::VoidReceipt) {
+            let asked = json!({ "schema": 1, "store": till.store,
+                                "receipt": super::view::receipt(&original, till.currency.minor, &plugin),
+                                "void_receipt_id": void_id });
             let answer: wire::VoidReceiptResponse = self
                 .plugins
                 .call_as(&plugin, Hook::VoidReceipt, &asked)
@@ -1083,7 +1059,7 @@ impl Journal {
                     .map(|(t, share)| json!({ "tender": t.id, "amount": share.to_string() }))
                     .collect();
                 let asked = json!({ "schema": 1, "store": till.store,
-                                    "receipt": self.receipt_view(&original),
+                                    "receipt": super::view::receipt(&original, till.currency.minor, &plugin),
                                     "lines": returned, "return_receipt_id": return_id,
                                     "refunds": offered });
                 let answer: wire::ReturnLinesResponse = self

@@ -11,6 +11,8 @@
 //!   and the ledger agree.
 //! - [`day`]: the till's day and its X and Z report, as data and rules.
 //! - [`register`]: opening the day, cash in and out, X and Z on the journal.
+//! - [`view`]: the sale and receipts as a plugin sees them, written straight from these
+//!   structs for one plugin (its own `data` only).
 //! - [`admin`]: the effects of a plugin's admin action, committed like a checkout's but
 //!   without a receipt.
 
@@ -25,3 +27,4 @@ pub mod receipt;
 pub mod register;
 pub mod reversal;
 pub mod time;
+pub mod view;

@@ -1,0 +1,283 @@
+//! The sale and the receipts as a plugin sees them (ABI schema 1), serialized straight from
+//! the host's own structs: a basket change asks every plugin with the whole sale, so the
+//! request is written in one pass with no `serde_json::Value` tree in between.
+//!
+//! Each view is made for one plugin: a line's or tender's `data` is that plugin's private
+//! object, so only the plugin that owns the line sees it; every other plugin sees `{}`
+//! (ABI guide, "Shared views").
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
+
+use super::book::Till;
+use super::engine;
+use super::model::{Line, Receipt, Sale, Tender};
+use crate::money;
+
+/// A line's or tender's `data`: the owner's object, `{}` for anyone else.
+#[derive(Debug, Clone, Copy)]
+pub enum Data<'a> {
+    /// The plugin asked owns the line: its object as it is.
+    Own(&'a Value),
+    /// Another plugin's (or the host's) line: shown as `{}`.
+    Hidden,
+}
+
+impl<'a> Data<'a> {
+    fn of(owner: &str, data: &'a Value, plugin: &str) -> Self {
+        if owner == plugin && !owner.is_empty() {
+            Data::Own(data)
+        } else {
+            Data::Hidden
+        }
+    }
+}
+
+impl Serialize for Data<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Data::Own(value) if !value.is_null() => value.serialize(serializer),
+            _ => serializer.serialize_map(Some(0))?.end(),
+        }
+    }
+}
+
+/// One line as plugins see it.
+#[derive(Debug, Serialize)]
+pub struct LineView<'a> {
+    id: &'a str,
+    kind: &'static str,
+    sku: &'a str,
+    name: &'a str,
+    qty: String,
+    unit_price: String,
+    amount: String,
+    tax_rate: String,
+    tags: &'a [String],
+    plugin: &'a str,
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    data: Data<'a>,
+}
+
+impl<'a> LineView<'a> {
+    fn of(l: &'a Line, minor: u32, plugin: &str) -> Self {
+        LineView {
+            id: &l.id,
+            kind: l.kind.as_str(),
+            sku: &l.sku,
+            name: &l.name,
+            qty: l.qty.normalize().to_string(),
+            unit_price: l.unit_price.to_string(),
+            amount: money::format(l.amount, minor),
+            tax_rate: l.tax_rate.normalize().to_string(),
+            tags: &l.tags,
+            plugin: &l.plugin,
+            reference: &l.reference,
+            data: Data::of(&l.plugin, &l.data, plugin),
+        }
+    }
+}
+
+/// One tender as plugins see it.
+#[derive(Debug, Serialize)]
+pub struct TenderView<'a> {
+    id: &'a str,
+    method: &'a str,
+    amount: String,
+    plugin: &'a str,
+    #[serde(rename = "ref")]
+    reference: &'a str,
+    data: Data<'a>,
+}
+
+impl<'a> TenderView<'a> {
+    fn of(t: &'a Tender, amount: rust_decimal::Decimal, minor: u32, plugin: &str) -> Self {
+        TenderView {
+            id: &t.id,
+            method: &t.method,
+            amount: money::format(amount, minor),
+            plugin: &t.plugin,
+            reference: &t.reference,
+            data: Data::of(&t.plugin, &t.data, plugin),
+        }
+    }
+}
+
+/// Totals as plugins see them.
+#[derive(Debug, Serialize)]
+pub struct TotalsView {
+    subtotal: String,
+    discount: String,
+    tax: String,
+    total: String,
+    paid: String,
+    due: String,
+    change: String,
+}
+
+impl TotalsView {
+    fn of(t: &super::model::Totals, minor: u32) -> Self {
+        let amount = |d| money::format(d, minor);
+        TotalsView {
+            subtotal: amount(t.subtotal),
+            discount: amount(t.discount),
+            tax: amount(t.tax),
+            total: amount(t.total),
+            paid: amount(t.paid),
+            due: amount(t.due),
+            change: amount(t.change),
+        }
+    }
+}
+
+/// The open sale as plugin `plugin` sees it.
+#[derive(Debug, Serialize)]
+pub struct SaleView<'a> {
+    id: &'a str,
+    currency: &'a str,
+    customer: Option<&'a str>,
+    customer_groups: [&'a str; 0],
+    lines: Vec<LineView<'a>>,
+    tenders: Vec<TenderView<'a>>,
+    totals: TotalsView,
+}
+
+/// The open sale as plugin `plugin` sees it. A tender is shown at what it really pays: a
+/// voucher following the amount due at the amount it covers, not at its balance.
+pub fn sale<'a>(sale: &'a Sale, till: &'a Till, plugin: &str) -> SaleView<'a> {
+    let minor = till.currency.minor;
+    SaleView {
+        id: &sale.id,
+        currency: &till.currency_code,
+        customer: (!sale.customer.is_empty()).then_some(sale.customer.as_str()),
+        customer_groups: [],
+        lines: sale
+            .lines
+            .iter()
+            .map(|l| LineView::of(l, minor, plugin))
+            .collect(),
+        tenders: sale
+            .tenders
+            .iter()
+            .zip(engine::tender_values(sale))
+            .map(|(t, pays)| TenderView::of(t, pays, minor, plugin))
+            .collect(),
+        totals: TotalsView::of(&engine::totals(sale, till.currency), minor),
+    }
+}
+
+/// A committed receipt as plugin `plugin` sees it (for a void or a return).
+#[derive(Debug, Serialize)]
+pub struct ReceiptView<'a> {
+    id: &'a str,
+    time: &'a str,
+    kind: &'static str,
+    customer: Option<&'a str>,
+    lines: Vec<LineView<'a>>,
+    tenders: Vec<TenderView<'a>>,
+    totals: TotalsView,
+}
+
+/// A committed receipt as plugin `plugin` sees it.
+pub fn receipt<'a>(r: &'a Receipt, minor: u32, plugin: &str) -> ReceiptView<'a> {
+    ReceiptView {
+        id: &r.id,
+        time: &r.time,
+        kind: r.kind.as_str(),
+        customer: (!r.customer.is_empty()).then_some(r.customer.as_str()),
+        lines: r
+            .lines
+            .iter()
+            .map(|l| LineView::of(l, minor, plugin))
+            .collect(),
+        tenders: r
+            .tenders
+            .iter()
+            .map(|t| TenderView::of(t, t.amount, minor, plugin))
+            .collect(),
+        totals: TotalsView::of(&r.totals, minor),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sale::model::LineKind;
+    use serde_json::json;
+
+    fn till() -> Till {
+        Till {
+            currency: engine::Currency {
+                minor: 2,
+                cash_increment: None,
+            },
+            currency_code: "EUR".into(),
+            store: json!({}),
+        }
+    }
+
+    fn line(id: &str, plugin: &str, data: Value) -> Line {
+        Line {
+            id: id.into(),
+            kind: LineKind::Item,
+            sku: "4006381333931".into(),
+            name: "Bleistift HB".into(),
+            qty: "2".parse().expect("qty"),
+            unit_price: "1.20".parse().expect("price"),
+            amount: "2.40".parse().expect("amount"),
+            tax_rate: "20".parse().expect("rate"),
+            tags: vec!["office".into()],
+            plugin: plugin.into(),
+            reference: String::new(),
+            applies_to: Vec::new(),
+            automatic: false,
+            data,
+            show_ref: false,
+        }
+    }
+
+    /// The typed view says what the schema says, and `data` only reaches its owner.
+    #[test]
+    fn each_plugin_sees_the_sale_with_only_its_own_data() {
+        let till = till();
+        let mut sale = Sale::new(
+            "S-1",
+            crate::sale::model::SaleState::Open,
+            "anna",
+            "now".into(),
+        );
+        sale.customer = "C-1001".into();
+        sale.lines.push(line("L1", "", Value::Null));
+        sale.lines.push(line(
+            "L2",
+            "vouchers",
+            json!({"id": "ab", "action": "sell"}),
+        ));
+        let seen_by =
+            |plugin: &str| serde_json::to_value(self::sale(&sale, &till, plugin)).expect("encodes");
+        let vouchers = seen_by("vouchers");
+        assert_eq!(
+            vouchers["lines"][1]["data"],
+            json!({"id": "ab", "action": "sell"})
+        );
+        assert_eq!(vouchers["lines"][0]["data"], json!({}));
+        assert_eq!(
+            vouchers["lines"][0],
+            json!({"id": "L1", "kind": "item", "sku": "4006381333931", "name": "Bleistift HB",
+                   "qty": "2", "unit_price": "1.20", "amount": "2.40", "tax_rate": "20",
+                   "tags": ["office"], "plugin": "", "ref": "", "data": {}})
+        );
+        assert_eq!(vouchers["customer"], "C-1001");
+        assert_eq!(vouchers["currency"], "EUR");
+        assert_eq!(vouchers["totals"]["total"], "4.80");
+        let points = seen_by("points");
+        assert_eq!(
+            points["lines"][1]["data"],
+            json!({}),
+            "another plugin's data is hidden"
+        );
+        assert_eq!(points["lines"][1]["plugin"], "vouchers");
+    }
+}
