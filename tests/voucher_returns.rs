@@ -364,10 +364,7 @@ async fn a_partial_return_splits_the_refund_and_the_vouchers_share_goes_back_ont
     // The trousers one by one: 21.00 back on the voucher and 14.00 cash each, so all the
     // returns add up to the sale's tenders: 60.00 on the voucher, 40.00 cash.
     for (key, balance) in [("ret-t1", "39.00"), ("ret-t2", "60.00")] {
-        let back = till
-            .give_back(&paid, &trousers, key)
-            .await
-            .expect("Return");
+        let back = till.give_back(&paid, &trousers, key).await.expect("Return");
         assert_eq!(
             till.tenders_of(&back).await,
             [
