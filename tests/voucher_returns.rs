@@ -304,7 +304,15 @@ async fn a_partial_return_splits_the_refund_and_the_vouchers_share_goes_back_ont
         .add_item(item("Gürtel", "30.00"))
         .await
         .expect("AddItem");
-    sale.add_item(item("Hose", "70.00")).await.expect("AddItem");
+    let trousers = sale
+        .add_item(HashMap::from([
+            ("name", Variant::from("Hose")),
+            ("qty", Variant::from("2")),
+            ("unit_price", Variant::from("35.00")),
+            ("tax_rate", Variant::from("20")),
+        ]))
+        .await
+        .expect("AddItem");
     sale.enter_code(&code).await.expect("EnterCode");
     sale.add_tender("cash", "50.00", HashMap::new())
         .await
@@ -352,6 +360,25 @@ async fn a_partial_return_splits_the_refund_and_the_vouchers_share_goes_back_ont
         .expect_err("already returned");
     assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
     assert_eq!(till.balance(&code).await, "18.00");
+
+    // The trousers one by one: 21.00 back on the voucher and 14.00 cash each, so all the
+    // returns add up to the sale's tenders: 60.00 on the voucher, 40.00 cash.
+    for (key, balance) in [("ret-t1", "39.00"), ("ret-t2", "60.00")] {
+        let back = till.give_back(&paid, &trousers, key).await.expect("Return");
+        assert_eq!(
+            till.tenders_of(&back).await,
+            [
+                ("voucher".to_string(), "-21.00".to_string(), masked.clone()),
+                ("cash".to_string(), "-14.00".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(till.balance(&code).await, balance);
+    }
+    assert_eq!(
+        drawer - till.account("host:cash:01"),
+        dec("40.00"),
+        "only the cash share left the drawer, the 40.00 it kept"
+    );
     till.verify_ledger();
 }
 

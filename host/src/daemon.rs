@@ -338,11 +338,17 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
         config.retry_policy(),
         outbox_wake.clone(),
     ));
+    // The plugins' objects are on the bus before READY: a technician (or a test) that sees
+    // the daemon ready finds every loaded or failed plugin.
+    let (plugins_shown, plugins_shown_rx) = tokio::sync::oneshot::channel();
     let follower = tokio::spawn({
         let state_changes = state_changes.clone();
-        bus::plugin::follow(conn.clone(), plugins.clone(), move || {
-            state_changes.notify_one()
-        })
+        bus::plugin::follow(
+            conn.clone(),
+            plugins.clone(),
+            move || state_changes.notify_one(),
+            plugins_shown,
+        )
     });
     let mut daemon = Running {
         conn,
@@ -364,6 +370,7 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     let config = daemon.config.clone();
     daemon.apply_devices(&config).await;
     daemon.refresh_state().await;
+    let _ = plugins_shown_rx.await;
     let serving = daemon.status_line(&bus_choice);
     notifier.ready(&serving);
     tracing::info!("{serving}");

@@ -94,9 +94,11 @@ pub async fn follow(
     conn: zbus::Connection,
     plugins: Arc<PluginManager>,
     on_change: impl Fn() + Send + 'static,
+    first_shown: tokio::sync::oneshot::Sender<()>,
 ) {
     let mut changes = plugins.subscribe();
     let mut shown: BTreeMap<String, PluginInfo> = BTreeMap::new();
+    let mut first_shown = Some(first_shown);
     loop {
         let now: BTreeMap<String, PluginInfo> = plugins
             .list()
@@ -108,6 +110,9 @@ pub async fn follow(
         }
         shown = now;
         on_change();
+        if let Some(first) = first_shown.take() {
+            let _ = first.send(());
+        }
         if changes.changed().await.is_err() {
             return;
         }

@@ -77,6 +77,7 @@ impl From<BookError> for BusError {
             BookError::Plugin(e) => e.into(),
             BookError::NoSale(id) => BusError::NotFound(format!("no sale {id:?}")),
             BookError::Store(e) => e.into(),
+            e @ BookError::NoFreshId => BusError::Internal(e.to_string()),
         }
     }
 }

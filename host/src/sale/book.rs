@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use posd_plugin_sdk::schema as wire;
 use rust_decimal::Decimal;
@@ -32,6 +33,9 @@ pub enum BookError {
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Every sale id tried was taken by a sale of an earlier run (a clock set far back).
+    #[error("no fresh sale id: the clock keeps repeating ids of earlier sales")]
+    NoFreshId,
 }
 
 /// What the book needs to know of the till.
@@ -54,6 +58,27 @@ struct SaleRequest<'a> {
     store: &'a Value,
 }
 
+/// The number of a new sale's id: the clock's nanoseconds since the epoch, but always above
+/// the last number given out, so that sales opened at the same moment, or after the clock
+/// was set back (NTP at boot), never share an id.
+fn next_sale_number(last: &AtomicU64, now_ns: u64) -> u64 {
+    let mut seen = last.load(Ordering::SeqCst);
+    loop {
+        let next = now_ns.max(seen.saturating_add(1));
+        match last.compare_exchange(seen, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return next,
+            Err(other) => seen = other,
+        }
+    }
+}
+
+/// Nanoseconds since the epoch by the system clock.
+fn clock_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// The open sales.
 pub struct Book {
     db: Database,
@@ -62,6 +87,8 @@ pub struct Book {
     sales: tokio::sync::Mutex<BTreeMap<String, Sale>>,
     /// Sales whose checkout is running: they take no changes meanwhile.
     checking_out: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// The number of the last sale id given out ([`next_sale_number`]).
+    last_sale: AtomicU64,
 }
 
 /// Held while a sale's checkout runs; the sale takes changes again when it is dropped.
@@ -124,6 +151,7 @@ impl Book {
             till: std::sync::RwLock::new(till),
             sales: tokio::sync::Mutex::new(BTreeMap::new()),
             checking_out: std::sync::Mutex::new(Default::default()),
+            last_sale: AtomicU64::new(0),
         })
     }
 
@@ -182,17 +210,42 @@ impl Book {
 
     /// Opens a sale; returns it.
     pub async fn open(&self, cashier: &str, customer: &str) -> Result<Sale, BookError> {
-        let id = format!(
-            "s{}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        );
-        let mut sale = Sale::new(&id, SaleState::Open, cashier.trim(), now());
-        engine::set_customer(&mut sale, customer)?;
-        self.persist(&sale).await?;
-        self.sales.lock().await.insert(id, sale.clone());
-        Ok(sale)
+        self.open_by(cashier, customer, clock_ns).await
+    }
+
+    /// [`Book::open`] by the clock `now_ns`. The row is inserted, never upserted: an id a
+    /// sale of an earlier run already has (the clock set back across a restart) takes the
+    /// next number instead of that sale's place.
+    async fn open_by(
+        &self,
+        cashier: &str,
+        customer: &str,
+        now_ns: impl Fn() -> u64,
+    ) -> Result<Sale, BookError> {
+        for _ in 0..8 {
+            let id = format!("s{}", next_sale_number(&self.last_sale, now_ns()));
+            let mut sale = Sale::new(&id, SaleState::Open, cashier.trim(), now());
+            engine::set_customer(&mut sale, customer)?;
+            let document = serde_json::to_string(&sale)
+                .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+            let (row_id, at) = (id.clone(), now());
+            let inserted = self
+                .db
+                .call(move |c| {
+                    c.execute(
+                        "INSERT INTO sales (id, state, document, updated_at)
+                         VALUES (?1, 'open', ?2, ?3) ON CONFLICT (id) DO NOTHING",
+                        rusqlite::params![row_id, document, at],
+                    )
+                })
+                .await?;
+            if inserted == 1 {
+                self.sales.lock().await.insert(id, sale.clone());
+                return Ok(sale);
+            }
+            tracing::warn!(sale = %id, "a sale of an earlier run has this id (clock set back?); taking the next");
+        }
+        Err(BookError::NoFreshId)
     }
 
     /// Writes a sale's current state.
@@ -955,6 +1008,82 @@ mod tests {
             Err(SaleError::InvalidArgument(message)) => message,
             other => panic!("not refused: {other:?}"),
         }
+    }
+
+    /// Sales opened at the same moment, or after the clock was set back, never share an
+    /// id (the crash test once found two frontends' sales merged into one).
+    #[test]
+    fn sale_numbers_never_repeat_when_the_clock_does() {
+        let last = AtomicU64::new(0);
+        assert_eq!(next_sale_number(&last, 1_000), 1_000);
+        assert_eq!(next_sale_number(&last, 1_000), 1_001, "same reading");
+        assert_eq!(next_sale_number(&last, 500), 1_002, "clock set back");
+        assert_eq!(next_sale_number(&last, 5_000), 5_000);
+        let shared = Arc::new(AtomicU64::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let shared = shared.clone();
+                std::thread::spawn(move || {
+                    (0..10_000)
+                        .map(|_| next_sale_number(&shared, 42))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all = std::collections::BTreeSet::new();
+        for t in threads {
+            for n in t.join().expect("thread") {
+                assert!(all.insert(n), "{n} given out twice");
+            }
+        }
+        assert_eq!(all.len(), 40_000);
+    }
+
+    /// A sale of an earlier run holding the next id (the clock set back across a restart)
+    /// keeps its row; the new sale takes the next number.
+    #[tokio::test]
+    async fn a_new_sale_never_takes_the_place_of_an_earlier_runs_sale() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::start(dir.path(), std::time::Duration::from_secs(1)).expect("db");
+        let plugins = PluginManager::new(
+            db.clone(),
+            crate::plugins::PluginSettings {
+                directories: Vec::new(),
+                install_directory: dir.path().join("plugins"),
+                deadline: std::time::Duration::from_secs(1),
+                sections: Default::default(),
+                cache_dir: dir.path().join("cache"),
+            },
+        );
+        let till = Till {
+            currency: Currency {
+                minor: 2,
+                cash_increment: None,
+            },
+            currency_code: "EUR".into(),
+            store: json!({}),
+        };
+        let book = Book::new(db.clone(), plugins, till);
+        db.call(|c| {
+            c.execute(
+                "INSERT INTO sales (id, state, document, updated_at)
+                 VALUES ('s7000', 'completed', '{}', 'then')",
+                [],
+            )
+        })
+        .await
+        .expect("an earlier run's sale");
+        let sale = book.open_by("anna", "", || 7_000).await.expect("open");
+        assert_eq!(sale.id, "s7001");
+        let kept: String = db
+            .call(|c| {
+                c.query_row("SELECT state FROM sales WHERE id = 's7000'", [], |r| {
+                    r.get(0)
+                })
+            })
+            .await
+            .expect("kept");
+        assert_eq!(kept, "completed");
     }
 
     #[test]

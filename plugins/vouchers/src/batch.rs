@@ -24,7 +24,7 @@ use crate::config::{Kind, Programme};
 use crate::date::Date;
 use crate::identity::CodeId;
 use crate::store::{Voucher, VoucherStore};
-use crate::{Vouchers, amount_under, code};
+use crate::{Vouchers, amount_under};
 
 /// The contra account of promotional batches: what the store gave away as vouchers nobody
 /// paid for (negative: it owes their holders).
@@ -267,22 +267,7 @@ pub fn issue(
                 programme.id
             ))
         })?;
-        let terms = Voucher {
-            programme: programme.id.clone(),
-            name: programme.name.clone(),
-            kind: programme.kind,
-            last4: code::last_four(&canonical),
-            issued: today.to_string(),
-            expires: expires.map(|d| d.to_string()),
-            reusable: programme.reusable,
-            residual: programme.residual,
-            vat_rate: programme.vat_rate,
-            amount: programme.amount,
-            customer: None,
-            blocked: false,
-            sold_on: String::new(),
-            refunded_by: None,
-        };
+        let terms = Voucher::issued_under(programme, &canonical, today, expires, None);
         effects.kv.push(plugin.store.record(&id, &terms)?);
         effects.kv.push(KvWrite::new(issued_in_key(&id), &batch)?);
         effects.postings.extend(promo_pair(&id, amount, &unit));

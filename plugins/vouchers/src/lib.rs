@@ -230,6 +230,23 @@ impl Vouchers {
         }
     }
 
+    /// The voucher a tender of ours pays with: `PluginFailed` for a tender whose data has no
+    /// identity (not ours to begin with), `NotFound` for a voucher gone since.
+    fn voucher_of_tender(
+        &self,
+        host: &Host,
+        tender: &Tender,
+        data: &TenderData,
+    ) -> Result<(CodeId, Found), PluginError> {
+        let id = CodeId::parse(&data.id).ok_or_else(|| {
+            PluginError::plugin_failed(format!("tender {}: no voucher identity", tender.id))
+        })?;
+        let found = self.store.find(host, &id)?.ok_or_else(|| {
+            PluginError::not_found(format!("tender {}: the voucher is gone", tender.id))
+        })?;
+        Ok((id, found))
+    }
+
     /// Looks a claimed code up: `NotFound` for one never sold, `NotAllowed` when blocked.
     fn find_usable(&self, host: &Host, canonical: &str, id: &CodeId) -> Result<Found, PluginError> {
         let found = self.store.find(host, id)?.ok_or_else(|| {
@@ -454,26 +471,7 @@ impl Vouchers {
         }
         let (canonical, id) = self.fresh_code(host, programme)?;
         let printed = programme.format.display(&canonical);
-        let terms = Voucher {
-            programme: programme.id.clone(),
-            name: programme.name.clone(),
-            kind: programme.kind,
-            last4: code::last_four(&canonical),
-            issued: today.to_string(),
-            expires: expires.map(|d| d.to_string()),
-            reusable: programme.reusable,
-            residual: programme.residual,
-            vat_rate: programme.vat_rate,
-            amount: programme.amount,
-            customer: if programme.kind == Kind::Ewallet {
-                customer
-            } else {
-                None
-            },
-            blocked: false,
-            sold_on: String::new(),
-            refunded_by: None,
-        };
+        let terms = Voucher::issued_under(programme, &canonical, today, expires, customer);
         let (kind, tax_rate) = line_kind(programme.kind, programme.vat_rate, false);
         let issue = programme.kind.issued_free();
         let data = LineData {
@@ -1428,12 +1426,7 @@ impl PrepareCheckout for Vouchers {
             if paid.is_zero() {
                 continue;
             }
-            let id = CodeId::parse(&data.id).ok_or_else(|| {
-                PluginError::plugin_failed(format!("tender {}: no voucher identity", tender.id))
-            })?;
-            let found = self.store.find(host, &id)?.ok_or_else(|| {
-                PluginError::not_found(format!("tender {}: the voucher is gone", tender.id))
-            })?;
+            let (id, found) = self.voucher_of_tender(host, tender, &data)?;
             if found.voucher.blocked {
                 return Err(PluginError::not_allowed(format!(
                     "voucher ••••{} was blocked since it was entered",
@@ -1888,12 +1881,7 @@ impl VoidReceipt for Vouchers {
             if sold.contains(&data.id.as_str()) || tender.amount.is_zero() {
                 continue;
             }
-            let id = CodeId::parse(&data.id).ok_or_else(|| {
-                PluginError::plugin_failed(format!("tender {}: no voucher identity", tender.id))
-            })?;
-            let found = self.store.find(host, &id)?.ok_or_else(|| {
-                PluginError::not_found(format!("tender {}: the voucher is gone", tender.id))
-            })?;
+            let (id, found) = self.voucher_of_tender(host, tender, data)?;
             pairs.push(self.store.move_balance(&id, tender.amount, &unit, "void"));
             // A rest the redemption moved (forfeited, credited, reissued) comes back too.
             let undone = self.undo_moved_rest(host, &id, &receipt.id, &request, &unit)?;

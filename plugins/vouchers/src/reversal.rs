@@ -361,12 +361,7 @@ impl ReturnLines for Vouchers {
             let Some(data) = own_tender_data(tender) else {
                 continue;
             };
-            let id = CodeId::parse(&data.id).ok_or_else(|| {
-                PluginError::plugin_failed(format!("tender {}: no voucher identity", tender.id))
-            })?;
-            let found = self.store.find(host, &id)?.ok_or_else(|| {
-                PluginError::not_found(format!("tender {}: the voucher is gone", tender.id))
-            })?;
+            let (id, found) = self.voucher_of_tender(host, tender, &data)?;
             let masked = format!("••••{}", found.voucher.last4);
             match self.refund_rule(&found) {
                 Refund::Cash => {

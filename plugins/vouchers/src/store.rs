@@ -66,6 +66,36 @@ pub struct Voucher {
     pub refunded_by: Option<String>,
 }
 
+impl Voucher {
+    /// The terms of a voucher issued now under `programme` (sold, or issued in a batch):
+    /// the programme's rules as they are today stay with the voucher. `customer` binds an
+    /// eWallet; other kinds ignore it. `sold_on` is filled in at checkout.
+    pub fn issued_under(
+        programme: &crate::config::Programme,
+        canonical: &str,
+        today: crate::date::Date,
+        expires: Option<crate::date::Date>,
+        customer: Option<String>,
+    ) -> Self {
+        Voucher {
+            programme: programme.id.clone(),
+            name: programme.name.clone(),
+            kind: programme.kind,
+            last4: crate::code::last_four(canonical),
+            issued: today.to_string(),
+            expires: expires.map(|d| d.to_string()),
+            reusable: programme.reusable,
+            residual: programme.residual,
+            vat_rate: programme.vat_rate,
+            amount: programme.amount,
+            customer: customer.filter(|_| programme.kind == Kind::Ewallet),
+            blocked: false,
+            sold_on: String::new(),
+            refunded_by: None,
+        }
+    }
+}
+
 /// A voucher with its balance as it is now.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Found {
