@@ -282,6 +282,22 @@ const MIGRATIONS: &[Migration] = &[
         CREATE UNIQUE INDEX days_one_open ON days (register) WHERE closed_at IS NULL;
     ",
     },
+    Migration {
+        version: 7,
+        description: "a sale's lines in rows of their own, so a basket change writes only what changed",
+        sql: "
+        CREATE TABLE sale_lines (
+            sale_id  TEXT NOT NULL REFERENCES sales (id),
+            position INTEGER NOT NULL CHECK (position >= 0),
+            document TEXT NOT NULL,
+            PRIMARY KEY (sale_id, position)
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO sale_lines (sale_id, position, document)
+            SELECT sales.id, CAST(line.key AS INTEGER), line.value
+            FROM sales, json_each(sales.document, '$.lines') AS line;
+        UPDATE sales SET document = json_set(document, '$.lines', json('[]'));
+    ",
+    },
 ];
 
 /// The schema version this build migrates to.
@@ -746,6 +762,44 @@ mod tests {
         assert!(
             !wal.exists() || std::fs::metadata(&wal).expect("wal").len() == 0,
             "the WAL is folded back on close"
+        );
+    }
+
+    /// Open sales of a version-6 database keep their lines when they move into rows of
+    /// their own: each line at its position, the head without them.
+    #[test]
+    fn the_lines_of_open_sales_move_into_rows_of_their_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        {
+            let conn = Connection::open(dir.path().join(DATABASE_FILE)).expect("raw");
+            for m in MIGRATIONS.iter().filter(|m| m.version <= 6) {
+                conn.execute_batch(m.sql).expect("old schema");
+            }
+            conn.execute_batch("PRAGMA user_version = 6")
+                .expect("version");
+            conn.execute(
+                "INSERT INTO sales (id, state, document, updated_at) VALUES ('s1', 'open', ?1, 'then')",
+                [r#"{"id":"s1","lines":[{"id":"L1","name":"A"},{"id":"L2","name":"B"}],"tenders":[]}"#],
+            )
+            .expect("a v6 sale");
+        }
+        let conn = open(dir.path(), Duration::from_secs(1)).expect("migrates");
+        let rows: Vec<(i64, String)> = conn
+            .prepare("SELECT position, json_extract(document, '$.name') FROM sale_lines WHERE sale_id = 's1' ORDER BY position")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(rows, [(0, "A".to_string()), (1, "B".to_string())]);
+        let head: String = conn
+            .query_row("SELECT document FROM sales WHERE id = 's1'", [], |r| {
+                r.get(0)
+            })
+            .expect("head");
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&head).expect("json")["lines"],
+            serde_json::json!([])
         );
     }
 

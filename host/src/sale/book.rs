@@ -72,6 +72,28 @@ fn next_sale_number(last: &AtomicU64, now_ns: u64) -> u64 {
     }
 }
 
+/// A sale's head as the `sales` row keeps it: the whole sale but its lines, which have rows
+/// of their own (`sale_lines`, one per position).
+pub fn head_document(sale: &mut Sale) -> serde_json::Result<String> {
+    let lines = std::mem::take(&mut sale.lines);
+    let head = serde_json::to_string(&*sale);
+    sale.lines = lines;
+    head
+}
+
+/// A sale from its head and its lines' documents in position order. A head written before
+/// lines had rows of their own still holds its lines; rows, where there are any, win.
+fn read_sale(head: &str, lines: &[String]) -> serde_json::Result<Sale> {
+    let mut sale: Sale = serde_json::from_str(head)?;
+    if !lines.is_empty() {
+        sale.lines = lines
+            .iter()
+            .map(|l| serde_json::from_str(l))
+            .collect::<serde_json::Result<_>>()?;
+    }
+    Ok(sale)
+}
+
 /// Nanoseconds since the epoch by the system clock.
 fn clock_ns() -> u64 {
     std::time::SystemTime::now()
@@ -173,21 +195,32 @@ impl Book {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
         let since = crate::sale::time::rfc3339_ms(now.saturating_sub(RETRY_WINDOW_MS));
-        let documents: Vec<String> = self
+        let documents: Vec<(String, Vec<String>)> = self
             .db
             .call(move |c| {
                 let mut stmt = c.prepare(
-                    "SELECT document FROM sales
+                    "SELECT id, document FROM sales
                      WHERE state = 'open' OR (state = 'completed' AND updated_at >= ?1) ORDER BY id",
                 )?;
-                let rows = stmt.query_map([&since], |r| r.get(0))?;
-                rows.collect()
+                let heads = stmt
+                    .query_map([&since], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
+                let mut lines = c.prepare_cached(
+                    "SELECT document FROM sale_lines WHERE sale_id = ?1 ORDER BY position",
+                )?;
+                heads
+                    .into_iter()
+                    .map(|(id, head)| {
+                        let rows = lines.query_map([&id], |r| r.get(0))?;
+                        Ok((head, rows.collect::<rusqlite::Result<Vec<String>>>()?))
+                    })
+                    .collect()
             })
             .await?;
         let mut sales = self.sales.lock().await;
         let mut ids = Vec::new();
-        for document in documents {
-            match serde_json::from_str::<Sale>(&document) {
+        for (head, lines) in documents {
+            match read_sale(&head, &lines) {
                 Ok(sale) => {
                     ids.push(sale.id.clone());
                     sales.insert(sale.id.clone(), sale);
@@ -248,23 +281,56 @@ impl Book {
         Err(BookError::NoFreshId)
     }
 
-    /// Writes a sale's current state.
-    async fn persist(&self, sale: &Sale) -> Result<(), BookError> {
-        let document =
-            serde_json::to_string(sale).map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+    /// Writes a sale's current state: its head (everything but the lines) and, of the lines,
+    /// only those that differ from `before` (what was last written), so that a change on a
+    /// long basket writes a few rows, not the whole basket.
+    async fn persist(&self, before: Option<&Sale>, sale: &mut Sale) -> Result<(), BookError> {
+        let head = head_document(sale).map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+        let mut changed: Vec<(i64, String)> = Vec::new();
+        for (position, line) in sale.lines.iter().enumerate() {
+            if before.and_then(|b| b.lines.get(position)) != Some(line) {
+                let document = serde_json::to_string(line)
+                    .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+                changed.push((i64::try_from(position).unwrap_or(i64::MAX), document));
+            }
+        }
+        let keep = i64::try_from(sale.lines.len()).unwrap_or(i64::MAX);
+        let shrunk = before.is_some_and(|b| b.lines.len() > sale.lines.len());
         let (id, state) = (sale.id.clone(), sale.state.as_str());
         let at = now();
-        // A sale the journal completed is never written back as open.
         let written = self
             .db
             .call(move |c| {
-                c.execute(
-                    "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-                        document = excluded.document, updated_at = excluded.updated_at
-                     WHERE sales.state = 'open'",
-                    rusqlite::params![id, state, document, at],
-                )
+                let tx = c.transaction()?;
+                // A sale the journal completed is never written back as open.
+                let written = tx
+                    .prepare_cached(
+                        "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                            document = excluded.document, updated_at = excluded.updated_at
+                         WHERE sales.state = 'open'",
+                    )?
+                    .execute(rusqlite::params![id, state, head, at])?;
+                if written == 0 {
+                    return Ok(0);
+                }
+                {
+                    let mut line = tx.prepare_cached(
+                        "INSERT INTO sale_lines (sale_id, position, document) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (sale_id, position) DO UPDATE SET document = excluded.document",
+                    )?;
+                    for (position, document) in &changed {
+                        line.execute(rusqlite::params![id, position, document])?;
+                    }
+                }
+                if shrunk {
+                    tx.prepare_cached(
+                        "DELETE FROM sale_lines WHERE sale_id = ?1 AND position >= ?2",
+                    )?
+                    .execute(rusqlite::params![id, keep])?;
+                }
+                tx.commit()?;
+                Ok(written)
             })
             .await?;
         if written == 0 {
@@ -289,7 +355,7 @@ impl Book {
         let till = self.till();
         let answer = change(&mut next, till.currency)?;
         self.evaluate(&mut next, &till).await;
-        self.persist(&next).await?;
+        self.persist(Some(current), &mut next).await?;
         sales.insert(id.to_string(), next.clone());
         Ok((answer, next))
     }
@@ -747,7 +813,7 @@ impl Book {
         self.ensure_not_checking_out(id)?;
         let mut next = sale.clone();
         next.state = SaleState::Cancelled;
-        self.persist(&next).await?;
+        self.persist(Some(sale), &mut next).await?;
         sales.insert(id.to_string(), next.clone());
         Ok(next)
     }
@@ -1039,20 +1105,16 @@ mod tests {
         assert_eq!(all.len(), 40_000);
     }
 
-    /// A sale of an earlier run holding the next id (the clock set back across a restart)
-    /// keeps its row; the new sale takes the next number.
-    #[tokio::test]
-    async fn a_new_sale_never_takes_the_place_of_an_earlier_runs_sale() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db = Database::start(dir.path(), std::time::Duration::from_secs(1)).expect("db");
+    fn test_book(dir: &std::path::Path) -> (Database, Arc<Book>) {
+        let db = Database::start(dir, std::time::Duration::from_secs(1)).expect("db");
         let plugins = PluginManager::new(
             db.clone(),
             crate::plugins::PluginSettings {
                 directories: Vec::new(),
-                install_directory: dir.path().join("plugins"),
+                install_directory: dir.join("plugins"),
                 deadline: std::time::Duration::from_secs(1),
                 sections: Default::default(),
-                cache_dir: dir.path().join("cache"),
+                cache_dir: dir.join("cache"),
             },
         );
         let till = Till {
@@ -1063,7 +1125,78 @@ mod tests {
             currency_code: "EUR".into(),
             store: json!({}),
         };
-        let book = Book::new(db.clone(), plugins, till);
+        (db.clone(), Book::new(db, plugins, till))
+    }
+
+    /// A change writes the head and only the lines that changed, and the sale comes back
+    /// whole after a restart: quantities changed, lines removed (the rest move up), added.
+    #[tokio::test]
+    async fn a_sale_written_line_by_line_comes_back_whole() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, book) = test_book(dir.path());
+        let sale = book.open("anna", "C-1").await.expect("open");
+        let item = |name: &str| NewItem {
+            sku: String::new(),
+            name: name.into(),
+            qty: "1".into(),
+            unit_price: "2.50".into(),
+            tax_rate: "20".into(),
+            tags: Vec::new(),
+        };
+        let mut ids = Vec::new();
+        for name in ["A", "B", "C", "D"] {
+            ids.push(book.add_item(&sale.id, item(name)).await.expect("add").0);
+        }
+        let rows = |db: Database, id: String| async move {
+            db.call(move |c| {
+                c.query_row(
+                    "SELECT count(*), coalesce(json_array_length(s.document, '$.lines'), -1)
+                     FROM sale_lines l JOIN sales s ON s.id = l.sale_id WHERE l.sale_id = ?1",
+                    [&id],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )
+            })
+            .await
+            .expect("rows")
+        };
+        assert_eq!(
+            rows(db.clone(), sale.id.clone()).await,
+            (4, 0),
+            "4 rows, a head without lines"
+        );
+        let (_, changed) = book
+            .change(&sale.id, |s, c| {
+                Ok(engine::set_quantity(s, &ids[2], "3", c)?)
+            })
+            .await
+            .expect("qty");
+        book.change(&sale.id, |s, _| {
+            Ok(engine::remove_line(s, &ids[0]).map(|_| ())?)
+        })
+        .await
+        .expect("remove");
+        let (_, last) = book.add_item(&sale.id, item("E")).await.expect("add");
+        assert_eq!(changed.lines[2].qty, Decimal::from(3));
+        assert_eq!(
+            rows(db.clone(), sale.id.clone()).await,
+            (4, 0),
+            "the tail row went"
+        );
+        db.close().await.expect("close");
+        let (_, again) = test_book(dir.path());
+        assert_eq!(again.restore().await.expect("restore"), [sale.id.clone()]);
+        let restored = again.get(&sale.id).await.expect("restored");
+        assert_eq!(restored, last);
+        let names: Vec<&str> = restored.lines.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["B", "C", "D", "E"]);
+    }
+
+    /// A sale of an earlier run holding the next id (the clock set back across a restart)
+    /// keeps its row; the new sale takes the next number.
+    #[tokio::test]
+    async fn a_new_sale_never_takes_the_place_of_an_earlier_runs_sale() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, book) = test_book(dir.path());
         db.call(|c| {
             c.execute(
                 "INSERT INTO sales (id, state, document, updated_at)

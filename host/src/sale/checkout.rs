@@ -226,7 +226,8 @@ impl Journal {
         let mut completed = sale.clone();
         completed.state = SaleState::Completed;
         completed.receipt_id = receipt_id.clone();
-        let write = serde_json::to_string(&completed)
+        // The lines' rows stay as the last change wrote them; the head becomes completed.
+        let write = super::book::head_document(&mut completed)
             .map_err(|e| SaleError::InvalidArgument(e.to_string()))
             .and_then(|sale_document| {
                 let mut write = JournalWrite::new(&receipt, &prepared, till.currency.minor)?;
