@@ -844,14 +844,7 @@ impl PluginManager {
         Q: serde::Serialize + ?Sized,
         T: serde::de::DeserializeOwned,
     {
-        let result = match self.enqueue_typed(id, hook, request) {
-            Ok(pending) => pending.answer_as().await,
-            Err(e) => Err(e),
-        };
-        if let Err(CallError::Failed(_)) = &result {
-            self.refresh().await;
-        }
-        result
+        self.answer_as(self.enqueue_typed(id, hook, request)).await
     }
 
     /// Puts a call in plugin `id`'s queue now; [`PluginManager::answer`] waits for it. Calls
@@ -878,6 +871,21 @@ impl PluginManager {
             .find(|i| i.id() == id)
             .ok_or_else(|| CallError::Failed(format!("plugin {id} is not running")))?;
         instance.enqueue_typed(hook, request)
+    }
+
+    /// [`PluginManager::answer`] read straight from the plugin's bytes as `T`.
+    pub async fn answer_as<T: serde::de::DeserializeOwned>(
+        &self,
+        pending: Result<instance::PendingCall, CallError>,
+    ) -> Result<T, CallError> {
+        let result = match pending {
+            Ok(pending) => pending.answer_as().await,
+            Err(e) => Err(e),
+        };
+        if let Err(CallError::Failed(_)) = &result {
+            self.refresh().await;
+        }
+        result
     }
 
     /// The answer of an enqueued call; a failure refreshes the plugin list, as `call` does.

@@ -376,16 +376,41 @@ impl Book {
         sale.lines.retain(|l| !l.automatic);
         sale.previews.clear();
         sale.warnings.retain(|w| !w.starts_with("promotions of "));
-        for plugin in plugins {
-            let request = SaleRequest {
-                schema: 1,
-                sale: super::view::sale(sale, till, &plugin),
-                store: &till.store,
-            };
-            let answer: Result<wire::EvaluateBasketResponse, _> = self
-                .plugins
-                .call_typed(&plugin, Hook::EvaluateBasket, &request)
-                .await;
+        // Each plugin sees the sale with the automatic lines of the plugins before it. All are
+        // asked at once with the sale as it is now; an answer stands while no plugin before
+        // it has added a line, which is the usual case (most answer previews only). A plugin
+        // after one that added lines is asked again with them, so the answers are what asking
+        // one after another would give, without waiting for each plugin in turn.
+        let asked_with = sale.lines.len();
+        let early: Vec<_> = plugins
+            .iter()
+            .map(|plugin| {
+                let request = SaleRequest {
+                    schema: 1,
+                    sale: super::view::sale(sale, till, plugin),
+                    store: &till.store,
+                };
+                self.plugins
+                    .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
+            })
+            .collect();
+        for (plugin, early) in plugins.into_iter().zip(early) {
+            let answer: Result<wire::EvaluateBasketResponse, _> =
+                if sale.lines.len() == asked_with {
+                    self.plugins.answer_as(early).await
+                } else {
+                    // Its early answer is of a sale without the lines added since: asked
+                    // again (the early call still runs first on the plugin's thread).
+                    drop(early);
+                    let request = SaleRequest {
+                        schema: 1,
+                        sale: super::view::sale(sale, till, &plugin),
+                        store: &till.store,
+                    };
+                    self.plugins
+                        .call_typed(&plugin, Hook::EvaluateBasket, &request)
+                        .await
+                };
             match answer {
                 Ok(answer) => {
                     for auto in answer.lines {
