@@ -395,22 +395,22 @@ impl Book {
             })
             .collect();
         for (plugin, early) in plugins.into_iter().zip(early) {
-            let answer: Result<wire::EvaluateBasketResponse, _> =
-                if sale.lines.len() == asked_with {
-                    self.plugins.answer_as(early).await
-                } else {
-                    // Its early answer is of a sale without the lines added since: asked
-                    // again (the early call still runs first on the plugin's thread).
-                    drop(early);
-                    let request = SaleRequest {
-                        schema: 1,
-                        sale: super::view::sale(sale, till, &plugin),
-                        store: &till.store,
-                    };
-                    self.plugins
-                        .call_typed(&plugin, Hook::EvaluateBasket, &request)
-                        .await
+            let answer: Result<wire::EvaluateBasketResponse, _> = if sale.lines.len() == asked_with
+            {
+                self.plugins.answer_as(early).await
+            } else {
+                // Its early answer is of a sale without the lines added since: asked
+                // again (the early call still runs first on the plugin's thread).
+                drop(early);
+                let request = SaleRequest {
+                    schema: 1,
+                    sale: super::view::sale(sale, till, &plugin),
+                    store: &till.store,
                 };
+                self.plugins
+                    .call_typed(&plugin, Hook::EvaluateBasket, &request)
+                    .await
+            };
             match answer {
                 Ok(answer) => {
                     for auto in answer.lines {
@@ -659,7 +659,7 @@ impl Book {
         if !offered.iter().any(offered_as) {
             return Err(not_offered().into());
         }
-        let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store, "reward": reward });
+        let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, plugin), "store": till.store, "reward": reward });
         let answer = match self.plugins.call(plugin, Hook::ApplyReward, &request).await {
             Err(CallError::Failed(m)) if m.contains("not running") => {
                 return Err(SaleError::NotFound(format!("no reward {plugin}:{reward}")).into());
@@ -698,7 +698,7 @@ impl Book {
         {
             return Err(not_offered().into());
         }
-        let listed = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store });
+        let listed = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, plugin), "store": till.store });
         let declared: wire::ListActionsResponse = self
             .plugins
             .call_as(plugin, Hook::ListActions, &listed)
@@ -709,7 +709,7 @@ impl Book {
             .find(|a| a.id == action)
             .ok_or_else(not_offered)?;
         let args = check_action_args(plugin, &declared, args)?;
-        let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, &plugin), "store": till.store,
+        let request = json!({ "schema": 1, "sale": super::view::sale(&sale, &till, plugin), "store": till.store,
                               "action": action, "args": args });
         let answer = match self
             .plugins
@@ -1209,7 +1209,10 @@ mod tests {
         );
         db.close().await.expect("close");
         let (_, again) = test_book(dir.path());
-        assert_eq!(again.restore().await.expect("restore"), [sale.id.clone()]);
+        assert_eq!(
+            again.restore().await.expect("restore"),
+            vec![sale.id.clone()]
+        );
         let restored = again.get(&sale.id).await.expect("restored");
         assert_eq!(restored, last);
         let names: Vec<&str> = restored.lines.iter().map(|l| l.name.as_str()).collect();
