@@ -12,10 +12,13 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod figures;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use figures::{raw_commits, report};
 use posd::client::{Manager1Proxy, Sale1Proxy};
 use support::*;
 use zbus::Variant;
@@ -28,51 +31,6 @@ const WARM_UP: usize = 20;
 const SIZES: [usize; 3] = [20, 200, 500];
 /// Single-row commits of the floor.
 const RAW_COMMITS: usize = 1000;
-
-/// Median and p99 of `samples`, printed with `what`.
-fn report(what: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
-    samples.sort();
-    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
-    println!(
-        "{what:<52} n={:<5} median={:>7.2} ms  p99={:>7.2} ms  max={:>7.2} ms",
-        samples.len(),
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3,
-    );
-    (at(0.5), at(0.99))
-}
-
-/// Single-row INSERT transactions in a fresh database in `dir` (WAL, `synchronous=FULL`, as
-/// the daemon's): what making one change durable costs at least on this disk.
-fn raw_commits(dir: &Path) -> Vec<Duration> {
-    let path = dir.join("bench-raw.sqlite3");
-    let c = rusqlite::Connection::open(&path).expect("raw database");
-    let mode: String = c
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .expect("WAL");
-    assert!(mode.eq_ignore_ascii_case("wal"), "journal mode {mode}");
-    c.execute_batch(
-        "PRAGMA synchronous = FULL;
-         CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT NOT NULL) STRICT;",
-    )
-    .expect("schema");
-    let payload = "x".repeat(400);
-    let mut samples = Vec::with_capacity(RAW_COMMITS);
-    for _ in 0..RAW_COMMITS {
-        let start = Instant::now();
-        c.execute_batch("BEGIN").expect("begin");
-        c.execute("INSERT INTO t (payload) VALUES (?1)", [&payload])
-            .expect("insert");
-        c.execute_batch("COMMIT").expect("commit");
-        samples.push(start.elapsed());
-    }
-    drop(c);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    samples
-}
 
 /// A sale of `lines` item lines (the discount code entered when `code` is given); the id of
 /// its middle line.
@@ -193,7 +151,7 @@ async fn main() {
         let (read, _) = report("floor: Manager1.Version property read", reads);
         let (commit, _) = report(
             "floor: one single-row FULL commit (same directory)",
-            raw_commits(&bare.state_dir),
+            raw_commits(&bare.state_dir, RAW_COMMITS, 400).1,
         );
         println!(
             "{:<52} median={:>7.2} ms",

@@ -16,10 +16,13 @@
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
+mod figures;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use figures::{raw_commits, report};
 use posd::client::{Manager1Proxy, Sale1Proxy};
 use support::*;
 use zbus::Variant;
@@ -36,21 +39,6 @@ const FRONTENDS: usize = 4;
 const RAW_COMMITS: usize = 2000;
 /// X reports taken of the bench's day, one after another.
 const REPORTS: usize = 50;
-
-fn report(what: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
-    samples.sort();
-    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
-    let mean = samples.iter().sum::<Duration>() / u32::try_from(samples.len()).unwrap_or(1);
-    println!(
-        "{what:<44} n={:<5} median={:>7.2} ms  p99={:>7.2} ms  mean={:>7.2} ms  max={:>7.2} ms",
-        samples.len(),
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        mean.as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3,
-    );
-    (at(0.5), at(0.99))
-}
 
 /// Opens a sale (for `customer`, unless empty) at the bench's cashier.
 async fn open_sale<'a>(
@@ -148,39 +136,6 @@ fn wal_checkpoint_sequence(wal: &Path) -> u32 {
         .map_or(0, |()| {
             u32::from_be_bytes([header[12], header[13], header[14], header[15]])
         })
-}
-
-/// Commits per second of single-row INSERT transactions in a fresh database in `dir`
-/// (WAL, `synchronous=FULL`, as the daemon's).
-fn raw_commit_rate(dir: &Path) -> (f64, Vec<Duration>) {
-    let path = dir.join("bench-raw.sqlite3");
-    let c = rusqlite::Connection::open(&path).expect("raw database");
-    let mode: String = c
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .expect("WAL");
-    assert!(mode.eq_ignore_ascii_case("wal"), "journal mode {mode}");
-    c.execute_batch(
-        "PRAGMA synchronous = FULL;
-         CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT NOT NULL) STRICT;",
-    )
-    .expect("schema");
-    let payload = "x".repeat(200);
-    let mut samples = Vec::with_capacity(RAW_COMMITS);
-    let began = Instant::now();
-    for _ in 0..RAW_COMMITS {
-        let start = Instant::now();
-        c.execute_batch("BEGIN").expect("begin");
-        c.execute("INSERT INTO t (payload) VALUES (?1)", [&payload])
-            .expect("insert");
-        c.execute_batch("COMMIT").expect("commit");
-        samples.push(start.elapsed());
-    }
-    let rate = RAW_COMMITS as f64 / began.elapsed().as_secs_f64();
-    drop(c);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    (rate, samples)
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -390,7 +345,7 @@ async fn main() {
         "Z report",
         z_report.as_secs_f64() * 1e3
     );
-    let (raw, raw_samples) = raw_commit_rate(&daemon.state_dir);
+    let (raw, raw_samples) = raw_commits(&daemon.state_dir, RAW_COMMITS, 200);
     report("raw single-row transaction (WAL, FULL)", raw_samples);
     println!(
         "{:<44} {raw:>8.1} commits/s ({RAW_COMMITS} transactions, same directory)",

@@ -1,0 +1,55 @@
+//! What the benches print: latency figures (median, p99) and the floor every write of the
+//! daemon stands on, single-row SQLite commits with WAL and `synchronous=FULL` in the
+//! daemon's own directory, measured in the same run.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Prints median, p99, mean and max of `samples` after `what`; returns median and p99.
+pub fn report(what: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
+    samples.sort();
+    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    let mean = samples.iter().sum::<Duration>() / u32::try_from(samples.len()).unwrap_or(1);
+    println!(
+        "{what:<52} n={:<5} median={:>7.2} ms  p99={:>7.2} ms  mean={:>7.2} ms  max={:>7.2} ms",
+        samples.len(),
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        mean.as_secs_f64() * 1e3,
+        at(1.0).as_secs_f64() * 1e3,
+    );
+    (at(0.5), at(0.99))
+}
+
+/// `commits` single-row INSERT transactions of a `payload_bytes` row in a fresh database in
+/// `dir` (WAL, `synchronous=FULL`, as the daemon's): each one's time, and the rate.
+pub fn raw_commits(dir: &Path, commits: usize, payload_bytes: usize) -> (f64, Vec<Duration>) {
+    let path = dir.join("bench-raw.sqlite3");
+    let c = rusqlite::Connection::open(&path).expect("raw database");
+    let mode: String = c
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .expect("WAL");
+    assert!(mode.eq_ignore_ascii_case("wal"), "journal mode {mode}");
+    c.execute_batch(
+        "PRAGMA synchronous = FULL;
+         CREATE TABLE t (id INTEGER PRIMARY KEY, payload TEXT NOT NULL) STRICT;",
+    )
+    .expect("schema");
+    let payload = "x".repeat(payload_bytes);
+    let mut samples = Vec::with_capacity(commits);
+    let began = Instant::now();
+    for _ in 0..commits {
+        let start = Instant::now();
+        c.execute_batch("BEGIN").expect("begin");
+        c.execute("INSERT INTO t (payload) VALUES (?1)", [&payload])
+            .expect("insert");
+        c.execute_batch("COMMIT").expect("commit");
+        samples.push(start.elapsed());
+    }
+    let rate = commits as f64 / began.elapsed().as_secs_f64();
+    drop(c);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    (rate, samples)
+}
