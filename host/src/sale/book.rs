@@ -54,7 +54,7 @@ pub struct Till {
 #[derive(serde::Serialize)]
 struct SaleRequest<'a> {
     schema: u32,
-    sale: super::view::SaleView<'a>,
+    sale: &'a super::view::SaleView<'a>,
     store: &'a Value,
 }
 
@@ -382,18 +382,20 @@ impl Book {
         // after one that added lines is asked again with them, so the answers are what asking
         // one after another would give, without waiting for each plugin in turn.
         let asked_with = sale.lines.len();
+        let mut view = super::view::sale(sale, till, "");
         let early: Vec<_> = plugins
             .iter()
             .map(|plugin| {
                 let request = SaleRequest {
                     schema: 1,
-                    sale: super::view::sale(sale, till, plugin),
+                    sale: view.seen_by(plugin),
                     store: &till.store,
                 };
                 self.plugins
                     .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
             })
             .collect();
+        drop(view);
         for (plugin, early) in plugins.into_iter().zip(early) {
             let answer: Result<wire::EvaluateBasketResponse, _> = if sale.lines.len() == asked_with
             {
@@ -402,9 +404,10 @@ impl Book {
                 // Its early answer is of a sale without the lines added since: asked
                 // again (the early call still runs first on the plugin's thread).
                 drop(early);
+                let view = super::view::sale(sale, till, &plugin);
                 let request = SaleRequest {
                     schema: 1,
-                    sale: super::view::sale(sale, till, &plugin),
+                    sale: &view,
                     store: &till.store,
                 };
                 self.plugins

@@ -59,6 +59,9 @@ pub struct LineView<'a> {
     #[serde(rename = "ref")]
     reference: &'a str,
     data: Data<'a>,
+    /// The owner's object, shown as `data` to the owner only.
+    #[serde(skip)]
+    own: &'a Value,
 }
 
 impl<'a> LineView<'a> {
@@ -76,6 +79,7 @@ impl<'a> LineView<'a> {
             plugin: &l.plugin,
             reference: &l.reference,
             data: Data::of(&l.plugin, &l.data, plugin),
+            own: &l.data,
         }
     }
 }
@@ -90,6 +94,9 @@ pub struct TenderView<'a> {
     #[serde(rename = "ref")]
     reference: &'a str,
     data: Data<'a>,
+    /// The owner's object, shown as `data` to the owner only.
+    #[serde(skip)]
+    own: &'a Value,
 }
 
 impl<'a> TenderView<'a> {
@@ -101,6 +108,7 @@ impl<'a> TenderView<'a> {
             plugin: &t.plugin,
             reference: &t.reference,
             data: Data::of(&t.plugin, &t.data, plugin),
+            own: &t.data,
         }
     }
 }
@@ -142,6 +150,21 @@ pub struct SaleView<'a> {
     lines: Vec<LineView<'a>>,
     tenders: Vec<TenderView<'a>>,
     totals: TotalsView,
+}
+
+impl SaleView<'_> {
+    /// Shows the view to `plugin`: each line's and tender's `data` becomes that plugin's own
+    /// object or `{}`. A basket change builds one view (amounts formatted, totals computed
+    /// once) and shows it to every plugin in turn.
+    pub fn seen_by(&mut self, plugin: &str) -> &Self {
+        for l in &mut self.lines {
+            l.data = Data::of(l.plugin, l.own, plugin);
+        }
+        for t in &mut self.tenders {
+            t.data = Data::of(t.plugin, t.own, plugin);
+        }
+        self
+    }
 }
 
 /// The open sale as plugin `plugin` sees it. A tender is shown at what it really pays: a
@@ -279,5 +302,15 @@ mod tests {
             "another plugin's data is hidden"
         );
         assert_eq!(points["lines"][1]["plugin"], "vouchers");
+        let mut shared = self::sale(&sale, &till, "points");
+        assert_eq!(
+            serde_json::to_value(shared.seen_by("vouchers")).expect("encodes"),
+            vouchers,
+            "one view shown to another plugin is that plugin's view"
+        );
+        assert_eq!(
+            serde_json::to_value(shared.seen_by("points")).expect("encodes"),
+            points
+        );
     }
 }
