@@ -27,8 +27,18 @@ use zbus::Variant;
 const CHANGES: usize = 300;
 /// Changes before timing.
 const WARM_UP: usize = 20;
-/// Sale sizes.
+/// Sale sizes, unless sizes are given as arguments (`-- 20 200`).
 const SIZES: [usize; 3] = [20, 200, 500];
+
+/// The sale sizes to time: the arguments that are numbers, or [`SIZES`].
+fn sizes() -> Vec<usize> {
+    let given: Vec<usize> = std::env::args().filter_map(|a| a.parse().ok()).collect();
+    if given.is_empty() {
+        SIZES.to_vec()
+    } else {
+        given
+    }
+}
 /// Single-row commits of the floor.
 const RAW_COMMITS: usize = 1000;
 
@@ -85,7 +95,7 @@ async fn changes(
     label: &str,
 ) -> Vec<(usize, Duration, Duration)> {
     let mut figures = Vec::new();
-    for lines in SIZES {
+    for lines in sizes() {
         let (sale, line) = sale_of(conn, manager, lines, code).await;
         let mut samples = Vec::with_capacity(CHANGES);
         for n in 0..WARM_UP + CHANGES {
