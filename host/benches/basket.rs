@@ -3,9 +3,11 @@
 //! once with every shipped plugin loaded (the vouchers plugin with a percentage discount
 //! code on the sale, so its automatic line follows every change; the points test plugin;
 //! the hello-rust example). Every change re-evaluates the sale with the plugins and makes it
-//! durable before the reply. Next to it, in the same run, the floor a change can't go
-//! below: a bare bus round trip (a `Manager1` property read) and one single-row
-//! `synchronous=FULL` commit in the daemon's directory.
+//! durable before the reply. Next to each, in the same run, the floor a change can't go
+//! below: a bare bus round trip to the same daemon (a `Manager1` property read) plus one
+//! `synchronous=FULL` commit of the rows that change writes — the sale's head and the lines
+//! that differ, read from the daemon's own file after a change and written back the way the
+//! daemon writes them, into a copy of the sale in that same file (the copy is removed).
 //!
 //! `cargo bench -p posd --bench basket`. Prints figures; asserts nothing.
 
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use figures::{raw_commits, report};
+use figures::report;
 use posd::client::{Manager1Proxy, Sale1Proxy};
 use support::*;
 use zbus::Variant;
@@ -39,8 +41,6 @@ fn sizes() -> Vec<usize> {
         given
     }
 }
-/// Single-row commits of the floor.
-const RAW_COMMITS: usize = 1000;
 
 /// A sale of `lines` item lines (the discount code entered when `code` is given); the id of
 /// its middle line.
@@ -87,16 +87,128 @@ async fn sale_of<'a>(
     (sale, middle)
 }
 
-/// `SetQuantity` on the middle line of a sale of each size, timed at the client.
+/// A change's figures at one sale size: median and p99 of the change, and its floor.
+struct Figures {
+    lines: usize,
+    median: Duration,
+    p99: Duration,
+    floor: Duration,
+}
+
+/// A sale's rows as the daemon keeps them: its head document and its lines' documents by
+/// position.
+fn rows(db: &rusqlite::Connection, id: &str) -> (String, Vec<String>) {
+    let head = db
+        .query_row("SELECT document FROM sales WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .expect("the sale's head");
+    let lines = db
+        .prepare("SELECT document FROM sale_lines WHERE sale_id = ?1 ORDER BY position")
+        .expect("prepare")
+        .query_map([id], |r| r.get(0))
+        .expect("lines")
+        .collect::<rusqlite::Result<_>>()
+        .expect("line rows");
+    (head, lines)
+}
+
+/// The commit floor of a change: the rows `change` made the daemon write to sale `id` —
+/// its head and the lines that differ afterwards — written `CHANGES` times, each as one
+/// `synchronous=FULL` transaction with the daemon's statements, alternating between the
+/// two versions as the timed changes do, into a copy of the sale in the daemon's own file.
+/// Returns each commit's time and the number of rows.
+fn commit_floor(
+    state_dir: &Path,
+    id: &str,
+    before: (String, Vec<String>),
+    after: (String, Vec<String>),
+) -> (Vec<Duration>, usize) {
+    let db = rusqlite::Connection::open(state_dir.join(posd::store::DATABASE_FILE))
+        .expect("the daemon's database");
+    db.busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    db.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )
+    .expect("the daemon's settings");
+    let copy = format!("{id}-floor");
+    let changed: Vec<usize> = (0..after.1.len())
+        .filter(|&p| before.1.get(p) != after.1.get(p))
+        .collect();
+    db.execute(
+        "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, 'open', ?2, 'bench')",
+        [&copy, &before.0],
+    )
+    .expect("the copy's head");
+    for (position, line) in before.1.iter().enumerate() {
+        db.execute(
+            "INSERT INTO sale_lines (sale_id, position, document) VALUES (?1, ?2, ?3)",
+            rusqlite::params![copy, position as i64, line],
+        )
+        .expect("the copy's lines");
+    }
+    let mut samples = Vec::with_capacity(CHANGES);
+    for n in 0..CHANGES {
+        let (head, lines) = if n % 2 == 0 { &after } else { &before };
+        let start = Instant::now();
+        let tx = db.unchecked_transaction().expect("begin");
+        tx.prepare_cached(
+            "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state,
+                document = excluded.document, updated_at = excluded.updated_at
+             WHERE sales.state = 'open'",
+        )
+        .expect("prepare")
+        .execute(rusqlite::params![copy, "open", head, "bench"])
+        .expect("head");
+        let mut line = tx
+            .prepare_cached(
+                "INSERT INTO sale_lines (sale_id, position, document) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sale_id, position) DO UPDATE SET document = excluded.document",
+            )
+            .expect("prepare");
+        for &position in &changed {
+            line.execute(rusqlite::params![copy, position as i64, lines[position]])
+                .expect("line");
+        }
+        drop(line);
+        tx.commit().expect("commit");
+        samples.push(start.elapsed());
+    }
+    db.execute("DELETE FROM sale_lines WHERE sale_id = ?1", [&copy])
+        .expect("remove the copy's lines");
+    db.execute("DELETE FROM sales WHERE id = ?1", [&copy])
+        .expect("remove the copy");
+    (samples, 1 + changed.len())
+}
+
+/// A bare bus round trip to the daemon: `CHANGES` reads of `Manager1.Version`.
+async fn round_trip(manager: &Manager1Proxy<'_>, label: &str) -> Duration {
+    let mut reads = Vec::with_capacity(CHANGES);
+    for _ in 0..CHANGES {
+        let start = Instant::now();
+        std::hint::black_box(manager.version().await.expect("Version"));
+        reads.push(start.elapsed());
+    }
+    report(&format!("floor: Manager1.Version read, {label}"), reads).0
+}
+
+/// `SetQuantity` on the middle line of a sale of each size, timed at the client, each
+/// beside its floor: `trip` plus the commit of the rows the change writes.
 async fn changes(
     conn: &zbus::Connection,
     manager: &Manager1Proxy<'_>,
+    state_dir: &Path,
     code: Option<&str>,
     label: &str,
-) -> Vec<(usize, Duration, Duration)> {
+) -> Vec<Figures> {
+    let trip = round_trip(manager, label).await;
     let mut figures = Vec::new();
     for lines in sizes() {
         let (sale, line) = sale_of(conn, manager, lines, code).await;
+        let path = sale.inner().path().to_string();
+        let id = path.rsplit('/').next().unwrap_or_default().to_string();
         let mut samples = Vec::with_capacity(CHANGES);
         for n in 0..WARM_UP + CHANGES {
             let qty = if n % 2 == 0 { "5" } else { "4" };
@@ -110,7 +222,30 @@ async fn changes(
             &format!("SetQuantity, {lines:>3}-line sale, {label}"),
             samples,
         );
-        figures.push((lines, median, p99));
+        let db = rusqlite::Connection::open(state_dir.join(posd::store::DATABASE_FILE))
+            .expect("the daemon's database");
+        let before = rows(&db, &id);
+        sale.set_quantity(&line, "5").await.expect("SetQuantity");
+        let after = rows(&db, &id);
+        drop(db);
+        let (commits, rows) = commit_floor(state_dir, &id, before, after);
+        let (commit, _) = report(
+            &format!("floor: FULL commit of the {rows} rows it writes"),
+            commits,
+        );
+        let floor = trip + commit;
+        println!(
+            "{:<52} median={:>7.2} ms  change/floor ×{:.2}",
+            "floor: round trip + commit",
+            floor.as_secs_f64() * 1e3,
+            median.as_secs_f64() / floor.as_secs_f64()
+        );
+        figures.push(Figures {
+            lines,
+            median,
+            p99,
+            floor,
+        });
         sale.cancel().await.expect("Cancel");
     }
     figures
@@ -150,24 +285,8 @@ async fn main() {
             .expect("manager");
         summary.push((
             "no plugin",
-            changes(&conn, &manager, None, "no plugin").await,
+            changes(&conn, &manager, &bare.state_dir, None, "no plugin").await,
         ));
-        let mut reads = Vec::with_capacity(CHANGES);
-        for _ in 0..CHANGES {
-            let start = Instant::now();
-            std::hint::black_box(manager.version().await.expect("Version"));
-            reads.push(start.elapsed());
-        }
-        let (read, _) = report("floor: Manager1.Version property read", reads);
-        let (commit, _) = report(
-            "floor: one single-row FULL commit (same directory)",
-            raw_commits(&bare.state_dir, RAW_COMMITS, 400).1,
-        );
-        println!(
-            "{:<52} median={:>7.2} ms",
-            "floor: round trip + commit",
-            (read + commit).as_secs_f64() * 1e3
-        );
         let status = bare.stop();
         assert!(status.success(), "posd: {status}; log:\n{}", bare.log());
     }
@@ -203,25 +322,37 @@ async fn main() {
             .expect("manager");
         summary.push((
             "every shipped plugin",
-            changes(&conn, &manager, Some("BENCH10"), "vouchers+points+hello").await,
+            changes(
+                &conn,
+                &manager,
+                &loaded.state_dir,
+                Some("BENCH10"),
+                "vouchers+points+hello",
+            )
+            .await,
         ));
         let status = loaded.stop();
         assert!(status.success(), "posd: {status}; log:\n{}", loaded.log());
     }
     for (label, figures) in summary {
-        let (_, first, _) = figures[0];
+        let Some(first) = figures.first().map(|f| f.median) else {
+            continue;
+        };
         let growth: Vec<String> = figures
             .iter()
-            .map(|(lines, median, p99)| {
+            .map(|f| {
                 format!(
-                    "{lines} lines ×{:.2} (p99 {:.2} ms)",
-                    median.as_secs_f64() / first.as_secs_f64(),
-                    p99.as_secs_f64() * 1e3
+                    "{} lines ×{:.2} (p99 {:.2} ms, ×{:.2} its floor)",
+                    f.lines,
+                    f.median.as_secs_f64() / first.as_secs_f64(),
+                    f.p99.as_secs_f64() * 1e3,
+                    f.median.as_secs_f64() / f.floor.as_secs_f64()
                 )
             })
             .collect();
         println!(
-            "median growth from 20 lines, {label}: {}",
+            "median growth from {} lines, {label}: {}",
+            figures[0].lines,
             growth.join(", ")
         );
     }

@@ -21,6 +21,8 @@ pub fn report(what: &str, mut samples: Vec<Duration>) -> (Duration, Duration) {
     (at(0.5), at(0.99))
 }
 
+/// The checkout bench's floor; the basket bench commits the rows a change writes instead.
+#[allow(dead_code)]
 /// `commits` single-row INSERT transactions of a `payload_bytes` row in a fresh database in
 /// `dir` (WAL, `synchronous=FULL`, as the daemon's): each one's time, and the rate.
 pub fn raw_commits(dir: &Path, commits: usize, payload_bytes: usize) -> (f64, Vec<Duration>) {
