@@ -5,6 +5,7 @@
 //! compares with what the daemon really serves.
 
 mod caller;
+mod changed;
 pub mod device;
 mod error;
 mod manager;

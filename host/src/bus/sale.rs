@@ -9,6 +9,7 @@ use zbus::object_server::SignalEmitter;
 use zbus::{OwnedVariant, Variant, as_variant, interface};
 
 use super::BusError;
+use super::changed::{LineRecords, sale_properties_changed};
 use crate::money;
 use crate::sale::book::{Book, BookError, Outcome};
 use crate::sale::checkout::{Journal, JournalError};
@@ -29,6 +30,8 @@ pub struct SaleObject {
     id: String,
     book: Arc<Book>,
     journal: Arc<Journal>,
+    /// The bus records of the lines last announced, reused while a line is unchanged.
+    records: std::sync::Mutex<LineRecords>,
 }
 
 impl SaleObject {
@@ -38,6 +41,7 @@ impl SaleObject {
             id: id.to_string(),
             book,
             journal,
+            records: Default::default(),
         }
     }
 
@@ -444,8 +448,9 @@ fn json_variant(value: &serde_json::Value, depth: usize) -> Variant<'static> {
     }
 }
 
-/// Every property of `org.posd.Sale1`, as `PropertiesChanged` carries them (`a{sv}`),
-/// encoded straight from the sale.
+/// Every property of `org.posd.Sale1` but `Lines`, as `PropertiesChanged` carries them
+/// (`a{sv}`), encoded straight from the sale; `Lines` follows them, from records of the
+/// lines reused while unchanged (see [`super::changed`]).
 #[derive(serde::Serialize, zbus::Type)]
 #[zbus(signature = "dict")]
 #[serde(rename_all = "PascalCase")]
@@ -456,8 +461,6 @@ struct SaleProperties<'a> {
     customer: &'a str,
     #[serde(with = "as_variant")]
     customer_locked: bool,
-    #[serde(with = "as_variant")]
-    lines: Vec<LineRecord<'a>>,
     #[serde(with = "as_variant")]
     tenders: Vec<TenderRecord>,
     #[serde(with = "as_variant")]
@@ -470,31 +473,35 @@ struct SaleProperties<'a> {
     previews: Vec<PreviewRecord>,
 }
 
-/// Emits one `PropertiesChanged` with every property of the sale.
-pub async fn announce(conn: &zbus::Connection, book: &Book, sale: &Sale) -> zbus::Result<()> {
-    let till = book.till();
-    let minor = till.currency.minor;
-    let path = object_path(&sale.id);
-    let emitter = SignalEmitter::new(conn, path.as_str())?;
-    let changed = SaleProperties {
-        state: sale.state.as_str(),
-        customer: &sale.customer,
-        customer_locked: sale.customer_locked,
-        lines: lines_record(sale, minor),
-        tenders: tenders_record(sale, minor),
-        totals: totals_record(&engine::totals(sale, till.currency), minor),
-        warnings: &sale.warnings,
-        receipt_id: &sale.receipt_id,
-        previews: previews_record(sale, minor),
-    };
-    let invalidated: &[&str] = &[];
-    emitter
-        .emit(
-            "org.freedesktop.DBus.Properties",
-            "PropertiesChanged",
-            &("org.posd.Sale1", changed, invalidated),
-        )
-        .await
+impl SaleObject {
+    /// Emits one `PropertiesChanged` with every property of the sale.
+    async fn announce(&self, conn: &zbus::Connection, sale: &Sale) -> zbus::Result<()> {
+        let till = self.book.till();
+        let minor = till.currency.minor;
+        let head = SaleProperties {
+            state: sale.state.as_str(),
+            customer: &sale.customer,
+            customer_locked: sale.customer_locked,
+            tenders: tenders_record(sale, minor),
+            totals: totals_record(&engine::totals(sale, till.currency), minor),
+            warnings: &sale.warnings,
+            receipt_id: &sale.receipt_id,
+            previews: previews_record(sale, minor),
+        };
+        let message = {
+            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            sale_properties_changed(
+                conn.unique_name().map(|n| n.as_str()),
+                &object_path(&sale.id),
+                "org.posd.Sale1",
+                &head,
+                sale,
+                minor,
+                &mut records,
+            )?
+        };
+        conn.send(&message).await
+    }
 }
 
 /// `PropertiesChanged` of `org.posd.Sale1` with `changed`.
@@ -629,7 +636,7 @@ impl SaleObject {
             tags,
         };
         let (line, sale) = self.book.add_item(&self.id, new).await?;
-        announce(conn, &self.book, &sale).await?;
+        self.announce(conn, &sale).await?;
         Ok(line)
     }
 
@@ -647,7 +654,7 @@ impl SaleObject {
                 Ok(engine::set_quantity(s, &line_id, &qty, c)?)
             })
             .await?;
-        Ok(announce(conn, &self.book, &sale).await?)
+        Ok(self.announce(conn, &sale).await?)
     }
 
     /// Removes a line.
@@ -663,7 +670,7 @@ impl SaleObject {
                 Ok(engine::remove_line(s, &line_id).map(|_| ())?)
             })
             .await?;
-        Ok(announce(conn, &self.book, &sale).await?)
+        Ok(self.announce(conn, &sale).await?)
     }
 
     /// Puts a customer on the sale.
@@ -684,7 +691,7 @@ impl SaleObject {
                 Ok(engine::set_customer(s, &customer)?)
             })
             .await?;
-        Ok(announce(conn, &self.book, &sale).await?)
+        Ok(self.announce(conn, &sale).await?)
     }
 
     /// Takes the customer off the sale.
@@ -696,7 +703,7 @@ impl SaleObject {
             .book
             .change(&self.id, |s, _| Ok(engine::set_customer(s, "")?))
             .await?;
-        Ok(announce(conn, &self.book, &sale).await?)
+        Ok(self.announce(conn, &sale).await?)
     }
 
     /// A scanned or typed code: voucher, eWallet, discount code, card, coupon. The number
@@ -714,7 +721,7 @@ impl SaleObject {
             )));
         }
         let (outcome, sale) = self.book.enter_code(&self.id, code).await?;
-        announce(conn, &self.book, &sale).await?;
+        self.announce(conn, &sale).await?;
         Ok(outcome_record(&outcome))
     }
 
@@ -775,7 +782,7 @@ impl SaleObject {
             json.insert(key.clone(), arg_json(key, value)?);
         }
         let (outcome, sale) = self.book.invoke(&self.id, action_id, json).await?;
-        announce(conn, &self.book, &sale).await?;
+        self.announce(conn, &sale).await?;
         let mut record = outcome_record(&outcome);
         record.insert("result".into(), Variant::from(json_record(&outcome.result)));
         Ok(record)
@@ -813,7 +820,7 @@ impl SaleObject {
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<String, BusError> {
         let (outcome, sale) = self.book.apply_reward(&self.id, reward_id).await?;
-        announce(conn, &self.book, &sale).await?;
+        self.announce(conn, &sale).await?;
         Ok(outcome.lines.first().cloned().unwrap_or_default())
     }
 
@@ -845,7 +852,7 @@ impl SaleObject {
                 })?
                 .clone();
             let (outcome, sale) = self.book.enter_code(&self.id, &code).await?;
-            announce(conn, &self.book, &sale).await?;
+            self.announce(conn, &sale).await?;
             return outcome.tenders.first().cloned().ok_or_else(|| {
                 BusError::InvalidArgument(format!("{} is no means of payment", mask(&code)))
             });
@@ -855,7 +862,7 @@ impl SaleObject {
                 .book
                 .plugin_tender(&self.id, method, amount, strings)
                 .await?;
-            announce(conn, &self.book, &sale).await?;
+            self.announce(conn, &sale).await?;
             return Ok(tender);
         }
         let (method, amount) = (method.to_string(), amount.to_string());
@@ -865,7 +872,7 @@ impl SaleObject {
                 Ok(engine::add_tender(s, &method, &amount, strings, c)?)
             })
             .await?;
-        announce(conn, &self.book, &sale).await?;
+        self.announce(conn, &sale).await?;
         Ok(tender)
     }
 
@@ -882,7 +889,7 @@ impl SaleObject {
                 Ok(engine::remove_tender(s, &tender_id).map(|_| ())?)
             })
             .await?;
-        Ok(announce(conn, &self.book, &sale).await?)
+        Ok(self.announce(conn, &sale).await?)
     }
 
     /// One atomic commit of the sale; the same key again returns the same receipt.
@@ -907,7 +914,7 @@ impl SaleObject {
     /// Abandons the sale; nothing is committed.
     async fn cancel(&self, #[zbus(connection)] conn: &zbus::Connection) -> Result<(), BusError> {
         let sale = self.book.cancel(&self.id).await?;
-        Ok(announce(conn, &self.book, &sale).await?)
+        Ok(self.announce(conn, &sale).await?)
     }
 }
 
