@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use posd_plugin_sdk::schema as wire;
 use rust_decimal::Decimal;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::engine::{self, Currency, NewItem, SaleError};
@@ -383,16 +384,34 @@ impl Book {
         // one after another would give, without waiting for each plugin in turn.
         let asked_with = sale.lines.len();
         let mut view = super::view::sale(sale, till, "");
+        // Plugins that own no data in the sale see the same view: encoded once for them all.
+        let mut for_all: Option<Box<RawValue>> = None;
         let early: Vec<_> = plugins
             .iter()
             .map(|plugin| {
-                let request = SaleRequest {
-                    schema: 1,
-                    sale: view.seen_by(plugin),
-                    store: &till.store,
-                };
-                self.plugins
-                    .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
+                if view.same_for_all(plugin) {
+                    if for_all.is_none() {
+                        let request = SaleRequest {
+                            schema: 1,
+                            sale: view.seen_by(""),
+                            store: &till.store,
+                        };
+                        for_all = Some(serde_json::value::to_raw_value(&request).map_err(|e| {
+                            CallError::Failed(format!("cannot encode the request: {e}"))
+                        })?);
+                    }
+                    let request = for_all.as_deref();
+                    self.plugins
+                        .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
+                } else {
+                    let request = SaleRequest {
+                        schema: 1,
+                        sale: view.seen_by(plugin),
+                        store: &till.store,
+                    };
+                    self.plugins
+                        .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
+                }
             })
             .collect();
         drop(view);

@@ -152,7 +152,24 @@ pub struct SaleView<'a> {
     totals: TotalsView,
 }
 
+/// Whether `data` shows as `{}` even to its owner.
+fn shows_empty(data: &Value) -> bool {
+    data.is_null() || data.as_object().is_some_and(|o| o.is_empty())
+}
+
 impl SaleView<'_> {
+    /// Whether `plugin` sees this view exactly as a plugin that owns nothing in the sale
+    /// does (it owns no line or tender with data): such plugins can share one encoding.
+    pub fn same_for_all(&self, plugin: &str) -> bool {
+        self.lines
+            .iter()
+            .all(|l| l.plugin != plugin || shows_empty(l.own))
+            && self
+                .tenders
+                .iter()
+                .all(|t| t.plugin != plugin || shows_empty(t.own))
+    }
+
     /// Shows the view to `plugin`: each line's and tender's `data` becomes that plugin's own
     /// object or `{}`. A basket change builds one view (amounts formatted, totals computed
     /// once) and shows it to every plugin in turn.
@@ -311,6 +328,22 @@ mod tests {
         assert_eq!(
             serde_json::to_value(shared.seen_by("points")).expect("encodes"),
             points
+        );
+        assert!(shared.same_for_all("points"), "points owns nothing");
+        assert!(
+            !shared.same_for_all("vouchers"),
+            "vouchers owns a line with data"
+        );
+        assert_eq!(
+            serde_json::to_value(shared.seen_by("")).expect("encodes"),
+            points,
+            "the view nobody owns anything in is what points sees"
+        );
+        sale.lines[1].data = json!({});
+        let empty = self::sale(&sale, &till, "");
+        assert!(
+            empty.same_for_all("vouchers"),
+            "an owner whose data is empty sees what everyone sees"
         );
     }
 }
