@@ -70,6 +70,16 @@ pub const FREE_PRODUCT_LINE: &str = "free-product-line";
 pub const REMOVE_CODE: &str = "remove-code";
 /// The tender method of a customer's credit (residual values of vouchers).
 pub const CREDIT_METHOD: &str = "credit";
+/// The customer whose credit a [`CREDIT_METHOD`] tender pays from (its `data.customer`):
+/// a tender without one was not written by this plugin and fails the call.
+fn credit_customer(tender: &Tender) -> Result<&str, PluginError> {
+    tender
+        .data
+        .get("customer")
+        .and_then(Value::as_str)
+        .ok_or_else(|| PluginError::plugin_failed(format!("tender {}: no customer", tender.id)))
+}
+
 /// The action that tops a voucher or eWallet up.
 pub const TOPUP: &str = "topup";
 /// Action ids that sell: `sell-<programme id>`.
@@ -1552,13 +1562,7 @@ impl PrepareCheckout for Vouchers {
             if tender.plugin != ID || tender.method != CREDIT_METHOD || tender.amount.is_zero() {
                 continue;
             }
-            let customer = tender
-                .data
-                .get("customer")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    PluginError::plugin_failed(format!("tender {}: no customer", tender.id))
-                })?;
+            let customer = credit_customer(tender)?;
             pairs.push([
                 Posting {
                     account: store::credit_account(customer),

@@ -23,7 +23,6 @@ use posd_plugin_sdk::schema::{
     KvWrite, LineKind, Posting, ReceiptSection, ReturnLinesRequest, ReturnLinesResponse,
     TakenRefund, Tender, TenderRefund, VoidReceiptRequest,
 };
-use posd_plugin_sdk::serde_json::Value;
 use posd_plugin_sdk::{Decimal, Host, PluginError, ReturnLines};
 use serde::{Deserialize, Serialize};
 
@@ -31,8 +30,8 @@ use crate::config::{Kind, Residual, Returns};
 use crate::identity::CodeId;
 use crate::store::{self, Found, VoucherStore};
 use crate::{
-    CREDIT_METHOD, ID, Vouchers, admin, discount, discount_voucher_of_line, goodwill_pair, ordered,
-    own_tender_data, unit_of,
+    CREDIT_METHOD, ID, Vouchers, admin, credit_customer, discount, discount_voucher_of_line,
+    goodwill_pair, ordered, own_tender_data, unit_of,
 };
 
 /// Where the rest of a non-reusable voucher went when a receipt redeemed it, noted by that
@@ -201,13 +200,7 @@ impl Vouchers {
         if tender.plugin != ID || tender.method != CREDIT_METHOD || amount <= Decimal::ZERO {
             return Ok(None);
         }
-        let customer = tender
-            .data
-            .get("customer")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                PluginError::plugin_failed(format!("tender {}: no customer", tender.id))
-            })?;
+        let customer = credit_customer(tender)?;
         let account = store::credit_account(customer);
         let balance = host.ledger_balance(&account)?.balance;
         let mut onto = floored(posting(account, amount, unit, kind));
