@@ -446,8 +446,10 @@ async fn development_mode_files_receipts_by_number_and_job_and_logs_the_drawer_a
     )
     .await;
     let events = folder.join("events.log");
+    // The log is created before its first line is written: wait for the line itself.
     eventually("receipt filed and drawer logged", || async {
-        folder.join(format!("{id}-job1.png")).exists() && events.exists()
+        folder.join(format!("{id}-job1.png")).exists()
+            && std::fs::read_to_string(&events).is_ok_and(|t| t.ends_with('\n'))
     })
     .await;
     let receipt = std::fs::read_to_string(folder.join(format!("{id}-job1.txt"))).expect("txt");
