@@ -70,11 +70,13 @@ impl LineRecords {
             self.minor = minor;
         }
         let mut kept: HashMap<String, (Line, Vec<u8>)> = HashMap::with_capacity(sale.lines.len());
-        let records = super::sale::lines_record(sale, minor);
-        for (line, record) in sale.lines.iter().zip(&records) {
+        for line in &sale.lines {
             let entry = match self.by_id.remove(&line.id) {
                 Some((cached, bytes)) if cached == *line => (cached, bytes),
-                _ => (line.clone(), record_entries(record)?),
+                _ => (
+                    line.clone(),
+                    record_entries(&super::sale::line_record(line, minor))?,
+                ),
             };
             kept.insert(line.id.clone(), entry);
         }

@@ -14,7 +14,7 @@ use crate::money;
 use crate::sale::book::{Book, BookError, Outcome};
 use crate::sale::checkout::{Journal, JournalError};
 use crate::sale::engine::{self, NewItem, SaleError};
-use crate::sale::model::{Sale, mask};
+use crate::sale::model::{Line, Sale, mask};
 
 /// A record for the bus.
 pub type Record = HashMap<String, Variant<'static>>;
@@ -179,22 +179,24 @@ impl LineRecord<'_> {
 
 /// A sale's lines as `aa{sv}`, borrowing from the sale.
 pub fn lines_record(sale: &Sale, minor: u32) -> Vec<LineRecord<'_>> {
-    sale.lines
-        .iter()
-        .map(|l| LineRecord {
-            id: Cow::Borrowed(&l.id),
-            kind: Cow::Borrowed(l.kind.as_str()),
-            sku: Cow::Borrowed(&l.sku),
-            name: Cow::Borrowed(&l.name),
-            qty: l.qty.normalize().to_string(),
-            unit_price: unit_price_text(l.unit_price, minor),
-            amount: money::format(l.amount, minor),
-            tax_rate: l.tax_rate.normalize().to_string(),
-            tags: Cow::Borrowed(&l.tags),
-            plugin: Cow::Borrowed(&l.plugin),
-            reference: l.shown_ref(),
-        })
-        .collect()
+    sale.lines.iter().map(|l| line_record(l, minor)).collect()
+}
+
+/// One line as the bus shows it.
+pub fn line_record(l: &Line, minor: u32) -> LineRecord<'_> {
+    LineRecord {
+        id: Cow::Borrowed(&l.id),
+        kind: Cow::Borrowed(l.kind.as_str()),
+        sku: Cow::Borrowed(&l.sku),
+        name: Cow::Borrowed(&l.name),
+        qty: l.qty.normalize().to_string(),
+        unit_price: unit_price_text(l.unit_price, minor),
+        amount: money::format(l.amount, minor),
+        tax_rate: l.tax_rate.normalize().to_string(),
+        tags: Cow::Borrowed(&l.tags),
+        plugin: Cow::Borrowed(&l.plugin),
+        reference: l.shown_ref(),
+    }
 }
 
 /// A preview as the bus shows it: plugin, kind (earn, nudge, info), label, points and
