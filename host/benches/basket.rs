@@ -251,6 +251,15 @@ async fn changes(
     figures
 }
 
+/// `Manager1` on `conn`, read afresh on every call (no property cache).
+async fn manager(conn: &zbus::Connection) -> Manager1Proxy<'_> {
+    Manager1Proxy::builder(conn)
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .expect("manager")
+}
+
 /// A daemon on `bus` with `plugins` (package, file name) placed and `extra` configuration.
 fn daemon(bus: &TestBus, root: &Path, plugins: &[(&Path, &str)], extra: &str) -> Daemon {
     let (plugin_dir, config) = plugin_config(root, 2000, extra);
@@ -278,11 +287,7 @@ async fn main() {
         let root = bus.dir.path().to_path_buf();
         let mut bare = daemon(&bus, &root, &[], "");
         let conn = bus.client().await;
-        let manager = Manager1Proxy::builder(&conn)
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .expect("manager");
+        let manager = manager(&conn).await;
         summary.push((
             "no plugin",
             changes(&conn, &manager, &bare.state_dir, None, "no plugin").await,
@@ -315,11 +320,7 @@ async fn main() {
             &extra,
         );
         let conn = bus.client().await;
-        let manager = Manager1Proxy::builder(&conn)
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .expect("manager");
+        let manager = manager(&conn).await;
         summary.push((
             "every shipped plugin",
             changes(
