@@ -11,6 +11,17 @@
 //!
 //! [`Database`] owns the connection on a thread of its own, so SQLite's blocking calls never
 //! stall the async runtime; callers send it closures.
+//!
+//! The WAL is written with zeros up to the size it reaches between two checkpoints
+//! ([`zero_fill_wal`]) when the thread starts and after every truncation. SQLite restarts
+//! the WAL from its beginning after a checkpoint and never shrinks it, so on a till that has
+//! run a while every commit overwrites blocks the file already has; a fresh or truncated WAL
+//! would instead grow with every commit, and an `fsync` that must also journal the file's
+//! new size and blocks took twice as long here (about 240 µs against 115 µs for the same
+//! 4 KiB frame) — the largest share of a basket change. Writing real zeros, not
+//! `fallocate`, is what makes the blocks count as written; PostgreSQL's `wal_init_zero` does
+//! the same for the same reason. SQLite reads a WAL only up to its first frame whose salt and
+//! checksum do not match its header, so the zeros are never taken for frames.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -476,6 +487,63 @@ enum Request {
     Close(tokio::sync::oneshot::Sender<()>),
 }
 
+/// The WAL's size between two automatic checkpoints: its header and
+/// `wal_autocheckpoint` frames of one page and a 24-byte frame header each, plus one frame
+/// for the commit that crosses the threshold.
+fn wal_working_size(conn: &Connection) -> rusqlite::Result<u64> {
+    let page_size: u32 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    // 0 or less: automatic checkpoints are off, and no size is the working size.
+    let frames: i64 = conn.query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))?;
+    let Ok(frames) = u64::try_from(frames) else {
+        return Ok(0);
+    };
+    if frames == 0 {
+        return Ok(0);
+    }
+    Ok(32 + (frames + 1) * (u64::from(page_size) + 24))
+}
+
+/// Writes zeros from the end of the database's WAL up to [`wal_working_size`], so that the
+/// commits until the WAL next restarts overwrite blocks the file has instead of growing it
+/// (see the module's documentation). Run on the database thread between transactions, in WAL
+/// mode only; a WAL already that large is left alone. A failure costs speed, not data, and is
+/// logged.
+pub fn zero_fill_wal(conn: &Connection, database: &Path) {
+    use std::io::Write;
+    let result = (|| -> std::result::Result<(), String> {
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        let target = wal_working_size(conn).map_err(|e| e.to_string())?;
+        let mut wal_name = database.as_os_str().to_owned();
+        wal_name.push("-wal");
+        let wal = PathBuf::from(wal_name);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&wal)
+            .map_err(|e| format!("{}: {e}", wal.display()))?;
+        let len = file.metadata().map_err(|e| e.to_string())?.len();
+        if len >= target {
+            return Ok(());
+        }
+        const CHUNK: usize = 64 * 1024;
+        let zeros = vec![0u8; CHUNK];
+        let mut left = target - len;
+        while left > 0 {
+            let n = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
+            file.write_all(&zeros[..n]).map_err(|e| e.to_string())?;
+            left -= n as u64;
+        }
+        file.sync_all().map_err(|e| e.to_string())
+    })();
+    if let Err(e) = result {
+        tracing::warn!("writing the WAL's zeros ahead (commits will be slower): {e}");
+    }
+}
+
 /// How often the database thread tries again to truncate a WAL that readers kept busy.
 const WAL_RETRY: Duration = Duration::from_millis(200);
 
@@ -519,8 +587,10 @@ impl Database {
         std::thread::Builder::new()
             .name("posd-db".into())
             .spawn(move || {
+                let database = dir.join(DATABASE_FILE);
                 let mut conn = match open(&dir, busy_timeout) {
                     Ok(conn) => {
+                        zero_fill_wal(&conn, &database);
                         let _ = ready_tx.send(Ok(()));
                         conn
                     }
@@ -562,6 +632,7 @@ impl Database {
                         if truncate_wal_now(&conn) {
                             wal_pending = false;
                             tries = 0;
+                            zero_fill_wal(&conn, &database);
                         } else {
                             tries += 1;
                             if tries == 10 {
@@ -604,11 +675,22 @@ impl Database {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.submit(f)?.await
+    }
+
+    /// Queues `f` for the database thread now and returns what waits for its answer, so the
+    /// caller can do other work while SQLite runs (and syncs) it. Jobs run in the order they
+    /// were queued, whenever their answers are awaited.
+    pub fn submit<T, F>(&self, f: F) -> Result<impl Future<Output = Result<T>> + use<T, F>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.run(f, move |result| {
             let _ = tx.send(result);
         })?;
-        rx.await.map_err(|_| StoreError::Stopped)?
+        Ok(async move { rx.await.map_err(|_| StoreError::Stopped)? })
     }
 
     /// Has the database thread fold the WAL into the main file and truncate it, trying again
@@ -765,6 +847,56 @@ mod tests {
         );
     }
 
+    /// The WAL is written with zeros up to its working size when the database thread starts,
+    /// and a copy of the files taken at any moment (what a power cut leaves) opens with every
+    /// committed row: SQLite takes the zeros for the WAL's end, never for frames.
+    #[tokio::test]
+    async fn the_wal_is_zeroed_ahead_and_a_crash_image_keeps_every_commit() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Database::start(dir.path(), Duration::from_secs(1)).expect("starts");
+        let wal = dir.path().join(format!("{DATABASE_FILE}-wal"));
+        let working = db
+            .call(|c| wal_working_size(c))
+            .await
+            .expect("working size");
+        assert!(working > 4_000_000, "1000 frames of 4 KiB pages: {working}");
+        assert!(std::fs::metadata(&wal).expect("wal").len() >= working);
+        for n in 0..50 {
+            db.call(move |c| {
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, 'v')",
+                    [format!("k{n}")],
+                )
+            })
+            .await
+            .expect("insert");
+        }
+        assert!(
+            std::fs::metadata(&wal).expect("wal").len() >= working,
+            "commits overwrite the zeros, they do not grow the WAL"
+        );
+        let image = tempfile::tempdir().expect("image dir");
+        for suffix in ["", "-wal"] {
+            std::fs::copy(
+                dir.path().join(format!("{DATABASE_FILE}{suffix}")),
+                image.path().join(format!("{DATABASE_FILE}{suffix}")),
+            )
+            .expect("copy");
+        }
+        let copy = Connection::open(image.path().join(DATABASE_FILE)).expect("opens");
+        let rows: i64 = copy
+            .query_row("SELECT count(*) FROM meta WHERE key LIKE 'k%'", [], |r| {
+                r.get(0)
+            })
+            .expect("count");
+        assert_eq!(rows, 50, "every commit is in the image");
+        let check: String = copy
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("check");
+        assert_eq!(check, "ok");
+        db.close().await.expect("close");
+    }
+
     /// Open sales of a version-6 database keep their lines when they move into rows of
     /// their own: each line at its position, the head without them.
     #[test]
@@ -814,8 +946,11 @@ mod tests {
             .await
             .expect("insert");
         let wal = dir.path().join(format!("{DATABASE_FILE}-wal"));
-        let wal_len = || std::fs::metadata(&wal).map_or(0, |m| m.len());
-        assert!(wal_len() > 0, "the write is in the WAL");
+        let holds_secret = || {
+            let bytes = std::fs::read(&wal).unwrap_or_default();
+            bytes.windows(6).any(|w| w == b"secret")
+        };
+        assert!(holds_secret(), "the write is in the WAL");
         let reader = open(dir.path(), Duration::from_secs(1)).expect("reader");
         reader.execute_batch("BEGIN").expect("begin");
         let _: i64 = reader
@@ -823,13 +958,18 @@ mod tests {
             .expect("read");
         db.truncate_wal();
         tokio::time::sleep(WAL_RETRY * 3).await;
-        assert!(wal_len() > 0, "a reader holds the WAL: not truncated yet");
+        assert!(holds_secret(), "a reader holds the WAL: not truncated yet");
         reader.execute_batch("COMMIT").expect("end the read");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while wal_len() > 0 && std::time::Instant::now() < deadline {
+        while holds_secret() && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(wal_len(), 0, "truncated once the reader let go");
+        assert!(!holds_secret(), "truncated once the reader let go");
+        let bytes = std::fs::read(&wal).expect("the WAL");
+        assert!(
+            bytes.iter().all(|&b| b == 0),
+            "the truncated WAL is written with zeros ahead, nothing else"
+        );
         db.close().await.expect("close");
     }
 }
