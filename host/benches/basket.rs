@@ -5,9 +5,10 @@
 //! the hello-rust example). Every change re-evaluates the sale with the plugins and makes it
 //! durable before the reply. Next to each, in the same run, the floor a change can't go
 //! below: a bare bus round trip to the same daemon (a `Manager1` property read) plus one
-//! `synchronous=FULL` commit of the rows that change writes — the sale's head and the lines
-//! that differ, read from the daemon's own file after a change and written back the way the
-//! daemon writes them, into a copy of the sale in that same file (the copy is removed).
+//! `synchronous=FULL` commit of the rows that change writes — the lines that differ, and the
+//! sale's head where it differs, read from the daemon's own file after a change and written
+//! back the way the daemon writes them (a head with a new `updated_at` each time), into a
+//! copy of the sale in that same file (the copy is removed).
 //!
 //! `cargo bench -p posd --bench basket`. Prints figures; asserts nothing.
 
@@ -114,10 +115,10 @@ fn rows(db: &rusqlite::Connection, id: &str) -> (String, Vec<String>) {
 }
 
 /// The commit floor of a change: the rows `change` made the daemon write to sale `id` —
-/// its head and the lines that differ afterwards — written `CHANGES` times, each as one
-/// `synchronous=FULL` transaction with the daemon's statements, alternating between the
-/// two versions as the timed changes do, into a copy of the sale in the daemon's own file.
-/// Returns each commit's time and the number of rows.
+/// the lines that differ afterwards, and its head if that differs — written `CHANGES`
+/// times, each as one `synchronous=FULL` transaction with the daemon's statements,
+/// alternating between the two versions as the timed changes do, into a copy of the sale
+/// in the daemon's own file. Returns each commit's time and the number of rows.
 fn commit_floor(
     state_dir: &Path,
     id: &str,
@@ -136,6 +137,7 @@ fn commit_floor(
     let changed: Vec<usize> = (0..after.1.len())
         .filter(|&p| before.1.get(p) != after.1.get(p))
         .collect();
+    let head_changed = before.0 != after.0;
     db.execute(
         "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, 'open', ?2, 'bench')",
         [&copy, &before.0],
@@ -153,15 +155,14 @@ fn commit_floor(
         let (head, lines) = if n % 2 == 0 { &after } else { &before };
         let start = Instant::now();
         let tx = db.unchecked_transaction().expect("begin");
-        tx.prepare_cached(
-            "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-                document = excluded.document, updated_at = excluded.updated_at
-             WHERE sales.state = 'open'",
-        )
-        .expect("prepare")
-        .execute(rusqlite::params![copy, "open", head, "bench"])
-        .expect("head");
+        if head_changed {
+            tx.prepare_cached(
+                "UPDATE sales SET document = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'open'",
+            )
+            .expect("prepare")
+            .execute(rusqlite::params![copy, head, format!("bench {n}")])
+            .expect("head");
+        }
         let mut line = tx
             .prepare_cached(
                 "INSERT INTO sale_lines (sale_id, position, document) VALUES (?1, ?2, ?3)
@@ -180,7 +181,7 @@ fn commit_floor(
         .expect("remove the copy's lines");
     db.execute("DELETE FROM sales WHERE id = ?1", [&copy])
         .expect("remove the copy");
-    (samples, 1 + changed.len())
+    (samples, usize::from(head_changed) + changed.len())
 }
 
 /// A bare bus round trip to the daemon: `CHANGES` reads of `Manager1.Version`.

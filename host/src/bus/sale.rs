@@ -13,7 +13,7 @@ use super::changed::{LineRecords, sale_properties_changed};
 use crate::money;
 use crate::sale::book::{Book, BookError, Outcome};
 use crate::sale::checkout::{Journal, JournalError};
-use crate::sale::engine::{self, NewItem, SaleError};
+use crate::sale::engine::{self, Currency, NewItem, SaleError};
 use crate::sale::model::{Line, Sale, mask};
 
 /// A record for the bus.
@@ -478,6 +478,31 @@ struct SaleProperties<'a> {
 impl SaleObject {
     /// Emits one `PropertiesChanged` with every property of the sale.
     async fn announce(&self, conn: &zbus::Connection, sale: &Sale) -> zbus::Result<()> {
+        conn.send(&self.announcement(conn, sale)?).await
+    }
+
+    /// Applies `change` to the sale ([`Book::change_then`]) and announces it: the
+    /// `PropertiesChanged` goes out while the change commits, the answer once it is durable.
+    /// A change whose commit failed is announced again as the sale still is.
+    async fn change_announced<T>(
+        &self,
+        conn: &zbus::Connection,
+        change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
+    ) -> Result<T, BusError> {
+        let (answer, _, told) = self
+            .book
+            .change_then(&self.id, change, |sale| {
+                let message = self.announcement(conn, sale);
+                async move { conn.send(&message?).await }
+            })
+            .await?;
+        told?;
+        Ok(answer)
+    }
+
+    /// The `PropertiesChanged` [`SaleObject::announce`] sends: every property of the sale,
+    /// the records of unchanged lines reused.
+    fn announcement(&self, conn: &zbus::Connection, sale: &Sale) -> zbus::Result<zbus::Message> {
         let till = self.book.till();
         let minor = till.currency.minor;
         let head = SaleProperties {
@@ -490,19 +515,16 @@ impl SaleObject {
             receipt_id: &sale.receipt_id,
             previews: previews_record(sale, minor),
         };
-        let message = {
-            let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-            sale_properties_changed(
-                conn.unique_name().map(|n| n.as_str()),
-                &object_path(&sale.id),
-                "org.posd.Sale1",
-                &head,
-                sale,
-                minor,
-                &mut records,
-            )?
-        };
-        conn.send(&message).await
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        sale_properties_changed(
+            conn.unique_name().map(|n| n.as_str()),
+            &object_path(&sale.id),
+            "org.posd.Sale1",
+            &head,
+            sale,
+            minor,
+            &mut records,
+        )
     }
 }
 
@@ -637,9 +659,10 @@ impl SaleObject {
             tax_rate: get("tax_rate")?,
             tags,
         };
-        let (line, sale) = self.book.add_item(&self.id, new).await?;
-        self.announce(conn, &sale).await?;
-        Ok(line)
+        self.change_announced(conn, |sale, currency| {
+            Ok(engine::add_item(sale, &new, currency)?)
+        })
+        .await
     }
 
     /// Changes an item's quantity.
@@ -649,14 +672,8 @@ impl SaleObject {
         qty: &str,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<(), BusError> {
-        let (line_id, qty) = (line_id.to_string(), qty.to_string());
-        let (_, sale) = self
-            .book
-            .change(&self.id, move |s, c| {
-                Ok(engine::set_quantity(s, &line_id, &qty, c)?)
-            })
-            .await?;
-        Ok(self.announce(conn, &sale).await?)
+        self.change_announced(conn, |s, c| Ok(engine::set_quantity(s, line_id, qty, c)?))
+            .await
     }
 
     /// Removes a line.
@@ -665,14 +682,11 @@ impl SaleObject {
         line_id: &str,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<(), BusError> {
-        let line_id = line_id.to_string();
-        let (_, sale) = self
-            .book
-            .change(&self.id, move |s, _| {
-                Ok(engine::remove_line(s, &line_id).map(|_| ())?)
-            })
-            .await?;
-        Ok(self.announce(conn, &sale).await?)
+        self.change_announced(
+            conn,
+            |s, _| Ok(engine::remove_line(s, line_id).map(|_| ())?),
+        )
+        .await
     }
 
     /// Puts a customer on the sale.
@@ -686,14 +700,8 @@ impl SaleObject {
                 "the customer id is empty; use ClearCustomer".into(),
             ));
         }
-        let customer = customer_id.to_string();
-        let (_, sale) = self
-            .book
-            .change(&self.id, move |s, _| {
-                Ok(engine::set_customer(s, &customer)?)
-            })
-            .await?;
-        Ok(self.announce(conn, &sale).await?)
+        self.change_announced(conn, |s, _| Ok(engine::set_customer(s, customer_id)?))
+            .await
     }
 
     /// Takes the customer off the sale.
@@ -701,11 +709,8 @@ impl SaleObject {
         &self,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<(), BusError> {
-        let (_, sale) = self
-            .book
-            .change(&self.id, |s, _| Ok(engine::set_customer(s, "")?))
-            .await?;
-        Ok(self.announce(conn, &sale).await?)
+        self.change_announced(conn, |s, _| Ok(engine::set_customer(s, "")?))
+            .await
     }
 
     /// A scanned or typed code: voucher, eWallet, discount code, card, coupon. The number

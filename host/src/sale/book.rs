@@ -82,6 +82,40 @@ pub fn head_document(sale: &mut Sale) -> serde_json::Result<String> {
     head
 }
 
+/// Whether two versions of a sale have the same head, everything but the lines: the fields
+/// are named one by one, so a field added to [`Sale`] must be added here too.
+fn same_head(a: &Sale, b: &Sale) -> bool {
+    let Sale {
+        id,
+        state,
+        cashier,
+        customer,
+        customer_locked,
+        lines: _,
+        tenders,
+        warnings,
+        previews,
+        receipt_id,
+        next_number,
+        next_tender,
+        next_automatic,
+        opened_at,
+    } = a;
+    *id == b.id
+        && *state == b.state
+        && *cashier == b.cashier
+        && *customer == b.customer
+        && *customer_locked == b.customer_locked
+        && *tenders == b.tenders
+        && *warnings == b.warnings
+        && *previews == b.previews
+        && *receipt_id == b.receipt_id
+        && *next_number == b.next_number
+        && *next_tender == b.next_tender
+        && *next_automatic == b.next_automatic
+        && *opened_at == b.opened_at
+}
+
 /// A sale from its head and its lines' documents in position order. A head written before
 /// lines had rows of their own still holds its lines; rows, where there are any, win.
 fn read_sale(head: &str, lines: &[String]) -> serde_json::Result<Sale> {
@@ -282,36 +316,64 @@ impl Book {
         Err(BookError::NoFreshId)
     }
 
-    /// Writes a sale's current state: its head (everything but the lines) and, of the lines,
-    /// only those that differ from `before` (what was last written), so that a change on a
-    /// long basket writes a few rows, not the whole basket.
-    async fn persist(&self, before: Option<&Sale>, sale: &mut Sale) -> Result<(), BookError> {
-        let head = head_document(sale).map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+    /// Writes what a change made of a sale: its head (everything but the lines) where it
+    /// differs from `before` (what was last written), and of the lines only those that
+    /// differ, so that a change on a long basket writes a few rows, not the whole basket.
+    /// The head row of an open sale is updated without touching its state, so the
+    /// `sales_open` index is only written when the state really changes; a change that
+    /// leaves the head as it was writes only line rows. `updated_at` is therefore when the
+    /// head last changed. A sale the journal completed meanwhile is never written back.
+    async fn persist(&self, before: &Sale, sale: &mut Sale) -> Result<(), BookError> {
+        self.start_persist(before, sale)?.await
+    }
+
+    /// [`Book::persist`] in two steps: the rows are handed to the database thread now, and
+    /// the future returned waits for their commit, so the caller can work meanwhile.
+    fn start_persist(
+        &self,
+        before: &Sale,
+        sale: &mut Sale,
+    ) -> Result<impl Future<Output = Result<(), BookError>> + use<>, BookError> {
+        let encode = |e: serde_json::Error| SaleError::InvalidArgument(e.to_string());
+        let head = if same_head(before, sale) {
+            None
+        } else {
+            Some(head_document(sale).map_err(encode)?)
+        };
         let mut changed: Vec<(i64, String)> = Vec::new();
         for (position, line) in sale.lines.iter().enumerate() {
-            if before.and_then(|b| b.lines.get(position)) != Some(line) {
-                let document = serde_json::to_string(line)
-                    .map_err(|e| SaleError::InvalidArgument(e.to_string()))?;
+            if before.lines.get(position) != Some(line) {
+                let document = serde_json::to_string(line).map_err(encode)?;
                 changed.push((i64::try_from(position).unwrap_or(i64::MAX), document));
             }
         }
         let keep = i64::try_from(sale.lines.len()).unwrap_or(i64::MAX);
-        let shrunk = before.is_some_and(|b| b.lines.len() > sale.lines.len());
-        let (id, state) = (sale.id.clone(), sale.state.as_str());
+        let shrunk = before.lines.len() > sale.lines.len();
+        let (id, state) = (sale.id.clone(), sale.state);
+        let state_changed = before.state != state;
         let at = now();
-        let written = self
-            .db
-            .call(move |c| {
+        let written = self.db.submit(move |c| {
                 let tx = c.transaction()?;
-                // A sale the journal completed is never written back as open.
-                let written = tx
-                    .prepare_cached(
-                        "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, ?2, ?3, ?4)
-                         ON CONFLICT (id) DO UPDATE SET state = excluded.state,
-                            document = excluded.document, updated_at = excluded.updated_at
-                         WHERE sales.state = 'open'",
-                    )?
-                    .execute(rusqlite::params![id, state, head, at])?;
+                let written = match &head {
+                    Some(head) if state_changed => tx
+                        .prepare_cached(
+                            "UPDATE sales SET state = ?2, document = ?3, updated_at = ?4
+                             WHERE id = ?1 AND state = 'open'",
+                        )?
+                        .execute(rusqlite::params![id, state.as_str(), head, at])?,
+                    Some(head) => tx
+                        .prepare_cached(
+                            "UPDATE sales SET document = ?2, updated_at = ?3
+                             WHERE id = ?1 AND state = 'open'",
+                        )?
+                        .execute(rusqlite::params![id, head, at])?,
+                    None => usize::from(
+                        tx.prepare_cached(
+                            "SELECT EXISTS (SELECT 1 FROM sales WHERE id = ?1 AND state = 'open')",
+                        )?
+                        .query_row([&id], |r| r.get::<_, bool>(0))?,
+                    ),
+                };
                 if written == 0 {
                     return Ok(0);
                 }
@@ -332,12 +394,14 @@ impl Book {
                 }
                 tx.commit()?;
                 Ok(written)
-            })
-            .await?;
-        if written == 0 {
-            return Err(SaleError::NotOpen(sale.id.clone()).into());
-        }
-        Ok(())
+            })?;
+        let id = sale.id.clone();
+        Ok(async move {
+            if written.await? == 0 {
+                return Err(SaleError::NotOpen(id).into());
+            }
+            Ok(())
+        })
     }
 
     /// Applies `change` to a copy of the sale, re-evaluates the basket, writes it, and makes
@@ -347,6 +411,27 @@ impl Book {
         id: &str,
         change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
     ) -> Result<(T, Sale), BookError> {
+        let (answer, sale, ()) = self
+            .change_then(id, change, |_| std::future::ready(()))
+            .await?;
+        Ok((answer, sale))
+    }
+
+    /// [`Book::change`], telling of the changed sale with `tell` while its rows commit: a
+    /// frontend hears of the change (the bus layer's `PropertiesChanged`) while the disk
+    /// syncs, instead of after, and the caller's answer still waits until the sale is
+    /// durable. Should the commit fail, `tell` is called again with the sale as it still is,
+    /// so whoever heard of the change hears that it did not happen, before the error is
+    /// returned. Returns what `tell` gave for the change.
+    pub async fn change_then<T, F>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
+        tell: impl Fn(&Sale) -> F,
+    ) -> Result<(T, Sale, F::Output), BookError>
+    where
+        F: Future,
+    {
         let mut sales = self.sales.lock().await;
         let current = sales
             .get(id)
@@ -356,9 +441,14 @@ impl Book {
         let till = self.till();
         let answer = change(&mut next, till.currency)?;
         self.evaluate(&mut next, &till).await;
-        self.persist(Some(current), &mut next).await?;
+        let committed = self.start_persist(current, &mut next)?;
+        let (committed, told) = tokio::join!(committed, tell(&next));
+        if let Err(e) = committed {
+            tell(current).await;
+            return Err(e);
+        }
         sales.insert(id.to_string(), next.clone());
-        Ok((answer, next))
+        Ok((answer, next, told))
     }
 
     /// Replaces the automatic lines and previews with what the plugins say now. An
@@ -860,7 +950,7 @@ impl Book {
         self.ensure_not_checking_out(id)?;
         let mut next = sale.clone();
         next.state = SaleState::Cancelled;
-        self.persist(Some(sale), &mut next).await?;
+        self.persist(sale, &mut next).await?;
         sales.insert(id.to_string(), next.clone());
         Ok(next)
     }
@@ -1239,6 +1329,94 @@ mod tests {
         assert_eq!(restored, last);
         let names: Vec<&str> = restored.lines.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["B", "C", "D", "E"]);
+    }
+
+    /// A change that leaves the head as it was (a quantity) writes only line rows, so the
+    /// head keeps its `updated_at`; one that changes the head (a customer) writes it.
+    #[tokio::test]
+    async fn the_head_row_is_written_only_when_the_head_changed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, book) = test_book(dir.path());
+        let sale = book.open("anna", "").await.expect("open");
+        let item = NewItem {
+            sku: String::new(),
+            name: "A".into(),
+            qty: "1".into(),
+            unit_price: "2.50".into(),
+            tax_rate: "20".into(),
+            tags: Vec::new(),
+        };
+        let (line, _) = book.add_item(&sale.id, item).await.expect("add");
+        let head = |db: Database, id: String| async move {
+            db.call(move |c| {
+                c.query_row(
+                    "SELECT s.updated_at, s.document, l.document FROM sales s
+                     JOIN sale_lines l ON l.sale_id = s.id WHERE s.id = ?1",
+                    [&id],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                        ))
+                    },
+                )
+            })
+            .await
+            .expect("rows")
+        };
+        let id = sale.id.clone();
+        db.call(move |c| c.execute("UPDATE sales SET updated_at = 'then' WHERE id = ?1", [&id]))
+            .await
+            .expect("mark");
+        let (_, before, line_before) = head(db.clone(), sale.id.clone()).await;
+        book.change(&sale.id, |s, c| Ok(engine::set_quantity(s, &line, "3", c)?))
+            .await
+            .expect("qty");
+        let (at, after, line_after) = head(db.clone(), sale.id.clone()).await;
+        assert_eq!(at, "then", "the head was not written again");
+        assert_eq!(after, before);
+        assert_ne!(
+            line_after, line_before,
+            "the line's row holds the new quantity"
+        );
+        book.change(&sale.id, |s, _| Ok(engine::set_customer(s, "C-7")?))
+            .await
+            .expect("customer");
+        let (at, after, _) = head(db.clone(), sale.id.clone()).await;
+        assert_ne!(at, "then", "a changed head is written with its time");
+        assert!(after.contains("C-7"), "{after}");
+    }
+
+    /// A change whose commit fails (the sale was completed behind the book's back) is told
+    /// twice: the change while it committed, then the sale as it still is; the book keeps
+    /// the sale unchanged and answers `NotOpen`.
+    #[tokio::test]
+    async fn a_change_that_failed_to_commit_is_told_again_as_the_sale_still_is() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, book) = test_book(dir.path());
+        let sale = book.open("anna", "").await.expect("open");
+        let id = sale.id.clone();
+        db.call(move |c| c.execute("UPDATE sales SET state = 'completed' WHERE id = ?1", [&id]))
+            .await
+            .expect("completed elsewhere");
+        let told = std::sync::Mutex::new(Vec::new());
+        let result = book
+            .change_then(
+                &sale.id,
+                |s, _| Ok(engine::set_customer(s, "C-7")?),
+                |s| {
+                    told.lock().expect("told").push(s.customer.clone());
+                    std::future::ready(())
+                },
+            )
+            .await;
+        assert!(
+            matches!(result, Err(BookError::Sale(SaleError::NotOpen(_)))),
+            "{result:?}"
+        );
+        assert_eq!(*told.lock().expect("told"), ["C-7", ""]);
+        assert_eq!(book.get(&sale.id).await.expect("kept").customer, "");
     }
 
     /// A sale of an earlier run holding the next id (the clock set back across a restart)
