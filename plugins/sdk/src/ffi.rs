@@ -315,8 +315,13 @@ where
         };
         // SAFETY: forwarded from this function's contract.
         let text = unsafe { bytes(request, len) }?;
-        let request: Req = serde_json::from_slice(text)
-            .map_err(|e| PluginError::invalid_argument(format!("malformed request: {e}")))?;
+        // Checked as UTF-8 once, so the parser need not check each string it reads.
+        let request: Req = std::str::from_utf8(text)
+            .map_err(|e| format!("malformed request: not UTF-8: {e}"))
+            .and_then(|text| {
+                serde_json::from_str(text).map_err(|e| format!("malformed request: {e}"))
+            })
+            .map_err(PluginError::invalid_argument)?;
         let answer = method(&mut instance.plugin, &instance.host, request)?;
         answer.check()?;
         serde_json::to_vec(&answer).map_err(|e| {

@@ -192,7 +192,13 @@ fn a_hook_round_trip_uses_config_kv_and_log() {
 #[test]
 fn malformed_requests_are_invalid_argument_and_do_not_reach_the_plugin() {
     let mut harness = harness();
-    for request in [&b"{not json"[..], b"", b"[1,2]", br#"{"code": 5}"#] {
+    for request in [
+        &b"{not json"[..],
+        b"",
+        b"[1,2]",
+        br#"{"code": 5}"#,
+        b"{\"schema\": 1, \"code\": \"T-\xff\"}",
+    ] {
         let (status, body) = harness.call_raw("classify_code", request).expect("hook");
         assert_eq!(status, POSD_ERROR, "{}", String::from_utf8_lossy(request));
         let body = body.expect("error object");
