@@ -184,19 +184,10 @@ fn commit_floor(
     (samples, usize::from(head_changed) + changed.len())
 }
 
-/// A bare bus round trip to the daemon: `CHANGES` reads of `Manager1.Version`.
-async fn round_trip(manager: &Manager1Proxy<'_>, label: &str) -> Duration {
-    let mut reads = Vec::with_capacity(CHANGES);
-    for _ in 0..CHANGES {
-        let start = Instant::now();
-        std::hint::black_box(manager.version().await.expect("Version"));
-        reads.push(start.elapsed());
-    }
-    report(&format!("floor: Manager1.Version read, {label}"), reads).0
-}
-
 /// `SetQuantity` on the middle line of a sale of each size, timed at the client, each
-/// beside its floor: `trip` plus the commit of the rows the change writes.
+/// beside its floor: a bare bus round trip (a `Manager1.Version` read) timed just before
+/// every change, so that both see the machine in the same state, plus the commit of the
+/// rows the change writes.
 async fn changes(
     conn: &zbus::Connection,
     manager: &Manager1Proxy<'_>,
@@ -204,21 +195,29 @@ async fn changes(
     code: Option<&str>,
     label: &str,
 ) -> Vec<Figures> {
-    let trip = round_trip(manager, label).await;
     let mut figures = Vec::new();
     for lines in sizes() {
         let (sale, line) = sale_of(conn, manager, lines, code).await;
         let path = sale.inner().path().to_string();
         let id = path.rsplit('/').next().unwrap_or_default().to_string();
         let mut samples = Vec::with_capacity(CHANGES);
+        let mut reads = Vec::with_capacity(CHANGES);
         for n in 0..WARM_UP + CHANGES {
             let qty = if n % 2 == 0 { "5" } else { "4" };
             let start = Instant::now();
+            std::hint::black_box(manager.version().await.expect("Version"));
+            let read = start.elapsed();
+            let start = Instant::now();
             sale.set_quantity(&line, qty).await.expect("SetQuantity");
             if n >= WARM_UP {
+                reads.push(read);
                 samples.push(start.elapsed());
             }
         }
+        let (trip, _) = report(
+            &format!("floor: Manager1.Version read, {lines:>3} lines, {label}"),
+            reads,
+        );
         let (median, p99) = report(
             &format!("SetQuantity, {lines:>3}-line sale, {label}"),
             samples,
