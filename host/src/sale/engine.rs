@@ -7,7 +7,7 @@
 //! Discounts, discount vouchers and points are price reductions: each is spread pro rata
 //! over the goods it applies to, so the VAT of every rate shrinks with it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -484,11 +484,13 @@ pub fn vat_lines(sale: &Sale, currency: Currency) -> Vec<VatLine> {
         .iter()
         .filter(|l| !l.kind.is_reduction() && !l.kind.is_outside_vat())
         .collect();
-    let mut gross: BTreeMap<String, (Option<Decimal>, Decimal)> = BTreeMap::new();
-    let mut add = |rate: Option<Decimal>, amount: Decimal| {
-        let key = rate.map_or_else(|| "none".to_string(), |r| r.normalize().to_string());
-        gross.entry(key).or_insert((rate, Decimal::ZERO)).1 += amount;
-    };
+    // A sale has a handful of rates: one row each, found by value (20 and 20.0 are one).
+    let mut gross: Vec<(Option<Decimal>, Decimal)> = Vec::new();
+    let mut add =
+        |rate: Option<Decimal>, amount: Decimal| match gross.iter_mut().find(|(r, _)| *r == rate) {
+            Some(row) => row.1 += amount,
+            None => gross.push((rate, amount)),
+        };
     for line in &taxable {
         add(Some(line.tax_rate), line.amount);
     }
@@ -498,26 +500,45 @@ pub fn vat_lines(sale: &Sale, currency: Currency) -> Vec<VatLine> {
     if let Some(rounding) = cash_rounding(sale, currency) {
         add(None, rounding);
     }
+    // A promotion may put a reduction on every line: its targets are looked up by id, not
+    // searched for among all lines.
+    let position: HashMap<&str, usize> = taxable
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.id.as_str(), i))
+        .collect();
     for reduction in sale.lines.iter().filter(|l| l.kind.is_reduction()) {
-        let targets: Vec<&&Line> = taxable
-            .iter()
-            .filter(|l| reduction.applies_to.is_empty() || reduction.applies_to.contains(&l.id))
-            .collect();
+        let mut targets: Vec<usize> = if reduction.applies_to.is_empty() {
+            (0..taxable.len()).collect()
+        } else {
+            reduction
+                .applies_to
+                .iter()
+                .filter_map(|id| position.get(id.as_str()).copied())
+                .collect()
+        };
+        // In the sale's order, as the spread's remainders go.
+        targets.sort_unstable();
+        targets.dedup();
         if targets.is_empty() {
             add(None, reduction.amount);
             continue;
         }
-        let weights: Vec<Decimal> = targets.iter().map(|l| l.amount).collect();
-        for (line, share) in
+        let weights: Vec<Decimal> = targets.iter().map(|&i| taxable[i].amount).collect();
+        for (&i, share) in
             targets
                 .iter()
                 .zip(money::spread(reduction.amount, &weights, currency.minor))
         {
-            add(Some(line.tax_rate), share);
+            add(Some(taxable[i].tax_rate), share);
         }
     }
-    let rows: Vec<(Option<Decimal>, Decimal)> = gross.into_values().collect();
-    money::vat_table(&rows, currency.minor)
+    // Rows in the order of their rates' text ("10", "20", "none"), as receipts print them.
+    let key = |rate: &Option<Decimal>| {
+        rate.map_or_else(|| "none".to_string(), |r| r.normalize().to_string())
+    };
+    gross.sort_by_cached_key(|(rate, _)| key(rate));
+    money::vat_table(&gross, currency.minor)
         .into_iter()
         .map(VatLine::from)
         .collect()
