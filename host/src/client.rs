@@ -264,6 +264,9 @@ pub trait Sale1 {
     /// Totals.
     #[zbus(property)]
     fn totals(&self) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
+    /// What plugins want shown beside the basket (earn, nudge, info).
+    #[zbus(property)]
+    fn previews(&self) -> zbus::Result<Vec<std::collections::HashMap<String, zbus::OwnedVariant>>>;
     /// The receipt once completed.
     #[zbus(property)]
     fn receipt_id(&self) -> zbus::Result<String>;
