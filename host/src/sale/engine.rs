@@ -182,9 +182,11 @@ pub fn check_tender_details(
 /// Adds an item line; returns its id.
 pub fn add_item(sale: &mut Sale, item: &NewItem, currency: Currency) -> Result<String, SaleError> {
     ensure_open(sale)?;
-    if sale.lines.len() >= limits::MAX_LINES {
+    // The lines a cashier adds are limited; a plugin's automatic lines (a promotion on most
+    // lines of a long basket) never keep the cashier from selling the next item.
+    if sale.lines.iter().filter(|l| !l.automatic).count() >= limits::MAX_LINES {
         return Err(SaleError::InvalidArgument(format!(
-            "a sale holds at most {} lines",
+            "a sale holds at most {} lines besides automatic discounts",
             limits::MAX_LINES
         )));
     }
@@ -631,6 +633,27 @@ mod tests {
         let vat = vat_lines(&s, EUR);
         assert_eq!(vat.iter().map(|v| v.gross).sum::<Decimal>(), t.total);
         assert_eq!(t.tax, vat.iter().map(|v| v.vat).sum::<Decimal>());
+    }
+
+    #[test]
+    fn a_sale_holds_500_lines_and_automatic_discounts_do_not_count() {
+        let mut sale = sale();
+        for _ in 0..limits::MAX_LINES - 1 {
+            add_item(&mut sale, &item("A", "1", "1.00", "20"), EUR).expect("add");
+        }
+        for n in 0..50 {
+            let mut auto = Line::rounding(&format!("A{n}"), d("-0.10"));
+            auto.kind = LineKind::Discount;
+            auto.automatic = true;
+            sale.lines.push(auto);
+        }
+        add_item(&mut sale, &item("the 500th", "1", "1.00", "20"), EUR).expect("500th");
+        let before = sale.clone();
+        match add_item(&mut sale, &item("one more", "1", "1.00", "20"), EUR) {
+            Err(SaleError::InvalidArgument(m)) => assert!(m.contains("at most 500 lines"), "{m}"),
+            other => panic!("not refused: {other:?}"),
+        }
+        assert_eq!(sale, before, "nothing changed");
     }
 
     #[test]
