@@ -23,10 +23,15 @@ struct Till {
 
 impl Till {
     async fn start(section: &str) -> Self {
+        Self::start_in("Europe/Vienna", section).await
+    }
+
+    /// [`Till::start`] with the store in time zone `zone`.
+    async fn start_in(zone: &str, section: &str) -> Self {
         let bus = TestBus::start();
         let root = bus.dir.path().to_path_buf();
         let library = build_rust_plugin("posd-promotions");
-        let extra = format!("[plugin.promotions]\ntimezone = \"Europe/Vienna\"\n{section}");
+        let extra = format!("[plugin.promotions]\ntimezone = \"{zone}\"\n{section}");
         let (dir, config) = plugin_config(&root, 5000, &extra);
         place_plugin(&library, &dir, "libposd_promotions.so");
         let daemon = DaemonSetup::new(bus.address(), &root)
@@ -217,4 +222,166 @@ tiers = [{ from = "200.00", percent = "15" }, { from = "100.00", percent = "10" 
     let sale = till.open_sale().await;
     add(&sale, "9001", "Eistee", "3", "1.29").await;
     assert_eq!(total(&sale).await, "3.87", "sold at full price");
+}
+
+async fn add_with(
+    sale: &Sale1Proxy<'_>,
+    sku: &str,
+    qty: &str,
+    price: &str,
+    rate: &str,
+    tags: &[&str],
+) -> String {
+    sale.add_item(HashMap::from([
+        ("sku", Variant::from(sku)),
+        ("name", Variant::from(sku)),
+        ("qty", Variant::from(qty)),
+        ("unit_price", Variant::from(price)),
+        ("tax_rate", Variant::from(rate)),
+        ("tags", Variant::from(tags.to_vec())),
+    ]))
+    .await
+    .expect("AddItem")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn competing_promotions_give_the_customer_the_best_result_and_exclusions_hold() {
+    // In priority order the breakfast 3-for-2 would take the coffees (4.00 + 1.00 off);
+    // the coffee discount on the four coffees and the biscuits' own set give 9.00.
+    let till = Till::start(
+        r#"
+[[plugin.promotions.promotions]]
+id = "FRUEH"
+name = "Frühstück 3 für 2"
+kind = "buy_get"
+tags = ["breakfast"]
+buy = 2
+get = 1
+percent = "100"
+priority = 10
+
+[[plugin.promotions.promotions]]
+id = "KAFFEE"
+name = "Kaffee -50 %"
+kind = "discount"
+skus = ["kaffee"]
+percent = "50"
+
+[[plugin.promotions.promotions]]
+id = "TEE"
+name = "Tee -30 %"
+kind = "discount"
+skus = ["tee"]
+percent = "30"
+exclusive_with = ["KAFFEE"]
+"#,
+    )
+    .await;
+    let sale = till.open_sale().await;
+    add_with(&sale, "kaffee", "4", "4.00", "10", &["breakfast"]).await;
+    add_with(&sale, "keks", "3", "1.00", "10", &["breakfast"]).await;
+    let off: Vec<(String, String)> = discounts(&sale)
+        .await
+        .into_iter()
+        .map(|(_, name, amount, _)| (name, amount))
+        .collect();
+    assert_eq!(
+        off,
+        [
+            ("Frühstück 3 für 2".to_string(), "-1.00".to_string()),
+            ("Kaffee -50 %".to_string(), "-8.00".to_string()),
+        ],
+        "sorted by ref: FRUEH on the biscuits, KAFFEE on the coffees"
+    );
+    assert_eq!(total(&sale).await, "10.00");
+    // Tea excludes the coffee discount: with one tea (3.00 → 0.90 off) the coffees' 8.00
+    // is worth more, so the tea stays at full price.
+    add_with(&sale, "tee", "1", "3.00", "10", &[]).await;
+    let names: Vec<String> = discounts(&sale).await.into_iter().map(|d| d.1).collect();
+    assert!(
+        names.contains(&"Kaffee -50 %".to_string()) && !names.contains(&"Tee -30 %".to_string()),
+        "{names:?}"
+    );
+    assert_eq!(total(&sale).await, "13.00");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_capped_discount_over_two_vat_rates_takes_the_vat_off_each() {
+    let till = Till::start(
+        r#"
+[[plugin.promotions.promotions]]
+id = "SALE"
+name = "-50 %, höchstens 10 €"
+kind = "discount"
+tags = ["sale"]
+percent = "50"
+cap = "10.00"
+"#,
+    )
+    .await;
+    let sale = till.open_sale().await;
+    add_with(&sale, "a", "1", "13.33", "20", &["sale"]).await;
+    add_with(&sale, "b", "1", "16.67", "10", &["sale"]).await;
+    let amounts: Vec<String> = discounts(&sale).await.into_iter().map(|d| d.2).collect();
+    assert_eq!(
+        amounts,
+        ["-4.44", "-5.56"],
+        "the cap split in proportion, to the cent"
+    );
+    let totals = sale.totals().await.expect("Totals");
+    assert_eq!(s(&totals["total"]), "20.00");
+    // 8.89 at 20 % and 11.11 at 10 %: VAT 1.48 + 1.01.
+    assert_eq!(s(&totals["tax"]), "2.49");
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`, `offset` days away; waits out the last seconds of a
+/// day so the daemon and the test agree on it.
+fn utc_day(offset: i64) -> String {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+    };
+    if now() % 86_400 > 86_390 {
+        std::thread::sleep(std::time::Duration::from_secs(11));
+    }
+    let days = now() / 86_400 + offset;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validity_days_are_inclusive_at_both_ends() {
+    let (yesterday, today, tomorrow) = (utc_day(-1), utc_day(0), utc_day(1));
+    let promotion = |id: &str, from: &str, until: &str| {
+        format!(
+            "[[plugin.promotions.promotions]]\nid = \"{id}\"\nname = \"{id}\"\nkind = \"discount\"\n\
+             skus = [\"{id}\"]\npercent = \"10\"\nfrom = \"{from}\"\nuntil = \"{until}\"\n"
+        )
+    };
+    let section = [
+        promotion("ENDS-TODAY", &yesterday, &today),
+        promotion("STARTS-TODAY", &today, &tomorrow),
+        promotion("ENDED", &yesterday, &yesterday),
+        promotion("NOT-YET", &tomorrow, &tomorrow),
+    ]
+    .concat();
+    let till = Till::start_in("UTC", &section).await;
+    let sale = till.open_sale().await;
+    for sku in ["ENDS-TODAY", "STARTS-TODAY", "ENDED", "NOT-YET"] {
+        add_with(&sale, sku, "1", "10.00", "20", &[]).await;
+    }
+    let mut applied: Vec<String> = discounts(&sale).await.into_iter().map(|d| d.1).collect();
+    applied.sort();
+    assert_eq!(applied, ["ENDS-TODAY", "STARTS-TODAY"]);
 }
