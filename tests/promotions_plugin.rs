@@ -385,3 +385,71 @@ async fn validity_days_are_inclusive_at_both_ends() {
     applied.sort();
     assert_eq!(applied, ["ENDS-TODAY", "STARTS-TODAY"]);
 }
+
+/// The sale's actions: (id, label).
+async fn actions(sale: &Sale1Proxy<'_>) -> Vec<(String, String)> {
+    let list: Vec<Record> = sale.inner().call("Actions", &()).await.expect("Actions");
+    list.iter().map(|a| (s(&a["id"]), s(&a["label"]))).collect()
+}
+
+async fn invoke(sale: &Sale1Proxy<'_>, action: &str) -> zbus::Result<Record> {
+    let args: HashMap<&str, Variant<'_>> = HashMap::new();
+    sale.inner().call("Invoke", &(action, args)).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cashier_takes_a_promotion_off_a_sale_and_puts_it_back() {
+    let till = Till::start(EISTEE).await;
+    let sale = till.open_sale().await;
+    let tea = add(&sale, "9001", "Eistee Pfirsich", "3", "1.29").await;
+    assert_eq!(discounts(&sale).await.len(), 1);
+    let offered = actions(&sale).await;
+    assert!(
+        offered
+            .iter()
+            .any(|(id, label)| id == "promotions:remove:EISTEE-3FUER2"
+                && label.contains("Eistee 3 für 2")),
+        "{offered:?}"
+    );
+    invoke(&sale, "promotions:remove:EISTEE-3FUER2")
+        .await
+        .expect("remove");
+    assert!(discounts(&sale).await.is_empty(), "off the sale");
+    assert_eq!(total(&sale).await, "3.87");
+    sale.set_quantity(&tea, "6").await.expect("qty 6");
+    assert!(discounts(&sale).await.is_empty(), "stays off for this sale");
+    let offered = actions(&sale).await;
+    assert!(
+        offered
+            .iter()
+            .any(|(id, _)| id == "promotions:restore:EISTEE-3FUER2"),
+        "{offered:?}"
+    );
+    assert!(
+        !offered
+            .iter()
+            .any(|(id, _)| id.starts_with("promotions:remove:")),
+        "nothing of it left to remove: {offered:?}"
+    );
+    // Another sale is not touched.
+    let other = till.open_sale().await;
+    add(&other, "9001", "Eistee Pfirsich", "3", "1.29").await;
+    assert_eq!(
+        discounts(&other).await.len(),
+        1,
+        "the promotion holds elsewhere"
+    );
+
+    invoke(&sale, "promotions:restore:EISTEE-3FUER2")
+        .await
+        .expect("restore");
+    assert_eq!(
+        discounts(&sale).await[0].2,
+        "-2.58",
+        "back: six teas, two free"
+    );
+    let err = invoke(&sale, "promotions:restore:EISTEE-3FUER2")
+        .await
+        .expect_err("not offered any more");
+    assert_eq!(name(&err), "org.posd.Error.NotFound");
+}

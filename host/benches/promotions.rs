@@ -61,7 +61,7 @@ async fn main() {
         serde_json::from_value(request.clone()).expect("typed request");
     let plugin = Promotions::with_config(Config::parse(config.clone()).expect("config"));
     let now = 1_796_000_000_000; // 30 November 2026; no promotion has a validity window
-    let answer = plugin.evaluate(&typed, now);
+    let answer = plugin.evaluate(&typed, now, &Default::default());
     println!(
         "posd promotions: evaluate_basket, {LINES}-line basket ({} bytes of JSON), {} promotions \
          holding, {} discount lines and {} nudges in the answer",
@@ -74,7 +74,11 @@ async fn main() {
     let mut direct = Vec::with_capacity(CALLS);
     for _ in 0..CALLS {
         let start = Instant::now();
-        std::hint::black_box(plugin.evaluate(std::hint::black_box(&typed), now));
+        std::hint::black_box(plugin.evaluate(
+            std::hint::black_box(&typed),
+            now,
+            &Default::default(),
+        ));
         direct.push(start.elapsed());
     }
 

@@ -7,8 +7,10 @@
 //! - [`clock`]: the store's local time for validity, with EU summer time.
 //! - [`engine`]: what each promotion gives and the best combination.
 //!
-//! The plugin answers `evaluate_basket` only: discount lines (price reductions, which the
-//! host spreads over VAT) and nudges; it writes no money and keeps no state.
+//! The plugin answers `evaluate_basket` with discount lines (price reductions, which the
+//! host spreads over VAT) and nudges, and offers the cashier actions to take a promotion
+//! off a sale and put it back (kept in the host's kv store for the sale). It writes no
+//! money.
 
 #![forbid(unsafe_code)]
 
@@ -17,12 +19,16 @@ pub mod config;
 pub mod engine;
 pub mod error;
 
+use std::collections::{BTreeSet, HashMap};
+
 use posd_plugin_sdk::schema::{
-    AutoLine, EvaluateBasketRequest, EvaluateBasketResponse, LineKind, Preview, PreviewKind,
-    RefKind,
+    Action, AutoLine, Effects, EvaluateBasketRequest, EvaluateBasketResponse, InvokeActionRequest,
+    LineKind, ListActionsRequest, ListActionsResponse, Preview, PreviewKind, RefKind, Sale,
 };
-use posd_plugin_sdk::serde_json::Value;
-use posd_plugin_sdk::{Decimal, EvaluateBasket, Host, Plugin, PluginError, posd_plugin};
+use posd_plugin_sdk::serde_json::{Value, json};
+use posd_plugin_sdk::{
+    Decimal, EvaluateBasket, Host, InvokeAction, ListActions, Plugin, PluginError, posd_plugin,
+};
 
 use crate::clock::LocalTime;
 use crate::config::{Config, Promotion};
@@ -31,10 +37,25 @@ use crate::engine::{Good, Missing, Outcome};
 /// The plugin's id, and the `owner` of its lines.
 pub const ID: &str = "promotions";
 
-/// One instance per till: the checked configuration.
+/// One instance per till: the checked configuration, and the promotions the cashier took
+/// off each open sale (read from kv the first time a sale is seen).
 pub struct Promotions {
     config: Config,
+    removed: HashMap<String, BTreeSet<String>>,
 }
+
+/// The kv key of the promotions the cashier took off sale `sale`.
+fn removed_key(sale: &str) -> String {
+    format!("removed:{sale}")
+}
+
+/// How long a sale's record of removed promotions is kept: a sale is open for minutes, and
+/// records of sales long completed or cancelled are deleted at start.
+const REMOVED_KEPT_MS: i64 = 2 * 86_400_000;
+
+/// Sales whose removed promotions are kept in memory; more, and the memory starts afresh
+/// (kv holds them).
+const REMEMBERED_SALES: usize = 256;
 
 impl Plugin for Promotions {
     const ID: &'static str = ID;
@@ -55,6 +76,12 @@ impl Plugin for Promotions {
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
+        let cutoff = host.now() - REMOVED_KEPT_MS;
+        for entry in host.kv_list("removed:")? {
+            if entry.value.get("at").and_then(Value::as_i64).unwrap_or(0) < cutoff {
+                host.kv_delete(&entry.key)?;
+            }
+        }
         Ok(Promotions::with_config(config))
     }
 }
@@ -109,7 +136,49 @@ impl Promotions {
     /// The plugin with a checked configuration, as `create` makes it (for tests and the
     /// host's benchmark, which call it directly).
     pub fn with_config(config: Config) -> Self {
-        Promotions { config }
+        Promotions {
+            config,
+            removed: HashMap::new(),
+        }
+    }
+
+    /// The promotions the cashier took off `sale`.
+    fn removed_from(
+        &mut self,
+        host: &Host,
+        sale: &str,
+    ) -> Result<&mut BTreeSet<String>, PluginError> {
+        if !self.removed.contains_key(sale) {
+            if self.removed.len() >= REMEMBERED_SALES {
+                self.removed.clear();
+            }
+            let stored: Option<Value> = host.kv_get(&removed_key(sale))?;
+            let ids = stored
+                .and_then(|v| v.get("promotions").cloned())
+                .and_then(|v| posd_plugin_sdk::serde_json::from_value(v).ok())
+                .unwrap_or_default();
+            self.removed.insert(sale.to_string(), ids);
+        }
+        Ok(self.removed.entry(sale.to_string()).or_default())
+    }
+
+    /// Writes what the cashier took off `sale` to kv.
+    fn store_removed(&mut self, host: &Host, sale: &str) -> Result<(), PluginError> {
+        let ids = self.removed_from(host, sale)?.clone();
+        if ids.is_empty() {
+            host.kv_delete(&removed_key(sale))?;
+        } else {
+            host.kv_put(
+                &removed_key(sale),
+                &json!({ "at": host.now(), "promotions": ids }),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The promotion with `id`.
+    fn promotion(&self, id: &str) -> Option<&Promotion> {
+        self.config.promotions.iter().find(|p| p.id == id)
     }
 
     /// The promotions that hold at `now_ms` (the host's clock), by index.
@@ -123,9 +192,15 @@ impl Promotions {
     /// The answer to `evaluate_basket` at `now_ms`: one discount line per promotion and
     /// line it reduces (so VAT comes off exactly the line it belongs to), one per threshold
     /// spread over the goods it counts, and a nudge per promotion that is near.
-    pub fn evaluate(&self, request: &EvaluateBasketRequest, now_ms: i64) -> EvaluateBasketResponse {
+    pub fn evaluate(
+        &self,
+        request: &EvaluateBasketRequest,
+        now_ms: i64,
+        removed: &BTreeSet<String>,
+    ) -> EvaluateBasketResponse {
         let goods = Good::of(&request.sale.lines);
-        let active = self.active(now_ms);
+        let mut active = self.active(now_ms);
+        active.retain(|&i| !removed.contains(&self.config.promotions[i].id));
         let outcome = engine::best(&self.config, &goods, &active);
         let mut lines = self.lines(&goods, &outcome);
         lines.sort_by(|a, b| a.reference.cmp(&b.reference));
@@ -183,7 +258,104 @@ impl EvaluateBasket for Promotions {
         host: &Host,
         request: EvaluateBasketRequest,
     ) -> Result<EvaluateBasketResponse, PluginError> {
-        Ok(self.evaluate(&request, host.now()))
+        let removed = self.removed_from(host, &request.sale.id)?.clone();
+        Ok(self.evaluate(&request, host.now(), &removed))
+    }
+}
+
+/// The promotions whose lines are on `sale`, by id, in the order of their lines.
+fn applied(sale: &Sale) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for line in sale.lines_of(ID) {
+        let id = line
+            .reference
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// An action's label in the store's language: take `name` off, or put it back.
+fn action_label(remove: bool, name: &str, locale: &str) -> String {
+    match (remove, locale.get(..2).unwrap_or("")) {
+        (true, "de") => format!("Aktion entfernen: {name}"),
+        (false, "de") => format!("Aktion wieder anwenden: {name}"),
+        (true, "cs") => format!("Odebrat akci: {name}"),
+        (false, "cs") => format!("Znovu použít akci: {name}"),
+        (true, _) => format!("Remove promotion: {name}"),
+        (false, _) => format!("Apply promotion again: {name}"),
+    }
+}
+
+impl ListActions for Promotions {
+    fn list_actions(
+        &mut self,
+        host: &Host,
+        request: ListActionsRequest,
+    ) -> Result<ListActionsResponse, PluginError> {
+        let locale = request.store.locale.clone();
+        let removed = self.removed_from(host, &request.sale.id)?.clone();
+        let mut actions: Vec<Action> = applied(&request.sale)
+            .iter()
+            .filter_map(|id| self.promotion(id))
+            .map(|p| Action {
+                id: format!("remove:{}", p.id),
+                label: action_label(true, &p.name, &locale),
+                params: Vec::new(),
+            })
+            .collect();
+        actions.extend(
+            removed
+                .iter()
+                .filter_map(|id| self.promotion(id))
+                .map(|p| Action {
+                    id: format!("restore:{}", p.id),
+                    label: action_label(false, &p.name, &locale),
+                    params: Vec::new(),
+                }),
+        );
+        Ok(ListActionsResponse { actions })
+    }
+}
+
+impl InvokeAction for Promotions {
+    fn invoke_action(
+        &mut self,
+        host: &Host,
+        request: InvokeActionRequest,
+    ) -> Result<Effects, PluginError> {
+        let (verb, id) = request
+            .action
+            .split_once(':')
+            .unwrap_or((&request.action, ""));
+        let Some(promotion) = self.promotion(id).map(|p| p.name.clone()) else {
+            return Err(PluginError::not_found(format!("no promotion {id:?}")));
+        };
+        let sale = request.sale.id.clone();
+        let message = match verb {
+            "remove" => {
+                self.removed_from(host, &sale)?.insert(id.to_string());
+                format!("{promotion}: off this sale")
+            }
+            "restore" => {
+                self.removed_from(host, &sale)?.remove(id);
+                format!("{promotion}: applies again")
+            }
+            other => {
+                return Err(PluginError::not_found(format!("no action {other:?}")));
+            }
+        };
+        self.store_removed(host, &sale)?;
+        // The host evaluates the basket again after the action: the lines follow.
+        Ok(Effects {
+            message: Some(message),
+            ..Effects::default()
+        })
     }
 }
 
