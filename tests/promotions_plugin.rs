@@ -453,3 +453,47 @@ async fn the_cashier_takes_a_promotion_off_a_sale_and_puts_it_back() {
         .expect_err("not offered any more");
     assert_eq!(name(&err), "org.posd.Error.NotFound");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_receipt_shows_each_promotion_and_the_total_saved() {
+    let till = Till::start(
+        &(EISTEE.to_string()
+            + r#"
+[[plugin.promotions.promotions]]
+id = "KORB"
+name = "Einkauf ab 10 €"
+kind = "threshold"
+tiers = [{ from = "10.00", amount = "1.00" }]
+"#),
+    )
+    .await;
+    let sale = till.open_sale().await;
+    add(&sale, "9001", "Eistee Pfirsich", "6", "1.29").await;
+    add(&sale, "k", "Käse", "1", "8.00").await;
+    // 7.74 + 8.00 = 15.74; two teas free (2.58), then 1.00 off from 13.16.
+    assert_eq!(total(&sale).await, "12.16");
+    sale.add_tender("cash", "20.00", HashMap::new())
+        .await
+        .expect("cash");
+    let receipt_id = sale.checkout("promo-1").await.expect("Checkout");
+    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
+    let receipt = manager.get_receipt(&receipt_id).await.expect("GetReceipt");
+    let names: Vec<String> = records(&receipt["lines"])
+        .iter()
+        .map(|l| s(&l["name"]))
+        .collect();
+    assert!(
+        names.contains(&"Eistee 3 für 2".to_string())
+            && names.contains(&"Einkauf ab 10 €".to_string()),
+        "{names:?}"
+    );
+    let sections = records(&receipt["sections"]);
+    assert_eq!(sections.len(), 1, "one section of savings");
+    let lines: Vec<String> = sections[0]["lines"].clone().try_into().expect("lines");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("3,58") || l.contains("3.58")),
+        "the total saved, 2.58 + 1.00: {lines:?}"
+    );
+}

@@ -22,12 +22,14 @@ pub mod error;
 use std::collections::{BTreeSet, HashMap};
 
 use posd_plugin_sdk::schema::{
-    Action, AutoLine, Effects, EvaluateBasketRequest, EvaluateBasketResponse, InvokeActionRequest,
-    LineKind, ListActionsRequest, ListActionsResponse, Preview, PreviewKind, RefKind, Sale,
+    Action, AutoLine, CheckoutEffects, Effects, EvaluateBasketRequest, EvaluateBasketResponse,
+    InvokeActionRequest, KvWrite, LineKind, ListActionsRequest, ListActionsResponse,
+    PrepareCheckoutRequest, Preview, PreviewKind, ReceiptSection, RefKind, Sale,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
-    Decimal, EvaluateBasket, Host, InvokeAction, ListActions, Plugin, PluginError, posd_plugin,
+    Decimal, EvaluateBasket, Host, InvokeAction, ListActions, Plugin, PluginError, PrepareCheckout,
+    posd_plugin,
 };
 
 use crate::clock::LocalTime;
@@ -355,6 +357,65 @@ impl InvokeAction for Promotions {
         Ok(Effects {
             message: Some(message),
             ..Effects::default()
+        })
+    }
+}
+
+/// The receipt section of what the promotions took off `sale`: one line per promotion and
+/// the total saved, in the store's language; `None` when none applied.
+pub fn savings(sale: &Sale, locale: &str) -> Option<ReceiptSection> {
+    let mut by_name: Vec<(String, Decimal)> = Vec::new();
+    for line in sale.lines_of(ID) {
+        match by_name.iter_mut().find(|(name, _)| *name == line.name) {
+            Some(entry) => entry.1 -= line.amount,
+            None => by_name.push((line.name.clone(), -line.amount)),
+        }
+    }
+    let total: Decimal = by_name.iter().map(|(_, a)| *a).sum();
+    if total <= Decimal::ZERO {
+        return None;
+    }
+    let (title, saved) = match locale.get(..2).unwrap_or("") {
+        "de" => ("Ihre Ersparnis", "Sie sparen heute"),
+        "cs" => ("Vaše úspora", "Dnes ušetříte"),
+        _ => ("Your savings", "You save today"),
+    };
+    let currency = &sale.currency;
+    let mut lines: Vec<String> = by_name
+        .iter()
+        .map(|(name, amount)| format!("{name}: {} {currency}", money(*amount, locale)))
+        .collect();
+    lines.push(format!("{saved} {} {currency}", money(total, locale)));
+    Some(ReceiptSection {
+        title: title.to_string(),
+        lines,
+        ..ReceiptSection::default()
+    })
+}
+
+impl PrepareCheckout for Promotions {
+    fn prepare_checkout(
+        &mut self,
+        _host: &Host,
+        request: PrepareCheckoutRequest,
+    ) -> Result<CheckoutEffects, PluginError> {
+        // The sale is done: what the cashier took off it is forgotten with the checkout (the
+        // delete commits with it; should the checkout fail, kv still holds the record).
+        let known = self.removed.remove(&request.sale.id);
+        let kv = if known.is_none_or(|ids| !ids.is_empty()) {
+            vec![KvWrite {
+                key: removed_key(&request.sale.id),
+                value: Value::Null,
+            }]
+        } else {
+            Vec::new()
+        };
+        Ok(CheckoutEffects {
+            sections: savings(&request.sale, &request.store.locale)
+                .into_iter()
+                .collect(),
+            kv,
+            ..CheckoutEffects::default()
         })
     }
 }
