@@ -1,8 +1,9 @@
 //! A basket change as a frontend feels it: `SetQuantity` on one line of an open sale, timed
 //! from the call to its reply, on sales of 20, 200 and 500 lines — once with no plugin and
-//! once with every shipped plugin loaded (the vouchers plugin with a percentage discount
-//! code on the sale, so its automatic line follows every change; the points test plugin;
-//! the hello-rust example). Every change re-evaluates the sale with the plugins and makes it
+//! with plugins: the three issue 13 measured (the vouchers plugin with a percentage
+//! discount code on the sale, so its automatic line follows every change; the points test
+//! plugin; the hello-rust example), and every shipped plugin, those three and the
+//! promotions plugin with the 50 competing promotions of `promotion_set`. Every change re-evaluates the sale with the plugins and makes it
 //! durable before the reply. Next to each, in the same run, the floor a change can't go
 //! below: a bare bus round trip to the same daemon (a `Manager1` property read) plus one
 //! `synchronous=FULL` commit of the rows that change writes — the lines that differ, and the
@@ -16,6 +17,7 @@
 mod support;
 
 mod figures;
+mod promotion_set;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -62,7 +64,9 @@ async fn sale_of<'a>(
     let mut middle = String::new();
     for line in 0..lines {
         let name = format!("Artikel {line} mit einem längeren Namen");
-        let sku = format!("40063813{line:05}");
+        // The skus and groups the 50 promotions of `promotion_set` are about.
+        let sku = format!("sku{}", line % 40);
+        let group = format!("group:{}", line % 10);
         let price = format!("{}.{:02}", 1 + line % 9, (line * 37) % 100);
         let id = sale
             .add_item(HashMap::from([
@@ -74,7 +78,7 @@ async fn sale_of<'a>(
                     "tax_rate",
                     Variant::from(if line % 4 == 0 { "10" } else { "20" }),
                 ),
-                ("tags", Variant::from(vec!["group:bench"])),
+                ("tags", Variant::from(vec![group.as_str()])),
             ]))
             .await
             .expect("AddItem");
@@ -276,64 +280,74 @@ async fn main() {
     let vouchers = build_rust_plugin_with("posd-vouchers", true);
     let points = build_rust_plugin_with("posd-test-points", true);
     let hello = build_rust_plugin_with("hello-rust", true);
+    let promotions = build_rust_plugin_with("posd-promotions", true);
     println!(
         "posd basket change over D-Bus (release): SetQuantity on the middle line, {CHANGES} \
          changes per sale after {WARM_UP} warm-up"
     );
 
-    let mut summary = Vec::new();
-    {
-        let bus = TestBus::start();
-        let root = bus.dir.path().to_path_buf();
-        let mut bare = daemon(&bus, &root, &[], "");
-        let conn = bus.client().await;
-        let manager = manager(&conn).await;
-        summary.push((
-            "no plugin",
-            changes(&conn, &manager, &bare.state_dir, None, "no plugin").await,
-        ));
-        let status = bare.stop();
-        assert!(status.success(), "posd: {status}; log:\n{}", bare.log());
-    }
-    {
-        let bus = TestBus::start();
-        let root = bus.dir.path().to_path_buf();
-        let key = root.join("vouchers.key");
-        std::fs::write(&key, [42u8; 32]).expect("key");
-        let extra = format!(
-            "[plugin.vouchers]\nkey_file = \"{}\"\n\
-             [[plugin.vouchers.programmes]]\nid = \"gift\"\nname = \"Geschenkgutschein\"\n\
-             kind = \"gift\"\nmin_amount = \"5.00\"\nmax_amount = \"500.00\"\n\
-             code = {{ format = \"template\" }}\n\
-             [[plugin.vouchers.discount_codes]]\ncode = \"BENCH10\"\nname = \"-10 %\"\npercent = \"10\"\n\
-             [plugin.hello-rust]\nbalance = \"25.00\"\n",
-            key.display()
-        );
-        let mut loaded = daemon(
-            &bus,
-            &root,
-            &[
-                (&vouchers, "libposd_vouchers.so"),
-                (&points, "libposd_test_points.so"),
-                (&hello, "libhello_rust.so"),
+    // Each configuration on a daemon of its own: no plugin; the plugins issue 13 measured
+    // (the vouchers plugin with a 10 % code on the sale, so its automatic line follows every
+    // change; the points test plugin; hello-rust); the same with the promotions plugin and
+    // the 50 promotions of `promotion_set`, which the lines' skus and groups make compete.
+    let configurations: [(&str, &str, Vec<(&Path, &str)>, bool); 3] = [
+        ("no plugin", "no plugin", Vec::new(), false),
+        (
+            "every plugin of issue 13",
+            "vouchers+points+hello",
+            vec![
+                (vouchers.as_path(), "libposd_vouchers.so"),
+                (points.as_path(), "libposd_test_points.so"),
+                (hello.as_path(), "libhello_rust.so"),
             ],
-            &extra,
-        );
+            false,
+        ),
+        (
+            "every shipped plugin",
+            "the same + 50 promotions",
+            vec![
+                (vouchers.as_path(), "libposd_vouchers.so"),
+                (points.as_path(), "libposd_test_points.so"),
+                (hello.as_path(), "libhello_rust.so"),
+                (promotions.as_path(), "libposd_promotions.so"),
+            ],
+            true,
+        ),
+    ];
+    let mut summary = Vec::new();
+    for (title, label, plugins, with_promotions) in configurations {
+        let bus = TestBus::start();
+        let root = bus.dir.path().to_path_buf();
+        let mut extra = String::new();
+        if !plugins.is_empty() {
+            let key = root.join("vouchers.key");
+            std::fs::write(&key, [42u8; 32]).expect("key");
+            extra = format!(
+                "[plugin.vouchers]\nkey_file = \"{}\"\n\
+                 [[plugin.vouchers.programmes]]\nid = \"gift\"\nname = \"Geschenkgutschein\"\n\
+                 kind = \"gift\"\nmin_amount = \"5.00\"\nmax_amount = \"500.00\"\n\
+                 code = {{ format = \"template\" }}\n\
+                 [[plugin.vouchers.discount_codes]]\ncode = \"BENCH10\"\nname = \"-10 %\"\npercent = \"10\"\n\
+                 [plugin.hello-rust]\nbalance = \"25.00\"\n",
+                key.display()
+            );
+        }
+        if with_promotions {
+            extra += &toml::to_string(
+                &serde_json::json!({ "plugin": { "promotions": promotion_set::fifty() } }),
+            )
+            .expect("promotions as TOML");
+        }
+        let mut daemon = daemon(&bus, &root, &plugins, &extra);
         let conn = bus.client().await;
         let manager = manager(&conn).await;
+        let code = (!plugins.is_empty()).then_some("BENCH10");
         summary.push((
-            "every shipped plugin",
-            changes(
-                &conn,
-                &manager,
-                &loaded.state_dir,
-                Some("BENCH10"),
-                "vouchers+points+hello",
-            )
-            .await,
+            title,
+            changes(&conn, &manager, &daemon.state_dir, code, label).await,
         ));
-        let status = loaded.stop();
-        assert!(status.success(), "posd: {status}; log:\n{}", loaded.log());
+        let status = daemon.stop();
+        assert!(status.success(), "posd: {status}; log:\n{}", daemon.log());
     }
     for (label, figures) in summary {
         let Some(first) = figures.first().map(|f| f.median) else {
