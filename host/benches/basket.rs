@@ -275,6 +275,15 @@ fn daemon(bus: &TestBus, root: &Path, plugins: &[(&Path, &str)], extra: &str) ->
         .start()
 }
 
+/// A daemon's plugins for one run: its title in the summary, its label beside each figure,
+/// the plugin files, and whether the promotions plugin's section is configured.
+struct Configuration<'a> {
+    title: &'static str,
+    label: &'static str,
+    plugins: Vec<(&'a Path, &'static str)>,
+    promotions: bool,
+}
+
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let vouchers = build_rust_plugin_with("posd-vouchers", true);
@@ -290,32 +299,43 @@ async fn main() {
     // (the vouchers plugin with a 10 % code on the sale, so its automatic line follows every
     // change; the points test plugin; hello-rust); the same with the promotions plugin and
     // the 50 promotions of `promotion_set`, which the lines' skus and groups make compete.
-    let configurations: [(&str, &str, Vec<(&Path, &str)>, bool); 3] = [
-        ("no plugin", "no plugin", Vec::new(), false),
-        (
-            "every plugin of issue 13",
-            "vouchers+points+hello",
-            vec![
+    let configurations: [Configuration; 3] = [
+        Configuration {
+            title: "no plugin",
+            label: "no plugin",
+            plugins: Vec::new(),
+            promotions: false,
+        },
+        Configuration {
+            title: "every plugin of issue 13",
+            label: "vouchers+points+hello",
+            plugins: vec![
                 (vouchers.as_path(), "libposd_vouchers.so"),
                 (points.as_path(), "libposd_test_points.so"),
                 (hello.as_path(), "libhello_rust.so"),
             ],
-            false,
-        ),
-        (
-            "every shipped plugin",
-            "the same + 50 promotions",
-            vec![
+            promotions: false,
+        },
+        Configuration {
+            title: "every shipped plugin",
+            label: "the same + 50 promotions",
+            plugins: vec![
                 (vouchers.as_path(), "libposd_vouchers.so"),
                 (points.as_path(), "libposd_test_points.so"),
                 (hello.as_path(), "libhello_rust.so"),
                 (promotions.as_path(), "libposd_promotions.so"),
             ],
-            true,
-        ),
+            promotions: true,
+        },
     ];
     let mut summary = Vec::new();
-    for (title, label, plugins, with_promotions) in configurations {
+    for Configuration {
+        title,
+        label,
+        plugins,
+        promotions: with_promotions,
+    } in configurations
+    {
         let bus = TestBus::start();
         let root = bus.dir.path().to_path_buf();
         let mut extra = String::new();
