@@ -46,6 +46,9 @@ pub struct Good<'a> {
     pub line: &'a Line,
     /// Whole units, or `None` for a weighed or measured quantity (`0.350` kg).
     pub units: Option<u64>,
+    /// A unit's price: the line's amount shared over its units (the amount is what the
+    /// customer pays, already rounded); the whole amount for a weighed good.
+    unit_price: Decimal,
 }
 
 impl<'a> Good<'a> {
@@ -54,9 +57,17 @@ impl<'a> Good<'a> {
         lines
             .iter()
             .filter(|l| l.kind == LineKind::Item && l.amount > Decimal::ZERO)
-            .map(|line| Good {
-                line,
-                units: line.whole_units().ok(),
+            .map(|line| {
+                let units = line.whole_units().ok();
+                let unit_price = match units {
+                    Some(n) if n > 0 => line.amount / Decimal::from(n),
+                    _ => line.amount,
+                };
+                Good {
+                    line,
+                    units,
+                    unit_price,
+                }
             })
             .collect()
     }
@@ -65,13 +76,8 @@ impl<'a> Good<'a> {
         selector.matches(&self.line.sku, &self.line.tags)
     }
 
-    /// A unit's price: the line's amount shared over its units (the amount is what the
-    /// customer pays, already rounded).
     fn unit_price(&self) -> Decimal {
-        match self.units {
-            Some(n) if n > 0 => self.line.amount / Decimal::from(n),
-            _ => self.line.amount,
-        }
+        self.unit_price
     }
 
     fn net_factor(&self) -> Decimal {
@@ -238,9 +244,19 @@ fn units(goods: &[Good], ledger: &Ledger, of: &[usize], stackable: bool) -> Vec<
     units
 }
 
+/// `percent` % of `amount`, exactly: dividing by 100 is moving the decimal point two places,
+/// which a decimal does without a division (it divides where the scale is used up).
+fn percent_of(amount: Decimal, percent: Decimal) -> Decimal {
+    let mut product = amount * percent;
+    match product.set_scale(product.scale() + 2) {
+        Ok(()) => product,
+        Err(_) => amount * percent / Decimal::ONE_HUNDRED,
+    }
+}
+
 fn off(reward: Reward, price: Decimal) -> Decimal {
     match reward {
-        Reward::Percent(p) => price * p / Decimal::ONE_HUNDRED,
+        Reward::Percent(p) => percent_of(price, p),
         Reward::Amount(a) => a.min(price),
     }
 }
@@ -403,7 +419,7 @@ fn threshold(pricing: &Pricing, index: usize, ledger: &Ledger) -> Option<(Vec<us
         .map(|&i| goods[i].line.amount - ledger.off[i])
         .sum();
     let amount = match (tier.reward, per) {
-        (Reward::Percent(p), _) => payable * p / Decimal::ONE_HUNDRED,
+        (Reward::Percent(p), _) => percent_of(payable, p),
         (Reward::Amount(a), Per::Sale) => a,
         (Reward::Amount(a), Per::Set) => a * (value / tier.from).floor(),
     };
@@ -775,6 +791,18 @@ mod tests {
             json!([{"id": "EISTEE", "name": "Eistee 3 für 2", "kind": "buy_get",
                        "skus": ["9001"], "buy": 2, "get": 1, "percent": "100"}]),
         )
+    }
+
+    #[test]
+    fn a_percentage_moves_the_decimal_point_exactly() {
+        assert_eq!(percent_of(d("13.33"), d("50")), d("6.665"));
+        assert_eq!(percent_of(d("1.29"), d("100")), d("1.29"));
+        // No scale left to move the point into: divided after all.
+        let fine = d("0.333333333333333333333333333");
+        assert_eq!(
+            percent_of(fine, d("33.3")),
+            fine * d("33.3") / Decimal::ONE_HUNDRED
+        );
     }
 
     #[test]
