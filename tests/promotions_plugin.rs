@@ -346,17 +346,7 @@ fn utc_day(offset: i64) -> String {
     if now() % 86_400 > 86_390 {
         std::thread::sleep(std::time::Duration::from_secs(11));
     }
-    let days = now() / 86_400 + offset;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = posd_promotions::clock::civil(now() / 86_400 + offset);
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -10,7 +10,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use posd::plugins::{Hook, PluginManager, PluginSettings};
+use posd::plugins::Hook;
 use serde_json::json;
 use support::*;
 
@@ -55,22 +55,8 @@ fn basket() -> serde_json::Value {
 async fn main() {
     let library = build_rust_plugin_with("hello-rust", true);
     let dir = tempfile::tempdir().expect("temp dir");
-    let plugin_dir = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugin_dir).expect("dir");
-    place_plugin(&library, &plugin_dir, "libhello_rust.so");
-    let db = posd::store::Database::start(&dir.path().join("state"), Duration::from_secs(5))
-        .expect("database");
-    let plugins = PluginManager::new(
-        db,
-        PluginSettings {
-            directories: vec![plugin_dir.clone()],
-            install_directory: plugin_dir,
-            deadline: Duration::from_secs(2),
-            sections: Default::default(),
-            cache_dir: dir.path().join("cache"),
-        },
-    );
-    plugins.reload().await;
+    let plugins =
+        loaded_plugin_manager(dir.path(), &library, "libhello_rust.so", Default::default()).await;
     let request = basket();
     println!(
         "posd plugin hook round trip: evaluate_basket, 50-line basket ({} bytes of JSON)",

@@ -13,10 +13,10 @@ mod support;
 mod figures;
 mod promotion_set;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use figures::report;
-use posd::plugins::{Hook, PluginManager, PluginSettings};
+use posd::plugins::Hook;
 use posd_promotions::Promotions;
 use posd_promotions::config::Config;
 use serde_json::{Value, json};
@@ -83,24 +83,15 @@ async fn main() {
     }
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let plugin_dir = dir.path().join("plugins");
-    std::fs::create_dir_all(&plugin_dir).expect("dir");
-    place_plugin(&library, &plugin_dir, "libposd_promotions.so");
-    let db = posd::store::Database::start(&dir.path().join("state"), Duration::from_secs(5))
-        .expect("database");
     let section: toml::Table =
         toml::from_str(&toml::to_string(&config).expect("toml")).expect("section");
-    let plugins = PluginManager::new(
-        db,
-        PluginSettings {
-            directories: vec![plugin_dir.clone()],
-            install_directory: plugin_dir,
-            deadline: Duration::from_secs(2),
-            sections: [("promotions".to_string(), section)].into(),
-            cache_dir: dir.path().join("cache"),
-        },
-    );
-    plugins.reload().await;
+    let plugins = loaded_plugin_manager(
+        dir.path(),
+        &library,
+        "libposd_promotions.so",
+        [("promotions".to_string(), section)].into(),
+    )
+    .await;
     for _ in 0..100 {
         plugins
             .call("promotions", Hook::EvaluateBasket, &request)

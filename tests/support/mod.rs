@@ -810,3 +810,31 @@ pub fn records(
 pub fn name(err: &zbus::Error) -> String {
     posd::client::error_reply(err).expect("named error").0
 }
+
+/// A plugin manager outside any daemon, with `library` placed as `file` in a plugin
+/// directory under `dir`, `sections` as the plugins' configuration, and its plugins loaded:
+/// for benchmarks that call a plugin's hooks straight through the ABI.
+pub async fn loaded_plugin_manager(
+    dir: &Path,
+    library: &Path,
+    file: &str,
+    sections: std::collections::BTreeMap<String, toml::Table>,
+) -> std::sync::Arc<posd::plugins::PluginManager> {
+    let plugin_dir = dir.join("plugins");
+    std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
+    place_plugin(library, &plugin_dir, file);
+    let db =
+        posd::store::Database::start(&dir.join("state"), Duration::from_secs(5)).expect("database");
+    let plugins = posd::plugins::PluginManager::new(
+        db,
+        posd::plugins::PluginSettings {
+            directories: vec![plugin_dir.clone()],
+            install_directory: plugin_dir,
+            deadline: Duration::from_secs(2),
+            sections,
+            cache_dir: dir.join("cache"),
+        },
+    );
+    plugins.reload().await;
+    plugins
+}

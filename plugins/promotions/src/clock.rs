@@ -92,8 +92,9 @@ pub struct LocalTime {
     pub minute: u32,
 }
 
-/// The civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i32, u32, u32) {
+/// The civil date (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's
+/// algorithm).
+pub fn civil(days: i64) -> (i32, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
