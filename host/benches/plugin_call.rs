@@ -63,22 +63,15 @@ async fn main() {
         request.to_string().len()
     );
 
-    for _ in 0..500 {
-        plugins
-            .call("hello-rust", Hook::EvaluateBasket, &request)
-            .await
-            .expect("warm-up");
-    }
-    let mut through_abi = Vec::with_capacity(CALLS);
-    for _ in 0..CALLS {
-        let start = Instant::now();
-        let answer = plugins
-            .call("hello-rust", Hook::EvaluateBasket, &request)
-            .await
-            .expect("evaluate_basket");
-        through_abi.push(start.elapsed());
-        assert_eq!(answer["previews"][0]["points"], "199");
-    }
+    let through_abi = time_hook(
+        &plugins,
+        "hello-rust",
+        Hook::EvaluateBasket,
+        &request,
+        (500, CALLS),
+        |answer| assert_eq!(answer["previews"][0]["points"], "199"),
+    )
+    .await;
 
     let typed: posd_plugin_sdk::schema::EvaluateBasketRequest =
         serde_json::from_value(request.clone()).expect("typed request");

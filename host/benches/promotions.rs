@@ -92,22 +92,17 @@ async fn main() {
         [("promotions".to_string(), section)].into(),
     )
     .await;
-    for _ in 0..100 {
-        plugins
-            .call("promotions", Hook::EvaluateBasket, &request)
-            .await
-            .expect("warm-up");
-    }
-    let mut through_abi = Vec::with_capacity(CALLS);
-    for _ in 0..CALLS {
-        let start = Instant::now();
-        let answer = plugins
-            .call("promotions", Hook::EvaluateBasket, &request)
-            .await
-            .expect("evaluate_basket");
-        through_abi.push(start.elapsed());
-        std::hint::black_box(answer);
-    }
+    let through_abi = time_hook(
+        &plugins,
+        "promotions",
+        Hook::EvaluateBasket,
+        &request,
+        (100, CALLS),
+        |answer| {
+            std::hint::black_box(answer);
+        },
+    )
+    .await;
     report("direct call (target: under 1 ms)", direct);
     report("through the ABI (host → plugin → host)", through_abi);
 }

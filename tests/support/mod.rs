@@ -838,3 +838,26 @@ pub async fn loaded_plugin_manager(
     plugins.reload().await;
     plugins
 }
+
+/// Times `calls` calls of `hook` on plugin `id` with `request` through the ABI, after
+/// `warm_up` calls that are not timed; `check` sees every timed answer.
+pub async fn time_hook(
+    plugins: &posd::plugins::PluginManager,
+    id: &str,
+    hook: posd::plugins::Hook,
+    request: &serde_json::Value,
+    (warm_up, calls): (usize, usize),
+    check: impl Fn(&serde_json::Value),
+) -> Vec<Duration> {
+    for _ in 0..warm_up {
+        plugins.call(id, hook, request).await.expect("warm-up");
+    }
+    let mut samples = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let start = Instant::now();
+        let answer = plugins.call(id, hook, request).await.expect("hook call");
+        samples.push(start.elapsed());
+        check(&answer);
+    }
+    samples
+}
