@@ -291,6 +291,7 @@ impl Promotion {
                     "buy_get",
                     &[
                         ("cap", raw.cap.is_some()),
+                        ("cap_basis", raw.cap_basis.is_some()),
                         ("tiers", !raw.tiers.is_empty()),
                         ("min_quantity", raw.min_quantity.is_some()),
                         ("basis", raw.basis.is_some()),
@@ -578,6 +579,10 @@ mod tests {
                 "promotions[0]: give percent or amount",
             ),
             (with("cap", json!("5")), "promotions[0].cap: is not a key"),
+            (
+                with("cap_basis", json!("net")),
+                "promotions[0].cap_basis: is not a key",
+            ),
             (with("from", json!("2026-13-01")), "promotions[0].from"),
             (with("weekdays", json!(["mon"])), "promotions[0].weekdays"),
             (with("hours", json!("8-12")), "promotions[0].hours"),
