@@ -49,6 +49,8 @@ struct RawPromotion {
     weekdays: Vec<String>,
     hours: Option<String>,
     #[serde(default)]
+    customer_groups: Vec<String>,
+    #[serde(default)]
     priority: i32,
     #[serde(default)]
     stackable: bool,
@@ -167,6 +169,9 @@ pub struct Validity {
     pub weekdays: Weekdays,
     /// Hours of the day; none: all day.
     pub hours: Option<Hours>,
+    /// Customer groups (staff, VIP, …) of which the sale's customer must be in one; empty:
+    /// every sale, with a customer or without.
+    pub customer_groups: Vec<String>,
 }
 
 /// One promotion, checked.
@@ -450,7 +455,18 @@ impl Promotion {
                 .map(Hours::parse)
                 .transpose()
                 .map_err(|reason| ConfigError::invalid(format!("{at}.hours"), reason))?,
+            customer_groups: raw
+                .customer_groups
+                .iter()
+                .map(|g| g.trim().to_string())
+                .collect(),
         };
+        if let Some(i) = validity.customer_groups.iter().position(String::is_empty) {
+            return Err(ConfigError::invalid(
+                format!("{at}.customer_groups[{i}]"),
+                "is empty",
+            ));
+        }
         if let (Some(from), Some(until)) = (validity.from, validity.until)
             && until < from
         {

@@ -201,8 +201,14 @@ impl Promotions {
         removed: &BTreeSet<String>,
     ) -> EvaluateBasketResponse {
         let goods = Good::of(&request.sale.lines);
+        let groups = &request.sale.customer_groups;
         let mut active = self.active(now_ms);
-        active.retain(|&i| !removed.contains(&self.config.promotions[i].id));
+        active.retain(|&i| {
+            let promotion = &self.config.promotions[i];
+            let wanted = &promotion.validity.customer_groups;
+            !removed.contains(&promotion.id)
+                && (wanted.is_empty() || wanted.iter().any(|g| groups.contains(g)))
+        });
         let outcome = engine::best(&self.config, &goods, &active);
         let mut lines = self.lines(&goods, &outcome);
         lines.sort_by(|a, b| a.reference.cmp(&b.reference));
@@ -421,3 +427,63 @@ impl PrepareCheckout for Promotions {
 }
 
 posd_plugin!(Promotions);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use posd_plugin_sdk::schema::Line;
+    use posd_plugin_sdk::serde_json::json;
+
+    fn request(groups: &[&str]) -> EvaluateBasketRequest {
+        EvaluateBasketRequest {
+            sale: Sale {
+                id: "S1".into(),
+                currency: "EUR".into(),
+                customer: Some("C-1".into()),
+                customer_groups: groups.iter().map(|g| g.to_string()).collect(),
+                lines: vec![Line {
+                    id: "L1".into(),
+                    kind: LineKind::Item,
+                    sku: "a".into(),
+                    name: "A".into(),
+                    qty: Decimal::ONE,
+                    unit_price: Decimal::TEN,
+                    amount: Decimal::TEN,
+                    tax_rate: Decimal::from(20),
+                    ..Line::default()
+                }],
+                ..Sale::default()
+            },
+            ..EvaluateBasketRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_promotion_for_customer_groups_holds_only_for_their_customers() {
+        let config = Config::parse(json!({"promotions": [
+            {"id": "STAFF", "name": "Personal -20 %", "kind": "discount", "skus": ["a"],
+             "percent": "20", "customer_groups": ["staff", "vip"]},
+            {"id": "ALL", "name": "Alle -5 %", "kind": "discount", "skus": ["a"],
+             "percent": "5", "stackable": true},
+        ]}))
+        .expect("config");
+        let plugin = Promotions::with_config(config);
+        let names = |groups: &[&str]| -> Vec<String> {
+            plugin
+                .evaluate(&request(groups), 0, &BTreeSet::new())
+                .lines
+                .into_iter()
+                .map(|l| l.name)
+                .collect()
+        };
+        assert_eq!(names(&[]), ["Alle -5 %"], "a customer in no group");
+        assert_eq!(names(&["vip"]), ["Alle -5 %", "Personal -20 %"]);
+        assert_eq!(names(&["guest"]), ["Alle -5 %"]);
+        let empty = Config::parse(json!({"promotions": [
+            {"id": "X", "name": "X", "kind": "discount", "percent": "5", "customer_groups": [" "]}]}));
+        assert!(
+            matches!(&empty, Err(e) if e.to_string().contains("promotions[0].customer_groups[0]")),
+            "{empty:?}"
+        );
+    }
+}
