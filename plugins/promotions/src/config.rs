@@ -67,21 +67,13 @@ struct RawTier {
 }
 
 /// Which lines a promotion counts: articles by sku, lines by tag; neither given: every good.
+/// The engine finds them through an index by sku and tag (`engine::Pricing`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
     /// Article numbers.
     pub skus: Vec<String>,
     /// Line tags (product groups, campaign flags).
     pub tags: Vec<String>,
-}
-
-impl Selector {
-    /// Whether a line with `sku` and `tags` is selected.
-    pub fn matches(&self, sku: &str, tags: &[String]) -> bool {
-        (self.skus.is_empty() && self.tags.is_empty())
-            || self.skus.iter().any(|s| s == sku)
-            || tags.iter().any(|t| self.tags.contains(t))
-    }
 }
 
 /// What a rewarded unit, or a selected line, gets off.

@@ -75,14 +75,6 @@ impl<'a> Good<'a> {
             .collect()
     }
 
-    fn selected_by(&self, selector: &Selector) -> bool {
-        selector.matches(&self.line.sku, &self.line.tags)
-    }
-
-    fn unit_price(&self) -> Decimal {
-        self.unit_price
-    }
-
     fn net_factor(&self) -> Decimal {
         Decimal::ONE + self.line.tax_rate / Decimal::ONE_HUNDRED
     }
@@ -341,7 +333,7 @@ fn apply_item(pricing: &Pricing, ledger: &mut Ledger, index: usize) {
                         let price = if stackable {
                             (good.line.amount - ledger.off[i]) / Decimal::from(n)
                         } else {
-                            good.unit_price()
+                            good.unit_price
                         };
                         wanted.push((i, off(*reward, price) * Decimal::from(free)));
                         consumed.extend((0..free).map(|_| i));
@@ -423,12 +415,14 @@ fn threshold(pricing: &Pricing, index: usize, ledger: &Ledger) -> Option<(Vec<us
     else {
         return None;
     };
-    let selected = pricing.selected[index].clone();
-    let quantity: u64 = selected.iter().map(|&i| goods[i].units.unwrap_or(1)).sum();
-    if quantity < u64::from(*min_quantity) || selected.is_empty() {
-        return None;
-    }
-    let value = basket_value(goods, ledger, &selected, *basis, *after_discounts);
+    let (selected, value) = counted(
+        pricing,
+        index,
+        ledger,
+        *min_quantity,
+        *basis,
+        *after_discounts,
+    )?;
     let tier = tiers.iter().rev().find(|t| t.from <= value)?;
     let payable: Decimal = selected
         .iter()
@@ -440,7 +434,29 @@ fn threshold(pricing: &Pricing, index: usize, ledger: &Ledger) -> Option<(Vec<us
         (Reward::Amount(a), Per::Set) => a * (value / tier.from).floor(),
     };
     let amount = round(amount).min(payable);
-    (amount > Decimal::ZERO).then_some((selected, amount))
+    (amount > Decimal::ZERO).then(|| (selected.to_vec(), amount))
+}
+
+/// The goods a threshold selects and the basket value it counts over them on `ledger`;
+/// `None` while the basket holds fewer than `min_quantity` of them (or none).
+fn counted<'p>(
+    pricing: &'p Pricing,
+    index: usize,
+    ledger: &Ledger,
+    min_quantity: u32,
+    basis: Basis,
+    after_discounts: bool,
+) -> Option<(&'p [usize], Decimal)> {
+    let goods = pricing.goods;
+    let selected = pricing.selected[index].as_slice();
+    let quantity: u64 = selected.iter().map(|&i| goods[i].units.unwrap_or(1)).sum();
+    if quantity < u64::from(min_quantity) || selected.is_empty() {
+        return None;
+    }
+    Some((
+        selected,
+        basket_value(goods, ledger, selected, basis, after_discounts),
+    ))
 }
 
 /// The basket value a threshold counts over `selected`.
@@ -486,6 +502,9 @@ pub struct Outcome {
     pub items: Vec<Reduction>,
     /// Thresholds.
     pub basket: Vec<BasketReduction>,
+    /// What the promotions that hold miss to give (more), by promotion index, in the order
+    /// they were given; see [`Missing`].
+    pub missing: Vec<(usize, Missing)>,
 }
 
 impl Outcome {
@@ -702,32 +721,31 @@ pub fn best(config: &Config, goods: &[Good], active: &[usize]) -> Outcome {
             });
         }
     }
+    let missing = active
+        .iter()
+        .filter_map(|&p| Some((p, missing(pricing, &ledger, p)?)))
+        .collect();
     Outcome {
         items: merged(ledger.reductions),
         basket: best_basket,
+        missing,
     }
 }
 
-/// What promotion `index` misses to give (more): the units of its set still to add, or the
-/// basket value still to reach its next tier. `None` when nothing near is missing.
-pub fn missing(
-    config: &Config,
-    goods: &[Good],
-    outcome: &Outcome,
-    index: usize,
-) -> Option<Missing> {
-    let promotion = &config.promotions[index];
-    match &promotion.rule {
+/// What promotion `index` misses to give (more) on `ledger`, the basket after the item
+/// promotions: the units of its set still to add, or the basket value still to reach its
+/// next tier. `None` when nothing near is missing.
+fn missing(pricing: &Pricing, ledger: &Ledger, index: usize) -> Option<Missing> {
+    match &pricing.config.promotions[index].rule {
         Rule::BuyGet {
             buy,
             get,
             reward_from: None,
             ..
         } => {
-            let units: u64 = goods
+            let units: u64 = pricing.selected[index]
                 .iter()
-                .filter(|g| g.selected_by(&promotion.select))
-                .filter_map(|g| g.units)
+                .filter_map(|&g| pricing.goods[g].units)
                 .sum();
             let set = u64::from(buy + get);
             let rest = units % set;
@@ -741,18 +759,14 @@ pub fn missing(
             min_quantity,
             ..
         } => {
-            let mut ledger = Ledger::new(goods.len());
-            for r in &outcome.items {
-                ledger.off[r.good] += r.amount;
-            }
-            let selected: Vec<usize> = (0..goods.len())
-                .filter(|&i| goods[i].selected_by(&promotion.select))
-                .collect();
-            let quantity: u64 = selected.iter().map(|&i| goods[i].units.unwrap_or(1)).sum();
-            if selected.is_empty() || quantity < u64::from(*min_quantity) {
-                return None;
-            }
-            let value = basket_value(goods, &ledger, &selected, *basis, *after_discounts);
+            let (_, value) = counted(
+                pricing,
+                index,
+                ledger,
+                *min_quantity,
+                *basis,
+                *after_discounts,
+            )?;
             let next = tiers.iter().find(|t| t.from > value)?;
             Some(Missing::Value(next.from - value))
         }
@@ -832,15 +846,9 @@ mod tests {
             assert_eq!(priced(&config, &lines).total(), d(free), "{qty} iced teas");
         }
         let lines = [item("L1", "9001", "2", "1.29", "10", &[])];
-        let goods = Good::of(&lines);
-        let outcome = priced(&config, &lines);
-        assert_eq!(
-            missing(&config, &goods, &outcome, 0),
-            Some(Missing::Units(1))
-        );
+        assert_eq!(priced(&config, &lines).missing, [(0, Missing::Units(1))]);
         let one = [item("L1", "9001", "1", "1.29", "10", &[])];
-        let goods = Good::of(&one);
-        assert_eq!(missing(&config, &goods, &priced(&config, &one), 0), None);
+        assert_eq!(priced(&config, &one).missing, []);
     }
 
     #[test]
@@ -959,11 +967,9 @@ mod tests {
             assert_eq!(priced(&ladder, &lines).total(), d(off), "{price}");
         }
         let lines = [item("L1", "a", "1", "87.70", "20", &[])];
-        let goods = Good::of(&lines);
-        let outcome = priced(&ladder, &lines);
         assert_eq!(
-            missing(&ladder, &goods, &outcome, 0),
-            Some(Missing::Value(d("12.30")))
+            priced(&ladder, &lines).missing,
+            [(0, Missing::Value(d("12.30")))]
         );
         let net = config(
             json!([{"id": "K", "name": "Korb netto", "kind": "threshold", "basis": "net",

@@ -212,16 +212,16 @@ impl Promotions {
         let outcome = engine::best(&self.config, &goods, &active);
         let mut lines = self.lines(&goods, &outcome);
         lines.sort_by(|a, b| a.reference.cmp(&b.reference));
-        let previews = active
+        let previews = outcome
+            .missing
             .iter()
-            .filter_map(|&i| {
-                let missing = engine::missing(&self.config, &goods, &outcome, i)?;
-                Some(nudge(
+            .map(|&(i, missing)| {
+                nudge(
                     &self.config.promotions[i],
                     missing,
                     &request.store.locale,
                     &request.sale.currency,
-                ))
+                )
             })
             .collect();
         EvaluateBasketResponse { lines, previews }
