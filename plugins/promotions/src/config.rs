@@ -252,15 +252,47 @@ fn day(at: &str, text: Option<&str>) -> Result<Option<(i32, u32, u32)>, ConfigEr
     .transpose()
 }
 
-/// Keys that belong to other kinds than `kind`, given anyway: a typo or a misunderstanding
-/// a technician must hear of.
-fn refuse_foreign(at: &str, kind: &str, given: &[(&str, bool)]) -> Result<(), ConfigError> {
-    match given.iter().find(|(_, g)| *g) {
-        Some((key, _)) => Err(ConfigError::invalid(
-            format!("{at}.{key}"),
-            format!("is not a key of kind {kind:?}"),
-        )),
-        None => Ok(()),
+/// A key that belongs to some kinds only: its name, those kinds, and whether it is given.
+type KindKey = (
+    &'static str,
+    &'static [&'static str],
+    fn(&RawPromotion) -> bool,
+);
+
+/// The kind-specific keys.
+const KIND_KEYS: [KindKey; 13] = [
+    ("buy", &["buy_get"], |r| r.buy.is_some()),
+    ("get", &["buy_get"], |r| r.get.is_some()),
+    ("reward_skus", &["buy_get"], |r| !r.reward_skus.is_empty()),
+    ("reward_tags", &["buy_get"], |r| !r.reward_tags.is_empty()),
+    ("percent", &["buy_get", "discount"], |r| r.percent.is_some()),
+    ("amount", &["buy_get", "discount"], |r| r.amount.is_some()),
+    ("cap", &["discount"], |r| r.cap.is_some()),
+    ("cap_basis", &["discount"], |r| r.cap_basis.is_some()),
+    ("tiers", &["threshold"], |r| !r.tiers.is_empty()),
+    ("min_quantity", &["threshold"], |r| r.min_quantity.is_some()),
+    ("basis", &["threshold"], |r| r.basis.is_some()),
+    ("after_discounts", &["threshold"], |r| {
+        r.after_discounts.is_some()
+    }),
+    ("per", &["threshold"], |r| r.per.is_some()),
+];
+
+impl RawPromotion {
+    /// Refuses a key that belongs to other kinds than this one's, given anyway: a typo or a
+    /// misunderstanding a technician must hear of.
+    fn refuse_foreign(&self, at: &str) -> Result<(), ConfigError> {
+        let kind = self.kind.as_str();
+        match KIND_KEYS
+            .iter()
+            .find(|(_, kinds, given)| !kinds.contains(&kind) && given(self))
+        {
+            Some((key, _, _)) => Err(ConfigError::invalid(
+                format!("{at}.{key}"),
+                format!("is not a key of kind {kind:?}"),
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -277,25 +309,15 @@ impl Promotion {
                 "is empty: it is the text on the receipt",
             ));
         }
+        if ["buy_get", "discount", "threshold"].contains(&raw.kind.as_str()) {
+            raw.refuse_foreign(at)?;
+        }
         let select = Selector {
             skus: raw.skus,
             tags: raw.tags,
         };
         let rule = match raw.kind.as_str() {
             "buy_get" => {
-                refuse_foreign(
-                    at,
-                    "buy_get",
-                    &[
-                        ("cap", raw.cap.is_some()),
-                        ("cap_basis", raw.cap_basis.is_some()),
-                        ("tiers", !raw.tiers.is_empty()),
-                        ("min_quantity", raw.min_quantity.is_some()),
-                        ("basis", raw.basis.is_some()),
-                        ("after_discounts", raw.after_discounts.is_some()),
-                        ("per", raw.per.is_some()),
-                    ],
-                )?;
                 let buy = raw.buy.filter(|&b| b > 0).ok_or_else(|| {
                     ConfigError::invalid(format!("{at}.buy"), "is required and at least 1")
                 })?;
@@ -315,21 +337,6 @@ impl Promotion {
                 }
             }
             "discount" => {
-                refuse_foreign(
-                    at,
-                    "discount",
-                    &[
-                        ("buy", raw.buy.is_some()),
-                        ("get", raw.get.is_some()),
-                        ("reward_skus", !raw.reward_skus.is_empty()),
-                        ("reward_tags", !raw.reward_tags.is_empty()),
-                        ("tiers", !raw.tiers.is_empty()),
-                        ("min_quantity", raw.min_quantity.is_some()),
-                        ("basis", raw.basis.is_some()),
-                        ("after_discounts", raw.after_discounts.is_some()),
-                        ("per", raw.per.is_some()),
-                    ],
-                )?;
                 let cap = match raw.cap {
                     Some(c) if c > Decimal::ZERO => Some((
                         c,
@@ -355,20 +362,6 @@ impl Promotion {
                 }
             }
             "threshold" => {
-                refuse_foreign(
-                    at,
-                    "threshold",
-                    &[
-                        ("buy", raw.buy.is_some()),
-                        ("get", raw.get.is_some()),
-                        ("reward_skus", !raw.reward_skus.is_empty()),
-                        ("reward_tags", !raw.reward_tags.is_empty()),
-                        ("cap", raw.cap.is_some()),
-                        ("cap_basis", raw.cap_basis.is_some()),
-                        ("percent", raw.percent.is_some()),
-                        ("amount", raw.amount.is_some()),
-                    ],
-                )?;
                 if raw.tiers.is_empty() {
                     return Err(ConfigError::invalid(
                         format!("{at}.tiers"),
