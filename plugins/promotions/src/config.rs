@@ -202,6 +202,8 @@ pub struct Config {
     pub zone: Zone,
     /// The promotions, in the order configured.
     pub promotions: Vec<Promotion>,
+    /// The promotions by what they select, for the engine.
+    pub index: crate::engine::Index,
 }
 
 fn hundred() -> Decimal {
@@ -511,7 +513,12 @@ impl Config {
                 ));
             }
         }
-        Ok(Config { zone, promotions })
+        let index = crate::engine::Index::new(&promotions);
+        Ok(Config {
+            zone,
+            promotions,
+            index,
+        })
     }
 
     /// Whether `a` and `b` never apply together.

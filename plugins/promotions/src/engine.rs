@@ -22,12 +22,12 @@
 //! 2^t subsets of the t that hold, t ≤ [`THRESHOLD_SUBSETS_UP_TO`] (more are taken by
 //! priority), each a sum of amounts computed once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use posd_plugin_sdk::Decimal;
 use posd_plugin_sdk::schema::{Line, LineKind};
 
-use crate::config::{Basis, Config, Per, Reward, Rule, Selector};
+use crate::config::{Basis, Config, Per, Promotion, Reward, Rule, Selector};
 
 /// Components of at most this many competing promotions are searched in every order.
 pub const EXHAUSTIVE_UP_TO: usize = 6;
@@ -139,9 +139,72 @@ impl Ledger {
     }
 }
 
-/// The goods and, for each promotion, the goods it selects (and, for a buy X get Y with a
-/// reward selector, the goods it rewards), found once per basket through an index of the
-/// promotions by sku and tag, not by matching every promotion against every line.
+/// The promotions by the skus and tags they select, and, for a buy X get Y with a reward
+/// selector, by those they reward: built once with the configuration, so that a basket's
+/// selections are looked up per line, not found by matching every promotion against every
+/// line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Index {
+    /// By sku: `[0]` selecting, `[1]` rewarding.
+    skus: [HashMap<String, Vec<usize>>; 2],
+    /// By tag, likewise.
+    tags: [HashMap<String, Vec<usize>>; 2],
+    /// Promotions that select every good (no sku, no tag).
+    everything: Vec<usize>,
+}
+
+impl Index {
+    /// The index of `promotions`.
+    pub fn new(promotions: &[Promotion]) -> Self {
+        let mut index = Index::default();
+        for (i, p) in promotions.iter().enumerate() {
+            let mut add = |side: usize, select: &Selector| {
+                if side == 0 && select.skus.is_empty() && select.tags.is_empty() {
+                    index.everything.push(i);
+                }
+                for sku in &select.skus {
+                    index.skus[side].entry(sku.clone()).or_default().push(i);
+                }
+                for tag in &select.tags {
+                    index.tags[side].entry(tag.clone()).or_default().push(i);
+                }
+            };
+            add(0, &p.select);
+            if let Rule::BuyGet {
+                reward_from: Some(r),
+                ..
+            } = &p.rule
+            {
+                add(1, r);
+            }
+        }
+        index
+    }
+
+    /// The promotions that select (`side` 0) or reward (1) `line`, ascending.
+    fn of(&self, side: usize, line: &Line) -> Vec<usize> {
+        let mut found: Vec<usize> = self.skus[side]
+            .get(line.sku.as_str())
+            .into_iter()
+            .flatten()
+            .chain(
+                line.tags
+                    .iter()
+                    .flat_map(|t| self.tags[side].get(t.as_str()).into_iter().flatten()),
+            )
+            .copied()
+            .collect();
+        if side == 0 {
+            found.extend(&self.everything);
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+}
+
+/// The goods and, for each promotion, the goods it selects and the goods it rewards, by
+/// [`Index`].
 struct Pricing<'c, 'g> {
     config: &'c Config,
     goods: &'g [Good<'g>],
@@ -153,59 +216,12 @@ impl<'c, 'g> Pricing<'c, 'g> {
     fn new(config: &'c Config, goods: &'g [Good<'g>]) -> Self {
         let n = config.promotions.len();
         let (mut selected, mut rewarded) = (vec![Vec::new(); n], vec![Vec::new(); n]);
-        let mut by_key: std::collections::HashMap<(bool, bool, &str), Vec<usize>> =
-            std::collections::HashMap::new();
-        let mut everything: Vec<usize> = Vec::new();
-        for (i, p) in config.promotions.iter().enumerate() {
-            let mut index = |reward: bool, select: &'c Selector| {
-                if !reward && select.skus.is_empty() && select.tags.is_empty() {
-                    everything.push(i);
-                }
-                for sku in &select.skus {
-                    by_key
-                        .entry((reward, false, sku.as_str()))
-                        .or_default()
-                        .push(i);
-                }
-                for tag in &select.tags {
-                    by_key
-                        .entry((reward, true, tag.as_str()))
-                        .or_default()
-                        .push(i);
-                }
-            };
-            index(false, &p.select);
-            if let Rule::BuyGet {
-                reward_from: Some(r),
-                ..
-            } = &p.rule
-            {
-                index(true, r);
-            }
-        }
         for (g, good) in goods.iter().enumerate() {
-            for (reward, list) in [(false, &mut selected), (true, &mut rewarded)] {
-                let mut found: Vec<usize> = by_key
-                    .get(&(reward, false, good.line.sku.as_str()))
-                    .into_iter()
-                    .flatten()
-                    .copied()
-                    .chain(good.line.tags.iter().flat_map(|t| {
-                        by_key
-                            .get(&(reward, true, t.as_str()))
-                            .into_iter()
-                            .flatten()
-                            .copied()
-                    }))
-                    .collect();
-                if !reward {
-                    found.extend(&everything);
-                }
-                found.sort_unstable();
-                found.dedup();
-                for p in found {
-                    list[p].push(g);
-                }
+            for p in config.index.of(0, good.line) {
+                selected[p].push(g);
+            }
+            for p in config.index.of(1, good.line) {
+                rewarded[p].push(g);
             }
         }
         Pricing {
