@@ -56,13 +56,39 @@ impl Till {
     }
 }
 
+/// Adds `qty` of article `sku` named `name` at `price`, 10 % VAT, no tags.
 async fn add(sale: &Sale1Proxy<'_>, sku: &str, name: &str, qty: &str, price: &str) -> String {
+    add_line(sale, sku, name, qty, price, "10", &[]).await
+}
+
+/// Adds `qty` of article `sku`, named as its sku, at `price` and VAT `rate` with `tags`.
+async fn add_with(
+    sale: &Sale1Proxy<'_>,
+    sku: &str,
+    qty: &str,
+    price: &str,
+    rate: &str,
+    tags: &[&str],
+) -> String {
+    add_line(sale, sku, sku, qty, price, rate, tags).await
+}
+
+async fn add_line(
+    sale: &Sale1Proxy<'_>,
+    sku: &str,
+    name: &str,
+    qty: &str,
+    price: &str,
+    rate: &str,
+    tags: &[&str],
+) -> String {
     sale.add_item(HashMap::from([
         ("sku", Variant::from(sku)),
         ("name", Variant::from(name)),
         ("qty", Variant::from(qty)),
         ("unit_price", Variant::from(price)),
-        ("tax_rate", Variant::from("10")),
+        ("tax_rate", Variant::from(rate)),
+        ("tags", Variant::from(tags.to_vec())),
     ]))
     .await
     .expect("AddItem")
@@ -222,26 +248,6 @@ tiers = [{ from = "200.00", percent = "15" }, { from = "100.00", percent = "10" 
     let sale = till.open_sale().await;
     add(&sale, "9001", "Eistee", "3", "1.29").await;
     assert_eq!(total(&sale).await, "3.87", "sold at full price");
-}
-
-async fn add_with(
-    sale: &Sale1Proxy<'_>,
-    sku: &str,
-    qty: &str,
-    price: &str,
-    rate: &str,
-    tags: &[&str],
-) -> String {
-    sale.add_item(HashMap::from([
-        ("sku", Variant::from(sku)),
-        ("name", Variant::from(sku)),
-        ("qty", Variant::from(qty)),
-        ("unit_price", Variant::from(price)),
-        ("tax_rate", Variant::from(rate)),
-        ("tags", Variant::from(tags.to_vec())),
-    ]))
-    .await
-    .expect("AddItem")
 }
 
 #[tokio::test(flavor = "multi_thread")]
