@@ -3,7 +3,8 @@
 //! with plugins: the three issue 13 measured (the vouchers plugin with a percentage
 //! discount code on the sale, so its automatic line follows every change; the points test
 //! plugin; the hello-rust example), and every shipped plugin, those three and the
-//! promotions plugin with the 50 competing promotions of `promotion_set`. Every change re-evaluates the sale with the plugins and makes it
+//! promotions plugin with the 50 competing promotions of `promotion_set`. Every change
+//! re-evaluates the sale with the plugins and makes it
 //! durable before the reply. Next to each, in the same run, the floor a change can't go
 //! below: a bare bus round trip to the same daemon (a `Manager1` property read) plus one
 //! `synchronous=FULL` commit of the rows that change writes — the lines that differ, and the
@@ -276,13 +277,16 @@ fn daemon(bus: &TestBus, root: &Path, plugins: &[(&Path, &str)], extra: &str) ->
 }
 
 /// A daemon's plugins for one run: its title in the summary, its label beside each figure,
-/// the plugin files, and whether the promotions plugin's section is configured.
+/// and the plugin files.
 struct Configuration<'a> {
     title: &'static str,
     label: &'static str,
     plugins: Vec<(&'a Path, &'static str)>,
-    promotions: bool,
 }
+
+/// The file the promotions plugin is placed as; where it is, its 50 promotions are
+/// configured.
+const PROMOTIONS_FILE: &str = "libposd_promotions.so";
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -304,7 +308,6 @@ async fn main() {
             title: "no plugin",
             label: "no plugin",
             plugins: Vec::new(),
-            promotions: false,
         },
         Configuration {
             title: "every plugin of issue 13",
@@ -314,7 +317,6 @@ async fn main() {
                 (points.as_path(), "libposd_test_points.so"),
                 (hello.as_path(), "libhello_rust.so"),
             ],
-            promotions: false,
         },
         Configuration {
             title: "every shipped plugin",
@@ -323,9 +325,8 @@ async fn main() {
                 (vouchers.as_path(), "libposd_vouchers.so"),
                 (points.as_path(), "libposd_test_points.so"),
                 (hello.as_path(), "libhello_rust.so"),
-                (promotions.as_path(), "libposd_promotions.so"),
+                (promotions.as_path(), PROMOTIONS_FILE),
             ],
-            promotions: true,
         },
     ];
     let mut summary = Vec::new();
@@ -333,7 +334,6 @@ async fn main() {
         title,
         label,
         plugins,
-        promotions: with_promotions,
     } in configurations
     {
         let bus = TestBus::start();
@@ -352,7 +352,7 @@ async fn main() {
                 key.display()
             );
         }
-        if with_promotions {
+        if plugins.iter().any(|(_, file)| *file == PROMOTIONS_FILE) {
             extra += &toml::to_string(
                 &serde_json::json!({ "plugin": { "promotions": promotion_set::fifty() } }),
             )
