@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-/// 50 promotions: per group g (10 groups) a 3-for-2 over the group, -20 % on the group
-/// (the two compete for the group's units), and a buy-10-get-1 on one product; 10
-/// thresholds and ladders over groups and the whole basket; 10 product discounts, some
-/// exclusive with their group's 3-for-2.
+/// 50 promotions, five per group g (10 groups): a 3-for-2 over the group and -20 % on the
+/// group capped at 15 € (the two compete for the group's units), a buy-10-get-1 on one of
+/// its products, a threshold with a two-step ladder over the group, and -1 € on another of
+/// its products, exclusive with the group's 3-for-2.
 pub fn fifty() -> Value {
     let mut list = Vec::new();
     for g in 0..10 {
