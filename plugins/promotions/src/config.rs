@@ -304,6 +304,14 @@ impl Promotion {
         if id.is_empty() {
             return Err(ConfigError::invalid(format!("{at}.id"), "is empty"));
         }
+        if id.contains('@') {
+            return Err(ConfigError::invalid(
+                format!("{at}.id"),
+                format!(
+                    "{id:?} holds '@', which the lines' refs (`<id>@<VAT rate>`) keep for themselves"
+                ),
+            ));
+        }
         let name = raw.name.trim().to_string();
         if name.is_empty() {
             return Err(ConfigError::invalid(
@@ -610,6 +618,10 @@ mod tests {
         assert!(ladder.contains("promotions[0].tiers[1].from"), "{ladder}");
         let twice = refused(json!({"promotions": [base.clone(), base.clone()]}));
         assert!(twice.contains("promotions[1].id"), "{twice}");
+        let mut at_sign = base.clone();
+        at_sign["id"] = json!("A@B");
+        let at_sign = refused(json!({"promotions": [at_sign]}));
+        assert!(at_sign.contains("promotions[0].id"), "{at_sign}");
         let zone = refused(json!({"timezone": "Mars/Olympus"}));
         assert!(zone.contains("timezone"), "{zone}");
     }

@@ -23,6 +23,7 @@
 //! priority), each a sum of amounts computed once.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use posd_plugin_sdk::Decimal;
 use posd_plugin_sdk::schema::{Line, LineKind};
@@ -632,17 +633,147 @@ fn run(pricing: &Pricing, order: &[usize], mut ledger: Ledger) -> Ledger {
 /// Prices `goods` with the promotions `active` (indices into the configuration, those that
 /// hold now): the combination that takes the most off.
 pub fn best(config: &Config, goods: &[Good], active: &[usize]) -> Outcome {
+    best_remembering(config, goods, active, &Memo::default())
+}
+
+/// How the groups of competing promotions were settled on recent baskets, so that a basket
+/// change searches again only the groups whose goods it changed: scanning one more article
+/// of one group leaves the other groups' answers as they were.
+///
+/// A group's result depends on nothing but its promotions and its goods (a good two
+/// promotions select links them into one group, and so does an exclusion): the key is those
+/// promotions and, for each of the goods, everything pricing reads of it. An answer from
+/// memory is therefore the answer the search would give.
+#[derive(Debug, Default)]
+pub struct Memo {
+    settled: Mutex<HashMap<String, Settled>>,
+}
+
+/// Groups remembered at most; past it the memory starts empty again.
+const MEMO_CAPACITY: usize = 512;
+
+/// What settling one group did to its goods.
+#[derive(Debug, Clone)]
+struct Settled {
+    /// Per good of the group (in the key's order): units used, used whole, amount off.
+    goods: Vec<(u64, bool, Decimal)>,
+    /// The reductions, by the good's position in the group.
+    reductions: Vec<(usize, usize, Decimal)>,
+    applied: Vec<usize>,
+}
+
+impl Memo {
+    /// The key of `component` over `pricing`'s goods, and the goods' indices in its order.
+    fn key(pricing: &Pricing, component: &[usize]) -> (String, Vec<usize>) {
+        let mut goods: Vec<usize> = component
+            .iter()
+            .flat_map(|&p| pricing.selected[p].iter().chain(&pricing.rewarded[p]))
+            .copied()
+            .collect();
+        goods.sort_unstable();
+        goods.dedup();
+        let mut key = String::with_capacity(16 + goods.len() * 40);
+        for p in component {
+            key.push_str(&p.to_string());
+            key.push(',');
+        }
+        for &g in &goods {
+            let good = &pricing.goods[g];
+            let line = good.line;
+            key.push_str(&format!(
+                "|{}:{:?}:{}:{}:{}",
+                line.id, good.units, good.unit_price, line.amount, line.tax_rate
+            ));
+        }
+        (key, goods)
+    }
+
+    /// `component` settled on `ledger`, from memory when its goods are as they were.
+    fn settle(&self, pricing: &Pricing, component: &[usize], ledger: &mut Ledger) {
+        let (key, goods) = Memo::key(pricing, component);
+        let remembered = self.settled.lock().ok().and_then(|m| m.get(&key).cloned());
+        let settled = match remembered {
+            Some(settled) => settled,
+            None => {
+                let before = (ledger.reductions.len(), ledger.applied.len());
+                let best = search_component(pricing, component, ledger.clone());
+                let position = |g: usize| goods.binary_search(&g).unwrap_or_default();
+                let settled = Settled {
+                    goods: goods
+                        .iter()
+                        .map(|&g| (best.used[g], best.used_whole[g], best.off[g]))
+                        .collect(),
+                    reductions: best.reductions[before.0..]
+                        .iter()
+                        .map(|r| (position(r.good), r.promotion, r.amount))
+                        .collect(),
+                    applied: best.applied[before.1..].to_vec(),
+                };
+                if let Ok(mut memory) = self.settled.lock() {
+                    if memory.len() >= MEMO_CAPACITY {
+                        memory.clear();
+                    }
+                    memory.insert(key, settled.clone());
+                }
+                settled
+            }
+        };
+        for (&g, &(used, whole, off)) in goods.iter().zip(&settled.goods) {
+            ledger.used[g] = used;
+            ledger.used_whole[g] = whole;
+            ledger.off[g] = off;
+        }
+        for &(at, promotion, amount) in &settled.reductions {
+            ledger.sum += amount;
+            ledger.reductions.push(Reduction {
+                promotion,
+                good: goods[at],
+                amount,
+            });
+        }
+        ledger.applied.extend(settled.applied);
+    }
+}
+
+/// The best order of `component` on `ledger`: every order searched for a small group, by
+/// value alone for a large one.
+fn search_component(pricing: &Pricing, component: &[usize], ledger: Ledger) -> Ledger {
+    let promotions = &pricing.config.promotions;
+    let mut order = component.to_vec();
+    by_priority(promotions, &mut order);
+    let mut best = run(pricing, &order, ledger.clone());
+    if component.len() <= EXHAUSTIVE_UP_TO {
+        search(pricing, &mut order, &ledger, &mut best);
+    } else {
+        let alone = |p: usize| run(pricing, &[p], ledger.clone()).total();
+        let mut by_value: Vec<(Decimal, usize)> = order.iter().map(|&p| (alone(p), p)).collect();
+        by_value.sort_by_key(|&(value, _)| std::cmp::Reverse(value));
+        let order: Vec<usize> = by_value.into_iter().map(|(_, p)| p).collect();
+        let tried = run(pricing, &order, ledger);
+        if tried.total() > best.total() {
+            best = tried;
+        }
+    }
+    best
+}
+
+/// Sorts promotion indices by priority, highest first, then by configuration order.
+fn by_priority(promotions: &[Promotion], list: &mut [usize]) {
+    list.sort_by(|&a, &b| {
+        promotions[b]
+            .priority
+            .cmp(&promotions[a].priority)
+            .then(a.cmp(&b))
+    })
+}
+
+/// [`best`], with the groups whose goods are unchanged since a recent basket taken from
+/// `memo`.
+pub fn best_remembering(config: &Config, goods: &[Good], active: &[usize], memo: &Memo) -> Outcome {
     let pricing = Pricing::new(config, goods);
     let pricing = &pricing;
     let promotions = &config.promotions;
-    let by_priority = |list: &mut Vec<usize>| {
-        list.sort_by(|&a, &b| {
-            promotions[b]
-                .priority
-                .cmp(&promotions[a].priority)
-                .then(a.cmp(&b))
-        })
-    };
+    let by_priority = |list: &mut Vec<usize>| by_priority(promotions, list);
     let competing: Vec<usize> = active
         .iter()
         .copied()
@@ -650,23 +781,7 @@ pub fn best(config: &Config, goods: &[Good], active: &[usize]) -> Outcome {
         .collect();
     let mut ledger = Ledger::new(goods.len());
     for component in components(pricing, &competing) {
-        let mut order = component.clone();
-        by_priority(&mut order);
-        let mut best = run(pricing, &order, ledger.clone());
-        if component.len() <= EXHAUSTIVE_UP_TO {
-            search(pricing, &mut order, &ledger, &mut best);
-        } else {
-            let alone = |p: usize| run(pricing, &[p], ledger.clone()).total();
-            let mut by_value: Vec<(Decimal, usize)> =
-                order.iter().map(|&p| (alone(p), p)).collect();
-            by_value.sort_by_key(|&(value, _)| std::cmp::Reverse(value));
-            let order: Vec<usize> = by_value.into_iter().map(|(_, p)| p).collect();
-            let tried = run(pricing, &order, ledger.clone());
-            if tried.total() > best.total() {
-                best = tried;
-            }
-        }
-        ledger = best;
+        memo.settle(pricing, &component, &mut ledger);
     }
     let mut stacking: Vec<usize> = active
         .iter()
@@ -1072,5 +1187,83 @@ mod tests {
         );
         // 10 % of 100, then 5 % of the 90 left.
         assert_eq!(outcome.total(), d("14.50"));
+    }
+
+    #[test]
+    fn groups_answered_from_memory_price_as_a_fresh_search_does() {
+        // Four groups that compete within themselves: a 3-for-2, a capped -20 % on the
+        // group, a 10+1 on one article and -1 € on another, exclusive with the 3-for-2.
+        let mut promotions = Vec::new();
+        for g in 0..4 {
+            promotions.push(
+                json!({"id": format!("MM{g}"), "name": "MM", "kind": "buy_get",
+                "tags": [format!("g{g}")], "buy": 2, "get": 1, "percent": "100"}),
+            );
+            promotions.push(
+                json!({"id": format!("GD{g}"), "name": "GD", "kind": "discount",
+                "tags": [format!("g{g}")], "percent": "20", "cap": "6.00"}),
+            );
+            promotions.push(
+                json!({"id": format!("P{g}"), "name": "P", "kind": "buy_get",
+                "skus": [format!("s{g}")], "buy": 10, "get": 1, "percent": "100"}),
+            );
+            promotions.push(
+                json!({"id": format!("D{g}"), "name": "D", "kind": "discount",
+                "skus": [format!("s{}", 4 + g)], "amount": "1.00",
+                "exclusive_with": [format!("MM{g}")]}),
+            );
+        }
+        promotions.push(json!({"id": "T", "name": "T", "kind": "threshold",
+            "tiers": [{"from": "40.00", "amount": "3.00"}]}));
+        let config = config(Value::Array(promotions));
+        let active: Vec<usize> = (0..config.promotions.len()).collect();
+        let memo = Memo::default();
+        let mut lines: Vec<Line> = (0..24)
+            .map(|i| {
+                let price = format!("{}.{:02}", 1 + i % 7, (i * 29) % 100);
+                let rate = if i % 3 == 0 { "10" } else { "20" };
+                let tag = format!("g{}", i % 4);
+                item(
+                    &format!("L{i}"),
+                    &format!("s{}", i % 8),
+                    "1",
+                    &price,
+                    rate,
+                    &[&tag],
+                )
+            })
+            .collect();
+        // A cashier's session: quantities up and down, a line removed, one added, with the
+        // memory kept across all of them.
+        let mut step: u64 = 7;
+        for turn in 0..200 {
+            step = step
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = (step >> 33) as usize % lines.len();
+            match turn % 10 {
+                3 => {
+                    lines.remove(at);
+                }
+                7 => lines.push(item(
+                    &format!("N{turn}"),
+                    &format!("s{}", at % 8),
+                    "2",
+                    "2.50",
+                    "20",
+                    &[&format!("g{}", at % 4)],
+                )),
+                _ => {
+                    let qty = Decimal::from(1 + (step >> 40) % 5);
+                    lines[at].qty = qty;
+                    lines[at].amount = round(qty * lines[at].unit_price);
+                }
+            }
+            let goods = Good::of(&lines);
+            let remembered = best_remembering(&config, &goods, &active, &memo);
+            assert_eq!(remembered, best(&config, &goods, &active), "turn {turn}");
+        }
+        let remembered = memo.settled.lock().expect("memo").len();
+        assert!(remembered > 4, "groups were remembered: {remembered}");
     }
 }

@@ -44,6 +44,8 @@ pub const ID: &str = "promotions";
 pub struct Promotions {
     config: Config,
     removed: HashMap<String, BTreeSet<String>>,
+    /// The groups of promotions settled on recent baskets, made anew with the configuration.
+    memo: engine::Memo,
 }
 
 /// The kv key of the promotions the cashier took off sale `sale`.
@@ -141,6 +143,7 @@ impl Promotions {
         Promotions {
             config,
             removed: HashMap::new(),
+            memo: engine::Memo::default(),
         }
     }
 
@@ -191,9 +194,9 @@ impl Promotions {
             .collect()
     }
 
-    /// The answer to `evaluate_basket` at `now_ms`: one discount line per promotion and
-    /// line it reduces (so VAT comes off exactly the line it belongs to), one per threshold
-    /// spread over the goods it counts, and a nudge per promotion that is near.
+    /// The answer to `evaluate_basket` at `now_ms`: one discount line per item promotion and
+    /// VAT rate it reduces (so VAT comes off exactly the rate it belongs to), one per
+    /// threshold spread over the goods it counts, and a nudge per promotion that is near.
     pub fn evaluate(
         &self,
         request: &EvaluateBasketRequest,
@@ -209,7 +212,7 @@ impl Promotions {
             !removed.contains(&promotion.id)
                 && (wanted.is_empty() || wanted.iter().any(|g| groups.contains(g)))
         });
-        let outcome = engine::best(&self.config, &goods, &active);
+        let outcome = engine::best_remembering(&self.config, &goods, &active, &self.memo);
         let mut lines = self.lines(&goods, &outcome);
         lines.sort_by(|a, b| a.reference.cmp(&b.reference));
         let previews = outcome
@@ -241,15 +244,28 @@ impl Promotions {
             ref_kind: RefKind::Rule,
             data: Value::Null,
         };
-        let items = outcome.items.iter().map(|r| {
-            let promotion = &self.config.promotions[r.promotion];
-            let id = &goods[r.good].line.id;
-            line(
-                promotion,
-                r.amount,
-                vec![id.clone()],
-                format!("{}:{id}", promotion.id),
-            )
+        // One line per promotion and VAT rate: VAT comes off exactly the rate it belongs to,
+        // and the host's pro rata spread within one rate changes no VAT.
+        let mut items: Vec<(usize, Decimal, Decimal, Vec<usize>)> = Vec::new();
+        for r in &outcome.items {
+            let rate = goods[r.good].line.tax_rate.normalize();
+            match items
+                .iter_mut()
+                .find(|(p, at, _, _)| *p == r.promotion && *at == rate)
+            {
+                Some((_, _, amount, on)) => {
+                    *amount += r.amount;
+                    on.push(r.good);
+                }
+                None => items.push((r.promotion, rate, r.amount, vec![r.good])),
+            }
+        }
+        let items = items.into_iter().map(|(p, rate, amount, mut on)| {
+            let promotion = &self.config.promotions[p];
+            on.sort_unstable();
+            on.dedup();
+            let on = on.iter().map(|&g| goods[g].line.id.clone()).collect();
+            line(promotion, amount, on, format!("{}@{rate}", promotion.id))
         });
         let basket = outcome.basket.iter().map(|b| {
             let promotion = &self.config.promotions[b.promotion];
@@ -277,7 +293,7 @@ fn applied(sale: &Sale) -> Vec<String> {
     for line in sale.lines_of(ID) {
         let id = line
             .reference
-            .split(':')
+            .split('@')
             .next()
             .unwrap_or_default()
             .to_string();
@@ -485,5 +501,80 @@ mod tests {
             matches!(&empty, Err(e) if e.to_string().contains("promotions[0].customer_groups[0]")),
             "{empty:?}"
         );
+    }
+
+    /// An item line of `qty` units at `price` and `rate` % VAT, tagged `snack`.
+    fn snack(id: &str, qty: u32, price: &str, rate: u32) -> Line {
+        let unit_price: Decimal = price.parse().expect("price");
+        Line {
+            id: id.into(),
+            kind: LineKind::Item,
+            sku: id.to_lowercase(),
+            name: id.into(),
+            qty: Decimal::from(qty),
+            unit_price,
+            amount: unit_price * Decimal::from(qty),
+            tax_rate: Decimal::from(rate),
+            tags: vec!["snack".into()],
+            ..Line::default()
+        }
+    }
+
+    #[test]
+    fn one_line_per_promotion_and_vat_rate_naming_the_lines_it_reduces() {
+        let config = Config::parse(json!({"promotions": [
+            {"id": "MM", "name": "Snacks 3 für 2", "kind": "buy_get", "tags": ["snack"],
+             "buy": 2, "get": 1, "percent": "100"}]}))
+        .expect("config");
+        let plugin = Promotions::with_config(config);
+        let mut basket = request(&[]);
+        // Six units at 20 %: of each set of three the cheapest is free, one of L2 (2.00)
+        // and one of L3 (1.00) — one line naming both.
+        basket.sale.lines = vec![snack("L2", 3, "2.00", 20), snack("L3", 3, "1.00", 20)];
+        let lines = plugin.evaluate(&basket, 0, &BTreeSet::new()).lines;
+        let seen: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.reference.as_str(),
+                    l.amount.to_string(),
+                    l.applies_to.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [(
+                "MM@20",
+                "-3.00".to_string(),
+                vec!["L2".to_string(), "L3".to_string()]
+            )]
+        );
+        // Three dearer units at 10 % make a set of their own: the promotion now has a line
+        // at each rate, and the one at 20 % is the same as before.
+        basket.sale.lines.push(snack("L4", 3, "5.00", 10));
+        let lines = plugin.evaluate(&basket, 0, &BTreeSet::new()).lines;
+        let seen: Vec<_> = lines
+            .iter()
+            .map(|l| {
+                (
+                    l.reference.as_str(),
+                    l.amount.to_string(),
+                    l.applies_to.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("MM@10", "-5.00".to_string(), vec!["L4".to_string()]),
+                (
+                    "MM@20",
+                    "-3.00".to_string(),
+                    vec!["L2".to_string(), "L3".to_string()]
+                )
+            ]
+        );
+        assert!(lines.iter().all(|l| l.name == "Snacks 3 für 2"));
     }
 }
