@@ -46,13 +46,33 @@ impl Till {
     }
 
     async fn open_sale(&self) -> Sale1Proxy<'_> {
+        self.open_sale_for(None).await
+    }
+
+    /// A sale of `customer`, or of no customer.
+    async fn open_sale_for(&self, customer: Option<&str>) -> Sale1Proxy<'_> {
+        let mut options = HashMap::from([("cashier", Variant::from("anna"))]);
+        if let Some(customer) = customer {
+            options.insert("customer", Variant::from(customer));
+        }
         let path = Manager1Proxy::new(&self.conn)
             .await
             .expect("manager")
-            .open_sale(HashMap::from([("cashier", Variant::from("anna"))]))
+            .open_sale(options)
             .await
             .expect("OpenSale");
         sale_proxy(&self.conn, path).await
+    }
+
+    /// Pays `sale` in cash and checks it out with `key`: the receipt id.
+    async fn pay_and_check_out(&self, sale: &Sale1Proxy<'_>, key: &str) -> zbus::Result<String> {
+        let due = s(&sale.totals().await.expect("Totals")["due"]);
+        if due != "0.00" {
+            sale.add_tender("cash", &due, HashMap::new())
+                .await
+                .expect("cash");
+        }
+        sale.checkout(key).await
     }
 }
 
@@ -490,5 +510,112 @@ tiers = [{ from = "10.00", amount = "1.00" }]
             .iter()
             .any(|l| l.contains("3,58") || l.contains("3.58")),
         "the total saved, 2.58 + 1.00: {lines:?}"
+    );
+}
+
+/// The seed's iced tea promotion with `limits` (TOML lines) added.
+fn eistee_limited(limits: &str) -> String {
+    format!("{EISTEE}{limits}\n")
+}
+
+/// A sale of three iced teas for `customer`: whether the promotion gave one free.
+async fn three_teas<'a>(till: &'a Till, customer: Option<&str>) -> (Sale1Proxy<'a>, bool) {
+    let sale = till.open_sale_for(customer).await;
+    add(&sale, "9001", "Eistee Pfirsich", "3", "1.29").await;
+    let free = match total(&sale).await.as_str() {
+        "2.58" => true,
+        "3.87" => false,
+        other => panic!("three teas cost {other}"),
+    };
+    (sale, free)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_use_limit_counts_checkouts_and_a_void_gives_the_use_back() {
+    let till = Till::start(&eistee_limited("total_uses = 2")).await;
+    let mut receipts = Vec::new();
+    for n in 0..2 {
+        let (sale, free) = three_teas(&till, None).await;
+        assert!(free, "use {} of 2", n + 1);
+        receipts.push(
+            till.pay_and_check_out(&sale, &format!("use-{n}"))
+                .await
+                .expect("Checkout"),
+        );
+    }
+    let (sale, free) = three_teas(&till, None).await;
+    assert!(!free, "the third sale: used up");
+    sale.cancel().await.expect("Cancel");
+    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
+    let void = manager.void(&receipts[0], "void-0").await.expect("Void");
+    let totals: Record = manager.get_receipt(&void).await.expect("GetReceipt")["totals"]
+        .clone()
+        .try_into()
+        .expect("totals");
+    assert_eq!(
+        s(&totals["total"]),
+        "-2.58",
+        "the void gives back what was paid"
+    );
+    let (sale, free) = three_teas(&till, None).await;
+    assert!(free, "the void gave its use back");
+    till.pay_and_check_out(&sale, "use-again")
+        .await
+        .expect("Checkout");
+    let (_, free) = three_teas(&till, None).await;
+    assert!(!free, "used up again: the void gave back one use, not more");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_last_use_goes_to_one_sale_and_the_other_is_priced_again_when_it_fails() {
+    let till = Till::start(&eistee_limited("total_uses = 1")).await;
+    let (first, free_first) = three_teas(&till, None).await;
+    let (second, free_second) = three_teas(&till, None).await;
+    assert!(
+        free_first && free_second,
+        "both open sales show the last use"
+    );
+    for sale in [&first, &second] {
+        sale.add_tender("cash", "5.00", HashMap::new())
+            .await
+            .expect("cash");
+    }
+    first
+        .checkout("first")
+        .await
+        .expect("the first checkout takes the last use");
+    let refused = second.checkout("second").await.expect_err("no second use");
+    assert!(refused.to_string().contains("LimitReached"), "{refused}");
+    assert!(
+        refused.to_string().contains("Eistee 3 für 2"),
+        "names the promotion: {refused}"
+    );
+    assert_eq!(
+        total(&second).await,
+        "3.87",
+        "priced again after the refusal: the tea is no longer free"
+    );
+    assert!(discounts(&second).await.is_empty());
+    let receipt = second.checkout("second").await.expect("at full price");
+    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
+    let totals = manager.get_receipt(&receipt).await.expect("GetReceipt")["totals"].clone();
+    let totals: Record = totals.try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "3.87");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limit_per_customer_holds_for_each_customer_and_needs_one() {
+    let till = Till::start(&eistee_limited("uses_per_customer = 1")).await;
+    let (sale, free) = three_teas(&till, Some("C-1")).await;
+    assert!(free, "C-1's first use");
+    till.pay_and_check_out(&sale, "c1").await.expect("Checkout");
+    let (_, free) = three_teas(&till, Some("C-1")).await;
+    assert!(!free, "C-1 has had the one use");
+    let (_, free) = three_teas(&till, Some("C-2")).await;
+    assert!(free, "C-2 has a use of their own");
+    let (_, free) = three_teas(&till, None).await;
+    assert!(
+        !free,
+        "without a customer the limit can't be kept: no promotion"
     );
 }

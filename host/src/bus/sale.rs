@@ -500,6 +500,21 @@ impl SaleObject {
         Ok(answer)
     }
 
+    /// Prices a sale whose checkout failed again, and announces it when that changed it: what
+    /// made the checkout fail may have changed what plugins give the basket (a promotion's
+    /// last use taken at another till, a limit reached), so the cashier sees what a retry
+    /// would commit. A sale no longer open, or a failure to price it, leaves it as it is.
+    async fn price_again(&self, conn: &zbus::Connection) {
+        let open = self
+            .book
+            .get(&self.id)
+            .await
+            .is_ok_and(|s| s.state == crate::sale::model::SaleState::Open);
+        if open && let Err(e) = self.change_announced(conn, |_, _| Ok(())).await {
+            tracing::warn!(sale = %self.id, "pricing the sale again after a failed checkout: {e}");
+        }
+    }
+
     /// The `PropertiesChanged` [`SaleObject::announce`] sends: every property of the sale,
     /// the records of unchanged lines reused.
     fn announcement(&self, conn: &zbus::Connection, sale: &Sale) -> zbus::Result<zbus::Message> {
@@ -905,7 +920,13 @@ impl SaleObject {
         idempotency_key: &str,
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<String, BusError> {
-        let (receipt, replayed) = self.journal.checkout(&self.id, idempotency_key).await?;
+        let (receipt, replayed) = match self.journal.checkout(&self.id, idempotency_key).await {
+            Ok(done) => done,
+            Err(e) => {
+                self.price_again(conn).await;
+                return Err(e.into());
+            }
+        };
         if replayed {
             // The first call announced it already.
             return Ok(receipt);

@@ -50,6 +50,8 @@ struct RawPromotion {
     hours: Option<String>,
     #[serde(default)]
     customer_groups: Vec<String>,
+    total_uses: Option<u32>,
+    uses_per_customer: Option<u32>,
     #[serde(default)]
     priority: i32,
     #[serde(default)]
@@ -186,6 +188,26 @@ pub struct Promotion {
     pub stackable: bool,
     /// Promotions it never applies together with (either side may say so).
     pub exclusive_with: Vec<String>,
+    /// How often it may be used.
+    pub limits: Limits,
+}
+
+/// How often a promotion may be used: a use is a sale checked out with one of its lines.
+/// Counted in the host's ledger in the checkout's transaction, with each limit as a floor,
+/// so no till and no customer gets a use past it (see the README's "Use limits").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Uses in all, on every till of the database.
+    pub total: Option<u32>,
+    /// Uses per customer; the promotion then holds only on sales with a customer.
+    pub per_customer: Option<u32>,
+}
+
+impl Limits {
+    /// Whether there is any limit to count.
+    pub fn any(&self) -> bool {
+        self.total.is_some() || self.per_customer.is_some()
+    }
 }
 
 impl Promotion {
@@ -479,7 +501,25 @@ impl Promotion {
             priority: raw.priority,
             stackable: raw.stackable,
             exclusive_with: raw.exclusive_with,
+            limits: Limits {
+                total: at_least_one(&format!("{at}.total_uses"), raw.total_uses)?,
+                per_customer: at_least_one(
+                    &format!("{at}.uses_per_customer"),
+                    raw.uses_per_customer,
+                )?,
+            },
         })
+    }
+}
+
+/// A count that must be at least one when given.
+fn at_least_one(key: &str, value: Option<u32>) -> Result<Option<u32>, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::invalid(
+            key.to_string(),
+            "must be at least 1 (leave it out for no limit)",
+        )),
+        other => Ok(other),
     }
 }
 
@@ -618,6 +658,10 @@ mod tests {
         assert!(ladder.contains("promotions[0].tiers[1].from"), "{ladder}");
         let twice = refused(json!({"promotions": [base.clone(), base.clone()]}));
         assert!(twice.contains("promotions[1].id"), "{twice}");
+        let mut never = base.clone();
+        never["total_uses"] = json!(0);
+        let never = refused(json!({"promotions": [never]}));
+        assert!(never.contains("promotions[0].total_uses"), "{never}");
         let mut at_sign = base.clone();
         at_sign["id"] = json!("A@B");
         let at_sign = refused(json!({"promotions": [at_sign]}));

@@ -23,13 +23,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use posd_plugin_sdk::schema::{
     Action, AutoLine, CheckoutEffects, Effects, EvaluateBasketRequest, EvaluateBasketResponse,
-    InvokeActionRequest, KvWrite, LineKind, ListActionsRequest, ListActionsResponse,
+    InvokeActionRequest, KvWrite, Line, LineKind, ListActionsRequest, ListActionsResponse, Posting,
     PrepareCheckoutRequest, Preview, PreviewKind, ReceiptSection, RefKind, Sale,
+    VoidReceiptRequest, VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
     Decimal, EvaluateBasket, Host, InvokeAction, ListActions, Plugin, PluginError, PrepareCheckout,
-    posd_plugin,
+    VoidReceipt, posd_plugin,
 };
 
 use crate::clock::LocalTime;
@@ -56,6 +57,83 @@ fn removed_key(sale: &str) -> String {
 /// How long a sale's record of removed promotions is kept: a sale is open for minutes, and
 /// records of sales long completed or cancelled are deleted at start.
 const REMOVED_KEPT_MS: i64 = 2 * 86_400_000;
+
+/// The ledger account counting the uses of promotion `id` (unit [`USES_UNIT`]): its
+/// balance is −(uses so far), and `total_uses` is its floor.
+fn uses_account(id: &str) -> String {
+    format!("promotion:{id}")
+}
+
+/// The ledger account counting one customer's uses of promotion `id`.
+fn customer_account(id: &str, customer: &str) -> String {
+    format!("promotion:{id}:customer:{customer}")
+}
+
+/// The unit uses are counted in.
+const USES_UNIT: &str = "uses";
+
+/// The counter-account of every use.
+const USES_CONTRA: &str = "promotion_uses";
+
+/// The kv key of the uses receipt `receipt` counted, so that its void gives back exactly
+/// those, whatever the configuration says by then.
+fn counted_key(receipt: &str) -> String {
+    format!("counted:{receipt}")
+}
+
+/// The uses one receipt counted: the promotions, and the customer counted per customer.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Counted {
+    /// Promotions counted in all.
+    total: Vec<String>,
+    /// Promotions counted for `customer`.
+    per_customer: Vec<String>,
+    customer: Option<String>,
+}
+
+impl Counted {
+    /// The postings of these uses: −1 each on the counters, floored at the limits
+    /// (`limits` gives each promotion's), or +1 each without floors to give them back.
+    fn postings(&self, back: bool, limits: impl Fn(&str) -> config::Limits) -> Vec<Posting> {
+        let (delta, kind) = if back {
+            (Decimal::ONE, "use_void")
+        } else {
+            (-Decimal::ONE, "use")
+        };
+        let mut postings = Vec::new();
+        let mut post = |account: String, floor: Option<u32>, customer: Option<&String>| {
+            postings.push(Posting {
+                account,
+                amount: delta,
+                unit: USES_UNIT.to_string(),
+                kind: kind.to_string(),
+                floor: floor.filter(|_| !back).map(|f| -Decimal::from(f)),
+                customer: customer.cloned(),
+                ..Posting::default()
+            });
+            postings.push(Posting {
+                account: USES_CONTRA.to_string(),
+                amount: -delta,
+                unit: USES_UNIT.to_string(),
+                kind: kind.to_string(),
+                ..Posting::default()
+            });
+        };
+        for id in &self.total {
+            post(uses_account(id), limits(id).total, None);
+        }
+        if let Some(customer) = &self.customer {
+            for id in &self.per_customer {
+                post(
+                    customer_account(id, customer),
+                    limits(id).per_customer,
+                    Some(customer),
+                );
+            }
+        }
+        postings
+    }
+}
 
 /// Sales whose removed promotions are kept in memory; more, and the memory starts afresh
 /// (kv holds them).
@@ -282,15 +360,60 @@ impl EvaluateBasket for Promotions {
         host: &Host,
         request: EvaluateBasketRequest,
     ) -> Result<EvaluateBasketResponse, PluginError> {
-        let removed = self.removed_from(host, &request.sale.id)?.clone();
-        Ok(self.evaluate(&request, host.now(), &removed))
+        let mut off = self.removed_from(host, &request.sale.id)?.clone();
+        for promotion in self.config.promotions.iter().filter(|p| p.limits.any()) {
+            if unusable(host, promotion, request.sale.customer.as_deref())?.is_some() {
+                off.insert(promotion.id.clone());
+            }
+        }
+        Ok(self.evaluate(&request, host.now(), &off))
     }
+}
+
+/// Why `promotion` can't be used on a sale of `customer` now — used up in all
+/// (`LimitReached`), by this customer (`LimitReached`), or limited per customer on a sale
+/// without one (`CustomerRequired`) — or `None` when it can. Reads the counters from the
+/// host's ledger: one look-up per limit.
+fn unusable(
+    host: &Host,
+    promotion: &Promotion,
+    customer: Option<&str>,
+) -> Result<Option<PluginError>, PluginError> {
+    let used = |account: String| -> Result<Decimal, PluginError> {
+        Ok(-host.ledger_balance(&account)?.balance)
+    };
+    let name = &promotion.name;
+    if let Some(total) = promotion.limits.total
+        && used(uses_account(&promotion.id))? >= Decimal::from(total)
+    {
+        return Ok(Some(PluginError::limit_reached(format!(
+            "Aktion {name} ist aufgebraucht ({total}× genutzt; promotion used up)"
+        ))));
+    }
+    if let Some(each) = promotion.limits.per_customer {
+        let Some(customer) = customer else {
+            return Ok(Some(PluginError::customer_required(format!(
+                "Aktion {name} gilt {each}× je Kunde: bitte Kunden zuordnen (customer required)"
+            ))));
+        };
+        if used(customer_account(&promotion.id, customer))? >= Decimal::from(each) {
+            return Ok(Some(PluginError::limit_reached(format!(
+                "Aktion {name}: von diesem Kunden schon {each}× genutzt (used up by this customer)"
+            ))));
+        }
+    }
+    Ok(None)
 }
 
 /// The promotions whose lines are on `sale`, by id, in the order of their lines.
 fn applied(sale: &Sale) -> Vec<String> {
+    applied_on(sale.lines_of(ID))
+}
+
+/// The promotions of `lines` (the plugin's own), by id, in their order.
+fn applied_on<'a>(lines: impl IntoIterator<Item = &'a Line>) -> Vec<String> {
     let mut ids: Vec<String> = Vec::new();
-    for line in sale.lines_of(ID) {
+    for line in lines {
         let id = line
             .reference
             .split('@')
@@ -418,13 +541,13 @@ pub fn savings(sale: &Sale, locale: &str) -> Option<ReceiptSection> {
 impl PrepareCheckout for Promotions {
     fn prepare_checkout(
         &mut self,
-        _host: &Host,
+        host: &Host,
         request: PrepareCheckoutRequest,
     ) -> Result<CheckoutEffects, PluginError> {
         // The sale is done: what the cashier took off it is forgotten with the checkout (the
         // delete commits with it; should the checkout fail, kv still holds the record).
         let known = self.removed.remove(&request.sale.id);
-        let kv = if known.is_none_or(|ids| !ids.is_empty()) {
+        let mut kv = if known.is_none_or(|ids| !ids.is_empty()) {
             vec![KvWrite {
                 key: removed_key(&request.sale.id),
                 value: Value::Null,
@@ -432,12 +555,75 @@ impl PrepareCheckout for Promotions {
         } else {
             Vec::new()
         };
+        // Uses are counted with the checkout. A promotion used up since the basket was
+        // priced (its last use taken at another till) fails the checkout; the host prices
+        // the sale again, without it. The floors keep two checkouts at the same moment
+        // apart: one of them fails with `InsufficientBalance` and writes nothing.
+        let customer = request.sale.customer.clone();
+        let mut counted = Counted {
+            customer: customer.clone(),
+            ..Counted::default()
+        };
+        for id in applied(&request.sale) {
+            let Some(promotion) = self.promotion(&id) else {
+                continue;
+            };
+            if !promotion.limits.any() {
+                continue;
+            }
+            if let Some(refusal) = unusable(host, promotion, customer.as_deref())? {
+                return Err(refusal);
+            }
+            if promotion.limits.total.is_some() {
+                counted.total.push(id.clone());
+            }
+            if promotion.limits.per_customer.is_some() {
+                counted.per_customer.push(id);
+            }
+        }
+        let postings = counted.postings(false, |id| {
+            self.promotion(id).map(|p| p.limits).unwrap_or_default()
+        });
+        if !postings.is_empty() {
+            kv.push(KvWrite {
+                key: counted_key(&request.receipt_id),
+                value: json!(counted),
+            });
+        }
         Ok(CheckoutEffects {
             sections: savings(&request.sale, &request.store.locale)
                 .into_iter()
                 .collect(),
             kv,
+            postings,
             ..CheckoutEffects::default()
+        })
+    }
+}
+
+impl VoidReceipt for Promotions {
+    /// The uses the receipt counted come back (+1 each, kind `use_void`); the receipt's
+    /// discount lines are reversed by the host with the rest of it.
+    fn void_receipt(
+        &mut self,
+        host: &Host,
+        request: VoidReceiptRequest,
+    ) -> Result<VoidReceiptResponse, PluginError> {
+        let key = counted_key(&request.receipt.id);
+        let Some(counted) = host.kv_get::<Counted>(&key)? else {
+            return Ok(VoidReceiptResponse::default());
+        };
+        let effects = CheckoutEffects {
+            postings: counted.postings(true, |_| config::Limits::default()),
+            kv: vec![KvWrite {
+                key,
+                value: Value::Null,
+            }],
+            ..CheckoutEffects::default()
+        };
+        Ok(VoidReceiptResponse {
+            effects,
+            ..VoidReceiptResponse::default()
         })
     }
 }
