@@ -120,7 +120,7 @@ async fn both_example_plugins_load_and_classify_their_codes() {
     for id in ["hello-c", "hello-rust"] {
         let plugin = plugin_proxy(&conn, id).await;
         assert_eq!(plugin.state().await.expect("State"), "loaded", "{id}");
-        assert_eq!(plugin.abi_version().await.expect("AbiVersion"), "1.2");
+        assert_eq!(plugin.abi_version().await.expect("AbiVersion"), "1.3");
         assert_eq!(plugin.error().await.expect("Error"), "");
     }
     assert_eq!(manager.state().await.expect("State"), "running");
@@ -134,7 +134,7 @@ async fn versions_are_checked_as_the_abi_promises() {
         &bus,
         |_| {
             c_plugin("abi2", &root, "abi2.so");
-            c_plugin("needs_minor3", &root, "needs_minor3.so");
+            c_plugin("needs_minor4", &root, "needs_minor4.so");
             c_plugin("newer_optional", &root, "newer_optional.so");
         },
         2000,
@@ -145,14 +145,14 @@ async fn versions_are_checked_as_the_abi_promises() {
     assert_eq!(abi2.state().await.expect("State"), "failed");
     let error = abi2.error().await.expect("Error");
     assert!(
-        error.contains("ABI 2.0") && error.contains("offers ABI 1.2"),
+        error.contains("ABI 2.0") && error.contains("offers ABI 1.3"),
         "{error}"
     );
 
-    let needs = plugin_proxy(&conn, "needs-minor3").await;
+    let needs = plugin_proxy(&conn, "needs-minor4").await;
     assert_eq!(needs.state().await.expect("State"), "failed");
     let error = needs.error().await.expect("Error");
-    assert!(error.contains("needs plugin ABI 1.3"), "{error}");
+    assert!(error.contains("needs plugin ABI 1.4"), "{error}");
 
     let newer = plugin_proxy(&conn, "newer-optional").await;
     assert_eq!(
@@ -161,7 +161,7 @@ async fn versions_are_checked_as_the_abi_promises() {
         "{}",
         newer.error().await.unwrap_or_default()
     );
-    assert_eq!(newer.abi_version().await.expect("AbiVersion"), "1.3");
+    assert_eq!(newer.abi_version().await.expect("AbiVersion"), "1.4");
 
     let manager = Manager1Proxy::new(&conn).await.expect("manager");
     assert_eq!(

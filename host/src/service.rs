@@ -11,8 +11,14 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::config::Config;
 
-/// The plugin ABI this daemon offers (`major.minor`).
-pub const ABI_VERSION: &str = "1.2";
+/// The plugin ABI this daemon offers (`major.minor`), as `Manager1.AbiVersion` shows it.
+pub fn abi_version() -> String {
+    format!(
+        "{}.{}",
+        posd_plugin_abi::POSD_ABI_MAJOR,
+        posd_plugin_abi::POSD_ABI_MINOR
+    )
+}
 
 /// Life cycle of the daemon, as `Manager1.State` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

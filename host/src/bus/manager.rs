@@ -12,7 +12,7 @@ use crate::plugins::PluginManager;
 use crate::sale::book::Book;
 use crate::sale::checkout::Journal;
 use crate::sale::model::{Receipt, mask};
-use crate::service::{ABI_VERSION, Control, ServiceState, Shared};
+use crate::service::{Control, ServiceState, Shared, abi_version};
 use zbus::object_server::SignalEmitter;
 
 /// The root object. Reads the daemon's shared state; asks the main loop for anything that
@@ -219,7 +219,7 @@ impl Manager {
     /// Plugin ABI the daemon offers, "major.minor".
     #[zbus(property(emits_changed_signal = "const"))]
     fn abi_version(&self) -> String {
-        ABI_VERSION.to_string()
+        abi_version()
     }
 
     /// Store identifier from the configuration.

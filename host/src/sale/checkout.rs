@@ -974,7 +974,7 @@ impl Journal {
         let given_back = booking::Reversed::of(&earlier);
         let till = self.book.till();
         let minor = till.currency.minor;
-        let effective = effective_amounts(&original, minor);
+        let effective = super::repricing::effective_amounts(&original, minor);
         let mut messages = Vec::new();
         let mut taken: Vec<(Line, rust_decimal::Decimal)> = Vec::new();
         for request in lines {
@@ -1035,9 +1035,25 @@ impl Journal {
         // The plugins are asked with the lines and the refund split; when one keeps lines
         // out, the refund and its split change, so all are asked again with what is left
         // (hooks are pure: only the last round's effects are committed).
+        // What plugins keep back of their reductions (ABI 1.3 `repriced`) lessens the
+        // refund, and so its split: the plugins are asked again until the amount kept back
+        // is the one the refund they were told was computed with.
+        let mut kept_back = Decimal::ZERO;
+        let mut rounds = 0;
+        let returned_before: Vec<Value> = given_back
+            .lines
+            .iter()
+            .filter(|(_, (qty, _))| *qty > Decimal::ZERO)
+            .map(|(line, (qty, _))| json!({ "line": line, "qty": qty.normalize().to_string() }))
+            .collect();
         let (prepared, lines, refund, split, taken_back, released) = loop {
+            rounds += 1;
             let lines = returned_lines(&taken, &effective, &given_back, minor);
-            let refund: Decimal = -lines.iter().map(|l| l.amount).sum::<Decimal>();
+            let returned_qty: Vec<(String, Decimal)> =
+                taken.iter().map(|(l, q)| (l.id.clone(), *q)).collect();
+            let held = super::repricing::held(&original, &given_back, &returned_qty, minor);
+            let goods_refund: Decimal = -lines.iter().map(|l| l.amount).sum::<Decimal>();
+            let refund = goods_refund - kept_back;
             let split = refund_split(&original, &given_back, refund, minor).map_err(|over| {
                 JournalError::NotAllowed(format!(
                     "{receipt_id}: the returns would give back {} more than was paid",
@@ -1053,16 +1069,27 @@ impl Journal {
             // Parts of a plugin tender's share its plugin lets the host pay out in cash.
             let mut released: BTreeMap<String, Decimal> = BTreeMap::new();
             let mut excluded_any = false;
+            // (index into `held`, amount) in the order the plugins answered.
+            let mut repriced: Vec<(usize, Decimal)> = Vec::new();
             for plugin in self.plugins.implementing(Hook::ReturnLines) {
                 let offered: Vec<Value> = split
                     .iter()
                     .filter(|(t, _)| t.plugin == plugin)
                     .map(|(t, share)| json!({ "tender": t.id, "amount": share.to_string() }))
                     .collect();
+                let reductions: Vec<Value> = held
+                    .iter()
+                    .filter(|h| h.line.plugin == plugin)
+                    .map(|h| {
+                        json!({ "line": h.line.id, "amount": (-h.line.amount).to_string(),
+                                "kept": h.kept.to_string(), "kept_back": h.kept_back.to_string() })
+                    })
+                    .collect();
                 let asked = json!({ "schema": 1, "store": till.store,
                                     "receipt": super::view::receipt(&original, till.currency.minor, &plugin),
                                     "lines": returned, "return_receipt_id": return_id,
-                                    "refunds": offered });
+                                    "refunds": offered, "reductions": reductions,
+                                    "returned_before": returned_before });
                 let answer: wire::ReturnLinesResponse = self
                     .plugins
                     .call_as(&plugin, Hook::ReturnLines, &asked)
@@ -1126,14 +1153,80 @@ impl Journal {
                     }
                     *entry = total;
                 }
+                for back in &answer.repriced {
+                    let at = held
+                        .iter()
+                        .position(|h| h.line.id == back.line && h.line.plugin == plugin)
+                        .ok_or_else(|| {
+                            CallError::Failed(format!(
+                                "plugin {plugin} repriced line {:?}, not one of its reductions on {receipt_id}",
+                                back.line
+                            ))
+                        })?;
+                    if back.amount < Decimal::ZERO
+                        || back.amount > held[at].kept
+                        || back.amount.scale() > minor
+                        || repriced.iter().any(|(i, _)| *i == at)
+                    {
+                        return Err(CallError::Failed(format!(
+                            "plugin {plugin} repriced {} of line {} (once, at most the {} it holds on what is kept)",
+                            back.amount, back.line, held[at].kept
+                        ))
+                        .into());
+                    }
+                    repriced.push((at, back.amount));
+                }
                 prepared.push(Prepared {
                     plugin,
                     effects: answer.effects,
                 });
             }
-            // Each round that excludes removes a line, so this ends.
-            if !excluded_any || taken.is_empty() {
+            // This return's part of each reduction: what its plugin says is repriced in all,
+            // less what earlier returns kept back (a reduction left out counts as 0, so what
+            // was kept back for goods that now come back too is given back). A return never
+            // asks the customer to pay: more is kept back only up to the goods' refund.
+            let mut changes: Vec<(usize, Decimal)> = held
+                .iter()
+                .enumerate()
+                .map(|(at, h)| {
+                    let total = repriced
+                        .iter()
+                        .find(|(i, _)| *i == at)
+                        .map_or(Decimal::ZERO, |(_, a)| *a);
+                    (at, h.change_to(total))
+                })
+                .filter(|(_, change)| !change.is_zero())
+                .collect();
+            let mut over =
+                changes.iter().map(|(_, c)| *c).sum::<Decimal>() - goods_refund.max(Decimal::ZERO);
+            for (_, change) in changes.iter_mut().rev() {
+                if over <= Decimal::ZERO {
+                    break;
+                }
+                if *change > Decimal::ZERO {
+                    let cut = over.min(*change);
+                    *change -= cut;
+                    over -= cut;
+                }
+            }
+            changes.retain(|(_, change)| !change.is_zero());
+            let wanted: Decimal = changes.iter().map(|(_, c)| *c).sum();
+            // Each round that excludes removes a line, and one more round settles what is
+            // kept back (it depends on the lines only), so this ends.
+            if taken.is_empty() || (!excluded_any && wanted == kept_back) {
+                let lines = kept_back_from(lines, &held, &changes, minor);
                 break (prepared, lines, refund, split, taken_back, released);
+            }
+            if rounds > taken.len() + 3 {
+                return Err(CallError::Failed(format!(
+                    "the plugins' answers to the return of {receipt_id} do not settle: {} kept back, then {}",
+                    crate::money::format(kept_back, minor),
+                    crate::money::format(wanted, minor)
+                ))
+                .into());
+            }
+            if !excluded_any {
+                kept_back = wanted;
             }
         };
         if taken.is_empty() {
@@ -1160,8 +1253,11 @@ impl Journal {
             let mut paid_back = tender.clone();
             paid_back.max_amount = None;
             if tender.plugin.is_empty() {
-                paid_back.amount = -share;
-                tenders.push(paid_back);
+                // Nothing to pay back on it (the refund was all kept back): no tender line.
+                if !share.is_zero() {
+                    paid_back.amount = -share;
+                    tenders.push(paid_back);
+                }
                 continue;
             }
             let (took, reference) = taken_back.get(&tender.id).cloned().unwrap_or_default();
@@ -1326,6 +1422,20 @@ fn covers(share: Decimal, took: Decimal, released: Decimal) -> Cover {
     }
 }
 
+/// The return's lines with, after them, the lines that keep back (or give back) this
+/// return's part of each reduction (`changes`: index into `held`, amount).
+fn kept_back_from(
+    mut lines: Vec<Line>,
+    held: &[super::repricing::Held],
+    changes: &[(usize, Decimal)],
+    minor: u32,
+) -> Vec<Line> {
+    for &(at, amount) in changes {
+        lines.extend(super::repricing::kept_back_lines(&held[at], amount, minor));
+    }
+    lines
+}
+
 /// The lines of a return: each line's share after the receipt's reductions, for the
 /// quantity coming back. Cumulative: what all returns of the line give back is its share
 /// of the quantity returned so far, rounded once, so partial returns never add up to more
@@ -1452,41 +1562,6 @@ fn sections_of(prepared: &[Prepared]) -> Vec<Section> {
             })
         })
         .collect()
-}
-
-/// Each item line's amount after the receipt's reductions were spread over it.
-fn effective_amounts(
-    r: &Receipt,
-    minor: u32,
-) -> std::collections::BTreeMap<String, rust_decimal::Decimal> {
-    let mut amounts: std::collections::BTreeMap<String, rust_decimal::Decimal> = r
-        .lines
-        .iter()
-        .filter(|l| l.kind == LineKind::Item)
-        .map(|l| (l.id.clone(), l.amount))
-        .collect();
-    for reduction in r.lines.iter().filter(|l| l.kind.is_reduction()) {
-        let targets: Vec<(String, rust_decimal::Decimal)> = r
-            .lines
-            .iter()
-            .filter(|l| {
-                l.kind == LineKind::Item
-                    && (reduction.applies_to.is_empty() || reduction.applies_to.contains(&l.id))
-            })
-            .map(|l| (l.id.clone(), l.amount))
-            .collect();
-        let weights: Vec<rust_decimal::Decimal> = targets.iter().map(|(_, a)| *a).collect();
-        for ((id, _), share) in
-            targets
-                .iter()
-                .zip(crate::money::spread(reduction.amount, &weights, minor))
-        {
-            if let Some(a) = amounts.get_mut(id) {
-                *a += share;
-            }
-        }
-    }
-    amounts
 }
 
 #[cfg(test)]

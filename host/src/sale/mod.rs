@@ -25,6 +25,7 @@ pub mod engine;
 pub mod model;
 pub mod receipt;
 pub mod register;
+pub mod repricing;
 pub mod reversal;
 pub mod time;
 pub mod view;

@@ -30,6 +30,10 @@
  *   kv writes, outbox messages, as prepare_checkout's), which a 1.2 host commits in one
  *   transaction, as one journal entry, before it answers. A 1.1 host ignores the key, so a
  *   plugin offers an action that needs it only when host_api->abi_minor is at least 2.
+ *   1.3 changes no struct: return_lines' request tells the plugin what of its reductions
+ *   stays with the goods the customer keeps ("reductions", "returned_before"), and the
+ *   host keeps back from the refund what its response reprices ("repriced"). A 1.2 host
+ *   ignores the key (host_api->abi_minor below 3).
  *
  * MEMORY
  *   A buffer is freed by the side that allocated it. Request strings the host passes to a
@@ -80,7 +84,7 @@ extern "C" {
 #endif
 
 #define POSD_ABI_MAJOR 1
-#define POSD_ABI_MINOR 2
+#define POSD_ABI_MINOR 3
 
 /* The one symbol a plugin exports. */
 #define POSD_PLUGIN_ENTRY_SYMBOL "posd_plugin_entry"

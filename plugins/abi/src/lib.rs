@@ -17,8 +17,11 @@ pub const POSD_ABI_MAJOR: u16 = 1;
 /// ABI minor version the host offers and the SDK builds against. 1.1 appended the admin
 /// hooks; 1.2 changes no struct, but a 1.2 host commits the `effects` of an
 /// `invoke_admin_action` answer, which a 1.1 host would ignore, so a plugin reads the host's
-/// `abi_minor` before it offers an action that needs them.
-pub const POSD_ABI_MINOR: u16 = 2;
+/// `abi_minor` before it offers an action that needs them. 1.3 changes no struct either:
+/// `return_lines` tells a plugin what of its reductions the customer keeps and takes back
+/// what the plugin reprices (`reductions`, `returned_before`, `repriced`), which a 1.2 host
+/// would ignore.
+pub const POSD_ABI_MINOR: u16 = 3;
 /// The one symbol a plugin exports, NUL-terminated for `dlsym`.
 pub const POSD_PLUGIN_ENTRY_SYMBOL: &[u8] = b"posd_plugin_entry\0";
 

@@ -222,7 +222,7 @@ fn hello_c_claims_its_codes_greets_and_offers_greet() {
             ("prepare_checkout", "{}"),
         ],
     );
-    assert_eq!(run.first("descriptor")[..4], ["80", "1.2", "0", "hello-c"]);
+    assert_eq!(run.first("descriptor")[..4], ["80", "1.3", "0", "hello-c"]);
     assert_eq!(
         run.first("hooks"),
         ["classify_code,enter_code,list_actions,invoke_action"]
@@ -361,10 +361,10 @@ fn version_test_plugins_declare_what_they_claim() {
     let lab = Lab::new();
     let abi2 = lab.run("abi2", "{}", &[]);
     assert_eq!(abi2.first("descriptor")[..4], ["80", "2.0", "0", "abi2"]);
-    let needs = lab.run("needs_minor3", "{}", &[]);
+    let needs = lab.run("needs_minor4", "{}", &[]);
     assert_eq!(
         needs.first("descriptor")[..4],
-        ["80", "1.3", "3", "needs-minor3"]
+        ["80", "1.4", "4", "needs-minor4"]
     );
     // Both fail create loudly if a host calls it anyway.
     assert_eq!(needs.first("create")[0], "failed");
@@ -378,14 +378,14 @@ fn version_test_plugins_declare_what_they_claim() {
         ],
     );
     let descriptor = newer.first("descriptor");
-    assert_eq!(descriptor[1..4], ["1.3", "0", "newer-optional"]);
+    assert_eq!(descriptor[1..4], ["1.4", "0", "newer-optional"]);
     assert!(
         descriptor[0].parse::<u32>().expect("size") > 80,
         "larger than 1.0"
     );
     assert!(
         descriptor[4].parse::<u32>().expect("hooks size") > 144,
-        "larger than 1.1 and 1.2 (which changed no struct)"
+        "larger than 1.1, 1.2 and 1.3 (which changed no struct)"
     );
     assert_eq!(
         newer.answers("classify_code"),

@@ -98,7 +98,7 @@ pub mod __private {
 }
 
 /// Makes a type implementing [`Plugin`] a posd plugin: exports `posd_plugin_entry`, which
-/// returns a static descriptor of ABI 1.2 (loadable by 1.0 and 1.1 hosts too; check [`Host::abi_minor`] before relying on 1.2) whose hooks table holds a trampoline for every
+/// returns a static descriptor of ABI 1.3 (loadable by 1.0, 1.1 and 1.2 hosts too; check [`Host::abi_minor`] before relying on 1.2 or 1.3) whose hooks table holds a trampoline for every
 /// hook trait the type implements and NULL for the others, and implements [`Exported`] for
 /// the type so [`testing::Harness`] can load it.
 ///

@@ -111,7 +111,7 @@ fn c_str(pointer: *const c_char) -> &'static str {
 }
 
 #[test]
-fn the_exported_entry_returns_a_1_2_descriptor_a_1_0_host_loads() {
+fn the_exported_entry_returns_a_1_3_descriptor_a_1_0_host_loads() {
     let descriptor = posd_plugin_entry();
     assert_eq!(
         descriptor,
@@ -130,8 +130,8 @@ fn the_exported_entry_returns_a_1_2_descriptor_a_1_0_host_loads() {
             descriptor.abi_minor,
             descriptor.min_abi_minor
         ),
-        (1, 2, 0),
-        "built against 1.2, and the admin action hooks (1.1) and their effects (1.2) are optional"
+        (1, 3, 0),
+        "built against 1.3; the admin action hooks (1.1), their effects (1.2) and re-pricing on returns (1.3) are optional"
     );
     assert_eq!((descriptor.reserved0, descriptor.reserved1), (0, 0));
     assert_eq!(c_str(descriptor.id), "sdk-probe");

@@ -424,9 +424,9 @@ impl ReturnLines for Vouchers {
         admin::note_receipts(&mut effects, &request.return_receipt_id)?;
         Ok(ReturnLinesResponse {
             effects,
-            excluded: Vec::new(),
             refunds,
             released,
+            ..ReturnLinesResponse::default()
         })
     }
 }

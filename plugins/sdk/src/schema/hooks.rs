@@ -424,6 +424,44 @@ pub struct ReturnLinesRequest {
     /// never turns into cash at the till. Empty when none of its tenders paid the receipt
     /// (and from a host older than this JSON addition, see the ABI version history).
     pub refunds: Vec<TenderRefund>,
+    /// Each of this plugin's reductions on the receipt (its discount lines) and what of it
+    /// the customer still holds on the goods they keep (ABI 1.3): the plugin answers in
+    /// `repriced` what of that they no longer qualify for. Empty from an older host.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reductions: Vec<HeldReduction>,
+    /// The receipt's lines that earlier returns took back, and how much of each (ABI 1.3):
+    /// with `lines`, what the customer keeps is the receipt less both. Empty from an older
+    /// host, and for a receipt's first return.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub returned_before: Vec<ReturnedLine>,
+}
+
+/// One of the plugin's reductions on a receipt being returned from (ABI 1.3).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeldReduction {
+    /// The reduction's line id on the original receipt.
+    pub line: String,
+    /// The reduction as sold, positive.
+    pub amount: Decimal,
+    /// What of it stays with the goods the customer keeps once this return's lines are
+    /// back (and those of earlier returns): the host's spread of it over the goods it
+    /// reduced, for the units kept; positive.
+    pub kept: Decimal,
+    /// What earlier returns of the receipt kept back of it (their `repriced`), in all.
+    pub kept_back: Decimal,
+}
+
+/// How much of a reduction the customer no longer qualifies for with the goods they keep
+/// (ABI 1.3), in all: the host keeps back this less what earlier returns kept back (or gives
+/// that difference back, when goods an earlier return repriced come back too).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Repriced {
+    /// The reduction's line id, one offered in the request's `reductions`.
+    pub line: String,
+    /// At least 0 and at most the reduction's `kept`; a reduction left out counts as 0.
+    pub amount: Decimal,
 }
 
 /// A share of a return's refund on one plugin tender of the original receipt.
@@ -481,6 +519,11 @@ pub struct ReturnLinesResponse {
     /// refused as a share not taken back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<TenderRefund>,
+    /// Parts of the plugin's reductions the customer no longer qualifies for with what they
+    /// keep (ABI 1.3): kept back from the refund and shown on the return receipt. An older
+    /// host ignores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repriced: Vec<Repriced>,
 }
 
 /// What the customer gets back for one line of a voided receipt when it is less than the
@@ -906,6 +949,34 @@ mod tests {
     }
 
     #[test]
+    fn a_return_tells_what_reductions_the_kept_goods_hold_and_takes_back_what_is_repriced() {
+        let request: ReturnLinesRequest = serde_json::from_value(json!({
+            "lines": [{"line": "L1", "qty": "1"}],
+            "returned_before": [{"line": "L1", "qty": "2"}],
+            "reductions": [{"line": "L3", "amount": "2.58", "kept": "0.86", "kept_back": "0"}]
+        }))
+        .unwrap();
+        assert_eq!(request.reductions[0].kept, Decimal::new(86, 2));
+        assert_eq!(request.returned_before[0].qty, Decimal::TWO);
+        let older: ReturnLinesRequest = serde_json::from_value(json!({"lines": []})).unwrap();
+        assert!(older.reductions.is_empty() && older.returned_before.is_empty());
+        let response: ReturnLinesResponse =
+            serde_json::from_value(json!({"repriced": [{"line": "L3", "amount": "0.86"}]}))
+                .unwrap();
+        assert_eq!(response.repriced[0].amount, Decimal::new(86, 2));
+        assert!(
+            serde_json::from_value::<ReturnLinesResponse>(
+                json!({"repriced": [{"line": "L3", "amount": 0.86}]})
+            )
+            .is_err(),
+            "money must be a decimal string"
+        );
+        // Nothing repriced: the key is left out, as a 1.2 plugin's answer.
+        let json = serde_json::to_value(ReturnLinesResponse::default()).unwrap();
+        assert!(json.get("repriced").is_none(), "{json}");
+    }
+
+    #[test]
     fn return_response_flattens_the_checkout_effects() {
         let response = ReturnLinesResponse {
             effects: CheckoutEffects::default(),
@@ -915,6 +986,7 @@ mod tests {
             }],
             refunds: Vec::new(),
             released: Vec::new(),
+            repriced: Vec::new(),
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),
