@@ -17,7 +17,7 @@ type Record = HashMap<String, OwnedVariant>;
 /// body). Fields drop in order: the client, the daemon, then the bus.
 struct Till {
     conn: zbus::Connection,
-    _daemon: Daemon,
+    daemon: Daemon,
     _bus: TestBus,
 }
 
@@ -40,7 +40,7 @@ impl Till {
         let conn = bus.client().await;
         Till {
             conn,
-            _daemon: daemon,
+            daemon,
             _bus: bus,
         }
     }
@@ -618,4 +618,82 @@ async fn a_limit_per_customer_holds_for_each_customer_and_needs_one() {
         !free,
         "without a customer the limit can't be kept: no promotion"
     );
+}
+
+/// Returns `qty` of line `line` of `receipt`: the return receipt's total and its lines
+/// (name, amount).
+async fn give_back(
+    till: &Till,
+    receipt: &str,
+    line: &str,
+    qty: &str,
+    key: &str,
+) -> (String, Vec<(String, String)>) {
+    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
+    let (back, messages) = manager
+        .r#return(
+            receipt,
+            vec![HashMap::from([
+                ("line", Variant::from(line)),
+                ("qty", Variant::from(qty)),
+            ])],
+            key,
+        )
+        .await
+        .expect("Return");
+    assert!(messages.is_empty(), "{messages:?}");
+    let printed = manager.get_receipt(&back).await.expect("GetReceipt");
+    let totals: Record = printed["totals"].clone().try_into().expect("totals");
+    let lines = records(&printed["lines"])
+        .iter()
+        .map(|l| (s(&l["name"]), s(&l["amount"])))
+        .collect();
+    (s(&totals["total"]), lines)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partial_return_reprices_what_the_customer_keeps_and_the_rest_gives_it_back() {
+    let till = Till::start(
+        &(EISTEE.to_string()
+            + r#"
+[[plugin.promotions.promotions]]
+id = "KORB"
+name = "Einkauf ab 10 €"
+kind = "threshold"
+tiers = [{ from = "10.00", amount = "1.00" }]
+"#),
+    )
+    .await;
+    let sale = till.open_sale().await;
+    let tea = add(&sale, "9001", "Eistee Pfirsich", "6", "1.29").await;
+    add_with(&sale, "kaese", "1", "8.00", "20", &[]).await;
+    // 7.74 + 8.00 = 15.74; two teas free (2.58), then 1.00 off from 13.16: 12.16.
+    assert_eq!(total(&sale).await, "12.16");
+    let receipt = till
+        .pay_and_check_out(&sale, "sold")
+        .await
+        .expect("Checkout");
+
+    // Four teas back: the customer keeps two teas, which earn no free one, and the cheese,
+    // which with them still earns the 1.00. The teas cost 4.67 after reductions (the 1.00
+    // spread 0.49 on the teas, 0.51 on the cheese): four of six 3.11 back, less the 0.86 of
+    // the free tea the two kept teas held.
+    let (refund, lines) = give_back(&till, &receipt, &tea, "4", "back-1").await;
+    assert_eq!(refund, "-2.25", "{lines:?}");
+    assert!(
+        lines.contains(&("Eistee 3 für 2".to_string(), "0.86".to_string())),
+        "the return receipt says what was kept back: {lines:?}"
+    );
+    // The last two teas: the cheese alone earns nothing. Their 1.56 back, the 0.86 kept
+    // back for them the first time given back, the 0.51 of the 1.00 the cheese held kept.
+    let (refund, lines) = give_back(&till, &receipt, &tea, "2", "back-2").await;
+    assert_eq!(refund, "-1.91", "{lines:?}");
+    assert!(
+        lines.contains(&("Eistee 3 für 2".to_string(), "-0.86".to_string()))
+            && lines.contains(&("Einkauf ab 10 €".to_string(), "0.51".to_string())),
+        "{lines:?}"
+    );
+    // 12.16 paid, 2.25 + 1.91 back: the cheese kept at its full 8.00, as if bought alone.
+    let verified = verify_books(&till.daemon.database()).expect("the books verify");
+    assert!(verified.contains("receipts"), "{verified}");
 }

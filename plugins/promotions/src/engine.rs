@@ -39,7 +39,8 @@ pub const THRESHOLD_SUBSETS_UP_TO: usize = 8;
 /// Decimal places of the money the engine hands out (cent, haléř).
 const MINOR: u32 = 2;
 
-fn round(value: Decimal) -> Decimal {
+/// Rounds money to the cent (haléř), half away from zero, as the host does.
+pub fn round(value: Decimal) -> Decimal {
     value.round_dp_with_strategy(MINOR, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
 

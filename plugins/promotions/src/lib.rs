@@ -23,14 +23,15 @@ use std::collections::{BTreeSet, HashMap};
 
 use posd_plugin_sdk::schema::{
     Action, AutoLine, CheckoutEffects, Effects, EvaluateBasketRequest, EvaluateBasketResponse,
-    InvokeActionRequest, KvWrite, Line, LineKind, ListActionsRequest, ListActionsResponse, Posting,
-    PrepareCheckoutRequest, Preview, PreviewKind, ReceiptSection, RefKind, Sale,
-    VoidReceiptRequest, VoidReceiptResponse,
+    ExcludedLine, InvokeActionRequest, KvWrite, Line, LineKind, ListActionsRequest,
+    ListActionsResponse, Posting, PrepareCheckoutRequest, Preview, PreviewKind, ReceiptSection,
+    RefKind, Repriced, ReturnLinesRequest, ReturnLinesResponse, Sale, VoidReceiptRequest,
+    VoidReceiptResponse,
 };
 use posd_plugin_sdk::serde_json::{Value, json};
 use posd_plugin_sdk::{
     Decimal, EvaluateBasket, Host, InvokeAction, ListActions, Plugin, PluginError, PrepareCheckout,
-    VoidReceipt, posd_plugin,
+    ReturnLines, VoidReceipt, posd_plugin,
 };
 
 use crate::clock::LocalTime;
@@ -628,6 +629,138 @@ impl VoidReceipt for Promotions {
     }
 }
 
+impl ReturnLines for Promotions {
+    /// Prices what the customer keeps with the promotions the receipt had: what of each of
+    /// its lines the kept goods no longer earn is kept back from the refund (`repriced`),
+    /// and a promotion the kept goods no longer earn at all gives its use back.
+    fn return_lines(
+        &mut self,
+        host: &Host,
+        request: ReturnLinesRequest,
+    ) -> Result<ReturnLinesResponse, PluginError> {
+        let receipt = &request.receipt;
+        let own: Vec<&Line> = receipt.lines.iter().filter(|l| l.plugin == ID).collect();
+        if own.is_empty() {
+            return Ok(ReturnLinesResponse::default());
+        }
+        if host.abi_minor() < 3 {
+            // An older host would not keep back what is repriced: goods of a receipt with
+            // promotions can't come back at such a till, rather than keep their discount.
+            let excluded = request
+                .lines
+                .iter()
+                .map(|l| ExcludedLine {
+                    line: l.line.clone(),
+                    message: "Aktionsbeleg: Retoure braucht posd mit Plugin-ABI 1.3 \
+                              (a receipt with promotions needs plugin ABI 1.3 to take goods back)"
+                        .to_string(),
+                })
+                .collect();
+            return Ok(ReturnLinesResponse {
+                excluded,
+                ..ReturnLinesResponse::default()
+            });
+        }
+        let now = self.earned_by_kept(&request);
+        let mut repriced = Vec::new();
+        for held in &request.reductions {
+            let Some(line) = own.iter().find(|l| l.id == held.line) else {
+                continue;
+            };
+            let earned = now.get(&line.reference).copied().unwrap_or_default();
+            let back = engine::round(held.kept - earned);
+            if back > Decimal::ZERO {
+                repriced.push(Repriced {
+                    line: held.line.clone(),
+                    amount: back,
+                });
+            }
+        }
+        // A promotion the kept goods earn nothing of any more was not used after all.
+        let mut effects = CheckoutEffects::default();
+        let key = counted_key(&receipt.id);
+        if let Some(mut counted) = host.kv_get::<Counted>(&key)? {
+            let unused = |id: &String| !now.keys().any(|r| r.split('@').next() == Some(id));
+            let back = Counted {
+                total: counted
+                    .total
+                    .iter()
+                    .filter(|id| unused(id))
+                    .cloned()
+                    .collect(),
+                per_customer: counted
+                    .per_customer
+                    .iter()
+                    .filter(|id| unused(id))
+                    .cloned()
+                    .collect(),
+                customer: counted.customer.clone(),
+            };
+            if !back.total.is_empty() || !back.per_customer.is_empty() {
+                effects.postings = back.postings(true, |_| config::Limits::default());
+                counted.total.retain(|id| !back.total.contains(id));
+                counted
+                    .per_customer
+                    .retain(|id| !back.per_customer.contains(id));
+                let value = if counted.total.is_empty() && counted.per_customer.is_empty() {
+                    Value::Null
+                } else {
+                    json!(counted)
+                };
+                effects.kv.push(KvWrite { key, value });
+            }
+        }
+        Ok(ReturnLinesResponse {
+            effects,
+            repriced,
+            ..ReturnLinesResponse::default()
+        })
+    }
+}
+
+impl Promotions {
+    /// What the goods the customer keeps after `request`'s return earn of the promotions
+    /// the receipt had (no other), by the `ref` of the line each would have: the receipt's
+    /// item lines less what this and earlier returns took back, each at its share of the
+    /// amount paid for it before reductions.
+    fn earned_by_kept(&self, request: &ReturnLinesRequest) -> HashMap<String, Decimal> {
+        let receipt = &request.receipt;
+        let back = |id: &str| -> Decimal {
+            request
+                .lines
+                .iter()
+                .chain(&request.returned_before)
+                .filter(|r| r.line == id)
+                .map(|r| r.qty)
+                .sum()
+        };
+        let kept: Vec<Line> = receipt
+            .lines
+            .iter()
+            .filter(|l| l.kind == LineKind::Item && !l.qty.is_zero())
+            .filter_map(|l| {
+                let qty = l.qty - back(&l.id);
+                (qty > Decimal::ZERO).then(|| Line {
+                    qty,
+                    amount: engine::round(l.amount * qty / l.qty),
+                    ..l.clone()
+                })
+            })
+            .collect();
+        let had = applied_on(receipt.lines.iter().filter(|l| l.plugin == ID));
+        let active: Vec<usize> = had
+            .iter()
+            .filter_map(|id| self.config.promotions.iter().position(|p| &p.id == id))
+            .collect();
+        let goods = Good::of(&kept);
+        let outcome = engine::best(&self.config, &goods, &active);
+        self.lines(&goods, &outcome)
+            .into_iter()
+            .map(|l| (l.reference, -l.amount))
+            .collect()
+    }
+}
+
 posd_plugin!(Promotions);
 
 #[cfg(test)]
@@ -762,5 +895,35 @@ mod tests {
             ]
         );
         assert!(lines.iter().all(|l| l.name == "Snacks 3 für 2"));
+    }
+
+    #[test]
+    fn on_a_host_older_than_1_3_goods_of_a_receipt_with_promotions_do_not_come_back() {
+        use posd_plugin_sdk::testing::Harness;
+        let config = json!({"promotions": [
+            {"id": "MM", "name": "Snacks 3 für 2", "kind": "buy_get", "tags": ["snack"],
+             "buy": 2, "get": 1, "percent": "100"}]});
+        let line = |id: &str, kind: &str, amount: &str, plugin: &str, reference: &str| {
+            json!({"id": id, "kind": kind, "sku": "s", "name": id, "qty": "1",
+                   "unit_price": amount, "amount": amount, "tax_rate": "20", "tags": ["snack"],
+                   "plugin": plugin, "ref": reference, "data": {}})
+        };
+        let request = json!({"schema": 1, "store": {"currency": "EUR", "locale": "de-AT"},
+            "receipt": {"id": "R-1", "time": "2026-06-14T10:31:07+02:00", "kind": "sale",
+                "lines": [line("L1", "item", "3.00", "", ""),
+                          line("L2", "discount", "-1.00", ID, "MM@20")],
+                "tenders": [], "totals": {}, "customer": null},
+            "lines": [{"line": "L1", "qty": "1"}], "return_receipt_id": "R-2", "refunds": []});
+        let mut old = Harness::<Promotions>::create_on_minor(config.clone(), 2).expect("1.2");
+        let answer = old.call("return_lines", &request).expect("return_lines");
+        assert_eq!(answer["excluded"][0]["line"], "L1", "{answer}");
+        let mut new = Harness::<Promotions>::create(config).expect("1.3");
+        let answer = new.call("return_lines", &request).expect("return_lines");
+        assert!(
+            answer
+                .get("excluded")
+                .is_none_or(|e| e.as_array().is_some_and(Vec::is_empty)),
+            "{answer}"
+        );
     }
 }
