@@ -697,3 +697,58 @@ tiers = [{ from = "10.00", amount = "1.00" }]
     let verified = verify_books(&till.daemon.database()).expect("the books verify");
     assert!(verified.contains("receipts"), "{verified}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_promotion_for_staff_holds_for_the_customers_the_groups_file_names() {
+    let groups = tempfile::NamedTempFile::new().expect("groups file");
+    std::fs::write(
+        groups.path(),
+        "\"C-ANNA\" = [\"staff\"]\nC-BEN = [\"vip\"]\n",
+    )
+    .expect("write");
+    let till = Till::start(&format!(
+        r#"
+[[plugin.promotions.promotions]]
+id = "PERSONAL"
+name = "Personalrabatt"
+kind = "discount"
+percent = "20"
+customer_groups = ["staff"]
+
+[customers]
+groups_file = "{}"
+"#,
+        groups.path().display()
+    ))
+    .await;
+    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
+    let anna = manager.customer("C-ANNA").await.expect("Customer");
+    let listed: Vec<String> = anna["groups"].clone().try_into().expect("groups");
+    assert_eq!(listed, ["staff"]);
+    let discounted = |customer: &'static str| {
+        let till = &till;
+        async move {
+            let sale = till.open_sale_for(Some(customer)).await;
+            add(&sale, "k", "Kaffee", "1", "10.00").await;
+            total(&sale).await
+        }
+    };
+    assert_eq!(discounted("C-ANNA").await, "8.00", "staff");
+    assert_eq!(discounted("C-BEN").await, "10.00", "vip is not staff");
+    // Ben joins the staff: the next export, read on a reload, counts.
+    std::fs::write(
+        groups.path(),
+        "C-ANNA = [\"staff\"]\nC-BEN = [\"vip\", \"staff\"]\n",
+    )
+    .expect("write");
+    manager.reload_config().await.expect("ReloadConfig");
+    assert_eq!(discounted("C-BEN").await, "8.00", "staff now");
+    // A broken export leaves the groups read before, and the till sells on.
+    std::fs::write(groups.path(), "C-BEN = \"staff\"").expect("write");
+    manager.reload_config().await.expect("ReloadConfig");
+    assert_eq!(
+        discounted("C-BEN").await,
+        "8.00",
+        "the groups read before stay"
+    );
+}

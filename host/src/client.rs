@@ -54,6 +54,11 @@ pub trait Manager1 {
         &self,
         options: std::collections::HashMap<&str, zbus::Variant<'_>>,
     ) -> zbus::Result<zbus::OwnedObjectPath>;
+    /// What posd and its plugins know of a customer: `accounts`, `groups`.
+    fn customer(
+        &self,
+        customer_id: &str,
+    ) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
     /// A committed receipt.
     fn get_receipt(
         &self,

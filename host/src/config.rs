@@ -70,6 +70,18 @@ pub struct Config {
     pub receipt: ReceiptConfig,
     /// Delivery of partner messages.
     pub outbox: OutboxConfig,
+    /// What posd is told about customers.
+    pub customers: CustomersConfig,
+}
+
+/// `[customers]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CustomersConfig {
+    /// A TOML file of each customer's groups (`"C-1001" = ["staff"]`), exported by the back
+    /// office: plugins see them as the sale's `customer_groups`. None: no customer has
+    /// groups. Read at start and on every reload ([`crate::customers`]).
+    pub groups_file: Option<std::path::PathBuf>,
 }
 
 /// `[outbox]`

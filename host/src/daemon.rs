@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::bus::{self, BusChoice, Manager, NameError};
 use crate::config::{self, Config, ConfigError, ConfigSources};
+use crate::customers::CustomerGroups;
 use crate::devices::{self, Device, DeviceEvent, DeviceManager, DeviceState, Registry};
 use crate::notify::Notifier;
 use crate::plugins::{FailedPlugin, PluginManager, PluginSettings};
@@ -250,7 +251,15 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let devices = DeviceManager::new(db.clone(), events_tx);
     let outbox_wake = Arc::new(tokio::sync::Notify::new());
-    let book = Book::new(db.clone(), plugins.clone(), till_of(&config, &shared));
+    let (groups, problem) = customer_groups_of(&config, None);
+    if let Some(problem) = problem {
+        tracing::error!("{problem}; selling on without customer groups");
+    }
+    let book = Book::new(
+        db.clone(),
+        plugins.clone(),
+        till_of(&config, &shared, groups),
+    );
     let journal = Journal::new(
         db.clone(),
         plugins.clone(),
@@ -479,8 +488,26 @@ fn with_development_plugins(mut config: Config, dir: Option<&Path>) -> Config {
     config
 }
 
+/// The customers' groups `config` names, read anew; where they can't be read, `kept` (the
+/// groups read before, or none) and why.
+fn customer_groups_of(
+    config: &Config,
+    kept: Option<Arc<CustomerGroups>>,
+) -> (Arc<CustomerGroups>, Option<String>) {
+    let Some(path) = &config.customers.groups_file else {
+        return (Arc::default(), None);
+    };
+    match CustomerGroups::load(path) {
+        Ok(groups) => {
+            tracing::info!(customers = groups.len(), file = %path.display(), "customer groups read");
+            (Arc::new(groups), None)
+        }
+        Err(e) => (kept.unwrap_or_default(), Some(e.to_string())),
+    }
+}
+
 /// The till settings of the sale book.
-fn till_of(config: &Config, shared: &Shared) -> Till {
+fn till_of(config: &Config, shared: &Shared, customer_groups: Arc<CustomerGroups>) -> Till {
     Till {
         currency: crate::sale::engine::Currency {
             minor: config.currency_minor_unit(),
@@ -488,6 +515,7 @@ fn till_of(config: &Config, shared: &Shared) -> Till {
         },
         currency_code: config.store.currency.clone(),
         store: bus::store_view(shared),
+        customer_groups,
     }
 }
 
@@ -813,7 +841,20 @@ impl Running {
             self.journal.set_settings(receipt_settings(&self.config));
             changes.push("receipt settings updated".into());
         }
-        self.book.set_till(till_of(&self.config, &self.shared));
+        let (groups, problem) =
+            customer_groups_of(&self.config, Some(self.book.till().customer_groups));
+        match problem {
+            Some(problem) => {
+                tracing::error!("{problem}; the groups read before stay");
+                changes.push(format!("{problem}; the groups read before stay"));
+            }
+            None if self.config.customers.groups_file.is_some() => {
+                changes.push(format!("customer groups read: {} customers", groups.len()));
+            }
+            None => {}
+        }
+        self.book
+            .set_till(till_of(&self.config, &self.shared, groups));
         changes.extend(self.apply_devices(&new).await);
         self.refresh_state().await;
         // Always: a failed plugin is tried again on every reload, whether or not its

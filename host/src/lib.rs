@@ -15,6 +15,7 @@
 //! - [`devices`]: scanner and printer supervisors (drivers in `drivers/`).
 //! - [`devmode`]: the virtual receipt printer of development mode.
 //! - [`fault`]: named crash points for crash tests.
+//! - [`customers`]: customers' groups, from the back office's export.
 //! - [`ledger`]: double-entry accounts of vouchers, wallets, points; append-only.
 //! - [`money`]: decimal parsing, explicit rounding, discount spreading, the VAT table.
 //! - [`plugins`]: the plugin manager: loading, calling with deadlines, host services.
@@ -27,6 +28,7 @@
 pub mod bus;
 pub mod client;
 pub mod config;
+pub mod customers;
 pub mod daemon;
 pub mod devices;
 pub mod devmode;

@@ -412,6 +412,8 @@ impl Manager {
             zbus::Variant::from(customer_id.to_string()),
         );
         out.insert("accounts".to_string(), zbus::Variant::from(accounts));
+        let groups = self.book.till().customer_groups.of(customer_id).to_vec();
+        out.insert("groups".to_string(), zbus::Variant::from(groups));
         Ok(out)
     }
 

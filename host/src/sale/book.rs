@@ -48,6 +48,8 @@ pub struct Till {
     pub currency_code: String,
     /// The `store` view plugins get.
     pub store: Value,
+    /// Customers' groups, for the sale view's `customer_groups`.
+    pub customer_groups: std::sync::Arc<crate::customers::CustomerGroups>,
 }
 
 /// A hook's request of the sale and the store only (`evaluate_basket`), written straight
@@ -1261,6 +1263,7 @@ mod tests {
             },
             currency_code: "EUR".into(),
             store: json!({}),
+            customer_groups: Default::default(),
         };
         (db.clone(), Book::new(db, plugins, till))
     }

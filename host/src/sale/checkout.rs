@@ -1608,6 +1608,7 @@ mod tests {
             currency: eur,
             currency_code: "EUR".into(),
             store: Value::Null,
+            customer_groups: Default::default(),
         };
         let settings = ReceiptSettings {
             store_id: "0001".into(),

@@ -146,7 +146,7 @@ pub struct SaleView<'a> {
     id: &'a str,
     currency: &'a str,
     customer: Option<&'a str>,
-    customer_groups: [&'a str; 0],
+    customer_groups: &'a [String],
     lines: Vec<LineView<'a>>,
     tenders: Vec<TenderView<'a>>,
     totals: TotalsView,
@@ -192,7 +192,7 @@ pub fn sale<'a>(sale: &'a Sale, till: &'a Till, plugin: &str) -> SaleView<'a> {
         id: &sale.id,
         currency: &till.currency_code,
         customer: (!sale.customer.is_empty()).then_some(sale.customer.as_str()),
-        customer_groups: [],
+        customer_groups: till.customer_groups.of(&sale.customer),
         lines: sale
             .lines
             .iter()
@@ -255,6 +255,7 @@ mod tests {
             },
             currency_code: "EUR".into(),
             store: json!({}),
+            customer_groups: Default::default(),
         }
     }
 

@@ -170,7 +170,8 @@ pub struct Sale {
     pub currency: String,
     /// The customer on the sale, if any.
     pub customer: Option<String>,
-    /// The customer's groups (staff, VIP, …) for group prices and rules.
+    /// The customer's groups (staff, VIP, …) for group prices and rules, from the store's
+    /// customer-groups file (`[customers] groups_file`); empty without one.
     pub customer_groups: Vec<String>,
     /// Lines in the order they were added.
     pub lines: Vec<Line>,
