@@ -20,7 +20,7 @@ mod support;
 mod figures;
 mod promotion_set;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -102,33 +102,53 @@ struct Figures {
 }
 
 /// A sale's rows as the daemon keeps them: its head document and its lines' documents by
-/// position.
-fn rows(db: &rusqlite::Connection, id: &str) -> (String, Vec<String>) {
+/// line id.
+fn rows(db: &rusqlite::Connection, id: &str) -> (String, BTreeMap<String, String>) {
     let head = db
         .query_row("SELECT document FROM sales WHERE id = ?1", [id], |r| {
             r.get(0)
         })
         .expect("the sale's head");
     let lines = db
-        .prepare("SELECT document FROM sale_lines WHERE sale_id = ?1 ORDER BY position")
+        .prepare("SELECT line_id, document FROM sale_lines WHERE sale_id = ?1")
         .expect("prepare")
-        .query_map([id], |r| r.get(0))
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .expect("lines")
         .collect::<rusqlite::Result<_>>()
         .expect("line rows");
     (head, lines)
 }
 
+/// The line rows that writing version `to` over version `from` of a sale upserts (id,
+/// document) and deletes (id), as the daemon does.
+fn line_writes<'a>(
+    from: &BTreeMap<String, String>,
+    to: &'a BTreeMap<String, String>,
+) -> (Vec<(&'a str, &'a str)>, Vec<String>) {
+    let upserts = to
+        .iter()
+        .filter(|(id, doc)| from.get(*id) != Some(*doc))
+        .map(|(id, doc)| (id.as_str(), doc.as_str()))
+        .collect();
+    let deletes = from
+        .keys()
+        .filter(|id| !to.contains_key(*id))
+        .cloned()
+        .collect();
+    (upserts, deletes)
+}
+
 /// The commit floor of a change: the rows `change` made the daemon write to sale `id` —
-/// the lines that differ afterwards, and its head if that differs — written `CHANGES`
-/// times, each as one `synchronous=FULL` transaction with the daemon's statements,
-/// alternating between the two versions as the timed changes do, into a copy of the sale
-/// in the daemon's own file. Returns each commit's time and the number of rows.
+/// the lines that differ afterwards (new or changed, and those gone), and its head if that
+/// differs — written `CHANGES` times, each as one `synchronous=FULL` transaction with the
+/// daemon's statements, alternating between the two versions as the timed changes do, into
+/// a copy of the sale in the daemon's own file. Returns each commit's time and the number
+/// of rows.
 fn commit_floor(
     state_dir: &Path,
     id: &str,
-    before: (String, Vec<String>),
-    after: (String, Vec<String>),
+    before: (String, BTreeMap<String, String>),
+    after: (String, BTreeMap<String, String>),
 ) -> (Vec<Duration>, usize) {
     let db = rusqlite::Connection::open(state_dir.join(posd::store::DATABASE_FILE))
         .expect("the daemon's database");
@@ -139,25 +159,28 @@ fn commit_floor(
     )
     .expect("the daemon's settings");
     let copy = format!("{id}-floor");
-    let changed: Vec<usize> = (0..after.1.len())
-        .filter(|&p| before.1.get(p) != after.1.get(p))
-        .collect();
+    let forth = line_writes(&before.1, &after.1);
+    let back = line_writes(&after.1, &before.1);
     let head_changed = before.0 != after.0;
     db.execute(
         "INSERT INTO sales (id, state, document, updated_at) VALUES (?1, 'open', ?2, 'bench')",
         [&copy, &before.0],
     )
     .expect("the copy's head");
-    for (position, line) in before.1.iter().enumerate() {
+    for (line_id, line) in &before.1 {
         db.execute(
-            "INSERT INTO sale_lines (sale_id, position, document) VALUES (?1, ?2, ?3)",
-            rusqlite::params![copy, position as i64, line],
+            "INSERT INTO sale_lines (sale_id, line_id, document) VALUES (?1, ?2, ?3)",
+            rusqlite::params![copy, line_id, line],
         )
         .expect("the copy's lines");
     }
     let mut samples = Vec::with_capacity(CHANGES);
     for n in 0..CHANGES {
-        let (head, lines) = if n % 2 == 0 { &after } else { &before };
+        let (head, (upserts, deletes)) = if n % 2 == 0 {
+            (&after.0, &forth)
+        } else {
+            (&before.0, &back)
+        };
         let start = Instant::now();
         let tx = db.unchecked_transaction().expect("begin");
         if head_changed {
@@ -170,15 +193,24 @@ fn commit_floor(
         }
         let mut line = tx
             .prepare_cached(
-                "INSERT INTO sale_lines (sale_id, position, document) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (sale_id, position) DO UPDATE SET document = excluded.document",
+                "INSERT INTO sale_lines (sale_id, line_id, document) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sale_id, line_id) DO UPDATE SET document = excluded.document",
             )
             .expect("prepare");
-        for &position in &changed {
-            line.execute(rusqlite::params![copy, position as i64, lines[position]])
+        for (line_id, document) in upserts {
+            line.execute(rusqlite::params![copy, line_id, document])
                 .expect("line");
         }
         drop(line);
+        let mut delete = tx
+            .prepare_cached("DELETE FROM sale_lines WHERE sale_id = ?1 AND line_id = ?2")
+            .expect("prepare");
+        for line_id in deletes {
+            delete
+                .execute(rusqlite::params![copy, line_id])
+                .expect("delete");
+        }
+        drop(delete);
         tx.commit().expect("commit");
         samples.push(start.elapsed());
     }
@@ -186,7 +218,10 @@ fn commit_floor(
         .expect("remove the copy's lines");
     db.execute("DELETE FROM sales WHERE id = ?1", [&copy])
         .expect("remove the copy");
-    (samples, usize::from(head_changed) + changed.len())
+    (
+        samples,
+        usize::from(head_changed) + forth.0.len() + forth.1.len(),
+    )
 }
 
 /// `SetQuantity` on the middle line of a sale of each size, timed at the client, each

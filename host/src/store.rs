@@ -309,6 +309,26 @@ const MIGRATIONS: &[Migration] = &[
         UPDATE sales SET document = json_set(document, '$.lines', json('[]'));
     ",
     },
+    Migration {
+        version: 8,
+        description: "a sale's line rows keyed by line id, their order in the head, so a line added or gone rewrites no other line",
+        sql: "
+        CREATE TABLE sale_lines_by_id (
+            sale_id  TEXT NOT NULL REFERENCES sales (id),
+            line_id  TEXT NOT NULL,
+            document TEXT NOT NULL,
+            PRIMARY KEY (sale_id, line_id)
+        ) STRICT, WITHOUT ROWID;
+        INSERT INTO sale_lines_by_id (sale_id, line_id, document)
+            SELECT sale_id, json_extract(document, '$.id'), document FROM sale_lines;
+        UPDATE sales SET document = json_set(document, '$.line_order', json((
+                SELECT json_group_array(json_extract(l.document, '$.id') ORDER BY l.position)
+                FROM sale_lines l WHERE l.sale_id = sales.id)))
+            WHERE EXISTS (SELECT 1 FROM sale_lines l WHERE l.sale_id = sales.id);
+        DROP TABLE sale_lines;
+        ALTER TABLE sale_lines_by_id RENAME TO sale_lines;
+    ",
+    },
 ];
 
 /// The schema version this build migrates to.
@@ -898,7 +918,7 @@ mod tests {
     }
 
     /// Open sales of a version-6 database keep their lines when they move into rows of
-    /// their own: each line at its position, the head without them.
+    /// their own: a row per line by its id, the head without them but with their order.
     #[test]
     fn the_lines_of_open_sales_move_into_rows_of_their_own() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -911,27 +931,36 @@ mod tests {
                 .expect("version");
             conn.execute(
                 "INSERT INTO sales (id, state, document, updated_at) VALUES ('s1', 'open', ?1, 'then')",
-                [r#"{"id":"s1","lines":[{"id":"L1","name":"A"},{"id":"L2","name":"B"}],"tenders":[]}"#],
+                [r#"{"id":"s1","lines":[{"id":"L2","name":"B"},{"id":"L1","name":"A"}],"tenders":[]}"#],
             )
             .expect("a v6 sale");
         }
         let conn = open(dir.path(), Duration::from_secs(1)).expect("migrates");
-        let rows: Vec<(i64, String)> = conn
-            .prepare("SELECT position, json_extract(document, '$.name') FROM sale_lines WHERE sale_id = 's1' ORDER BY position")
+        let rows: Vec<(String, String)> = conn
+            .prepare("SELECT line_id, json_extract(document, '$.name') FROM sale_lines WHERE sale_id = 's1' ORDER BY line_id")
             .expect("prepare")
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .expect("query")
             .collect::<rusqlite::Result<_>>()
             .expect("rows");
-        assert_eq!(rows, [(0, "A".to_string()), (1, "B".to_string())]);
+        assert_eq!(
+            rows,
+            [
+                ("L1".to_string(), "A".to_string()),
+                ("L2".to_string(), "B".to_string())
+            ]
+        );
         let head: String = conn
             .query_row("SELECT document FROM sales WHERE id = 's1'", [], |r| {
                 r.get(0)
             })
             .expect("head");
+        let head: serde_json::Value = serde_json::from_str(&head).expect("json");
+        assert_eq!(head["lines"], serde_json::json!([]));
         assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&head).expect("json")["lines"],
-            serde_json::json!([])
+            head["line_order"],
+            serde_json::json!(["L2", "L1"]),
+            "the order the lines had"
         );
     }
 

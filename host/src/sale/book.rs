@@ -5,7 +5,7 @@
 //! change or a failed write leaves the sale as it was. After a restart every open sale comes
 //! back as it was last written.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -76,10 +76,20 @@ fn next_sale_number(last: &AtomicU64, now_ns: u64) -> u64 {
 }
 
 /// A sale's head as the `sales` row keeps it: the whole sale but its lines, which have rows
-/// of their own (`sale_lines`, one per position).
+/// of their own (`sale_lines`, one per line id), and the order of the lines (`line_order`),
+/// so that a line added, moved or gone rewrites the head and that line only.
 pub fn head_document(sale: &mut Sale) -> serde_json::Result<String> {
+    #[derive(serde::Serialize)]
+    struct Head<'a> {
+        #[serde(flatten)]
+        sale: &'a Sale,
+        line_order: Vec<String>,
+    }
     let lines = std::mem::take(&mut sale.lines);
-    let head = serde_json::to_string(&*sale);
+    let head = serde_json::to_string(&Head {
+        sale,
+        line_order: lines.iter().map(|l| l.id.clone()).collect(),
+    });
     sale.lines = lines;
     head
 }
@@ -104,6 +114,8 @@ fn same_head(a: &Sale, b: &Sale) -> bool {
         opened_at,
     } = a;
     *id == b.id
+        && a.lines.len() == b.lines.len()
+        && a.lines.iter().zip(&b.lines).all(|(x, y)| x.id == y.id)
         && *state == b.state
         && *cashier == b.cashier
         && *customer == b.customer
@@ -118,15 +130,31 @@ fn same_head(a: &Sale, b: &Sale) -> bool {
         && *opened_at == b.opened_at
 }
 
-/// A sale from its head and its lines' documents in position order. A head written before
-/// lines had rows of their own still holds its lines; rows, where there are any, win.
+/// A sale from its head and its lines' documents. A head written before lines had rows of
+/// their own still holds its lines; rows, where there are any, win, in the head's
+/// `line_order` (a row the order does not name, which no write leaves, comes last).
 fn read_sale(head: &str, lines: &[String]) -> serde_json::Result<Sale> {
+    #[derive(serde::Deserialize)]
+    struct Order {
+        #[serde(default)]
+        line_order: Vec<String>,
+    }
     let mut sale: Sale = serde_json::from_str(head)?;
     if !lines.is_empty() {
-        sale.lines = lines
+        let order: Order = serde_json::from_str(head)?;
+        let mut rows: Vec<Line> = lines
             .iter()
             .map(|l| serde_json::from_str(l))
             .collect::<serde_json::Result<_>>()?;
+        let rank = |id: &str| {
+            order
+                .line_order
+                .iter()
+                .position(|o| o == id)
+                .unwrap_or(usize::MAX)
+        };
+        rows.sort_by_cached_key(|l| rank(&l.id));
+        sale.lines = rows;
     }
     Ok(sale)
 }
@@ -243,7 +271,7 @@ impl Book {
                     .query_map([&since], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?
                     .collect::<rusqlite::Result<Vec<(String, String)>>>()?;
                 let mut lines = c.prepare_cached(
-                    "SELECT document FROM sale_lines WHERE sale_id = ?1 ORDER BY position",
+                    "SELECT document FROM sale_lines WHERE sale_id = ?1",
                 )?;
                 heads
                     .into_iter()
@@ -342,61 +370,69 @@ impl Book {
         } else {
             Some(head_document(sale).map_err(encode)?)
         };
-        let mut changed: Vec<(i64, String)> = Vec::new();
-        for (position, line) in sale.lines.iter().enumerate() {
-            if before.lines.get(position) != Some(line) {
+        // Rows by line id: what is new or differs is written, what went is deleted; a line
+        // that only moved is the head's business (its `line_order`).
+        let was: HashMap<&str, &Line> = before.lines.iter().map(|l| (l.id.as_str(), l)).collect();
+        let mut changed: Vec<(String, String)> = Vec::new();
+        for line in &sale.lines {
+            if was.get(line.id.as_str()) != Some(&line) {
                 let document = serde_json::to_string(line).map_err(encode)?;
-                changed.push((i64::try_from(position).unwrap_or(i64::MAX), document));
+                changed.push((line.id.clone(), document));
             }
         }
-        let keep = i64::try_from(sale.lines.len()).unwrap_or(i64::MAX);
-        let shrunk = before.lines.len() > sale.lines.len();
+        let is: std::collections::HashSet<&str> =
+            sale.lines.iter().map(|l| l.id.as_str()).collect();
+        let gone: Vec<String> = before
+            .lines
+            .iter()
+            .filter(|l| !is.contains(l.id.as_str()))
+            .map(|l| l.id.clone())
+            .collect();
         let (id, state) = (sale.id.clone(), sale.state);
         let state_changed = before.state != state;
         let at = now();
         let written = self.db.submit(move |c| {
-                let tx = c.transaction()?;
-                let written = match &head {
-                    Some(head) if state_changed => tx
-                        .prepare_cached(
-                            "UPDATE sales SET state = ?2, document = ?3, updated_at = ?4
+            let tx = c.transaction()?;
+            let written = match &head {
+                Some(head) if state_changed => tx
+                    .prepare_cached(
+                        "UPDATE sales SET state = ?2, document = ?3, updated_at = ?4
                              WHERE id = ?1 AND state = 'open'",
-                        )?
-                        .execute(rusqlite::params![id, state.as_str(), head, at])?,
-                    Some(head) => tx
-                        .prepare_cached(
-                            "UPDATE sales SET document = ?2, updated_at = ?3
-                             WHERE id = ?1 AND state = 'open'",
-                        )?
-                        .execute(rusqlite::params![id, head, at])?,
-                    None => usize::from(
-                        tx.prepare_cached(
-                            "SELECT EXISTS (SELECT 1 FROM sales WHERE id = ?1 AND state = 'open')",
-                        )?
-                        .query_row([&id], |r| r.get::<_, bool>(0))?,
-                    ),
-                };
-                if written == 0 {
-                    return Ok(0);
-                }
-                {
-                    let mut line = tx.prepare_cached(
-                        "INSERT INTO sale_lines (sale_id, position, document) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (sale_id, position) DO UPDATE SET document = excluded.document",
-                    )?;
-                    for (position, document) in &changed {
-                        line.execute(rusqlite::params![id, position, document])?;
-                    }
-                }
-                if shrunk {
-                    tx.prepare_cached(
-                        "DELETE FROM sale_lines WHERE sale_id = ?1 AND position >= ?2",
                     )?
-                    .execute(rusqlite::params![id, keep])?;
+                    .execute(rusqlite::params![id, state.as_str(), head, at])?,
+                Some(head) => tx
+                    .prepare_cached(
+                        "UPDATE sales SET document = ?2, updated_at = ?3
+                             WHERE id = ?1 AND state = 'open'",
+                    )?
+                    .execute(rusqlite::params![id, head, at])?,
+                None => usize::from(
+                    tx.prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM sales WHERE id = ?1 AND state = 'open')",
+                    )?
+                    .query_row([&id], |r| r.get::<_, bool>(0))?,
+                ),
+            };
+            if written == 0 {
+                return Ok(0);
+            }
+            {
+                let mut line = tx.prepare_cached(
+                    "INSERT INTO sale_lines (sale_id, line_id, document) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (sale_id, line_id) DO UPDATE SET document = excluded.document",
+                )?;
+                for (line_id, document) in &changed {
+                    line.execute(rusqlite::params![id, line_id, document])?;
                 }
-                tx.commit()?;
-                Ok(written)
-            })?;
+                let mut delete = tx
+                    .prepare_cached("DELETE FROM sale_lines WHERE sale_id = ?1 AND line_id = ?2")?;
+                for line_id in &gone {
+                    delete.execute(rusqlite::params![id, line_id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(written)
+        })?;
         let id = sale.id.clone();
         Ok(async move {
             if written.await? == 0 {
@@ -478,52 +514,65 @@ impl Book {
         let mut view = super::view::sale(sale, till, "");
         // Plugins that own no data in the sale see the same view: encoded once for them all.
         let mut for_all: Option<Box<RawValue>> = None;
+        // A plugin after one that added lines on the last evaluation is likely to be asked
+        // again: it is asked only once the plugins before it answered, instead of early
+        // for nothing (on a two-core till that early call competes with the ones that
+        // count).
+        let asked_early: Vec<bool> = (0..plugins.len())
+            .map(|k| !before.iter().any(|l| plugins[..k].contains(&l.plugin)))
+            .collect();
         let early: Vec<_> = plugins
             .iter()
-            .map(|plugin| {
-                if view.same_for_all(plugin) {
-                    if for_all.is_none() {
+            .zip(&asked_early)
+            .map(|(plugin, &early)| {
+                early.then(|| {
+                    if view.same_for_all(plugin) {
+                        if for_all.is_none() {
+                            let request = SaleRequest {
+                                schema: 1,
+                                sale: view.seen_by(""),
+                                store: &till.store,
+                            };
+                            for_all =
+                                Some(serde_json::value::to_raw_value(&request).map_err(|e| {
+                                    CallError::Failed(format!("cannot encode the request: {e}"))
+                                })?);
+                        }
+                        let request = for_all.as_deref();
+                        self.plugins
+                            .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
+                    } else {
                         let request = SaleRequest {
                             schema: 1,
-                            sale: view.seen_by(""),
+                            sale: view.seen_by(plugin),
                             store: &till.store,
                         };
-                        for_all = Some(serde_json::value::to_raw_value(&request).map_err(|e| {
-                            CallError::Failed(format!("cannot encode the request: {e}"))
-                        })?);
+                        self.plugins
+                            .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
                     }
-                    let request = for_all.as_deref();
-                    self.plugins
-                        .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
-                } else {
-                    let request = SaleRequest {
-                        schema: 1,
-                        sale: view.seen_by(plugin),
-                        store: &till.store,
-                    };
-                    self.plugins
-                        .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
-                }
+                })
             })
             .collect();
         drop(view);
         for (plugin, early) in plugins.into_iter().zip(early) {
-            let answer: Result<wire::EvaluateBasketResponse, _> = if sale.lines.len() == asked_with
-            {
-                self.plugins.answer_as(early).await
-            } else {
-                // Its early answer is of a sale without the lines added since: asked
-                // again (the early call still runs first on the plugin's thread).
-                drop(early);
-                let view = super::view::sale(sale, till, &plugin);
-                let request = SaleRequest {
-                    schema: 1,
-                    sale: &view,
-                    store: &till.store,
-                };
-                self.plugins
-                    .call_typed(&plugin, Hook::EvaluateBasket, &request)
-                    .await
+            let answer: Result<wire::EvaluateBasketResponse, _> = match early {
+                Some(early) if sale.lines.len() == asked_with => {
+                    self.plugins.answer_as(early).await
+                }
+                early => {
+                    // Not asked early, or its early answer is of a sale without the lines added
+                    // since: asked now (an early call still runs first on the plugin's thread).
+                    drop(early);
+                    let view = super::view::sale(sale, till, &plugin);
+                    let request = SaleRequest {
+                        schema: 1,
+                        sale: &view,
+                        store: &till.store,
+                    };
+                    self.plugins
+                        .call_typed(&plugin, Hook::EvaluateBasket, &request)
+                        .await
+                }
             };
             match answer {
                 Ok(answer) => {
@@ -1332,6 +1381,79 @@ mod tests {
         assert_eq!(restored, last);
         let names: Vec<&str> = restored.lines.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["B", "C", "D", "E"]);
+    }
+
+    /// Line rows are keyed by line id: removing the first line deletes its row and rewrites
+    /// no other line (the lines after it moving up is the head's `line_order`), and the
+    /// order comes back after a restart.
+    #[tokio::test]
+    async fn a_line_removed_rewrites_no_other_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (db, book) = test_book(dir.path());
+        let sale = book.open("anna", "").await.expect("open");
+        let item = |name: &str| NewItem {
+            sku: String::new(),
+            name: name.into(),
+            qty: "1".into(),
+            unit_price: "2.50".into(),
+            tax_rate: "20".into(),
+            tags: Vec::new(),
+        };
+        let mut ids = Vec::new();
+        for name in ["A", "B", "C", "D"] {
+            ids.push(book.add_item(&sale.id, item(name)).await.expect("add").0);
+        }
+        db.call(|c| {
+            c.execute_batch(
+                "CREATE TABLE line_writes (line_id TEXT);
+                 CREATE TRIGGER counted_insert AFTER INSERT ON sale_lines
+                     BEGIN INSERT INTO line_writes VALUES (new.line_id); END;
+                 CREATE TRIGGER counted_update AFTER UPDATE ON sale_lines
+                     BEGIN INSERT INTO line_writes VALUES (new.line_id); END;
+                 CREATE TRIGGER counted_delete AFTER DELETE ON sale_lines
+                     BEGIN INSERT INTO line_writes VALUES ('-' || old.line_id); END;",
+            )
+        })
+        .await
+        .expect("triggers");
+        book.change(&sale.id, |s, _| {
+            Ok(engine::remove_line(s, &ids[0]).map(|_| ())?)
+        })
+        .await
+        .expect("remove");
+        let (_, last) = book.add_item(&sale.id, item("E")).await.expect("add");
+        let written: Vec<String> = db
+            .call(|c| {
+                c.prepare("SELECT line_id FROM line_writes")?
+                    .query_map([], |r| r.get(0))?
+                    .collect()
+            })
+            .await
+            .expect("writes");
+        assert_eq!(
+            written,
+            [format!("-{}", ids[0]), last.lines[3].id.clone()],
+            "A's row deleted, E's written, B, C and D untouched"
+        );
+        // Ids past L9 sort before L2 as text: the order is the head's, not the rows'.
+        for name in ["F", "G", "H", "I", "J", "K", "L", "M"] {
+            book.add_item(&sale.id, item(name)).await.expect("add");
+        }
+        db.close().await.expect("close");
+        let (_, again) = test_book(dir.path());
+        again.restore().await.expect("restore");
+        let names: Vec<String> = again
+            .get(&sale.id)
+            .await
+            .expect("restored")
+            .lines
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
+        assert_eq!(
+            names,
+            ["B", "C", "D", "E", "F", "G", "H", "I", "J", "K", "L", "M"]
+        );
     }
 
     /// A change that leaves the head as it was (a quantity) writes only line rows, so the
