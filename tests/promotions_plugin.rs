@@ -752,3 +752,75 @@ groups_file = "{}"
         "the groups read before stay"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mix_and_match_buy_ten_get_three_and_a_different_product_free_over_the_bus() {
+    let till = Till::start(
+        r#"
+[[plugin.promotions.promotions]]
+id = "SNACKS"
+name = "Snacks 3 für 2"
+kind = "buy_get"
+tags = ["group:snacks"]
+buy = 2
+get = 1
+percent = "100"
+
+[[plugin.promotions.promotions]]
+id = "WASSER"
+name = "Wasser 10 + 3"
+kind = "buy_get"
+skus = ["wasser"]
+buy = 10
+get = 3
+percent = "100"
+
+[[plugin.promotions.promotions]]
+id = "KAFFEE-KEKS"
+name = "2 Kaffee, 1 Keks gratis"
+kind = "buy_get"
+skus = ["kaffee"]
+buy = 2
+get = 1
+percent = "100"
+reward_skus = ["keks"]
+"#,
+    )
+    .await;
+    let sale = till.open_sale().await;
+    // Mix and match: chips 2.49, nuts 1.99, pretzels 0.99 — the cheapest of the set free.
+    add_with(&sale, "chips", "1", "2.49", "10", &["group:snacks"]).await;
+    add_with(&sale, "nuss", "1", "1.99", "10", &["group:snacks"]).await;
+    let pretzel = add_with(&sale, "brezel", "1", "0.99", "10", &["group:snacks"]).await;
+    let off = |name: &'static str| {
+        let sale = &sale;
+        async move {
+            discounts(sale)
+                .await
+                .into_iter()
+                .filter(|d| d.1 == name)
+                .map(|d| d.2)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        off("Snacks 3 für 2").await,
+        ["-0.99"],
+        "the pretzel is free"
+    );
+    sale.remove_line(&pretzel).await.expect("remove");
+    assert!(off("Snacks 3 für 2").await.is_empty(), "two snacks: no set");
+    // 26 waters: two sets of 13, six free.
+    add_with(&sale, "wasser", "26", "0.50", "10", &[]).await;
+    assert_eq!(off("Wasser 10 + 3").await, ["-3.00"]);
+    // Five coffees earn two biscuits; the basket holds one, so one is free.
+    add_with(&sale, "kaffee", "5", "4.00", "10", &[]).await;
+    assert!(
+        off("2 Kaffee, 1 Keks gratis").await.is_empty(),
+        "no biscuit yet"
+    );
+    add_with(&sale, "keks", "1", "1.50", "10", &[]).await;
+    assert_eq!(off("2 Kaffee, 1 Keks gratis").await, ["-1.50"]);
+    // 2.49 + 1.99 + 13.00 + 20.00 + 1.50 = 38.98, less 3.00 and 1.50.
+    assert_eq!(total(&sale).await, "34.48");
+}
