@@ -149,6 +149,18 @@ get = 1
 percent = "100"
 "#;
 
+/// The iced tea promotion and a basket threshold of 1.00 off from 10 €.
+fn eistee_and_basket() -> String {
+    EISTEE.to_string()
+        + r#"
+[[plugin.promotions.promotions]]
+id = "KORB"
+name = "Einkauf ab 10 €"
+kind = "threshold"
+tiers = [{ from = "10.00", amount = "1.00" }]
+"#
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn three_iced_teas_make_one_free_and_the_line_follows_the_quantity() {
     let till = Till::start(EISTEE).await;
@@ -471,17 +483,7 @@ async fn the_cashier_takes_a_promotion_off_a_sale_and_puts_it_back() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_receipt_shows_each_promotion_and_the_total_saved() {
-    let till = Till::start(
-        &(EISTEE.to_string()
-            + r#"
-[[plugin.promotions.promotions]]
-id = "KORB"
-name = "Einkauf ab 10 €"
-kind = "threshold"
-tiers = [{ from = "10.00", amount = "1.00" }]
-"#),
-    )
-    .await;
+    let till = Till::start(&eistee_and_basket()).await;
     let sale = till.open_sale().await;
     add(&sale, "9001", "Eistee Pfirsich", "6", "1.29").await;
     add(&sale, "k", "Käse", "1", "8.00").await;
@@ -653,17 +655,7 @@ async fn give_back(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_partial_return_reprices_what_the_customer_keeps_and_the_rest_gives_it_back() {
-    let till = Till::start(
-        &(EISTEE.to_string()
-            + r#"
-[[plugin.promotions.promotions]]
-id = "KORB"
-name = "Einkauf ab 10 €"
-kind = "threshold"
-tiers = [{ from = "10.00", amount = "1.00" }]
-"#),
-    )
-    .await;
+    let till = Till::start(&eistee_and_basket()).await;
     let sale = till.open_sale().await;
     let tea = add(&sale, "9001", "Eistee Pfirsich", "6", "1.29").await;
     add_with(&sale, "kaese", "1", "8.00", "20", &[]).await;

@@ -1293,6 +1293,18 @@ mod tests {
         assert_eq!(all.len(), 40_000);
     }
 
+    /// One unit of article `name` at 2.50, 20 % VAT.
+    fn item(name: &str) -> NewItem {
+        NewItem {
+            sku: String::new(),
+            name: name.into(),
+            qty: "1".into(),
+            unit_price: "2.50".into(),
+            tax_rate: "20".into(),
+            tags: Vec::new(),
+        }
+    }
+
     fn test_book(dir: &std::path::Path) -> (Database, Arc<Book>) {
         let db = Database::start(dir, std::time::Duration::from_secs(1)).expect("db");
         let plugins = PluginManager::new(
@@ -1324,14 +1336,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db, book) = test_book(dir.path());
         let sale = book.open("anna", "C-1").await.expect("open");
-        let item = |name: &str| NewItem {
-            sku: String::new(),
-            name: name.into(),
-            qty: "1".into(),
-            unit_price: "2.50".into(),
-            tax_rate: "20".into(),
-            tags: Vec::new(),
-        };
         let mut ids = Vec::new();
         for name in ["A", "B", "C", "D"] {
             ids.push(book.add_item(&sale.id, item(name)).await.expect("add").0);
@@ -1391,14 +1395,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let (db, book) = test_book(dir.path());
         let sale = book.open("anna", "").await.expect("open");
-        let item = |name: &str| NewItem {
-            sku: String::new(),
-            name: name.into(),
-            qty: "1".into(),
-            unit_price: "2.50".into(),
-            tax_rate: "20".into(),
-            tags: Vec::new(),
-        };
         let mut ids = Vec::new();
         for name in ["A", "B", "C", "D"] {
             ids.push(book.add_item(&sale.id, item(name)).await.expect("add").0);

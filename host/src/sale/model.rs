@@ -522,6 +522,36 @@ pub fn mask(code: &str) -> String {
 }
 
 #[cfg(test)]
+impl Receipt {
+    /// A receipt of `kind` with `lines` and nothing else, for tests.
+    pub(crate) fn for_test(id: &str, kind: ReceiptKind, lines: Vec<Line>) -> Receipt {
+        Receipt {
+            id: id.into(),
+            number: 1,
+            kind,
+            time: "2026-11-24T10:00:00.000+01:00".into(),
+            store_id: "0001".into(),
+            register_id: "01".into(),
+            currency: "EUR".into(),
+            locale: "de-AT".into(),
+            cashier: "anna".into(),
+            customer: String::new(),
+            sale_id: String::new(),
+            original: String::new(),
+            lines,
+            tenders: Vec::new(),
+            totals: Totals::default(),
+            vat: Vec::new(),
+            sections: Vec::new(),
+            header: Vec::new(),
+            footer: Vec::new(),
+            day: String::new(),
+            event: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -562,32 +592,6 @@ mod tests {
         assert_eq!((read.next_number, read.next_tender), (4, 0));
     }
 
-    fn receipt(id: &str, kind: ReceiptKind, lines: Vec<Line>) -> Receipt {
-        Receipt {
-            id: id.into(),
-            number: 1,
-            kind,
-            time: "2026-11-24T10:00:00.000+01:00".into(),
-            store_id: "0001".into(),
-            register_id: "01".into(),
-            currency: "EUR".into(),
-            locale: "de-AT".into(),
-            cashier: "anna".into(),
-            customer: String::new(),
-            sale_id: String::new(),
-            original: String::new(),
-            lines,
-            tenders: Vec::new(),
-            totals: Totals::default(),
-            vat: Vec::new(),
-            sections: Vec::new(),
-            header: Vec::new(),
-            footer: Vec::new(),
-            day: String::new(),
-            event: None,
-        }
-    }
-
     fn item(id: &str, qty: i64) -> Line {
         let mut line = Line::rounding(id, Decimal::ONE);
         line.kind = LineKind::Item;
@@ -597,12 +601,12 @@ mod tests {
 
     #[test]
     fn a_receipt_stands_as_void_and_return_would_take_it() {
-        let sale = receipt("R1", ReceiptKind::Sale, vec![item("L1", 3), item("L2", 1)]);
+        let sale = Receipt::for_test("R1", ReceiptKind::Sale, vec![item("L1", 3), item("L2", 1)]);
         let fresh = sale.standing(&[]);
         assert!(fresh.voidable && fresh.returnable);
         assert_eq!(fresh.state(sale.kind), "valid");
 
-        let back = |id: &str, lines: Vec<Line>| receipt(id, ReceiptKind::Return, lines);
+        let back = |id: &str, lines: Vec<Line>| Receipt::for_test(id, ReceiptKind::Return, lines);
         let partly = [back("R2", vec![item("L1", -2)])];
         let standing = sale.standing(&partly);
         assert!(!standing.voidable, "a receipt with returns is not voided");
@@ -618,7 +622,7 @@ mod tests {
         assert!(!standing.voidable && !standing.returnable);
         assert_eq!(standing.state(sale.kind), "returned");
 
-        let voided = [receipt("R4", ReceiptKind::Void, Vec::new())];
+        let voided = [Receipt::for_test("R4", ReceiptKind::Void, Vec::new())];
         let standing = sale.standing(&voided);
         assert!(!standing.voidable && !standing.returnable);
         assert_eq!(
@@ -626,7 +630,7 @@ mod tests {
             ("R4", "voided")
         );
 
-        let void = receipt("R4", ReceiptKind::Void, vec![item("L1", -3)]);
+        let void = Receipt::for_test("R4", ReceiptKind::Void, vec![item("L1", -3)]);
         let standing = void.standing(&[]);
         assert!(!standing.voidable && !standing.returnable);
         assert_eq!(standing.state(void.kind), "final");

@@ -176,7 +176,7 @@ pub fn kept_back_lines(held: &Held, amount: Decimal, minor: u32) -> Vec<Line> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sale::model::{ReceiptKind, Totals};
+    use crate::sale::model::ReceiptKind;
 
     fn d(s: &str) -> Decimal {
         s.parse().expect("decimal")
@@ -193,44 +193,22 @@ mod tests {
 
     /// Six teas at 1.29 (10 %) with two free, and a cheese at 8.00 (20 %) with a
     /// threshold of 1.00 over both.
-    fn receipt_of(lines: Vec<Line>) -> Receipt {
-        Receipt {
-            id: "S-1-000001".into(),
-            number: 1,
-            kind: ReceiptKind::Sale,
-            time: String::new(),
-            store_id: "S".into(),
-            register_id: "1".into(),
-            currency: "EUR".into(),
-            locale: "de".into(),
-            cashier: String::new(),
-            customer: String::new(),
-            sale_id: "sale-1".into(),
-            original: String::new(),
-            lines,
-            tenders: Vec::new(),
-            totals: Totals::default(),
-            vat: Vec::new(),
-            sections: Vec::new(),
-            header: Vec::new(),
-            footer: Vec::new(),
-            day: String::new(),
-            event: None,
-        }
-    }
-
     fn receipt() -> Receipt {
         let mut tea_free = line("L3", LineKind::Discount, "1", "-2.58", "0");
         tea_free.applies_to = vec!["L1".into()];
         tea_free.plugin = "promotions".into();
         let mut basket = line("L4", LineKind::Discount, "1", "-1.00", "0");
         basket.applies_to = vec!["L1".into(), "L2".into()];
-        receipt_of(vec![
-            line("L1", LineKind::Item, "6", "7.74", "10"),
-            line("L2", LineKind::Item, "1", "8.00", "20"),
-            tea_free,
-            basket,
-        ])
+        Receipt::for_test(
+            "S-1-000001",
+            ReceiptKind::Sale,
+            vec![
+                line("L1", LineKind::Item, "6", "7.74", "10"),
+                line("L2", LineKind::Item, "1", "8.00", "20"),
+                tea_free,
+                basket,
+            ],
+        )
     }
 
     #[test]
@@ -271,7 +249,7 @@ mod tests {
         // The earlier return took three teas back, and kept 0.76 back; three more come now.
         let mut lines = lines;
         lines.insert(0, line("L1", LineKind::Item, "-3", "-2.34", "10"));
-        let earlier = receipt_of(lines);
+        let earlier = Receipt::for_test("S-1-000001", ReceiptKind::Sale, lines);
         let before = Reversed::of([&earlier]);
         let again = held(&r, &before, &[("L1".into(), d("3"))], 2);
         let basket = again.iter().find(|h| h.line.id == "L4").expect("L4");

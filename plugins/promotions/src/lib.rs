@@ -850,21 +850,18 @@ mod tests {
         // Six units at 20 %: of each set of three the cheapest is free, one of L2 (2.00)
         // and one of L3 (1.00) — one line naming both.
         basket.sale.lines = vec![snack("L2", 3, "2.00", 20), snack("L3", 3, "1.00", 20)];
-        let lines = plugin.evaluate(&basket, 0, &BTreeSet::new()).lines;
-        let seen: Vec<_> = lines
-            .iter()
-            .map(|l| {
-                (
-                    l.reference.as_str(),
-                    l.amount.to_string(),
-                    l.applies_to.clone(),
-                )
-            })
-            .collect();
+        let seen = |basket: &EvaluateBasketRequest| -> Vec<(String, String, Vec<String>)> {
+            plugin
+                .evaluate(basket, 0, &BTreeSet::new())
+                .lines
+                .into_iter()
+                .map(|l| (l.reference, l.amount.to_string(), l.applies_to))
+                .collect()
+        };
         assert_eq!(
-            seen,
+            seen(&basket),
             [(
-                "MM@20",
+                "MM@20".to_string(),
                 "-3.00".to_string(),
                 vec!["L2".to_string(), "L3".to_string()]
             )]
@@ -872,29 +869,23 @@ mod tests {
         // Three dearer units at 10 % make a set of their own: the promotion now has a line
         // at each rate, and the one at 20 % is the same as before.
         basket.sale.lines.push(snack("L4", 3, "5.00", 10));
-        let lines = plugin.evaluate(&basket, 0, &BTreeSet::new()).lines;
-        let seen: Vec<_> = lines
-            .iter()
-            .map(|l| {
-                (
-                    l.reference.as_str(),
-                    l.amount.to_string(),
-                    l.applies_to.clone(),
-                )
-            })
-            .collect();
         assert_eq!(
-            seen,
+            seen(&basket),
             [
-                ("MM@10", "-5.00".to_string(), vec!["L4".to_string()]),
                 (
-                    "MM@20",
+                    "MM@10".to_string(),
+                    "-5.00".to_string(),
+                    vec!["L4".to_string()]
+                ),
+                (
+                    "MM@20".to_string(),
                     "-3.00".to_string(),
                     vec!["L2".to_string(), "L3".to_string()]
                 )
             ]
         );
-        assert!(lines.iter().all(|l| l.name == "Snacks 3 für 2"));
+        let names = plugin.evaluate(&basket, 0, &BTreeSet::new()).lines;
+        assert!(names.iter().all(|l| l.name == "Snacks 3 für 2"));
     }
 
     #[test]
