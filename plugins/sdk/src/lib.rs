@@ -80,8 +80,9 @@ pub use plugin::{
     ListRewards, Plugin, PrepareCheckout, ReturnLines, ValidateTender, VoidReceipt,
 };
 /// The money type of every amount, quantity, points value and rate: travels as a decimal
-/// string, never as a float.
-pub use rust_decimal::Decimal;
+/// string, never as a float. With its rounding strategies, so that a plugin rounds money as
+/// the host does (`MidpointAwayFromZero`; `Decimal::round_dp` alone rounds half to even).
+pub use rust_decimal::{Decimal, RoundingStrategy};
 pub use schema::WholeUnits;
 /// JSON values, for configuration, `data` and open-ended parts of the schemas.
 pub use serde_json;

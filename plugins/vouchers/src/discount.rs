@@ -10,7 +10,7 @@
 //! a code more often than it allows.
 
 use posd_plugin_sdk::schema::{AutoLine, LedgerBalance, Line, LineKind, Posting, RefKind, Sale};
-use posd_plugin_sdk::{Decimal, Host, PluginError};
+use posd_plugin_sdk::{Decimal, Host, PluginError, RoundingStrategy};
 use serde::Deserialize;
 
 use crate::date::Date;
@@ -104,6 +104,12 @@ pub struct DiscountCode {
     /// percentage or amount comes off them, they don't count for `min_basket`), and a
     /// free-shipping code takes them off.
     pub shipping_tags: Vec<String>,
+}
+
+/// Rounds an amount to the currency's `minor` units half away from zero, as the host rounds
+/// money (a half cent goes to the customer's side of a discount: 10 % of 12.25 is 1.23).
+fn money(amount: Decimal, minor: u32) -> Decimal {
+    amount.round_dp_with_strategy(minor, RoundingStrategy::MidpointAwayFromZero)
 }
 
 fn date_key(key: &str, text: Option<String>) -> Result<Option<Date>, ConfigError> {
@@ -349,7 +355,7 @@ impl DiscountCode {
         }
         let (amount, applies_to) = match &self.reward {
             Reward::Percent(p) => (
-                (total * p / Decimal::from(100)).round_dp(minor),
+                money(total * p / Decimal::from(100), minor),
                 goods.iter().map(|l| l.id.clone()).collect(),
             ),
             Reward::Amount(a) => (
@@ -371,7 +377,7 @@ impl DiscountCode {
                     off += (take * line.unit_price).min(line.amount);
                     ids.push(line.id.clone());
                 }
-                (off.round_dp(minor), ids)
+                (money(off, minor), ids)
             }
             Reward::FreeShipping => (
                 shipping.iter().map(|l| l.amount).sum::<Decimal>(),
@@ -413,4 +419,43 @@ pub fn code_of_line(line: &Line) -> Option<String> {
     (line.plugin == crate::ID && line.kind == LineKind::Discount)
         .then(|| line.data.get("discount_code")?.as_str().map(str::to_string))
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use posd_plugin_sdk::schema::{LineKind, Sale};
+
+    #[test]
+    fn a_percentage_rounds_half_away_from_zero_as_the_host_does() {
+        let code = DiscountCode {
+            code: "TEN".into(),
+            name: "10 %".into(),
+            reward: Reward::Percent(Decimal::TEN),
+            total_uses: None,
+            uses_per_customer: None,
+            valid_from: None,
+            valid_to: None,
+            min_basket: None,
+            shipping_tags: Vec::new(),
+        };
+        let sale = Sale {
+            lines: vec![Line {
+                id: "L1".into(),
+                kind: LineKind::Item,
+                qty: Decimal::ONE,
+                unit_price: Decimal::new(1225, 2),
+                amount: Decimal::new(1225, 2),
+                ..Line::default()
+            }],
+            ..Sale::default()
+        };
+        let today = Date::new(2026, 12, 2).expect("date");
+        let line = code.line(&sale, today, 2, None).expect("a line");
+        assert_eq!(
+            line.amount,
+            Decimal::new(-123, 2),
+            "1.225 → 1.23, not the banker's 1.22"
+        );
+    }
 }
