@@ -816,3 +816,27 @@ reward_skus = ["keks"]
     // 2.49 + 1.99 + 13.00 + 20.00 + 1.50 = 38.98, less 3.00 and 1.50.
     assert_eq!(total(&sale).await, "34.48");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_of_three_free_teas_brought_back_refunds_nothing_and_the_books_agree() {
+    let till = Till::start(EISTEE).await;
+    let sale = till.open_sale().await;
+    let tea = add(&sale, "9001", "Eistee Pfirsich", "3", "1.29").await;
+    assert_eq!(total(&sale).await, "2.58");
+    let receipt = till
+        .pay_and_check_out(&sale, "sold")
+        .await
+        .expect("Checkout");
+    // Two teas kept cost 2.58 without the promotion: what was paid for three.
+    let (refund, lines) = give_back(&till, &receipt, &tea, "1", "back").await;
+    assert_eq!(refund, "0.00", "{lines:?}");
+    assert!(
+        lines.contains(&("Eistee 3 für 2".to_string(), "0.86".to_string())),
+        "{lines:?}"
+    );
+    verify_books(&till.daemon.database()).expect("the books verify");
+    // The other two later: their 1.72 and the 0.86 kept back for them, 2.58 in all.
+    let (refund, _) = give_back(&till, &receipt, &tea, "2", "back-rest").await;
+    assert_eq!(refund, "-2.58");
+    verify_books(&till.daemon.database()).expect("the books verify");
+}
