@@ -1071,7 +1071,8 @@ impl Journal {
             let mut excluded_any = false;
             // (index into `held`, amount) in the order the plugins answered.
             let mut repriced: Vec<(usize, Decimal)> = Vec::new();
-            for plugin in self.plugins.implementing(Hook::ReturnLines) {
+            let asked_plugins = self.plugins.implementing(Hook::ReturnLines);
+            for plugin in asked_plugins.iter().cloned() {
                 let offered: Vec<Value> = split
                     .iter()
                     .filter(|(t, _)| t.plugin == plugin)
@@ -1182,17 +1183,24 @@ impl Journal {
                 });
             }
             // This return's part of each reduction: what its plugin says is repriced in all,
-            // less what earlier returns kept back (a reduction left out counts as 0, so what
-            // was kept back for goods that now come back too is given back). A return never
-            // asks the customer to pay: more is kept back only up to the goods' refund.
+            // less what earlier returns kept back (a reduction its plugin left out counts as
+            // 0, so what was kept back for goods that now come back too is given back). One
+            // whose plugin was not asked (disabled, failed) keeps what earlier returns kept
+            // back, but never more than it still holds on what is kept: returning the rest
+            // gives it all back. A return never asks the customer to pay: more is kept back
+            // only up to the goods' refund.
             let mut changes: Vec<(usize, Decimal)> = held
                 .iter()
                 .enumerate()
                 .map(|(at, h)| {
-                    let total = repriced
-                        .iter()
-                        .find(|(i, _)| *i == at)
-                        .map_or(Decimal::ZERO, |(_, a)| *a);
+                    let total = if asked_plugins.contains(&h.line.plugin) {
+                        repriced
+                            .iter()
+                            .find(|(i, _)| *i == at)
+                            .map_or(Decimal::ZERO, |(_, a)| *a)
+                    } else {
+                        h.kept_back.min(h.kept)
+                    };
                     (at, h.change_to(total))
                 })
                 .filter(|(_, change)| !change.is_zero())
