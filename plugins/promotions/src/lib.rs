@@ -667,8 +667,20 @@ impl ReturnLines for Promotions {
             let Some(line) = own.iter().find(|l| l.id == held.line) else {
                 continue;
             };
-            let earned = now.get(&line.reference).copied().unwrap_or_default();
-            let back = engine::round(held.kept - earned);
+            let configured = line
+                .reference
+                .split('@')
+                .next()
+                .and_then(|id| self.promotion(id))
+                .is_some();
+            let back = if configured {
+                let earned = now.get(&line.reference).copied().unwrap_or_default();
+                engine::round(held.kept - earned)
+            } else {
+                // No longer configured: it can't be priced again, so what earlier returns
+                // kept back stays, as far as the kept goods still hold it.
+                held.kept_back.min(held.kept)
+            };
             if back > Decimal::ZERO {
                 repriced.push(Repriced {
                     line: held.line.clone(),
@@ -915,6 +927,46 @@ mod tests {
                 .get("excluded")
                 .is_none_or(|e| e.as_array().is_some_and(Vec::is_empty)),
             "{answer}"
+        );
+    }
+
+    #[test]
+    fn a_promotion_no_longer_configured_keeps_what_was_kept_back_as_far_as_it_is_held() {
+        use posd_plugin_sdk::testing::Harness;
+        let line = |id: &str, kind: &str, qty: &str, amount: &str, plugin: &str, r: &str| {
+            json!({"id": id, "kind": kind, "sku": "s", "name": id, "qty": qty,
+                   "unit_price": amount, "amount": amount, "tax_rate": "20", "tags": ["snack"],
+                   "plugin": plugin, "ref": r, "data": {}})
+        };
+        let request = |kept: &str| {
+            json!({"schema": 1, "store": {"currency": "EUR", "locale": "de-AT"},
+                "receipt": {"id": "R-1", "time": "2026-06-14T10:31:07+02:00", "kind": "sale",
+                    "lines": [line("L1", "item", "3", "3.00", "", ""),
+                              line("L2", "discount", "1", "-1.00", ID, "GONE@20")],
+                    "tenders": [], "totals": {}, "customer": null},
+                "lines": [{"line": "L1", "qty": "1"}], "return_receipt_id": "R-3",
+                "returned_before": [{"line": "L1", "qty": "1"}],
+                "reductions": [{"line": "L2", "amount": "1.00", "kept": kept, "kept_back": "0.30"}],
+                "refunds": []})
+        };
+        let config = json!({"promotions": [
+            {"id": "OTHER", "name": "Other", "kind": "discount", "skus": ["x"], "percent": "5"}]});
+        let mut plugin = Harness::<Promotions>::create(config).expect("create");
+        let answer = plugin
+            .call("return_lines", &request("0.33"))
+            .expect("return_lines");
+        assert_eq!(
+            answer["repriced"],
+            json!([{"line": "L2", "amount": "0.30"}]),
+            "{answer}"
+        );
+        let answer = plugin
+            .call("return_lines", &request("0.20"))
+            .expect("return_lines");
+        assert_eq!(
+            answer["repriced"],
+            json!([{"line": "L2", "amount": "0.20"}]),
+            "no more than the kept goods still hold: {answer}"
         );
     }
 }
