@@ -11,6 +11,7 @@ use zbus::{OwnedVariant, Variant, as_variant, interface};
 use super::BusError;
 use super::changed::{LineRecords, sale_properties_changed};
 use crate::money;
+use crate::plugins::CallError;
 use crate::sale::book::{Book, BookError, Outcome};
 use crate::sale::checkout::{Journal, JournalError};
 use crate::sale::engine::{self, Currency, NewItem, SaleError};
@@ -500,10 +501,11 @@ impl SaleObject {
         Ok(answer)
     }
 
-    /// Prices a sale whose checkout failed again, and announces it when that changed it: what
-    /// made the checkout fail may have changed what plugins give the basket (a promotion's
-    /// last use taken at another till, a limit reached), so the cashier sees what a retry
-    /// would commit. A sale no longer open, or a failure to price it, leaves it as it is.
+    /// Prices a sale whose checkout was refused again, and announces it when that changed it:
+    /// what made the checkout fail may have changed what plugins give the basket (a
+    /// promotion's last use taken at another till, a limit reached), so the cashier sees
+    /// what a retry would commit. A sale no longer open, or a failure to price it, leaves it
+    /// as it is.
     async fn price_again(&self, conn: &zbus::Connection) {
         let open = self
             .book
@@ -923,7 +925,15 @@ impl SaleObject {
         let (receipt, replayed) = match self.journal.checkout(&self.id, idempotency_key).await {
             Ok(done) => done,
             Err(e) => {
-                self.price_again(conn).await;
+                // A balance or limit a plugin or the ledger refused may have moved since the
+                // basket was priced; a plugin that failed would only fail (and wait) again.
+                if matches!(
+                    e,
+                    JournalError::InsufficientBalance(_)
+                        | JournalError::Book(BookError::Plugin(CallError::Refused { .. }))
+                ) {
+                    self.price_again(conn).await;
+                }
                 return Err(e.into());
             }
         };
