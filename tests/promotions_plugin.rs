@@ -28,12 +28,34 @@ impl Till {
 
     /// [`Till::start`] with the store in time zone `zone`.
     async fn start_in(zone: &str, section: &str) -> Self {
+        Self::start_with(zone, section, None).await
+    }
+
+    /// [`Till::start`] with the vouchers plugin too, configured by `vouchers` (the body of
+    /// `[plugin.vouchers]` after its key file).
+    async fn start_with_vouchers(section: &str, vouchers: &str) -> Self {
+        Self::start_with("Europe/Vienna", section, Some(vouchers)).await
+    }
+
+    async fn start_with(zone: &str, section: &str, vouchers: Option<&str>) -> Self {
         let bus = TestBus::start();
         let root = bus.dir.path().to_path_buf();
         let library = build_rust_plugin("posd-promotions");
-        let extra = format!("[plugin.promotions]\ntimezone = \"{zone}\"\n{section}");
+        let mut extra = format!("[plugin.promotions]\ntimezone = \"{zone}\"\n{section}");
+        if let Some(vouchers) = vouchers {
+            let key = root.join("vouchers.key");
+            std::fs::write(&key, b"0123456789abcdef0123456789abcdef-test-key").expect("key");
+            extra = format!(
+                "[plugin.vouchers]\nkey_file = \"{}\"\n{vouchers}\n{extra}",
+                key.display()
+            );
+        }
         let (dir, config) = plugin_config(&root, 5000, &extra);
         place_plugin(&library, &dir, "libposd_promotions.so");
+        if vouchers.is_some() {
+            let library = build_rust_plugin("posd-vouchers");
+            place_plugin(&library, &dir, "libposd_vouchers.so");
+        }
         let daemon = DaemonSetup::new(bus.address(), &root)
             .config(&config)
             .start();
@@ -844,5 +866,94 @@ async fn one_of_three_free_teas_brought_back_refunds_nothing_and_the_books_agree
         .expect("SetPluginEnabled");
     let (refund, _) = give_back(&till, &receipt, &tea, "2", "back-rest").await;
     assert_eq!(refund, "-2.58");
+    verify_books(&till.daemon.database()).expect("the books verify");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_return_paid_by_voucher_takes_back_onto_it_only_what_is_refunded_after_repricing() {
+    let till = Till::start_with_vouchers(
+        EISTEE,
+        r#"
+[[plugin.vouchers.programmes]]
+id = "gift"
+name = "Geschenkgutschein"
+kind = "gift"
+min_amount = "5.00"
+max_amount = "500.00"
+code = { format = "template", groups = [4, 4, 4, 4], separator = "-" }
+"#,
+    )
+    .await;
+    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
+    // A gift voucher of 10.00, sold for cash.
+    let sale = till.open_sale().await;
+    let sold: Record = sale
+        .inner()
+        .call(
+            "Invoke",
+            &(
+                "vouchers:sell-gift",
+                HashMap::from([("amount", Variant::from("10.00"))]),
+            ),
+        )
+        .await
+        .expect("sell");
+    let result: Record = sold["result"].clone().try_into().expect("result");
+    let code = s(&result["code"]);
+    till.pay_and_check_out(&sale, "sell").await.expect("sold");
+
+    // Three teas (one free) and a cheese: 2.58 + 8.00, 10.00 of it by the voucher.
+    let sale = till.open_sale().await;
+    let tea = add(&sale, "9001", "Eistee Pfirsich", "3", "1.29").await;
+    let cheese = add_with(&sale, "kaese", "1", "8.00", "20", &[]).await;
+    sale.enter_code(&code).await.expect("the voucher");
+    let receipt = till
+        .pay_and_check_out(&sale, "bought")
+        .await
+        .expect("Checkout");
+    let balance = |info: Record| s(&info["balance"]);
+    let spent = manager.lookup_code(&code).await.expect_err("spent");
+    assert_eq!(name(&spent), "org.posd.Error.VoucherEmpty", "{spent}");
+
+    // One tea and the cheese back: 0.86 + 8.00 for the goods, less the 0.86 the two kept
+    // teas held of the free one. Of the 8.00, the voucher's share (10.00 of 10.58 paid)
+    // goes back onto it, the rest in cash.
+    let (back, messages) = manager
+        .r#return(
+            &receipt,
+            vec![
+                HashMap::from([
+                    ("line", Variant::from(tea.as_str())),
+                    ("qty", Variant::from("1")),
+                ]),
+                HashMap::from([
+                    ("line", Variant::from(cheese.as_str())),
+                    ("qty", Variant::from("1")),
+                ]),
+            ],
+            "back",
+        )
+        .await
+        .expect("Return");
+    assert!(messages.is_empty(), "{messages:?}");
+    let printed = manager.get_receipt(&back).await.expect("GetReceipt");
+    let totals: Record = printed["totals"].clone().try_into().expect("totals");
+    assert_eq!(s(&totals["total"]), "-8.00");
+    let tenders: Vec<(String, String)> = records(&printed["tenders"])
+        .iter()
+        .map(|t| (s(&t["method"]), s(&t["amount"])))
+        .collect();
+    assert_eq!(
+        tenders,
+        [
+            ("voucher".to_string(), "-7.56".to_string()),
+            ("cash".to_string(), "-0.44".to_string())
+        ],
+        "split after what was kept back"
+    );
+    assert_eq!(
+        balance(manager.lookup_code(&code).await.expect("lookup")),
+        "7.56"
+    );
     verify_books(&till.daemon.database()).expect("the books verify");
 }
