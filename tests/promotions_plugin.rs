@@ -442,7 +442,17 @@ async fn actions(sale: &Sale1Proxy<'_>) -> Vec<(String, String)> {
 }
 
 async fn invoke(sale: &Sale1Proxy<'_>, action: &str) -> zbus::Result<Record> {
-    let args: HashMap<&str, Variant<'_>> = HashMap::new();
+    invoke_with(sale, action, &[]).await
+}
+
+/// `Invoke` of `action` with `args`.
+async fn invoke_with(
+    sale: &Sale1Proxy<'_>,
+    action: &str,
+    args: &[(&str, &str)],
+) -> zbus::Result<Record> {
+    let args: HashMap<&str, Variant<'_>> =
+        args.iter().map(|(k, v)| (*k, Variant::from(*v))).collect();
     sale.inner().call("Invoke", &(action, args)).await
 }
 
@@ -644,6 +654,20 @@ async fn a_limit_per_customer_holds_for_each_customer_and_needs_one() {
     );
 }
 
+/// Returns `lines` (line id, quantity) of `receipt` with `key`: the return receipt.
+async fn returned(till: &Till, receipt: &str, lines: &[(&str, &str)], key: &str) -> Record {
+    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
+    let lines = lines
+        .iter()
+        .map(|(line, qty)| {
+            HashMap::from([("line", Variant::from(*line)), ("qty", Variant::from(*qty))])
+        })
+        .collect();
+    let (back, messages) = manager.r#return(receipt, lines, key).await.expect("Return");
+    assert!(messages.is_empty(), "{messages:?}");
+    manager.get_receipt(&back).await.expect("GetReceipt")
+}
+
 /// Returns `qty` of line `line` of `receipt`: the return receipt's total and its lines
 /// (name, amount).
 async fn give_back(
@@ -653,20 +677,7 @@ async fn give_back(
     qty: &str,
     key: &str,
 ) -> (String, Vec<(String, String)>) {
-    let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
-    let (back, messages) = manager
-        .r#return(
-            receipt,
-            vec![HashMap::from([
-                ("line", Variant::from(line)),
-                ("qty", Variant::from(qty)),
-            ])],
-            key,
-        )
-        .await
-        .expect("Return");
-    assert!(messages.is_empty(), "{messages:?}");
-    let printed = manager.get_receipt(&back).await.expect("GetReceipt");
+    let printed = returned(till, receipt, &[(line, qty)], key).await;
     let totals: Record = printed["totals"].clone().try_into().expect("totals");
     let lines = records(&printed["lines"])
         .iter()
@@ -887,15 +898,7 @@ code = { format = "template", groups = [4, 4, 4, 4], separator = "-" }
     let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
     // A gift voucher of 10.00, sold for cash.
     let sale = till.open_sale().await;
-    let sold: Record = sale
-        .inner()
-        .call(
-            "Invoke",
-            &(
-                "vouchers:sell-gift",
-                HashMap::from([("amount", Variant::from("10.00"))]),
-            ),
-        )
+    let sold = invoke_with(&sale, "vouchers:sell-gift", &[("amount", "10.00")])
         .await
         .expect("sell");
     let result: Record = sold["result"].clone().try_into().expect("result");
@@ -918,25 +921,7 @@ code = { format = "template", groups = [4, 4, 4, 4], separator = "-" }
     // One tea and the cheese back: 0.86 + 8.00 for the goods, less the 0.86 the two kept
     // teas held of the free one. Of the 8.00, the voucher's share (10.00 of 10.58 paid)
     // goes back onto it, the rest in cash.
-    let (back, messages) = manager
-        .r#return(
-            &receipt,
-            vec![
-                HashMap::from([
-                    ("line", Variant::from(tea.as_str())),
-                    ("qty", Variant::from("1")),
-                ]),
-                HashMap::from([
-                    ("line", Variant::from(cheese.as_str())),
-                    ("qty", Variant::from("1")),
-                ]),
-            ],
-            "back",
-        )
-        .await
-        .expect("Return");
-    assert!(messages.is_empty(), "{messages:?}");
-    let printed = manager.get_receipt(&back).await.expect("GetReceipt");
+    let printed = returned(&till, &receipt, &[(&tea, "1"), (&cheese, "1")], "back").await;
     let totals: Record = printed["totals"].clone().try_into().expect("totals");
     assert_eq!(s(&totals["total"]), "-8.00");
     let tenders: Vec<(String, String)> = records(&printed["tenders"])
