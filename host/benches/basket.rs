@@ -12,7 +12,8 @@
 //! back the way the daemon writes them (a head with a new `updated_at` each time), into a
 //! copy of the sale in that same file (the copy is removed).
 //!
-//! `cargo bench -p posd --bench basket`. Prints figures; asserts nothing.
+//! `cargo bench -p posd --bench basket`; `-- 200 shipped` times only 200-line sales with
+//! every shipped plugin. Prints figures; asserts nothing.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -24,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use figures::report;
+use figures::{cpu_by_thread, report};
 use posd::client::{Manager1Proxy, Sale1Proxy};
 use support::*;
 use zbus::Variant;
@@ -44,6 +45,16 @@ fn sizes() -> Vec<usize> {
     } else {
         given
     }
+}
+
+/// Whether a configuration is to be timed: every one, unless words are given as arguments
+/// (`-- shipped`), then those whose title or label holds one of them.
+fn chosen(name: &str) -> bool {
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a.parse::<usize>().is_err())
+        .collect();
+    words.is_empty() || words.iter().any(|w| name.contains(w.as_str()))
 }
 
 /// A sale of `lines` item lines (the discount code entered when `code` is given); the id of
@@ -234,6 +245,7 @@ async fn changes(
     state_dir: &Path,
     code: Option<&str>,
     label: &str,
+    pids: Pids,
 ) -> Vec<Figures> {
     let mut figures = Vec::new();
     for lines in sizes() {
@@ -242,7 +254,11 @@ async fn changes(
         let id = path.rsplit('/').next().unwrap_or_default().to_string();
         let mut samples = Vec::with_capacity(CHANGES);
         let mut reads = Vec::with_capacity(CHANGES);
+        let mut used_before = BTreeMap::new();
         for n in 0..WARM_UP + CHANGES {
+            if n == WARM_UP {
+                used_before = pids.cpu();
+            }
             let qty = if n % 2 == 0 { "5" } else { "4" };
             let start = Instant::now();
             std::hint::black_box(manager.version().await.expect("Version"));
@@ -254,6 +270,7 @@ async fn changes(
                 samples.push(start.elapsed());
             }
         }
+        pids.report_since(&used_before, CHANGES);
         let (trip, _) = report(
             &format!("floor: Manager1.Version read, {lines:>3} lines, {label}"),
             reads,
@@ -289,6 +306,49 @@ async fn changes(
         sale.cancel().await.expect("Cancel");
     }
     figures
+}
+
+/// The processes a change keeps busy: the daemon and the bus daemon routing its messages.
+#[derive(Clone, Copy)]
+struct Pids {
+    daemon: u32,
+    bus: u32,
+}
+
+impl Pids {
+    /// CPU used so far by each thread name of the daemon, and by `dbus-daemon`.
+    fn cpu(&self) -> BTreeMap<String, Duration> {
+        let mut used = cpu_by_thread(self.daemon);
+        let bus: Duration = cpu_by_thread(self.bus).into_values().sum();
+        used.insert("dbus-daemon".into(), bus);
+        used
+    }
+
+    /// Prints the CPU time per change each part used since `before`, over `changes` changes
+    /// (each with its floor's property read), busiest first, and their sum: what a change
+    /// costs the machine, beside what it takes the frontend to hear back.
+    fn report_since(&self, before: &BTreeMap<String, Duration>, changes: usize) {
+        let per_change = |d: Duration| d.as_secs_f64() * 1e3 / changes as f64;
+        let mut parts: Vec<(String, f64)> = self
+            .cpu()
+            .into_iter()
+            .map(|(name, now)| {
+                let was = before.get(&name).copied().unwrap_or_default();
+                (name, per_change(now.saturating_sub(was)))
+            })
+            .filter(|(_, ms)| *ms > 0.0)
+            .collect();
+        parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let total: f64 = parts.iter().map(|(_, ms)| ms).sum();
+        let shown: Vec<String> = parts
+            .iter()
+            .map(|(name, ms)| format!("{name} {ms:.2}"))
+            .collect();
+        println!(
+            "CPU per change (ms, 10 ms ticks): {total:.2} in all = {}",
+            shown.join(" + ")
+        );
+    }
 }
 
 /// `Manager1` on `conn`, read afresh on every call (no property cache).
@@ -365,11 +425,14 @@ async fn main() {
         },
     ];
     let mut summary = Vec::new();
+    let chosen = configurations
+        .into_iter()
+        .filter(|c| chosen(c.title) || chosen(c.label));
     for Configuration {
         title,
         label,
         plugins,
-    } in configurations
+    } in chosen
     {
         let bus = TestBus::start();
         let root = bus.dir.path().to_path_buf();
@@ -397,9 +460,13 @@ async fn main() {
         let conn = bus.client().await;
         let manager = manager(&conn).await;
         let code = (!plugins.is_empty()).then_some("BENCH10");
+        let pids = Pids {
+            daemon: daemon.child.id(),
+            bus: bus.bus.pid(),
+        };
         summary.push((
             title,
-            changes(&conn, &manager, &daemon.state_dir, code, label).await,
+            changes(&conn, &manager, &daemon.state_dir, code, label, pids).await,
         ));
         let status = daemon.stop();
         assert!(status.success(), "posd: {status}; log:\n{}", daemon.log());
