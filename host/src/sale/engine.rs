@@ -526,6 +526,13 @@ pub fn vat_lines(sale: &Sale, currency: Currency) -> Vec<VatLine> {
             add(None, reduction.amount);
             continue;
         }
+        // Shares sum to the reduction: where all its targets have one rate, that rate takes
+        // it whole, as the spread would give, without a division per line.
+        let rate = taxable[targets[0]].tax_rate;
+        if targets.iter().all(|&i| taxable[i].tax_rate == rate) {
+            add(Some(rate), reduction.amount);
+            continue;
+        }
         let weights: Vec<Decimal> = targets.iter().map(|&i| taxable[i].amount).collect();
         for (&i, share) in
             targets
