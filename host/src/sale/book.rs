@@ -176,7 +176,13 @@ pub struct Book {
     checking_out: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// The number of the last sale id given out ([`next_sale_number`]).
     last_sale: AtomicU64,
+    /// The lines of the sales changed last, encoded for plugins' requests, most recent
+    /// first ([`Book::line_encodings`]).
+    fragments: std::sync::Mutex<Vec<(String, super::view::LineFragments)>>,
 }
+
+/// How many sales' line encodings are kept: the sales a till works on at once.
+const ENCODED_SALES: usize = 4;
 
 /// Held while a sale's checkout runs; the sale takes changes again when it is dropped.
 pub struct CheckoutGuard<'a> {
@@ -239,6 +245,7 @@ impl Book {
             sales: tokio::sync::Mutex::new(BTreeMap::new()),
             checking_out: std::sync::Mutex::new(Default::default()),
             last_sale: AtomicU64::new(0),
+            fragments: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -449,10 +456,19 @@ impl Book {
         id: &str,
         change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
     ) -> Result<(T, Sale), BookError> {
-        let (answer, sale, ()) = self
-            .change_then(id, change, |_| std::future::ready(()))
+        let changed = std::sync::Mutex::new(None);
+        let (answer, ()) = self
+            .change_then(id, change, |sale| {
+                *changed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sale.clone());
+                std::future::ready(())
+            })
             .await?;
-        Ok((answer, sale))
+        let sale = changed.into_inner().unwrap_or_else(|e| e.into_inner());
+        // A change that returned Ok was told exactly once, with the sale it made.
+        Ok((
+            answer,
+            sale.ok_or_else(|| BookError::NoSale(id.to_string()))?,
+        ))
     }
 
     /// [`Book::change`], telling of the changed sale with `tell` while its rows commit: a
@@ -460,13 +476,14 @@ impl Book {
     /// syncs, instead of after, and the caller's answer still waits until the sale is
     /// durable. Should the commit fail, `tell` is called again with the sale as it still is,
     /// so whoever heard of the change hears that it did not happen, before the error is
-    /// returned. Returns what `tell` gave for the change.
+    /// returned. Returns what `tell` gave for the change (the changed sale is `tell`'s to
+    /// keep if it needs it: a change of a long sale is not copied once more for nothing).
     pub async fn change_then<T, F>(
         &self,
         id: &str,
         change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
         tell: impl Fn(&Sale) -> F,
-    ) -> Result<(T, Sale, F::Output), BookError>
+    ) -> Result<(T, F::Output), BookError>
     where
         F: Future,
     {
@@ -485,8 +502,23 @@ impl Book {
             tell(current).await;
             return Err(e);
         }
-        sales.insert(id.to_string(), next.clone());
-        Ok((answer, next, told))
+        sales.insert(id.to_string(), next);
+        Ok((answer, told))
+    }
+
+    /// The encodings of `sale`'s lines for a plugin's view of it, in order
+    /// ([`super::view::LineFragments`]); none where a line can't be encoded, so that the
+    /// request encoding it anew tells why.
+    fn line_encodings(&self, sale: &Sale, minor: u32) -> Vec<Box<RawValue>> {
+        let mut kept = self.fragments.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entry = match kept.iter().position(|(id, _)| *id == sale.id) {
+            Some(at) => kept.remove(at),
+            None => (sale.id.clone(), super::view::LineFragments::default()),
+        };
+        let encoded = entry.1.refresh(&sale.lines, minor).unwrap_or_default();
+        kept.insert(0, entry);
+        kept.truncate(ENCODED_SALES);
+        encoded
     }
 
     /// Replaces the automatic lines and previews with what the plugins say now. An
@@ -511,7 +543,8 @@ impl Book {
         // after one that added lines is asked again with them, so the answers are what asking
         // one after another would give, without waiting for each plugin in turn.
         let asked_with = sale.lines.len();
-        let mut view = super::view::sale(sale, till, "");
+        let encoded = self.line_encodings(sale, till.currency.minor);
+        let mut view = super::view::sale_encoded(sale, till, "", &encoded);
         // Plugins that own no data in the sale see the same view: encoded once for them all.
         let mut for_all: Option<Box<RawValue>> = None;
         // A plugin after one that added lines on the last evaluation is likely to be asked
@@ -563,7 +596,8 @@ impl Book {
                     // Not asked early, or its early answer is of a sale without the lines added
                     // since: asked now (an early call still runs first on the plugin's thread).
                     drop(early);
-                    let view = super::view::sale(sale, till, &plugin);
+                    let encoded = self.line_encodings(sale, till.currency.minor);
+                    let view = super::view::sale_encoded(sale, till, &plugin, &encoded);
                     let request = SaleRequest {
                         schema: 1,
                         sale: &view,

@@ -6,9 +6,12 @@
 //! object, so only the plugin that owns the line sees it; every other plugin sees `{}`
 //! (ABI guide, "Shared views").
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::book::Till;
 use super::engine;
@@ -147,9 +150,114 @@ pub struct SaleView<'a> {
     currency: &'a str,
     customer: Option<&'a str>,
     customer_groups: &'a [String],
-    lines: Vec<LineView<'a>>,
+    lines: Vec<ViewLine<'a>>,
     tenders: Vec<TenderView<'a>>,
     totals: TotalsView,
+}
+
+/// A line of a sale's view: encoded for this view, or its encoding from the last basket
+/// change reused ([`LineFragments`]).
+#[derive(Debug)]
+enum ViewLine<'a> {
+    Fresh(LineView<'a>),
+    Encoded {
+        line: &'a Line,
+        /// The line as any plugin but its owner sees it (`data` shown as `{}`).
+        hidden: &'a RawValue,
+        /// What the plugin shown the view sees of the line's `data`.
+        data: Data<'a>,
+        minor: u32,
+    },
+}
+
+impl ViewLine<'_> {
+    fn owner(&self) -> (&str, &Value) {
+        match self {
+            ViewLine::Fresh(l) => (l.plugin, l.own),
+            ViewLine::Encoded { line, .. } => (&line.plugin, &line.data),
+        }
+    }
+
+    fn show_to(&mut self, plugin: &str) {
+        match self {
+            ViewLine::Fresh(l) => l.data = Data::of(l.plugin, l.own, plugin),
+            ViewLine::Encoded { line, data, .. } => {
+                *data = Data::of(&line.plugin, &line.data, plugin)
+            }
+        }
+    }
+}
+
+impl Serialize for ViewLine<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ViewLine::Fresh(view) => view.serialize(serializer),
+            // The owner of a line with data sees it: the one line encoded anew.
+            ViewLine::Encoded {
+                line,
+                data: Data::Own(own),
+                minor,
+                ..
+            } if !shows_empty(own) => {
+                LineView::of(line, *minor, &line.plugin).serialize(serializer)
+            }
+            ViewLine::Encoded { hidden, .. } => hidden.serialize(serializer),
+        }
+    }
+}
+
+/// The lines of one sale encoded as plugins that don't own them see them, kept by line id
+/// from one basket change to the next. A change asks every plugin with the whole basket, so
+/// writing each of 200 lines anew (amounts formatted, strings escaped) was most of what
+/// encoding a request cost; a line's encoding depends only on the line (and the currency's
+/// minor units), so it is written again as it is while the line is unchanged.
+#[derive(Debug, Default)]
+pub struct LineFragments {
+    minor: u32,
+    by_id: HashMap<String, (Line, Box<RawValue>)>,
+}
+
+impl LineFragments {
+    /// The encoding of each of `lines`, in order: the one kept where the line is the line
+    /// encoded last time, a new one where not. Lines no longer seen are forgotten once
+    /// they outnumber the sale's (the automatic lines, set aside while the plugins are
+    /// asked, come back with the same ids).
+    pub fn refresh(
+        &mut self,
+        lines: &[Line],
+        minor: u32,
+    ) -> serde_json::Result<Vec<Box<RawValue>>> {
+        if self.minor != minor {
+            self.by_id.clear();
+            self.minor = minor;
+        }
+        let mut encoded = Vec::with_capacity(lines.len());
+        for line in lines {
+            match self.by_id.get_mut(line.id.as_str()) {
+                Some((kept, raw)) if kept == line => encoded.push(raw.clone()),
+                Some(entry) => {
+                    *entry = (line.clone(), hidden_line(line, minor)?);
+                    encoded.push(entry.1.clone());
+                }
+                None => {
+                    let raw = hidden_line(line, minor)?;
+                    encoded.push(raw.clone());
+                    self.by_id.insert(line.id.clone(), (line.clone(), raw));
+                }
+            }
+        }
+        if self.by_id.len() > 2 * lines.len() + 16 {
+            let ids: std::collections::HashSet<&str> =
+                lines.iter().map(|l| l.id.as_str()).collect();
+            self.by_id.retain(|id, _| ids.contains(id.as_str()));
+        }
+        Ok(encoded)
+    }
+}
+
+/// `line` encoded as a plugin that doesn't own it sees it.
+fn hidden_line(line: &Line, minor: u32) -> serde_json::Result<Box<RawValue>> {
+    serde_json::value::to_raw_value(&LineView::of(line, minor, ""))
 }
 
 /// Whether `data` shows as `{}` even to its owner.
@@ -161,13 +269,13 @@ impl SaleView<'_> {
     /// Whether `plugin` sees this view exactly as a plugin that owns nothing in the sale
     /// does (it owns no line or tender with data): such plugins can share one encoding.
     pub fn same_for_all(&self, plugin: &str) -> bool {
-        self.lines
+        self.lines.iter().all(|l| {
+            let (owner, data) = l.owner();
+            owner != plugin || shows_empty(data)
+        }) && self
+            .tenders
             .iter()
-            .all(|l| l.plugin != plugin || shows_empty(l.own))
-            && self
-                .tenders
-                .iter()
-                .all(|t| t.plugin != plugin || shows_empty(t.own))
+            .all(|t| t.plugin != plugin || shows_empty(t.own))
     }
 
     /// Shows the view to `plugin`: each line's and tender's `data` becomes that plugin's own
@@ -175,7 +283,7 @@ impl SaleView<'_> {
     /// once) and shows it to every plugin in turn.
     pub fn seen_by(&mut self, plugin: &str) -> &Self {
         for l in &mut self.lines {
-            l.data = Data::of(l.plugin, l.own, plugin);
+            l.show_to(plugin);
         }
         for t in &mut self.tenders {
             t.data = Data::of(t.plugin, t.own, plugin);
@@ -188,16 +296,56 @@ impl SaleView<'_> {
 /// voucher following the amount due at the amount it covers, not at its balance.
 pub fn sale<'a>(sale: &'a Sale, till: &'a Till, plugin: &str) -> SaleView<'a> {
     let minor = till.currency.minor;
+    let lines = sale
+        .lines
+        .iter()
+        .map(|l| ViewLine::Fresh(LineView::of(l, minor, plugin)))
+        .collect();
+    sale_with_lines(sale, till, plugin, lines)
+}
+
+/// [`sale`] with the lines' encodings `encoded` (from [`LineFragments::refresh`] of the
+/// sale's lines, in their order) written as they are: the same request, without encoding
+/// every line anew.
+pub fn sale_encoded<'a>(
+    sale: &'a Sale,
+    till: &'a Till,
+    plugin: &str,
+    encoded: &'a [Box<RawValue>],
+) -> SaleView<'a> {
+    let minor = till.currency.minor;
+    // A line without an encoding (there is none when `encoded` is of other lines) is
+    // encoded anew: the request is right either way.
+    let lines = sale
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, line)| match encoded.get(i) {
+            Some(hidden) => ViewLine::Encoded {
+                line,
+                hidden,
+                data: Data::of(&line.plugin, &line.data, plugin),
+                minor,
+            },
+            None => ViewLine::Fresh(LineView::of(line, minor, plugin)),
+        })
+        .collect();
+    sale_with_lines(sale, till, plugin, lines)
+}
+
+fn sale_with_lines<'a>(
+    sale: &'a Sale,
+    till: &'a Till,
+    plugin: &str,
+    lines: Vec<ViewLine<'a>>,
+) -> SaleView<'a> {
+    let minor = till.currency.minor;
     SaleView {
         id: &sale.id,
         currency: &till.currency_code,
         customer: (!sale.customer.is_empty()).then_some(sale.customer.as_str()),
         customer_groups: till.customer_groups.of(&sale.customer),
-        lines: sale
-            .lines
-            .iter()
-            .map(|l| LineView::of(l, minor, plugin))
-            .collect(),
+        lines,
         tenders: sale
             .tenders
             .iter()
@@ -346,5 +494,51 @@ mod tests {
             empty.same_for_all("vouchers"),
             "an owner whose data is empty sees what everyone sees"
         );
+    }
+
+    /// A request written from kept line encodings is the request written anew, for the
+    /// owner of a line with data and for everyone else, and stays so as lines change, go
+    /// and come back.
+    #[test]
+    fn kept_line_encodings_give_the_request_written_anew() {
+        let till = till();
+        let mut sale = Sale::new(
+            "S-1",
+            crate::sale::model::SaleState::Open,
+            "anna",
+            "now".into(),
+        );
+        sale.lines.push(line("L1", "", Value::Null));
+        sale.lines.push(line("L2", "vouchers", json!({"id": "ab"})));
+        sale.lines.push(line("L3", "points", json!({})));
+        let mut fragments = LineFragments::default();
+        for round in 0..5 {
+            match round {
+                1 => sale.lines[0].qty = "3".parse().expect("qty"),
+                2 => sale.lines[1].data = json!({"id": "cd"}),
+                3 => {
+                    sale.lines.remove(0);
+                }
+                4 => sale.lines.insert(0, line("L1", "", json!("back"))),
+                _ => {}
+            }
+            let encoded = fragments.refresh(&sale.lines, 2).expect("encodes");
+            for plugin in ["", "vouchers", "points", "other"] {
+                let fresh = serde_json::to_string(&self::sale(&sale, &till, plugin));
+                let kept = serde_json::to_string(&sale_encoded(&sale, &till, plugin, &encoded));
+                assert_eq!(
+                    kept.expect("kept"),
+                    fresh.expect("fresh"),
+                    "round {round}, {plugin}"
+                );
+            }
+            let mut shared = sale_encoded(&sale, &till, "", &encoded);
+            assert_eq!(
+                serde_json::to_value(shared.seen_by("vouchers")).expect("encodes"),
+                serde_json::to_value(self::sale(&sale, &till, "vouchers")).expect("encodes"),
+                "round {round}: a shared view shown to the owner"
+            );
+        }
+        assert_eq!(fragments.by_id.len(), 3, "the line that went came back");
     }
 }
