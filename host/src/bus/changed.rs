@@ -69,18 +69,26 @@ impl LineRecords {
             self.by_id.clear();
             self.minor = minor;
         }
-        let mut kept: HashMap<String, (Line, Vec<u8>)> = HashMap::with_capacity(sale.lines.len());
         for line in &sale.lines {
-            let entry = match self.by_id.remove(&line.id) {
-                Some((cached, bytes)) if cached == *line => (cached, bytes),
-                _ => (
-                    line.clone(),
-                    record_entries(&super::sale::line_record(line, minor))?,
-                ),
-            };
-            kept.insert(line.id.clone(), entry);
+            match self.by_id.get_mut(line.id.as_str()) {
+                Some((cached, _)) if cached == line => {}
+                Some(entry) => {
+                    *entry = (
+                        line.clone(),
+                        record_entries(&super::sale::line_record(line, minor))?,
+                    );
+                }
+                None => {
+                    let entries = record_entries(&super::sale::line_record(line, minor))?;
+                    self.by_id.insert(line.id.clone(), (line.clone(), entries));
+                }
+            }
         }
-        self.by_id = kept;
+        if self.by_id.len() > sale.lines.len() {
+            let ids: std::collections::HashSet<&str> =
+                sale.lines.iter().map(|l| l.id.as_str()).collect();
+            self.by_id.retain(|id, _| ids.contains(id.as_str()));
+        }
         Ok(sale
             .lines
             .iter()

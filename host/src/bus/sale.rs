@@ -490,7 +490,7 @@ impl SaleObject {
         conn: &zbus::Connection,
         change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
     ) -> Result<T, BusError> {
-        let (answer, _, told) = self
+        let (answer, told) = self
             .book
             .change_then(&self.id, change, |sale| {
                 let message = self.announcement(conn, sale);
