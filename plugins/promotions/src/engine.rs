@@ -647,7 +647,7 @@ pub fn best(config: &Config, goods: &[Good], active: &[usize]) -> Outcome {
 /// memory is therefore the answer the search would give.
 #[derive(Debug, Default)]
 pub struct Memo {
-    settled: Mutex<HashMap<String, Settled>>,
+    settled: Mutex<HashMap<Vec<u8>, Settled>>,
 }
 
 /// Groups remembered at most; past it the memory starts empty again.
@@ -664,8 +664,12 @@ struct Settled {
 }
 
 impl Memo {
-    /// The key of `component` over `pricing`'s goods, and the goods' indices in its order.
-    fn key(pricing: &Pricing, component: &[usize]) -> (String, Vec<usize>) {
+    /// The key of `component` over `pricing`'s goods, and the goods' indices in its order:
+    /// the group's promotions, and per good its line id, units, unit price, amount and VAT
+    /// rate (exact representations, scale included) and which of the group's promotions
+    /// select or reward it. Written as bytes, not text: a basket change keys every group
+    /// again, and formatting three decimals per good was most of what remembering cost.
+    fn key(pricing: &Pricing, component: &[usize]) -> (Vec<u8>, Vec<usize>) {
         let mut goods: Vec<usize> = component
             .iter()
             .flat_map(|&p| pricing.selected[p].iter().chain(&pricing.rewarded[p]))
@@ -673,18 +677,32 @@ impl Memo {
             .collect();
         goods.sort_unstable();
         goods.dedup();
-        let mut key = String::with_capacity(16 + goods.len() * 40);
-        for p in component {
-            key.push_str(&p.to_string());
-            key.push(',');
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+        let mut key = Vec::with_capacity(8 + 4 * component.len() + goods.len() * 80);
+        key.extend_from_slice(&count(component.len()));
+        for &p in component {
+            key.extend_from_slice(&count(p));
         }
         for &g in &goods {
             let good = &pricing.goods[g];
             let line = good.line;
-            key.push_str(&format!(
-                "|{}:{:?}:{}:{}:{}",
-                line.id, good.units, good.unit_price, line.amount, line.tax_rate
-            ));
+            key.extend_from_slice(&count(line.id.len()));
+            key.extend_from_slice(line.id.as_bytes());
+            match good.units {
+                Some(units) => {
+                    key.push(1);
+                    key.extend_from_slice(&units.to_le_bytes());
+                }
+                None => key.push(0),
+            }
+            for value in [good.unit_price, line.amount, line.tax_rate] {
+                key.extend_from_slice(&value.serialize());
+            }
+            for &p in component {
+                let selects = pricing.selected[p].binary_search(&g).is_ok();
+                let rewards = pricing.rewarded[p].binary_search(&g).is_ok();
+                key.push(u8::from(selects) | (u8::from(rewards) << 1));
+            }
         }
         (key, goods)
     }
@@ -1234,8 +1252,9 @@ mod tests {
                 )
             })
             .collect();
-        // A cashier's session: quantities up and down, a line removed, one added, with the
-        // memory kept across all of them.
+        // A cashier's session: quantities up and down, a price changed, a line removed, one
+        // added, and a line of the same id that is another article (the next sale's line
+        // numbers start again while the memory lasts), with the memory kept across all.
         let mut step: u64 = 7;
         for turn in 0..200 {
             step = step
@@ -1254,6 +1273,23 @@ mod tests {
                     "20",
                     &[&format!("g{}", at % 4)],
                 )),
+                5 => {
+                    let price = Decimal::new(100 + ((step >> 40) % 400) as i64, 2);
+                    lines[at].unit_price = price;
+                    lines[at].amount = round(lines[at].qty * price);
+                }
+                9 => {
+                    let line = &lines[at];
+                    let other = (at + 1) % 8;
+                    lines[at] = item(
+                        &line.id.clone(),
+                        &format!("s{other}"),
+                        &line.qty.to_string(),
+                        &line.unit_price.to_string(),
+                        &line.tax_rate.to_string(),
+                        &[&format!("g{}", other % 4)],
+                    );
+                }
                 _ => {
                     let qty = Decimal::from(1 + (step >> 40) % 5);
                     lines[at].qty = qty;
