@@ -30,8 +30,16 @@ use posd::client::{Manager1Proxy, Sale1Proxy};
 use support::*;
 use zbus::Variant;
 
-/// Changes timed per sale.
+/// Changes timed per sale, unless `BASKET_CHANGES` says how many (more, to profile a run).
 const CHANGES: usize = 300;
+
+/// [`CHANGES`], or the number `BASKET_CHANGES` gives.
+fn changes_timed() -> usize {
+    std::env::var("BASKET_CHANGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(CHANGES)
+}
 /// Changes before timing.
 const WARM_UP: usize = 20;
 /// Sale sizes, unless sizes are given as arguments (`-- 20 200`).
@@ -252,10 +260,11 @@ async fn changes(
         let (sale, line) = sale_of(conn, manager, lines, code).await;
         let path = sale.inner().path().to_string();
         let id = path.rsplit('/').next().unwrap_or_default().to_string();
-        let mut samples = Vec::with_capacity(CHANGES);
-        let mut reads = Vec::with_capacity(CHANGES);
+        let timed = changes_timed();
+        let mut samples = Vec::with_capacity(timed);
+        let mut reads = Vec::with_capacity(timed);
         let mut used_before = BTreeMap::new();
-        for n in 0..WARM_UP + CHANGES {
+        for n in 0..WARM_UP + timed {
             if n == WARM_UP {
                 used_before = pids.cpu();
             }
@@ -270,7 +279,7 @@ async fn changes(
                 samples.push(start.elapsed());
             }
         }
-        pids.report_since(&used_before, CHANGES);
+        pids.report_since(&used_before, timed);
         let (trip, _) = report(
             &format!("floor: Manager1.Version read, {lines:>3} lines, {label}"),
             reads,
@@ -390,8 +399,9 @@ async fn main() {
     let hello = build_rust_plugin_with("hello-rust", true);
     let promotions = build_rust_plugin_with("posd-promotions", true);
     println!(
-        "posd basket change over D-Bus (release): SetQuantity on the middle line, {CHANGES} \
-         changes per sale after {WARM_UP} warm-up"
+        "posd basket change over D-Bus (release): SetQuantity on the middle line, {} \
+         changes per sale after {WARM_UP} warm-up",
+        changes_timed()
     );
 
     // Each configuration on a daemon of its own: no plugin; the plugins issue 13 measured

@@ -506,19 +506,29 @@ impl Book {
         Ok((answer, told))
     }
 
-    /// The encodings of `sale`'s lines for a plugin's view of it, in order
-    /// ([`super::view::LineFragments`]); none where a line can't be encoded, so that the
-    /// request encoding it anew tells why.
-    fn line_encodings(&self, sale: &Sale, minor: u32) -> Vec<Box<RawValue>> {
+    /// Calls `with` with the encodings of `sale`'s lines for a plugin's view of it, in
+    /// order ([`super::view::LineFragments`]), borrowed from where they are kept; none
+    /// where a line can't be encoded, so that the request encoding it anew tells why.
+    fn with_line_encodings<R>(
+        &self,
+        sale: &Sale,
+        minor: u32,
+        with: impl FnOnce(&[&RawValue]) -> R,
+    ) -> R {
         let mut kept = self.fragments.lock().unwrap_or_else(|e| e.into_inner());
-        let mut entry = match kept.iter().position(|(id, _)| *id == sale.id) {
-            Some(at) => kept.remove(at),
-            None => (sale.id.clone(), super::view::LineFragments::default()),
-        };
-        let encoded = entry.1.refresh(&sale.lines, minor).unwrap_or_default();
-        kept.insert(0, entry);
-        kept.truncate(ENCODED_SALES);
-        encoded
+        match kept.iter().position(|(id, _)| *id == sale.id) {
+            Some(0) => {}
+            Some(at) => {
+                let entry = kept.remove(at);
+                kept.insert(0, entry);
+            }
+            None => {
+                kept.insert(0, (sale.id.clone(), super::view::LineFragments::default()));
+                kept.truncate(ENCODED_SALES);
+            }
+        }
+        let encoded = kept[0].1.refresh(&sale.lines, minor).unwrap_or_default();
+        with(&encoded)
     }
 
     /// Replaces the automatic lines and previews with what the plugins say now. An
@@ -533,8 +543,10 @@ impl Book {
         if plugins.is_empty() {
             return;
         }
-        let mut before: Vec<Line> = sale.lines.iter().filter(|l| l.automatic).cloned().collect();
-        sale.lines.retain(|l| !l.automatic);
+        let (mut before, kept): (Vec<Line>, Vec<Line>) = std::mem::take(&mut sale.lines)
+            .into_iter()
+            .partition(|l| l.automatic);
+        sale.lines = kept;
         sale.previews.clear();
         sale.warnings.retain(|w| !w.starts_with("promotions of "));
         // Each plugin sees the sale with the automatic lines of the plugins before it. All are
@@ -543,10 +555,6 @@ impl Book {
         // after one that added lines is asked again with them, so the answers are what asking
         // one after another would give, without waiting for each plugin in turn.
         let asked_with = sale.lines.len();
-        let encoded = self.line_encodings(sale, till.currency.minor);
-        let mut view = super::view::sale_encoded(sale, till, "", &encoded);
-        // Plugins that own no data in the sale see the same view: encoded once for them all.
-        let mut for_all: Option<Box<RawValue>> = None;
         // A plugin after one that added lines on the last evaluation is likely to be asked
         // again: it is asked only once the plugins before it answered, instead of early
         // for nothing (on a two-core till that early call competes with the ones that
@@ -554,39 +562,44 @@ impl Book {
         let asked_early: Vec<bool> = (0..plugins.len())
             .map(|k| !before.iter().any(|l| plugins[..k].contains(&l.plugin)))
             .collect();
-        let early: Vec<_> = plugins
-            .iter()
-            .zip(&asked_early)
-            .map(|(plugin, &early)| {
-                early.then(|| {
-                    if view.same_for_all(plugin) {
-                        if for_all.is_none() {
+        let early: Vec<_> = self.with_line_encodings(sale, till.currency.minor, |encoded| {
+            let mut view = super::view::sale_encoded(sale, till, "", encoded);
+            // Plugins that own no data in the sale see the same view: encoded once for all.
+            let mut for_all: Option<Box<RawValue>> = None;
+            plugins
+                .iter()
+                .zip(&asked_early)
+                .map(|(plugin, &early)| {
+                    early.then(|| {
+                        if view.same_for_all(plugin) {
+                            if for_all.is_none() {
+                                let request = SaleRequest {
+                                    schema: 1,
+                                    sale: view.seen_by(""),
+                                    store: &till.store,
+                                };
+                                for_all = Some(serde_json::value::to_raw_value(&request).map_err(
+                                    |e| {
+                                        CallError::Failed(format!("cannot encode the request: {e}"))
+                                    },
+                                )?);
+                            }
+                            let request = for_all.as_deref();
+                            self.plugins
+                                .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
+                        } else {
                             let request = SaleRequest {
                                 schema: 1,
-                                sale: view.seen_by(""),
+                                sale: view.seen_by(plugin),
                                 store: &till.store,
                             };
-                            for_all =
-                                Some(serde_json::value::to_raw_value(&request).map_err(|e| {
-                                    CallError::Failed(format!("cannot encode the request: {e}"))
-                                })?);
+                            self.plugins
+                                .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
                         }
-                        let request = for_all.as_deref();
-                        self.plugins
-                            .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
-                    } else {
-                        let request = SaleRequest {
-                            schema: 1,
-                            sale: view.seen_by(plugin),
-                            store: &till.store,
-                        };
-                        self.plugins
-                            .enqueue_typed(plugin, Hook::EvaluateBasket, &request)
-                    }
+                    })
                 })
-            })
-            .collect();
-        drop(view);
+                .collect()
+        });
         for (plugin, early) in plugins.into_iter().zip(early) {
             let answer: Result<wire::EvaluateBasketResponse, _> = match early {
                 Some(early) if sale.lines.len() == asked_with => {
@@ -596,16 +609,17 @@ impl Book {
                     // Not asked early, or its early answer is of a sale without the lines added
                     // since: asked now (an early call still runs first on the plugin's thread).
                     drop(early);
-                    let encoded = self.line_encodings(sale, till.currency.minor);
-                    let view = super::view::sale_encoded(sale, till, &plugin, &encoded);
-                    let request = SaleRequest {
-                        schema: 1,
-                        sale: &view,
-                        store: &till.store,
-                    };
-                    self.plugins
-                        .call_typed(&plugin, Hook::EvaluateBasket, &request)
-                        .await
+                    let pending = self.with_line_encodings(sale, till.currency.minor, |encoded| {
+                        let view = super::view::sale_encoded(sale, till, &plugin, encoded);
+                        let request = SaleRequest {
+                            schema: 1,
+                            sale: &view,
+                            store: &till.store,
+                        };
+                        self.plugins
+                            .enqueue_typed(&plugin, Hook::EvaluateBasket, &request)
+                    });
+                    self.plugins.answer_as(pending).await
                 }
             };
             match answer {

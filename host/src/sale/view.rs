@@ -222,26 +222,17 @@ impl LineFragments {
     /// encoded last time, a new one where not. Lines no longer seen are forgotten once
     /// they outnumber the sale's (the automatic lines, set aside while the plugins are
     /// asked, come back with the same ids).
-    pub fn refresh(
-        &mut self,
-        lines: &[Line],
-        minor: u32,
-    ) -> serde_json::Result<Vec<Box<RawValue>>> {
+    pub fn refresh(&mut self, lines: &[Line], minor: u32) -> serde_json::Result<Vec<&RawValue>> {
         if self.minor != minor {
             self.by_id.clear();
             self.minor = minor;
         }
-        let mut encoded = Vec::with_capacity(lines.len());
         for line in lines {
             match self.by_id.get_mut(line.id.as_str()) {
-                Some((kept, raw)) if kept == line => encoded.push(raw.clone()),
-                Some(entry) => {
-                    *entry = (line.clone(), hidden_line(line, minor)?);
-                    encoded.push(entry.1.clone());
-                }
+                Some((kept, _)) if kept == line => {}
+                Some(entry) => *entry = (line.clone(), hidden_line(line, minor)?),
                 None => {
                     let raw = hidden_line(line, minor)?;
-                    encoded.push(raw.clone());
                     self.by_id.insert(line.id.clone(), (line.clone(), raw));
                 }
             }
@@ -251,7 +242,11 @@ impl LineFragments {
                 lines.iter().map(|l| l.id.as_str()).collect();
             self.by_id.retain(|id, _| ids.contains(id.as_str()));
         }
-        Ok(encoded)
+        let by_id = &self.by_id;
+        Ok(lines
+            .iter()
+            .filter_map(|l| by_id.get(l.id.as_str()).map(|(_, raw)| &**raw))
+            .collect())
     }
 }
 
@@ -311,7 +306,7 @@ pub fn sale_encoded<'a>(
     sale: &'a Sale,
     till: &'a Till,
     plugin: &str,
-    encoded: &'a [Box<RawValue>],
+    encoded: &'a [&'a RawValue],
 ) -> SaleView<'a> {
     let minor = till.currency.minor;
     // A line without an encoding (there is none when `encoded` is of other lines) is
