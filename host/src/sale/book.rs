@@ -502,7 +502,14 @@ impl Book {
             tell(current).await;
             return Err(e);
         }
-        sales.insert(id.to_string(), next);
+        if let Some(was) = sales.insert(id.to_string(), next) {
+            // Freeing the sale as it was (every line of a long basket) is not what the
+            // frontend waits for: it is done once the answer is on its way.
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn(async move { drop(was) })),
+                Err(_) => drop(was),
+            }
+        }
         Ok((answer, told))
     }
 
