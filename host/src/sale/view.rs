@@ -422,16 +422,20 @@ mod tests {
         }
     }
 
-    /// The typed view says what the schema says, and `data` only reaches its owner.
-    #[test]
-    fn each_plugin_sees_the_sale_with_only_its_own_data() {
-        let till = till();
-        let mut sale = Sale::new(
+    fn open_sale() -> Sale {
+        Sale::new(
             "S-1",
             crate::sale::model::SaleState::Open,
             "anna",
             "now".into(),
-        );
+        )
+    }
+
+    /// The typed view says what the schema says, and `data` only reaches its owner.
+    #[test]
+    fn each_plugin_sees_the_sale_with_only_its_own_data() {
+        let till = till();
+        let mut sale = open_sale();
         sale.customer = "C-1001".into();
         sale.lines.push(line("L1", "", Value::Null));
         sale.lines.push(line(
@@ -497,12 +501,7 @@ mod tests {
     #[test]
     fn kept_line_encodings_give_the_request_written_anew() {
         let till = till();
-        let mut sale = Sale::new(
-            "S-1",
-            crate::sale::model::SaleState::Open,
-            "anna",
-            "now".into(),
-        );
+        let mut sale = open_sale();
         sale.lines.push(line("L1", "", Value::Null));
         sale.lines.push(line("L2", "vouchers", json!({"id": "ab"})));
         sale.lines.push(line("L3", "points", json!({})));
