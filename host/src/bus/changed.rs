@@ -11,21 +11,17 @@
 //! padding to 8, then the dict entries, which start 8-aligned and so encode the same
 //! wherever the record lands. Only the length and the padding are written per change.
 
-use std::collections::HashMap;
-
 use zbus::Message;
 use zbus::message::NATIVE_ENDIAN_SIG;
 use zbus::wire::serialized::Context;
 
 use super::sale::LineRecord;
-use crate::sale::model::{Line, Sale};
+use crate::sale::line_cache::LineCache;
+use crate::sale::model::Sale;
 
 /// The encoded record entries of a sale's lines by line id, from the last announcement.
 #[derive(Debug, Default)]
-pub struct LineRecords {
-    minor: u32,
-    by_id: HashMap<String, (Line, Vec<u8>)>,
-}
+pub struct LineRecords(LineCache<Vec<u8>>);
 
 /// The D-Bus encoding context of a message body part at `position`.
 fn context(position: usize) -> Context {
@@ -65,35 +61,10 @@ impl LineRecords {
     /// the one encoded last time, encoded anew where not. Lines no longer in the sale are
     /// forgotten.
     fn refresh(&mut self, sale: &Sale, minor: u32) -> zbus::Result<Vec<&[u8]>> {
-        if self.minor != minor {
-            self.by_id.clear();
-            self.minor = minor;
-        }
-        for line in &sale.lines {
-            match self.by_id.get_mut(line.id.as_str()) {
-                Some((cached, _)) if cached == line => {}
-                Some(entry) => {
-                    *entry = (
-                        line.clone(),
-                        record_entries(&super::sale::line_record(line, minor))?,
-                    );
-                }
-                None => {
-                    let entries = record_entries(&super::sale::line_record(line, minor))?;
-                    self.by_id.insert(line.id.clone(), (line.clone(), entries));
-                }
-            }
-        }
-        if self.by_id.len() > sale.lines.len() {
-            let ids: std::collections::HashSet<&str> =
-                sale.lines.iter().map(|l| l.id.as_str()).collect();
-            self.by_id.retain(|id, _| ids.contains(id.as_str()));
-        }
-        Ok(sale
-            .lines
-            .iter()
-            .filter_map(|l| self.by_id.get(&l.id).map(|(_, b)| b.as_slice()))
-            .collect())
+        let entries = self.0.refresh(&sale.lines, minor, 0, |line, minor| {
+            record_entries(&super::sale::line_record(line, minor))
+        })?;
+        Ok(entries.into_iter().map(Vec::as_slice).collect())
     }
 }
 
@@ -163,7 +134,9 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sale::model::{LineKind, SaleState};
+    use std::collections::HashMap;
+
+    use crate::sale::model::{Line, LineKind, SaleState};
     use serde_json::Value;
     use zbus::OwnedVariant;
 
@@ -262,7 +235,7 @@ mod tests {
             assert_eq!(changed, expected(&head, &sale), "round {round}");
             assert!(invalidated.is_empty());
             assert_eq!(
-                records.by_id.len(),
+                records.0.len(),
                 sale.lines.len(),
                 "gone lines are forgotten"
             );

@@ -177,7 +177,7 @@ pub struct Book {
     /// The number of the last sale id given out ([`next_sale_number`]).
     last_sale: AtomicU64,
     /// The lines of the sales changed last, encoded for plugins' requests, most recent
-    /// first ([`Book::line_encodings`]).
+    /// first ([`Book::with_line_encodings`]).
     fragments: std::sync::Mutex<Vec<(String, super::view::LineFragments)>>,
 }
 

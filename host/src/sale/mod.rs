@@ -11,6 +11,7 @@
 //!   and the ledger agree.
 //! - [`day`]: the till's day and its X and Z report, as data and rules.
 //! - [`register`]: opening the day, cash in and out, X and Z on the journal.
+//! - [`line_cache`]: what a line encodes to, kept between basket changes.
 //! - [`view`]: the sale and receipts as a plugin sees them, written straight from these
 //!   structs for one plugin (its own `data` only).
 //! - [`admin`]: the effects of a plugin's admin action, committed like a checkout's but
@@ -22,6 +23,7 @@ pub mod booking;
 pub mod checkout;
 pub mod day;
 pub mod engine;
+pub mod line_cache;
 pub mod model;
 pub mod receipt;
 pub mod register;

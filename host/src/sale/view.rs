@@ -6,8 +6,6 @@
 //! object, so only the plugin that owns the line sees it; every other plugin sees `{}`
 //! (ABI guide, "Shared views").
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
@@ -15,6 +13,7 @@ use serde_json::value::RawValue;
 
 use super::book::Till;
 use super::engine;
+use super::line_cache::LineCache;
 use super::model::{Line, Receipt, Sale, Tender};
 use crate::money;
 
@@ -207,46 +206,20 @@ impl Serialize for ViewLine<'_> {
 }
 
 /// The lines of one sale encoded as plugins that don't own them see them, kept by line id
-/// from one basket change to the next. A change asks every plugin with the whole basket, so
-/// writing each of 200 lines anew (amounts formatted, strings escaped) was most of what
-/// encoding a request cost; a line's encoding depends only on the line (and the currency's
-/// minor units), so it is written again as it is while the line is unchanged.
+/// from one basket change to the next ([`LineCache`]), so that a request writes an
+/// unchanged line as it is.
 #[derive(Debug, Default)]
-pub struct LineFragments {
-    minor: u32,
-    by_id: HashMap<String, (Line, Box<RawValue>)>,
-}
+pub struct LineFragments(LineCache<Box<RawValue>>);
 
 impl LineFragments {
-    /// The encoding of each of `lines`, in order: the one kept where the line is the line
-    /// encoded last time, a new one where not. Lines no longer seen are forgotten once
+    /// The encoding of each of `lines`, in order. Lines no longer seen are forgotten once
     /// they outnumber the sale's (the automatic lines, set aside while the plugins are
     /// asked, come back with the same ids).
     pub fn refresh(&mut self, lines: &[Line], minor: u32) -> serde_json::Result<Vec<&RawValue>> {
-        if self.minor != minor {
-            self.by_id.clear();
-            self.minor = minor;
-        }
-        for line in lines {
-            match self.by_id.get_mut(line.id.as_str()) {
-                Some((kept, _)) if kept == line => {}
-                Some(entry) => *entry = (line.clone(), hidden_line(line, minor)?),
-                None => {
-                    let raw = hidden_line(line, minor)?;
-                    self.by_id.insert(line.id.clone(), (line.clone(), raw));
-                }
-            }
-        }
-        if self.by_id.len() > 2 * lines.len() + 16 {
-            let ids: std::collections::HashSet<&str> =
-                lines.iter().map(|l| l.id.as_str()).collect();
-            self.by_id.retain(|id, _| ids.contains(id.as_str()));
-        }
-        let by_id = &self.by_id;
-        Ok(lines
-            .iter()
-            .filter_map(|l| by_id.get(l.id.as_str()).map(|(_, raw)| &**raw))
-            .collect())
+        let encoded = self
+            .0
+            .refresh(lines, minor, lines.len() + 16, hidden_line)?;
+        Ok(encoded.into_iter().map(|raw| &**raw).collect())
     }
 }
 
@@ -533,6 +506,6 @@ mod tests {
                 "round {round}: a shared view shown to the owner"
             );
         }
-        assert_eq!(fragments.by_id.len(), 3, "the line that went came back");
+        assert_eq!(fragments.0.len(), 3, "the line that went came back");
     }
 }
