@@ -743,3 +743,57 @@ async fn every_change_of_a_sale_is_announced_with_properties_changed() {
     assert_eq!(s(&changed["State"]), "completed");
     assert_eq!(s(&changed["ReceiptId"]), receipt);
 }
+
+/// The year `seconds` from now by the system clock, as receipts write it.
+fn year_in(seconds: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis();
+    posd::sale::time::rfc3339_ms(now + u128::from(seconds) * 1000)[..4].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_clock_moves_receipts_and_ledger_entries_without_a_restart() {
+    let bus = TestBus::start();
+    let offset = bus.dir.path().join("clock-offset");
+    let two_years: u64 = 2 * 366 * 86_400;
+    std::fs::write(&offset, two_years.to_string()).expect("offset");
+    let mut daemon = DaemonSetup::new(bus.address(), bus.dir.path())
+        .env("POSDTEST_CLOCK", offset.to_str().expect("utf-8"))
+        .start();
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let checkout = async |key: &str| {
+        let sale = open_sale(&conn, &manager).await;
+        sale.add_item(item("Brot", "1", "2.49", "10"))
+            .await
+            .expect("AddItem");
+        sale.add_tender("cash", "2.49", HashMap::new())
+            .await
+            .expect("cash");
+        let id = sale.checkout(key).await.expect("Checkout");
+        s(&manager.get_receipt(&id).await.expect("GetReceipt")["time"])
+    };
+    let later = checkout("clock-1").await;
+    assert!(later.starts_with(&year_in(two_years)), "{later}");
+    std::fs::write(&offset, "0").expect("offset back");
+    let now = checkout("clock-2").await;
+    assert!(now.starts_with(&year_in(0)), "{now}");
+
+    let db = rusqlite::Connection::open(daemon.database()).expect("db");
+    let times: Vec<String> = db
+        .prepare("SELECT time FROM ledger_entries ORDER BY id")
+        .expect("query")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("times");
+    let years: Vec<&str> = times.iter().map(|t| &t[..4]).collect();
+    assert_eq!(years, vec![year_in(two_years), year_in(0)], "{times:?}");
+    assert!(
+        daemon.log().contains("POSDTEST_CLOCK is set"),
+        "a shifted clock is logged"
+    );
+    daemon.stop();
+}

@@ -238,6 +238,13 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
             .map_err(|_| StoreError::Stopped)??
     };
     tracing::info!(path = %db.path().display(), "database open");
+    if crate::clock::is_shiftable() {
+        tracing::warn!(
+            seconds = crate::clock::offset_seconds(),
+            "{} is set: business time follows the test clock's offset",
+            crate::clock::TEST_CLOCK_VAR
+        );
+    }
     let database_path = std::path::absolute(db.path()).unwrap_or_else(|_| db.path().to_path_buf());
 
     notifier.status("connecting to the bus");

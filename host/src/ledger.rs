@@ -229,10 +229,14 @@ fn write_entry(
     postings: &[PostingSpec],
 ) -> Result<i64, LedgerError> {
     c.prepare_cached(
-        "INSERT INTO ledger_entries (time, kind, reference, memo)
-         VALUES (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?1, ?2, ?3)",
+        "INSERT INTO ledger_entries (time, kind, reference, memo) VALUES (?4, ?1, ?2, ?3)",
     )?
-    .execute(params![kind, reference, memo])?;
+    .execute(params![
+        kind,
+        reference,
+        memo,
+        crate::sale::time::rfc3339_ms(crate::clock::now_ms())
+    ])?;
     let entry = c.last_insert_rowid();
     for p in postings {
         let existing = c
@@ -263,14 +267,15 @@ fn write_entry(
             None => {
                 let owner = p.account.split(':').next().unwrap_or("host");
                 c.prepare_cached("INSERT INTO ledger_accounts (code, owner, kind, unit, floor, customer, balance, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))")?.execute(
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, '0', ?7)")?.execute(
                     params![
                         p.account,
                         owner,
                         p.kind,
                         p.unit,
                         p.floor.map(|f| f.to_string()),
-                        p.customer
+                        p.customer,
+                        crate::sale::time::rfc3339_ms(crate::clock::now_ms())
                     ],
                 )?;
                 (c.last_insert_rowid(), Decimal::ZERO, p.floor)

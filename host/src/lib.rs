@@ -15,6 +15,7 @@
 //! - [`devices`]: scanner and printer supervisors (drivers in `drivers/`).
 //! - [`devmode`]: the virtual receipt printer of development mode.
 //! - [`fault`]: named crash points for crash tests.
+//! - [`clock`]: business time, which tests may shift (`POSDTEST_CLOCK`).
 //! - [`customers`]: customers' groups, from the back office's export.
 //! - [`ledger`]: double-entry accounts of vouchers, wallets, points; append-only.
 //! - [`money`]: decimal parsing, explicit rounding, discount spreading, the VAT table.
@@ -27,6 +28,7 @@
 
 pub mod bus;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod customers;
 pub mod daemon;

@@ -184,10 +184,7 @@ impl HostContext {
 
 /// The start of the day `months` calendar months ago, as the journal writes times.
 fn months_ago(months: u64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    let today = crate::sale::time::rfc3339_ms(now);
+    let today = crate::sale::time::rfc3339_ms(crate::clock::now_ms());
     let year: i64 = today[0..4].parse().unwrap_or(1970);
     let month: i64 = today[5..7].parse().unwrap_or(1);
     let day = &today[8..10];
@@ -283,9 +280,7 @@ unsafe extern "C" fn host_log(
 }
 
 unsafe extern "C" fn host_now_ms(_host: *mut abi::posd_host) -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    crate::clock::now_ms_i64()
 }
 
 unsafe extern "C" fn host_call(

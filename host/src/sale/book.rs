@@ -229,10 +229,7 @@ pub struct Outcome {
 }
 
 fn now() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    crate::sale::time::rfc3339_ms(ms)
+    crate::sale::time::rfc3339_ms(crate::clock::now_ms())
 }
 
 impl Book {
@@ -263,10 +260,8 @@ impl Book {
     pub async fn restore(&self) -> Result<Vec<String>, BookError> {
         // Sales completed in the last day come back too: a frontend that lost the answer to
         // a checkout in a crash retries it at the same object path and gets its receipt.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis());
-        let since = crate::sale::time::rfc3339_ms(now.saturating_sub(RETRY_WINDOW_MS));
+        let since =
+            crate::sale::time::rfc3339_ms(crate::clock::now_ms().saturating_sub(RETRY_WINDOW_MS));
         let documents: Vec<(String, Vec<String>)> = self
             .db
             .call(move |c| {

@@ -519,10 +519,9 @@ pub(super) fn refused(e: LedgerError) -> JournalError {
     }
 }
 
+/// Business time (see [`crate::clock`]): what receipts, the journal and the day carry.
 pub(super) fn now_ms() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+    crate::clock::now_ms()
 }
 
 /// Everything one journal transaction writes: the receipt, its ledger entry (the host's
