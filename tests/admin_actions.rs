@@ -405,6 +405,21 @@ fn posctl_runs_an_admin_action_by_its_command_path() {
         shown["result"]["args"],
         json!({"text": "hi", "times": 2, "loud": true})
     );
+    // A bare word is the first required param not given as an option.
+    let (stdout, stderr, code) = posctl_run(
+        &bus,
+        &["token", "echo", "hello there", "--times", "3", "--json"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let shown: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        shown["result"]["args"],
+        json!({"text": "hello there", "times": 3})
+    );
+    let (stdout, stderr, code) = posctl_run(&bus, &["token", "issue", "2", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let shown: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(shown["result"]["issued"], 2, "typed as its param: {shown}");
     let file2 = dir.path().join("more.txt");
     let (stdout, _, code) = posctl_run(
         &bus,
@@ -450,6 +465,21 @@ fn posctl_runs_an_admin_action_by_its_command_path() {
             vec!["token", "echo"],
             "InvalidArgument",
             "\"text\" is required",
+        ),
+        (
+            vec!["token", "echo", "one", "two"],
+            "InvalidArgument",
+            "no more bare values",
+        ),
+        (
+            vec!["token", "echo", "one", "--text", "two"],
+            "InvalidArgument",
+            "--text given twice",
+        ),
+        (
+            vec!["token", "issue", "ten"],
+            "InvalidArgument",
+            "--count must be an integer",
         ),
     ] {
         let (stdout, _, code) = posctl_run(&bus, &[&["--json"], args.as_slice()].concat());

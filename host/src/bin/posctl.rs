@@ -168,7 +168,8 @@ enum Command {
     AdminActions,
     /// Any other command is an admin action a plugin offers, by its command path, with its
     /// params as `--name value` (`posctl admin-actions` lists them), e.g. `posctl voucher
-    /// issue --programme gift --count 10 --amount 20.00 --out codes.txt`.
+    /// issue --programme gift --count 10 --amount 20.00 --out codes.txt`; bare values fill
+    /// the required params in their declared order (`posctl points C-1001`).
     #[command(external_subcommand)]
     External(Vec<String>),
     /// Render the printer test page to a PNG, as the virtual printer shows it (no daemon
@@ -1513,7 +1514,8 @@ struct AdminCall {
 
 /// Resolves `words` (what followed `posctl`) against the declared `actions`: the longest
 /// command path the leading words spell, then `--name value` (or `--name=value`, `--flag`
-/// for a boolean) per param, `-` and `_` alike in names. `--json` is posctl's own.
+/// for a boolean) per param, `-` and `_` alike in names, and bare values for the required
+/// params not given as options, in declared order. `--json` is posctl's own.
 fn resolve_admin_call(words: &[String], actions: &[Value]) -> Result<AdminCall, Failure> {
     let path: Vec<&str> = words
         .iter()
@@ -1546,12 +1548,29 @@ fn resolve_admin_call(words: &[String], actions: &[Value]) -> Result<AdminCall, 
     let mut rest = words[command.len()..].iter().filter(|w| *w != "--json");
     let mut args = serde_json::Map::new();
     let mut output_file = None;
+    // Bare words fill the required params in the order the action declares them
+    // (`posctl points C-1001`), after or among the `--name value` options.
+    let mut positional = params.iter().filter(|p| {
+        p["required"] == true && !matches!(p["type"].as_str(), Some("boolean" | "output_file"))
+    });
     while let Some(word) = rest.next() {
         let Some(option) = word.strip_prefix("--") else {
-            return Err(refused(
-                "InvalidArgument",
-                format!("posctl {shown} takes --name value options, not {word:?}"),
-            ));
+            let param = positional
+                .by_ref()
+                .find(|p| !args.contains_key(p["name"].as_str().unwrap_or_default()))
+                .ok_or_else(|| {
+                    refused(
+                        "InvalidArgument",
+                        format!(
+                            "posctl {shown} takes no more bare values, not {word:?}: \
+                             give options as --name value"
+                        ),
+                    )
+                })?;
+            let key = param["name"].as_str().unwrap_or_default().to_string();
+            let typed = typed_arg(&key, param["type"].as_str().unwrap_or_default(), word)?;
+            args.insert(key, typed);
+            continue;
         };
         let (name, inline) = match option.split_once('=') {
             Some((name, value)) => (name, Some(value.to_string())),
@@ -1588,25 +1607,11 @@ fn resolve_admin_call(words: &[String], actions: &[Value]) -> Result<AdminCall, 
                 refused("InvalidArgument", format!("--{key} needs a value ({kind})"))
             })?,
         };
-        let bad = |what: &str| {
-            refused(
-                "InvalidArgument",
-                format!("--{key} must be {what}, not {value:?}"),
-            )
-        };
-        let typed = match kind {
-            "integer" => Value::from(value.trim().parse::<i64>().map_err(|_| bad("an integer"))?),
-            "boolean" => match value.as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => return Err(bad("true or false")),
-            },
-            "output_file" => {
-                output_file = Some(std::path::PathBuf::from(&value));
-                continue;
-            }
-            _ => Value::String(value.clone()),
-        };
+        if kind == "output_file" {
+            output_file = Some(std::path::PathBuf::from(&value));
+            continue;
+        }
+        let typed = typed_arg(&key, kind, &value)?;
         if args.insert(key.clone(), typed).is_some() {
             return Err(refused("InvalidArgument", format!("--{key} given twice")));
         }
@@ -1629,6 +1634,26 @@ fn resolve_admin_call(words: &[String], actions: &[Value]) -> Result<AdminCall, 
         action: action["id"].as_str().unwrap_or_default().to_string(),
         args,
         output_file,
+    })
+}
+
+/// An admin action's argument `value` for the param `key` of type `kind`, as the host takes
+/// it: integers as numbers, booleans as booleans, everything else as text.
+fn typed_arg(key: &str, kind: &str, value: &str) -> Result<Value, Failure> {
+    let bad = |what: &str| {
+        refused(
+            "InvalidArgument",
+            format!("--{key} must be {what}, not {value:?}"),
+        )
+    };
+    Ok(match kind {
+        "integer" => Value::from(value.trim().parse::<i64>().map_err(|_| bad("an integer"))?),
+        "boolean" => match value {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(bad("true or false")),
+        },
+        _ => Value::String(value.to_string()),
     })
 }
 
