@@ -998,3 +998,57 @@ fn posctl_outbox_lists_messages_by_state() {
     ]));
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The labels of `sale`'s previews, in the order the sale shows them.
+async fn preview_labels(sale: &posd::client::Sale1Proxy<'_>) -> Vec<String> {
+    sale.previews()
+        .await
+        .expect("Previews")
+        .iter()
+        .map(|p| string(p, "label"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_are_asked_in_the_configured_order_then_by_id() {
+    let hello_rust = build_rust_plugin("hello-rust");
+    let points = build_rust_plugin("posd-test-points");
+    let till = |order: &str| {
+        let bus = TestBus::start();
+        let daemon = daemon_with(
+            &bus,
+            |dir| {
+                place_plugin(&hello_rust, dir, "libhello_rust.so");
+                place_plugin(&points, dir, "libposd_test_points.so");
+            },
+            2000,
+            order,
+        );
+        (bus, daemon)
+    };
+    let mut firsts = Vec::new();
+    for order in ["", "order = [\"points\"]\n"] {
+        let (bus, _daemon) = till(order);
+        let conn = bus.client().await;
+        let manager = Manager1Proxy::new(&conn).await.expect("manager");
+        let path = manager
+            .open_sale(HashMap::from([("cashier", zbus::Variant::from("anna"))]))
+            .await
+            .expect("OpenSale");
+        let sale = sale_proxy(&conn, path).await;
+        sale.add_item(HashMap::from([
+            ("name", zbus::Variant::from("Tee")),
+            ("qty", zbus::Variant::from("1")),
+            ("unit_price", zbus::Variant::from("4.50")),
+            ("tax_rate", zbus::Variant::from("10")),
+        ]))
+        .await
+        .expect("AddItem");
+        let labels = preview_labels(&sale).await;
+        assert_eq!(labels.len(), 2, "one preview from each: {labels:?}");
+        firsts.push(labels[0].clone());
+    }
+    // By id, hello-rust is asked first; listed first, points is.
+    assert!(firsts[0].contains("Hallo-Punkte"), "{firsts:?}");
+    assert!(!firsts[1].contains("Hallo-Punkte"), "{firsts:?}");
+}

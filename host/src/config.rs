@@ -265,6 +265,11 @@ pub struct PluginsConfig {
     pub install_directory: PathBuf,
     /// How long one plugin call may take before it counts as failed, in milliseconds.
     pub call_deadline_ms: u64,
+    /// The order in which plugins are asked, by id: for a code, for the basket (each sees
+    /// the automatic lines of those before it, so a points preview after the promotions
+    /// counts what they took off), for rewards and actions. Plugins not listed follow, by
+    /// id. Ids of plugins not loaded are skipped.
+    pub order: Vec<String>,
 }
 
 impl Default for PluginsConfig {
@@ -276,6 +281,7 @@ impl Default for PluginsConfig {
             ],
             install_directory: PathBuf::from("/var/lib/posd/plugins"),
             call_deadline_ms: 2000,
+            order: Vec::new(),
         }
     }
 }
@@ -398,6 +404,26 @@ impl Config {
             return bad(
                 "plugins.call_deadline_ms",
                 "expected a number of milliseconds from 1 to 60000",
+            );
+        }
+        if let Some((k, id)) = self
+            .plugins
+            .order
+            .iter()
+            .enumerate()
+            .find(|(k, id)| id.trim().is_empty() || self.plugins.order[..*k].contains(id))
+        {
+            return bad(
+                "plugins.order",
+                format!(
+                    "entry {} ({id:?}) is {}; expected each plugin id once",
+                    k + 1,
+                    if id.trim().is_empty() {
+                        "empty"
+                    } else {
+                        "listed twice"
+                    }
+                ),
             );
         }
         if let Some(dir) = self.plugins.directories.iter().find(|d| !d.is_absolute()) {
@@ -1075,6 +1101,11 @@ mod tests {
                 "[[devices]]\nname = \"p\"\nkind = \"printer\"\nconnection = \"tcp:h:1\"\ndrawer_pin = 3\n",
                 "devices[0].drawer_pin",
             ),
+            (
+                "[plugins]\norder = [\"promotions\", \"points\", \"promotions\"]\n",
+                "plugins.order",
+            ),
+            ("[plugins]\norder = [\"\"]\n", "plugins.order"),
         ];
         for (text, key) in cases {
             let dir = dir_with(&[("posd.toml", text)]);

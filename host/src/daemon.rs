@@ -548,6 +548,7 @@ fn plugin_settings(config: &Config, cache_dir: &std::path::Path) -> PluginSettin
         deadline: Duration::from_millis(config.plugins.call_deadline_ms),
         sections: config.plugin.clone(),
         cache_dir: cache_dir.to_path_buf(),
+        order: config.plugins.order.clone(),
     }
 }
 

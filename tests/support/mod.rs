@@ -833,6 +833,7 @@ pub async fn loaded_plugin_manager(
             deadline: Duration::from_secs(2),
             sections,
             cache_dir: dir.join("cache"),
+            order: Vec::new(),
         },
     );
     plugins.reload().await;

@@ -200,6 +200,17 @@ pub struct PluginSettings {
     pub sections: BTreeMap<String, toml::Table>,
     /// Private directory for loaded snapshots.
     pub cache_dir: PathBuf,
+    /// Plugin ids in the order they are asked; the others follow by id (`[plugins] order`).
+    pub order: Vec<String>,
+}
+
+impl PluginSettings {
+    /// Where plugin `id` comes in the order hooks are asked: its place in `order`, else
+    /// after all listed ones, by id.
+    fn rank<'a>(&self, id: &'a str) -> (usize, &'a str) {
+        let listed = self.order.iter().position(|o| o == id);
+        (listed.unwrap_or(self.order.len()), id)
+    }
 }
 
 /// A plugin that is failed after a reload, and why: what a reload reports to the
@@ -295,7 +306,7 @@ pub struct PluginManager {
     db: Database,
     settings: RwLock<PluginSettings>,
     entries: tokio::sync::Mutex<BTreeMap<PathBuf, Entry>>,
-    /// Running instances, ordered by plugin id: the order in which hooks are asked.
+    /// Running instances in the order hooks are asked ([`PluginSettings::order`], then id).
     running: RwLock<Vec<Arc<Instance>>>,
     /// What the bus shows; refreshed after every change.
     published: RwLock<Vec<PluginInfo>>,
@@ -323,7 +334,7 @@ impl PluginManager {
         self.changed.subscribe()
     }
 
-    /// Every plugin as the bus shows it, ordered by id.
+    /// Every plugin as the bus shows it, in the order hooks are asked.
     pub fn list(&self) -> Vec<PluginInfo> {
         self.published
             .read()
@@ -675,14 +686,20 @@ impl PluginManager {
     }
 
     fn publish(&self, entries: &BTreeMap<PathBuf, Entry>) {
+        let settings = self.settings();
         let mut infos: Vec<PluginInfo> = entries.values().map(Entry::live_info).collect();
-        infos.sort_by(|a, b| a.id.cmp(&b.id).then(a.path.cmp(&b.path)));
+        infos.sort_by(|a, b| {
+            settings
+                .rank(&a.id)
+                .cmp(&settings.rank(&b.id))
+                .then(a.path.cmp(&b.path))
+        });
         let mut running: Vec<Arc<Instance>> = entries
             .values()
             .filter(|e| e.live_info().state == PluginState::Loaded)
             .filter_map(|e| e.instance.clone())
             .collect();
-        running.sort_by(|a, b| a.id().cmp(b.id()));
+        running.sort_by(|a, b| settings.rank(a.id()).cmp(&settings.rank(b.id())));
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = running;
         let mut published = self.published.write().unwrap_or_else(|e| e.into_inner());
         if *published != infos {

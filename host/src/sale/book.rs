@@ -1365,6 +1365,7 @@ mod tests {
                 deadline: std::time::Duration::from_secs(1),
                 sections: Default::default(),
                 cache_dir: dir.join("cache"),
+                order: Vec::new(),
             },
         );
         let till = Till {
