@@ -216,7 +216,9 @@ pub struct Outcome {
     pub kind: String,
     /// The plugin that acted.
     pub plugin: String,
-    /// Lines added.
+    /// Lines added: those of the plugin's effects, or else the automatic lines of that
+    /// plugin that the sale's evaluation after them added or changed (a reward a plugin
+    /// computes on every basket change, such as a points redemption, is such a line).
     pub lines: Vec<String>,
     /// Tenders added.
     pub tenders: Vec<String>,
@@ -629,6 +631,7 @@ impl Book {
                     for auto in answer.lines {
                         let kind = match auto.kind.as_str() {
                             "free_product" => LineKind::FreeProduct,
+                            "points_redemption" => LineKind::PointsRedemption,
                             _ => LineKind::Discount,
                         };
                         if auto.amount > Decimal::ZERO {
@@ -946,8 +949,15 @@ impl Book {
         effects: wire::Effects,
     ) -> Result<(Outcome, Sale), BookError> {
         let plugin = plugin.to_string();
-        let (outcome, sale) = self
-            .change(id, move |sale, currency| {
+        let acting = plugin.clone();
+        let mut before = Vec::new();
+        let (mut outcome, sale) = self
+            .change(id, |sale, currency| {
+                before = sale
+                    .lines
+                    .iter()
+                    .map(|l| (l.id.clone(), l.amount))
+                    .collect();
                 let mut outcome = Outcome {
                     kind: effects
                         .kind
@@ -1038,6 +1048,16 @@ impl Book {
                 Ok(outcome)
             })
             .await?;
+        if outcome.lines.is_empty() {
+            outcome.lines = sale
+                .lines
+                .iter()
+                .filter(|l| {
+                    l.automatic && l.plugin == acting && !before.contains(&(l.id.clone(), l.amount))
+                })
+                .map(|l| l.id.clone())
+                .collect();
+        }
         Ok((outcome, sale))
     }
 

@@ -60,6 +60,11 @@ pub struct LineView<'a> {
     plugin: &'a str,
     #[serde(rename = "ref")]
     reference: &'a str,
+    /// The goods a reduction is for (empty: every good), so a plugin that counts what was
+    /// paid per good — points by product group — knows whose price it took off. Left out
+    /// when empty, as it is for goods.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    applies_to: &'a [String],
     data: Data<'a>,
     /// The owner's object, shown as `data` to the owner only.
     #[serde(skip)]
@@ -80,6 +85,7 @@ impl<'a> LineView<'a> {
             tags: &l.tags,
             plugin: &l.plugin,
             reference: &l.reference,
+            applies_to: &l.applies_to,
             data: Data::of(&l.plugin, &l.data, plugin),
             own: &l.data,
         }
@@ -402,6 +408,29 @@ mod tests {
             "anna",
             "now".into(),
         )
+    }
+
+    /// A reduction for some goods says which; goods and reductions for all say nothing.
+    #[test]
+    fn a_reduction_names_the_goods_it_reduces() {
+        let till = till();
+        let mut sale = open_sale();
+        sale.lines.push(line("L1", "", Value::Null));
+        sale.lines.push(line("L2", "", Value::Null));
+        let mut discount = line("A1", "promotions", Value::Null);
+        discount.kind = LineKind::Discount;
+        discount.applies_to = vec!["L2".into()];
+        sale.lines.push(discount);
+        let mut everything = line("A2", "cards", Value::Null);
+        everything.kind = LineKind::Discount;
+        sale.lines.push(everything);
+        let seen = serde_json::to_value(self::sale(&sale, &till, "points")).expect("encodes");
+        assert_eq!(seen["lines"][2]["applies_to"], json!(["L2"]));
+        assert!(seen["lines"][0].get("applies_to").is_none(), "{seen}");
+        assert!(seen["lines"][3].get("applies_to").is_none(), "{seen}");
+        let typed: posd_plugin_sdk::schema::Sale =
+            serde_json::from_value(seen).expect("the SDK reads it");
+        assert_eq!(typed.lines[2].applies_to, vec!["L2".to_string()]);
     }
 
     /// The typed view says what the schema says, and `data` only reaches its owner.

@@ -201,7 +201,7 @@ pub type EvaluateBasketRequest = SaleRequest;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AutoLine {
-    /// [`LineKind::Discount`] or [`LineKind::FreeProduct`].
+    /// [`LineKind::Discount`], [`LineKind::FreeProduct`] or [`LineKind::PointsRedemption`].
     pub kind: LineKind,
     /// Text on the receipt.
     pub name: String,

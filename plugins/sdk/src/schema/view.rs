@@ -104,6 +104,10 @@ pub struct Line {
     /// The code behind the line, unmasked for plugins (masked wherever shown or printed).
     #[serde(rename = "ref")]
     pub reference: String,
+    /// For a reduction (discount, free product, points redemption): the ids of the goods it
+    /// reduces; empty for every good of the sale, and for goods. Sent since 1.3 (JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub applies_to: Vec<String>,
     /// The owning plugin's private data, only on its own lines (null otherwise).
     pub data: Value,
 }
