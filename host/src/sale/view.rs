@@ -163,6 +163,10 @@ pub struct SaleView<'a> {
 /// A line of a sale's view: encoded for this view, or its encoding from the last basket
 /// change reused ([`LineFragments`]).
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "built once per line and request, in one Vec: a box would cost an allocation per fresh line"
+)]
 enum ViewLine<'a> {
     Fresh(LineView<'a>),
     Encoded {
