@@ -61,7 +61,7 @@ impl LineRecords {
     /// the one encoded last time, encoded anew where not. Lines no longer in the sale are
     /// forgotten.
     fn refresh(&mut self, sale: &Sale, minor: u32) -> zbus::Result<Vec<&[u8]>> {
-        let entries = self.0.refresh(&sale.lines, minor, 0, |line, minor| {
+        let entries = self.0.refresh(&sale.lines, minor, 0, 0, |line, minor| {
             record_entries(&super::sale::line_record(line, minor))
         })?;
         Ok(entries.into_iter().map(Vec::as_slice).collect())

@@ -512,11 +512,14 @@ impl Book {
 
     /// Calls `with` with the encodings of `sale`'s lines for a plugin's view of it, in
     /// order ([`super::view::LineFragments`]), borrowed from where they are kept; none
-    /// where a line can't be encoded, so that the request encoding it anew tells why.
+    /// where a line can't be encoded, so that the request encoding it anew tells why. The
+    /// first `trusted` lines are unchanged since the last call for this sale (asked again
+    /// within one evaluation): they are not compared again.
     fn with_line_encodings<R>(
         &self,
         sale: &Sale,
         minor: u32,
+        trusted: usize,
         with: impl FnOnce(&[&RawValue]) -> R,
     ) -> R {
         let mut kept = self.fragments.lock().unwrap_or_else(|e| e.into_inner());
@@ -531,7 +534,10 @@ impl Book {
                 kept.truncate(ENCODED_SALES);
             }
         }
-        let encoded = kept[0].1.refresh(&sale.lines, minor).unwrap_or_default();
+        let encoded = kept[0]
+            .1
+            .refresh(&sale.lines, minor, trusted)
+            .unwrap_or_default();
         with(&encoded)
     }
 
@@ -566,7 +572,7 @@ impl Book {
         let asked_early: Vec<bool> = (0..plugins.len())
             .map(|k| !before.iter().any(|l| plugins[..k].contains(&l.plugin)))
             .collect();
-        let early: Vec<_> = self.with_line_encodings(sale, till.currency.minor, |encoded| {
+        let early: Vec<_> = self.with_line_encodings(sale, till.currency.minor, 0, |encoded| {
             let mut view = super::view::sale_encoded(sale, till, "", encoded);
             // Plugins that own no data in the sale see the same view: encoded once for all.
             let mut for_all: Option<Box<RawValue>> = None;
@@ -613,16 +619,20 @@ impl Book {
                     // Not asked early, or its early answer is of a sale without the lines added
                     // since: asked now (an early call still runs first on the plugin's thread).
                     drop(early);
-                    let pending = self.with_line_encodings(sale, till.currency.minor, |encoded| {
-                        let view = super::view::sale_encoded(sale, till, &plugin, encoded);
-                        let request = SaleRequest {
-                            schema: 1,
-                            sale: &view,
-                            store: &till.store,
-                        };
-                        self.plugins
-                            .enqueue_typed(&plugin, Hook::EvaluateBasket, &request)
-                    });
+                    // The cashier's lines are as the first call saw them; only the automatic
+                    // lines of the plugins before this one were added after them.
+                    let trusted = asked_with;
+                    let pending =
+                        self.with_line_encodings(sale, till.currency.minor, trusted, |encoded| {
+                            let view = super::view::sale_encoded(sale, till, &plugin, encoded);
+                            let request = SaleRequest {
+                                schema: 1,
+                                sale: &view,
+                                store: &till.store,
+                            };
+                            self.plugins
+                                .enqueue_typed(&plugin, Hook::EvaluateBasket, &request)
+                        });
                     self.plugins.answer_as(pending).await
                 }
             };

@@ -224,11 +224,17 @@ pub struct LineFragments(LineCache<Box<RawValue>>);
 impl LineFragments {
     /// The encoding of each of `lines`, in order. Lines no longer seen are forgotten once
     /// they outnumber the sale's (the automatic lines, set aside while the plugins are
-    /// asked, come back with the same ids).
-    pub fn refresh(&mut self, lines: &[Line], minor: u32) -> serde_json::Result<Vec<&RawValue>> {
+    /// asked, come back with the same ids). The first `trusted` lines are as they were at
+    /// the last refresh ([`LineCache::refresh`]).
+    pub fn refresh(
+        &mut self,
+        lines: &[Line],
+        minor: u32,
+        trusted: usize,
+    ) -> serde_json::Result<Vec<&RawValue>> {
         let encoded = self
             .0
-            .refresh(lines, minor, lines.len() + 16, hidden_line)?;
+            .refresh(lines, minor, lines.len() + 16, trusted, hidden_line)?;
         Ok(encoded.into_iter().map(|raw| &**raw).collect())
     }
 }
@@ -522,7 +528,7 @@ mod tests {
                 4 => sale.lines.insert(0, line("L1", "", json!("back"))),
                 _ => {}
             }
-            let encoded = fragments.refresh(&sale.lines, 2).expect("encodes");
+            let encoded = fragments.refresh(&sale.lines, 2, 0).expect("encodes");
             for plugin in ["", "vouchers", "points", "other"] {
                 let fresh = serde_json::to_string(&self::sale(&sale, &till, plugin));
                 let kept = serde_json::to_string(&sale_encoded(&sale, &till, plugin, &encoded));
