@@ -11,7 +11,8 @@
 //! Every rule whose conditions hold adds its points; the exact sum per line is kept (for
 //! returns) and the sale's total is floored to the programme's decimals once.
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
 
 use posd_plugin_sdk::Decimal;
 use posd_plugin_sdk::schema::{Line, LineKind};
@@ -23,9 +24,9 @@ const SINGLE_PURPOSE: &str = "single_purpose_voucher";
 
 /// A good of the sale and what of it earns.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Good {
+pub struct Good<'a> {
     /// The line's id.
-    pub id: String,
+    pub id: &'a str,
     /// Its quantity.
     pub qty: Decimal,
     /// Its unit price, for price bands.
@@ -33,7 +34,7 @@ pub struct Good {
     /// Its amount before reductions.
     pub amount: Decimal,
     /// Its tags (product groups).
-    pub tags: Vec<String>,
+    pub tags: &'a [String],
     /// Its amount less its share of the reductions, never below 0.
     pub base: Decimal,
 }
@@ -54,39 +55,58 @@ pub fn is_reduction(line: &Line) -> bool {
 /// The goods of `lines` with their bases, after the reductions among `lines` and
 /// `extra_reduction` (a negative amount not yet on the sale, e.g. this plugin's own
 /// redemption being worked out).
-pub fn goods(lines: &[Line], extra_reduction: Decimal) -> Vec<Good> {
-    let mut goods: Vec<Good> = lines
-        .iter()
+pub fn goods<L: Borrow<Line>>(lines: &[L], extra_reduction: Decimal) -> Vec<Good<'_>> {
+    let lines = || lines.iter().map(Borrow::borrow);
+    let mut goods: Vec<Good> = lines()
         .filter(|l| is_good(l) && l.amount > Decimal::ZERO)
         .map(|l| Good {
-            id: l.id.clone(),
+            id: &l.id,
             qty: l.qty,
             unit_price: l.unit_price,
             amount: l.amount,
-            tags: l.tags.clone(),
+            tags: &l.tags,
             base: l.amount,
         })
         .collect();
-    let reductions = lines
+    // Reductions for every good (none named, or all of them named, as a discount code on
+    // the basket does) are summed and spread once; the others over the goods they name.
+    // Each share is `amount × good / gross`, divided last, so shares are exact to 28 digits.
+    let index: HashMap<&str, usize> = goods
         .iter()
-        .filter(|l| is_reduction(l))
-        .map(|l| (l.amount, l.applies_to.as_slice()))
-        .chain(std::iter::once((extra_reduction, &[][..])));
-    let mut taken = vec![Decimal::ZERO; goods.len()];
-    for (amount, targets) in reductions {
-        let amount = amount.min(Decimal::ZERO);
+        .enumerate()
+        .map(|(k, g)| (g.id, k))
+        .collect();
+    let mut everywhere = extra_reduction.min(Decimal::ZERO);
+    let mut partial: Vec<(Decimal, Vec<usize>)> = Vec::new();
+    for line in lines().filter(|l| is_reduction(l)) {
+        let amount = line.amount.min(Decimal::ZERO);
         if amount.is_zero() {
             continue;
         }
-        let reduces = |g: &Good| targets.is_empty() || targets.contains(&g.id);
-        let gross: Decimal = goods.iter().filter(|g| reduces(g)).map(|g| g.amount).sum();
-        if gross <= Decimal::ZERO {
-            continue;
+        let mut targets: Vec<usize> = line
+            .applies_to
+            .iter()
+            .filter_map(|id| index.get(id.as_str()).copied())
+            .collect();
+        targets.sort_unstable();
+        targets.dedup();
+        if line.applies_to.is_empty() || targets.len() == goods.len() {
+            everywhere += amount;
+        } else if !targets.is_empty() {
+            partial.push((amount, targets));
         }
+    }
+    let mut taken = vec![Decimal::ZERO; goods.len()];
+    let gross: Decimal = goods.iter().map(|g| g.amount).sum();
+    if gross > Decimal::ZERO && !everywhere.is_zero() {
         for (good, taken) in goods.iter().zip(&mut taken) {
-            if reduces(good) {
-                *taken += amount * good.amount / gross;
-            }
+            *taken += everywhere * good.amount / gross;
+        }
+    }
+    for (amount, targets) in partial {
+        let gross: Decimal = targets.iter().map(|&k| goods[k].amount).sum();
+        for &k in &targets {
+            taken[k] += amount * goods[k].amount / gross;
         }
     }
     for (good, taken) in goods.iter_mut().zip(taken) {
@@ -160,7 +180,7 @@ pub fn earn(
                 Measure::PerItem => good.qty.floor().max(Decimal::ZERO) * rule.points,
             };
             if points > Decimal::ZERO {
-                *earning.per_line.entry(good.id.clone()).or_default() += points;
+                *earning.per_line.entry(good.id.to_string()).or_default() += points;
             }
         }
     }

@@ -41,12 +41,8 @@ pub fn own_line(line: &Line, plugin: &str) -> Option<LineData> {
 }
 
 /// The lines of a sale without this plugin's own (which the plan makes anew).
-pub fn others(lines: &[Line], plugin: &str) -> Vec<Line> {
-    lines
-        .iter()
-        .filter(|l| l.plugin != plugin)
-        .cloned()
-        .collect()
+pub fn others<'a>(lines: &'a [Line], plugin: &str) -> Vec<&'a Line> {
+    lines.iter().filter(|l| l.plugin != plugin).collect()
 }
 
 /// One planned redemption line.
@@ -118,9 +114,9 @@ pub fn points_for(programme: &Programme, left: Decimal, coefficient: Decimal) ->
 }
 
 /// The plan for a basket of `lines` (without this plugin's own) and `choice`.
-pub fn plan(
+pub fn plan<L: std::borrow::Borrow<Line>>(
     config: &Config,
-    lines: &[Line],
+    lines: &[L],
     groups: &[String],
     choice: Option<&Choice>,
     words: Words,

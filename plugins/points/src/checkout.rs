@@ -117,8 +117,8 @@ pub fn prepare(
     let goods = accrual::goods(&sale.lines, Decimal::ZERO);
     let mut record = ReceiptRecord {
         customer: customer.to_string(),
-        goods_qty: goods.iter().map(|g| (g.id.clone(), g.qty)).collect(),
-        goods_amount: goods.iter().map(|g| (g.id.clone(), g.amount)).collect(),
+        goods_qty: goods.iter().map(|g| (g.id.to_string(), g.qty)).collect(),
+        goods_amount: goods.iter().map(|g| (g.id.to_string(), g.amount)).collect(),
         ..ReceiptRecord::default()
     };
     let mut turnover = turnover_of(host, customer);
