@@ -68,17 +68,7 @@ programmes = ["batterien"]
 /// A card number of this till's format: prefix 2791, twelve digits, the EAN (GS1) check
 /// digit.
 fn card_number(n: u32) -> String {
-    let body = format!("2791{n:08}");
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 { d * 3 } else { d }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    posd_cards::number::with_check_digit(&format!("2791{n:08}"))
 }
 
 fn last4(number: &str) -> &str {

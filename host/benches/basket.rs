@@ -391,6 +391,74 @@ struct Configuration<'a> {
 /// The file the promotions plugin is placed as; where it is, its 50 promotions are
 /// configured.
 const PROMOTIONS_FILE: &str = "libposd_promotions.so";
+/// The files the product points and cards plugins are placed as; where the cards plugin is,
+/// [`SHIPPED`] configures both and the sale's customer gets a card.
+const POINTS_FILE: &str = "libposd_points.so";
+const CARDS_FILE: &str = "libposd_cards.so";
+
+/// The points and cards plugins' sections: points on every amount and more on two groups;
+/// a card with a holder discount on one group and a punch card on another.
+const SHIPPED: &str = r#"
+[[plugin.points.programmes]]
+id = "bonus"
+name = "Punkte"
+valid_months = 12
+print_balance = true
+rewards = [{ id = "5eur", name = "5 € Rabatt", points = "500", amount = "5.00" }]
+[[plugin.points.programmes.rules]]
+points = "1"
+per_amount = "1"
+[[plugin.points.programmes.rules]]
+points = "2"
+per_item = true
+tags = ["group:3", "group:7"]
+[plugin.cards]
+number_prefix = "2791"
+[[plugin.cards.programmes]]
+id = "rabatt"
+name = "Kartenrabatt"
+kind = "discount"
+percent = "5"
+tags = ["group:1"]
+[[plugin.cards.programmes]]
+id = "bonus"
+name = "Jeder 10. gratis"
+kind = "bonus_article"
+every = 10
+tags = ["group:5"]
+[[plugin.cards.card_types]]
+id = "plus"
+name = "Kundenkarte"
+price = "5.00"
+tax_rate = "20"
+programmes = ["rabatt", "bonus"]
+"#;
+
+/// Sells the sale customer C-1001 a card of [`SHIPPED`], checked out in cash.
+async fn sell_card(conn: &zbus::Connection, manager: &Manager1Proxy<'_>) {
+    let path = manager
+        .open_sale(HashMap::from([
+            ("cashier", Variant::from("bench")),
+            ("customer", Variant::from("C-1001")),
+        ]))
+        .await
+        .expect("OpenSale");
+    let sale = sale_proxy(conn, path).await;
+    let number = posd_cards::number::with_check_digit("279100000001");
+    let args = HashMap::from([
+        ("card_type", Variant::from("plus")),
+        ("number", Variant::from(number.as_str())),
+    ]);
+    let _: HashMap<String, zbus::OwnedVariant> = sale
+        .inner()
+        .call("Invoke", &("cards:sell-card", args))
+        .await
+        .expect("sell-card");
+    sale.add_tender("cash", "5.00", HashMap::new())
+        .await
+        .expect("cash");
+    sale.checkout("bench-card").await.expect("the card sold");
+}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -398,6 +466,8 @@ async fn main() {
     let points = build_rust_plugin_with("posd-test-points", true);
     let hello = build_rust_plugin_with("hello-rust", true);
     let promotions = build_rust_plugin_with("posd-promotions", true);
+    let product_points = build_rust_plugin_with("posd-points", true);
+    let cards = build_rust_plugin_with("posd-cards", true);
     println!(
         "posd basket change over D-Bus (release): SetQuantity on the middle line, {} \
          changes per sale after {WARM_UP} warm-up",
@@ -406,8 +476,11 @@ async fn main() {
 
     // Each configuration on a daemon of its own: no plugin; the plugins issue 13 measured
     // (the vouchers plugin with a 10 % code on the sale, so its automatic line follows every
-    // change; the points test plugin; hello-rust); the same with the promotions plugin and
-    // the 50 promotions of `promotion_set`, which the lines' skus and groups make compete.
+    // change; the points test plugin; hello-rust); every shipped plugin: vouchers with its
+    // code, the promotions plugin with the 50 promotions of `promotion_set`, which the lines'
+    // skus and groups make compete, the points plugin earning on every group, and the cards
+    // plugin with a card of the sale's customer whose holder discount and punch card follow
+    // the basket, asked in the order the example configuration gives.
     let configurations: [Configuration; 3] = [
         Configuration {
             title: "no plugin",
@@ -425,12 +498,12 @@ async fn main() {
         },
         Configuration {
             title: "every shipped plugin",
-            label: "the same + 50 promotions",
+            label: "vouchers+50 promotions+points+cards",
             plugins: vec![
                 (vouchers.as_path(), "libposd_vouchers.so"),
-                (points.as_path(), "libposd_test_points.so"),
-                (hello.as_path(), "libhello_rust.so"),
                 (promotions.as_path(), PROMOTIONS_FILE),
+                (product_points.as_path(), POINTS_FILE),
+                (cards.as_path(), CARDS_FILE),
             ],
         },
     ];
@@ -460,6 +533,11 @@ async fn main() {
                 key.display()
             );
         }
+        if plugins.iter().any(|(_, file)| *file == CARDS_FILE) {
+            extra = format!(
+                "order = [\"promotions\", \"cards\", \"vouchers\", \"points\"]\n{extra}{SHIPPED}"
+            );
+        }
         if plugins.iter().any(|(_, file)| *file == PROMOTIONS_FILE) {
             extra += &toml::to_string(
                 &serde_json::json!({ "plugin": { "promotions": promotion_set::fifty() } }),
@@ -470,6 +548,9 @@ async fn main() {
         let conn = bus.client().await;
         let manager = manager(&conn).await;
         let code = (!plugins.is_empty()).then_some("BENCH10");
+        if plugins.iter().any(|(_, file)| *file == CARDS_FILE) {
+            sell_card(&conn, &manager).await;
+        }
         let pids = Pids {
             daemon: daemon.child.id(),
             bus: bus.bus.pid(),
