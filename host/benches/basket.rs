@@ -20,6 +20,7 @@ mod support;
 
 mod figures;
 mod promotion_set;
+mod shipped;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -27,6 +28,7 @@ use std::time::{Duration, Instant};
 
 use figures::{cpu_by_thread, report};
 use posd::client::{Manager1Proxy, Sale1Proxy};
+use shipped::{CARDS_FILE, POINTS_FILE, SHIPPED, sell_card};
 use support::*;
 use zbus::Variant;
 
@@ -391,74 +393,6 @@ struct Configuration<'a> {
 /// The file the promotions plugin is placed as; where it is, its 50 promotions are
 /// configured.
 const PROMOTIONS_FILE: &str = "libposd_promotions.so";
-/// The files the product points and cards plugins are placed as; where the cards plugin is,
-/// [`SHIPPED`] configures both and the sale's customer gets a card.
-const POINTS_FILE: &str = "libposd_points.so";
-const CARDS_FILE: &str = "libposd_cards.so";
-
-/// The points and cards plugins' sections: points on every amount and more on two groups;
-/// a card with a holder discount on one group and a punch card on another.
-const SHIPPED: &str = r#"
-[[plugin.points.programmes]]
-id = "bonus"
-name = "Punkte"
-valid_months = 12
-print_balance = true
-rewards = [{ id = "5eur", name = "5 € Rabatt", points = "500", amount = "5.00" }]
-[[plugin.points.programmes.rules]]
-points = "1"
-per_amount = "1"
-[[plugin.points.programmes.rules]]
-points = "2"
-per_item = true
-tags = ["group:3", "group:7"]
-[plugin.cards]
-number_prefix = "2791"
-[[plugin.cards.programmes]]
-id = "rabatt"
-name = "Kartenrabatt"
-kind = "discount"
-percent = "5"
-tags = ["group:1"]
-[[plugin.cards.programmes]]
-id = "bonus"
-name = "Jeder 10. gratis"
-kind = "bonus_article"
-every = 10
-tags = ["group:5"]
-[[plugin.cards.card_types]]
-id = "plus"
-name = "Kundenkarte"
-price = "5.00"
-tax_rate = "20"
-programmes = ["rabatt", "bonus"]
-"#;
-
-/// Sells the sale customer C-1001 a card of [`SHIPPED`], checked out in cash.
-async fn sell_card(conn: &zbus::Connection, manager: &Manager1Proxy<'_>) {
-    let path = manager
-        .open_sale(HashMap::from([
-            ("cashier", Variant::from("bench")),
-            ("customer", Variant::from("C-1001")),
-        ]))
-        .await
-        .expect("OpenSale");
-    let sale = sale_proxy(conn, path).await;
-    let number = posd_cards::number::with_check_digit("279100000001");
-    let args = HashMap::from([
-        ("card_type", Variant::from("plus")),
-        ("number", Variant::from(number.as_str())),
-    ]);
-    let _: HashMap<String, zbus::OwnedVariant> = sale
-        .inner()
-        .call("Invoke", &("cards:sell-card", args))
-        .await
-        .expect("sell-card");
-    sale.add_tender("cash", "5.00", HashMap::new())
-        .await
-        .expect("cash");
-    sale.checkout("bench-card").await.expect("the card sold");
-}
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
@@ -534,9 +468,7 @@ async fn main() {
             );
         }
         if plugins.iter().any(|(_, file)| *file == CARDS_FILE) {
-            extra = format!(
-                "order = [\"promotions\", \"cards\", \"vouchers\", \"points\"]\n{extra}{SHIPPED}"
-            );
+            extra = format!("{}\n{extra}{SHIPPED}", shipped::ORDER);
         }
         if plugins.iter().any(|(_, file)| *file == PROMOTIONS_FILE) {
             extra += &toml::to_string(
@@ -549,7 +481,7 @@ async fn main() {
         let manager = manager(&conn).await;
         let code = (!plugins.is_empty()).then_some("BENCH10");
         if plugins.iter().any(|(_, file)| *file == CARDS_FILE) {
-            sell_card(&conn, &manager).await;
+            sell_card(&conn, &manager, "C-1001", 1).await;
         }
         let pids = Pids {
             daemon: daemon.child.id(),
