@@ -71,11 +71,7 @@ pub fn goods<L: Borrow<Line>>(lines: &[L], extra_reduction: Decimal) -> Vec<Good
     // Reductions for every good (none named, or all of them named, as a discount code on
     // the basket does) are summed and spread once; the others over the goods they name.
     // Each share is `amount × good / gross`, divided last, so shares are exact to 28 digits.
-    let index: HashMap<&str, usize> = goods
-        .iter()
-        .enumerate()
-        .map(|(k, g)| (g.id, k))
-        .collect();
+    let index: HashMap<&str, usize> = goods.iter().enumerate().map(|(k, g)| (g.id, k)).collect();
     let mut everywhere = extra_reduction.min(Decimal::ZERO);
     let mut partial: Vec<(Decimal, Vec<usize>)> = Vec::new();
     for line in lines().filter(|l| is_reduction(l)) {
