@@ -26,7 +26,7 @@
 pub mod accounts;
 pub mod config;
 pub mod credit;
-pub mod date;
+pub use posd_plugin_sdk::date;
 pub mod discount;
 pub mod error;
 pub mod holdings;

@@ -199,7 +199,7 @@ pub fn checkout(
     receipt_id: &str,
     effects: &mut CheckoutEffects,
 ) -> Result<(), PluginError> {
-    let today = Date::from_ms(host.now());
+    let today = Date::from_epoch_ms(host.now());
     for (own, data) in own_lines(&sale.lines) {
         let LineData::Warranty {
             card,
@@ -371,7 +371,7 @@ pub fn lookup(
         .kv_get::<Warranty>(&key(&serial))?
         .ok_or_else(|| CardError::NotFound(format!("no extended warranty for serial {serial}")))?;
     // Days as YYYY-MM-DD compare as text.
-    let today = Date::from_ms(host.now()).to_string();
+    let today = Date::from_epoch_ms(host.now()).to_string();
     let (state, word) = match (&w.voided, &w.returned) {
         (Some(void), _) => (format!("voided by {void}"), "voided"),
         (None, Some(back)) => (format!("item returned on {back}"), "returned"),

@@ -27,7 +27,7 @@ pub mod basket;
 pub mod checkout;
 pub mod choices;
 pub mod config;
-pub mod date;
+pub use posd_plugin_sdk::date;
 pub mod error;
 pub mod fifo;
 pub mod record;

@@ -47,6 +47,7 @@
 //!
 //! Reading order:
 //! - [`plugin`]: the [`Plugin`] trait and the hook traits; how "implemented" is decided.
+//! - [`date`]: calendar days of the host's clock, for expiry and validity.
 //! - [`schema`]: the JSON of every hook and host service as Rust types.
 //! - [`host`]: [`Host`], the daemon's log, clock and services, valid during a call.
 //! - [`error`]: [`PluginError`] and the contract's [`ErrorName`]s.
@@ -64,6 +65,7 @@
 
 #![warn(missing_docs)]
 
+pub mod date;
 pub mod error;
 pub mod ffi;
 pub mod host;

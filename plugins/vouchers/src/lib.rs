@@ -12,7 +12,7 @@ pub mod admin;
 pub mod batch;
 pub mod code;
 pub mod config;
-pub mod date;
+pub use posd_plugin_sdk::date;
 pub mod discount;
 pub mod error;
 pub mod identity;

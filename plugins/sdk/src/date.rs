@@ -1,6 +1,7 @@
-//! Calendar dates for expiry (`YYYY-MM-DD`, UTC), without a date crate: points expire on
-//! a day, and the arithmetic needed is "N months after" and "is it past". (The same module
-//! as posd-vouchers' `date`.)
+//! Calendar days of the host's clock (`YYYY-MM-DD`, UTC), without a date crate: a
+//! voucher's expiry, a point's, a warranty's end are days, and what plugins need of them is
+//! "N months after" and "is it past". `Date::from_epoch_ms(host.now())` is today, on the
+//! business clock the host gives (which its tests shift).
 
 use std::fmt;
 
