@@ -365,11 +365,42 @@ fn check_rate(key: &str, rate: Decimal) -> Result<Decimal, ConfigError> {
 }
 
 /// Refuses keys given for a kind that does not use them, naming the first.
-fn refuse_foreign(key: &str, kind: Kind, given: &[(&str, bool)]) -> Result<(), ConfigError> {
-    match given.iter().find(|(_, present)| *present) {
+/// The kind-specific keys of a programme and the kinds each belongs to: one table, so a
+/// new key or kind is one line here instead of a list per kind.
+const KIND_KEYS: &[(&str, &[Kind])] = &[
+    ("percent", &[Kind::Discount]),
+    (
+        "tags",
+        &[Kind::Discount, Kind::BonusArticle, Kind::Warranty],
+    ),
+    ("every", &[Kind::BonusArticle]),
+    ("months", &[Kind::Warranty]),
+    ("price", &[Kind::Warranty]),
+    ("tax_rate", &[Kind::Warranty]),
+    ("sessions", &[Kind::Sessions]),
+    ("max_balance", &[Kind::StoredValue]),
+];
+
+/// Refuses a key of `p` that belongs to another kind of programme, naming it.
+fn refuse_foreign(key: &str, p: &RawProgramme) -> Result<(), ConfigError> {
+    let given = |name: &str| match name {
+        "percent" => p.percent.is_some(),
+        "tags" => p.tags.is_some(),
+        "every" => p.every.is_some(),
+        "months" => p.months.is_some(),
+        "price" => p.price.is_some(),
+        "tax_rate" => p.tax_rate.is_some(),
+        "sessions" => p.sessions.is_some(),
+        "max_balance" => p.max_balance.is_some(),
+        _ => false,
+    };
+    match KIND_KEYS
+        .iter()
+        .find(|(name, kinds)| given(name) && !kinds.contains(&p.kind))
+    {
         Some((name, _)) => Err(ConfigError::invalid(
             format!("{key}.{name}"),
-            format!("is not a key of a programme of kind {kind:?}"),
+            format!("is not a key of a programme of kind {:?}", p.kind),
         )),
         None => Ok(()),
     }
@@ -378,22 +409,10 @@ fn refuse_foreign(key: &str, kind: Kind, given: &[(&str, bool)]) -> Result<(), C
 fn check_programme(key: &str, p: RawProgramme) -> Result<Programme, ConfigError> {
     let id = check_id(key, &p.id)?;
     let name = check_name(key, &p.name)?;
+    refuse_foreign(key, &p)?;
     let kind = p.kind;
     let terms = match kind {
         Kind::StoredValue => {
-            refuse_foreign(
-                key,
-                kind,
-                &[
-                    ("percent", p.percent.is_some()),
-                    ("tags", p.tags.is_some()),
-                    ("every", p.every.is_some()),
-                    ("months", p.months.is_some()),
-                    ("price", p.price.is_some()),
-                    ("tax_rate", p.tax_rate.is_some()),
-                    ("sessions", p.sessions.is_some()),
-                ],
-            )?;
             let max_balance = p
                 .max_balance
                 .map(|m| check_money(&format!("{key}.max_balance"), m))
@@ -407,18 +426,6 @@ fn check_programme(key: &str, p: RawProgramme) -> Result<Programme, ConfigError>
             Terms::StoredValue { max_balance }
         }
         Kind::Discount => {
-            refuse_foreign(
-                key,
-                kind,
-                &[
-                    ("every", p.every.is_some()),
-                    ("months", p.months.is_some()),
-                    ("price", p.price.is_some()),
-                    ("tax_rate", p.tax_rate.is_some()),
-                    ("sessions", p.sessions.is_some()),
-                    ("max_balance", p.max_balance.is_some()),
-                ],
-            )?;
             let percent = p.percent.ok_or_else(|| {
                 ConfigError::invalid(format!("{key}.percent"), "is required for a discount")
             })?;
@@ -434,18 +441,6 @@ fn check_programme(key: &str, p: RawProgramme) -> Result<Programme, ConfigError>
             }
         }
         Kind::BonusArticle => {
-            refuse_foreign(
-                key,
-                kind,
-                &[
-                    ("percent", p.percent.is_some()),
-                    ("months", p.months.is_some()),
-                    ("price", p.price.is_some()),
-                    ("tax_rate", p.tax_rate.is_some()),
-                    ("sessions", p.sessions.is_some()),
-                    ("max_balance", p.max_balance.is_some()),
-                ],
-            )?;
             let every = p.every.ok_or_else(|| {
                 ConfigError::invalid(format!("{key}.every"), "is required for a bonus article")
             })?;
@@ -461,16 +456,6 @@ fn check_programme(key: &str, p: RawProgramme) -> Result<Programme, ConfigError>
             }
         }
         Kind::Warranty => {
-            refuse_foreign(
-                key,
-                kind,
-                &[
-                    ("percent", p.percent.is_some()),
-                    ("every", p.every.is_some()),
-                    ("sessions", p.sessions.is_some()),
-                    ("max_balance", p.max_balance.is_some()),
-                ],
-            )?;
             let months = p.months.ok_or_else(|| {
                 ConfigError::invalid(format!("{key}.months"), "is required for a warranty")
             })?;
@@ -488,19 +473,6 @@ fn check_programme(key: &str, p: RawProgramme) -> Result<Programme, ConfigError>
             }
         }
         Kind::Sessions => {
-            refuse_foreign(
-                key,
-                kind,
-                &[
-                    ("percent", p.percent.is_some()),
-                    ("tags", p.tags.is_some()),
-                    ("every", p.every.is_some()),
-                    ("months", p.months.is_some()),
-                    ("price", p.price.is_some()),
-                    ("tax_rate", p.tax_rate.is_some()),
-                    ("max_balance", p.max_balance.is_some()),
-                ],
-            )?;
             let sessions = p.sessions.ok_or_else(|| {
                 ConfigError::invalid(format!("{key}.sessions"), "is required for a session card")
             })?;
@@ -589,6 +561,39 @@ mod tests {
         assert_eq!(c.tender_method, "card_credit");
         assert_eq!(c.without_customer, WithoutCustomer::CardBecomesCustomer);
         assert_eq!(c.card_types[0].price, Decimal::ZERO);
+    }
+
+    #[test]
+    fn a_key_of_another_kind_is_refused_by_name_and_its_own_kinds_take_it() {
+        let value = |key: &str| match key {
+            "tags" => json!(["group:x"]),
+            "every" | "months" | "sessions" => json!(3),
+            "tax_rate" => json!("20"),
+            _ => json!("10.00"),
+        };
+        let kinds = [
+            (Kind::StoredValue, "stored_value"),
+            (Kind::Discount, "discount"),
+            (Kind::BonusArticle, "bonus_article"),
+            (Kind::Warranty, "warranty"),
+            (Kind::Sessions, "sessions"),
+        ];
+        for (key, owners) in KIND_KEYS {
+            for (kind, name) in kinds {
+                let mut v = base();
+                v["programmes"][0] =
+                    json!({"id": "p", "name": "P", "kind": name, (*key): value(key)});
+                let refused = Config::parse(v).err().map(|e| e.to_string());
+                let foreign = refused.as_deref().is_some_and(|e| {
+                    e.contains(&format!("programmes[0].{key}")) && e.contains("not a key")
+                });
+                assert_eq!(
+                    foreign,
+                    !owners.contains(&kind),
+                    "{key} on {name}: {refused:?}"
+                );
+            }
+        }
     }
 
     #[test]
