@@ -1052,3 +1052,73 @@ async fn plugins_are_asked_in_the_configured_order_then_by_id() {
     assert!(firsts[0].contains("Hallo-Punkte"), "{firsts:?}");
     assert!(!firsts[1].contains("Hallo-Punkte"), "{firsts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_independent_of_other_plugins_lines_is_taken_without_asking_again() {
+    let promotions = build_rust_plugin("posd-promotions");
+    let mut seen = Vec::new();
+    for independent in [false, true] {
+        let bus = TestBus::start();
+        let root = bus.dir.path().to_path_buf();
+        let extra = format!(
+            "order = [\"promotions\", \"watcher\"]\n\
+             [plugin.watcher]\nindependent = {independent}\n\
+             [plugin.promotions]\ntimezone = \"Europe/Vienna\"\n\
+             [[plugin.promotions.promotions]]\nid = \"KORB\"\nname = \"Einkauf ab 10 €\"\n\
+             kind = \"threshold\"\ntiers = [{{ from = \"10.00\", amount = \"1.00\" }}]\n"
+        );
+        let _daemon = daemon_with(
+            &bus,
+            |dir| {
+                place_plugin(&promotions, dir, "libposd_promotions.so");
+                c_plugin("watcher", &root, "libwatcher.so");
+            },
+            2000,
+            &extra,
+        );
+        let conn = bus.client().await;
+        let manager = Manager1Proxy::new(&conn).await.expect("manager");
+        let path = manager
+            .open_sale(HashMap::from([("cashier", zbus::Variant::from("anna"))]))
+            .await
+            .expect("OpenSale");
+        let sale = sale_proxy(&conn, path).await;
+        let line = sale
+            .add_item(HashMap::from([
+                ("name", zbus::Variant::from("Tee")),
+                ("qty", zbus::Variant::from("3")),
+                ("unit_price", zbus::Variant::from("4.50")),
+                ("tax_rate", zbus::Variant::from("10")),
+            ]))
+            .await
+            .expect("AddItem");
+        let first = preview_labels(&sale).await;
+        sale.set_quantity(&line, "4").await.expect("SetQuantity");
+        let second = preview_labels(&sale).await;
+        let totals = sale.totals().await.expect("Totals");
+        assert_eq!(string(&totals, "discount"), "-1.00", "the threshold holds");
+        seen.push((first, second));
+    }
+    // Asked again after the promotion's line, as the order says...
+    assert_eq!(
+        seen[0].0.last().map(String::as_str),
+        Some("saw 1"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[0].1.last().map(String::as_str),
+        Some("saw 1"),
+        "{seen:?}"
+    );
+    // ...unless its answer says it doesn't depend on other plugins' lines.
+    assert_eq!(
+        seen[1].0.last().map(String::as_str),
+        Some("saw 0"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[1].1.last().map(String::as_str),
+        Some("saw 0"),
+        "{seen:?}"
+    );
+}

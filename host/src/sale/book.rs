@@ -179,6 +179,9 @@ pub struct Book {
     /// The lines of the sales changed last, encoded for plugins' requests, most recent
     /// first ([`Book::with_line_encodings`]).
     fragments: std::sync::Mutex<Vec<(String, super::view::LineFragments)>>,
+    /// The plugins whose last `evaluate_basket` answer was independent of other plugins'
+    /// lines: they are asked at once with the others, not after the plugins that add lines.
+    independent: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// How many sales' line encodings are kept: the sales a till works on at once.
@@ -245,6 +248,7 @@ impl Book {
             checking_out: std::sync::Mutex::new(Default::default()),
             last_sale: AtomicU64::new(0),
             fragments: std::sync::Mutex::new(Vec::new()),
+            independent: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -561,16 +565,26 @@ impl Book {
         sale.warnings.retain(|w| !w.starts_with("promotions of "));
         // Each plugin sees the sale with the automatic lines of the plugins before it. All are
         // asked at once with the sale as it is now; an answer stands while no plugin before
-        // it has added a line, which is the usual case (most answer previews only). A plugin
-        // after one that added lines is asked again with them, so the answers are what asking
-        // one after another would give, without waiting for each plugin in turn.
+        // it has added a line, which is the usual case (most answer previews only), or when
+        // it says it is independent of other plugins' lines. A plugin after one that added
+        // lines is asked again with them, so the answers are what asking one after another
+        // would give, without waiting for each plugin in turn.
         let asked_with = sale.lines.len();
         // A plugin after one that added lines on the last evaluation is likely to be asked
         // again: it is asked only once the plugins before it answered, instead of early
         // for nothing (on a two-core till that early call competes with the ones that
         // count).
+        // One whose last answer was independent is asked early all the same.
+        let independent = self
+            .independent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let asked_early: Vec<bool> = (0..plugins.len())
-            .map(|k| !before.iter().any(|l| plugins[..k].contains(&l.plugin)))
+            .map(|k| {
+                independent.contains(&plugins[k])
+                    || !before.iter().any(|l| plugins[..k].contains(&l.plugin))
+            })
             .collect();
         let early: Vec<_> = self.with_line_encodings(sale, till.currency.minor, 0, |encoded| {
             let mut view = super::view::sale_encoded(sale, till, "", encoded);
@@ -611,14 +625,23 @@ impl Book {
                 .collect()
         });
         for (plugin, early) in plugins.into_iter().zip(early) {
-            let answer: Result<wire::EvaluateBasketResponse, _> = match early {
+            let early: Option<Result<wire::EvaluateBasketResponse, _>> = match early {
                 Some(early) if sale.lines.len() == asked_with => {
-                    self.plugins.answer_as(early).await
+                    Some(self.plugins.answer_as(early).await)
                 }
-                early => {
+                // Asked before plugins added lines: its answer stands if it says so.
+                Some(early) => Some(self.plugins.answer_as(early).await).filter(
+                    |a: &Result<wire::EvaluateBasketResponse, _>| {
+                        a.as_ref().is_ok_and(|a| a.independent)
+                    },
+                ),
+                None => None,
+            };
+            let answer: Result<wire::EvaluateBasketResponse, _> = match early {
+                Some(answer) => answer,
+                None => {
                     // Not asked early, or its early answer is of a sale without the lines added
-                    // since: asked now (an early call still runs first on the plugin's thread).
-                    drop(early);
+                    // since: asked now.
                     // The cashier's lines are as the first call saw them; only the automatic
                     // lines of the plugins before this one were added after them.
                     let trusted = asked_with;
@@ -636,6 +659,14 @@ impl Book {
                     self.plugins.answer_as(pending).await
                 }
             };
+            {
+                let mut independent = self.independent.lock().unwrap_or_else(|e| e.into_inner());
+                if answer.as_ref().is_ok_and(|a| a.independent) {
+                    independent.insert(plugin.clone());
+                } else {
+                    independent.remove(&plugin);
+                }
+            }
             match answer {
                 Ok(answer) => {
                     for auto in answer.lines {

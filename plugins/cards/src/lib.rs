@@ -206,7 +206,12 @@ impl EvaluateBasket for Cards {
             }
         }
         lines.extend(discount::evaluate(&held, &request.sale, &free)?);
-        Ok(EvaluateBasketResponse { lines, previews })
+        Ok(EvaluateBasketResponse {
+            lines,
+            previews,
+            // Holder discounts and punches count the goods alone, never other reductions.
+            independent: true,
+        })
     }
 }
 

@@ -147,6 +147,8 @@ impl EvaluateBasket for Points {
         Ok(EvaluateBasketResponse {
             lines: plan.auto_lines(),
             previews,
+            // What the sale earns counts what the other plugins' discounts took off.
+            independent: false,
         })
     }
 }

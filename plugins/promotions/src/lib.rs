@@ -306,7 +306,11 @@ impl Promotions {
                 )
             })
             .collect();
-        EvaluateBasketResponse { lines, previews }
+        EvaluateBasketResponse {
+            lines,
+            previews,
+            ..EvaluateBasketResponse::default()
+        }
     }
 
     fn lines(&self, goods: &[Good], outcome: &Outcome) -> Vec<AutoLine> {

@@ -840,7 +840,10 @@ impl EvaluateBasket for Vouchers {
     ) -> Result<EvaluateBasketResponse, PluginError> {
         let codes = self.codes_on(&request.sale);
         if codes.is_empty() {
-            return Ok(EvaluateBasketResponse::default());
+            return Ok(EvaluateBasketResponse {
+                independent: true,
+                ..EvaluateBasketResponse::default()
+            });
         }
         let today = today(host);
         let mut lines: Vec<posd_plugin_sdk::schema::AutoLine> = codes
@@ -886,6 +889,8 @@ impl EvaluateBasket for Vouchers {
         }
         Ok(EvaluateBasketResponse {
             lines,
+            // Discount codes and discount vouchers count the goods alone.
+            independent: true,
             ..EvaluateBasketResponse::default()
         })
     }

@@ -193,6 +193,8 @@ pub fn points_preview(sale: &Sale) -> EvaluateBasketResponse {
     let points = goods.trunc().max(Decimal::ZERO);
     EvaluateBasketResponse {
         lines: Vec::new(),
+        // Counted on the goods alone: the same whatever discounts other plugins add.
+        independent: true,
         previews: vec![Preview {
             label: format!("Sie sammeln {points} Hallo-Punkte"),
             points: Some(points),

@@ -267,6 +267,13 @@ pub struct EvaluateBasketResponse {
     pub lines: Vec<AutoLine>,
     /// Previews.
     pub previews: Vec<Preview>,
+    /// This answer is the same whatever automatic lines of other plugins the sale holds (it
+    /// reads only the cashier's lines, as a discount on goods or a punch card does): the
+    /// host may take it although plugins asked before this one added lines since, instead
+    /// of asking again after them. Set it only when true; a points preview that counts what
+    /// discounts took off is not independent. JSON since 1.3; older hosts ignore it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub independent: bool,
 }
 
 /// `list_rewards` request.

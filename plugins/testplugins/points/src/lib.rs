@@ -81,6 +81,7 @@ impl EvaluateBasket for Points {
         let points = points_of(&request.sale);
         Ok(EvaluateBasketResponse {
             lines: Vec::new(),
+            independent: true,
             previews: vec![Preview {
                 label: format!("Sie sammeln {points} Punkte"),
                 points: Some(points),
@@ -247,7 +248,8 @@ mod tests {
             .unwrap();
         assert_eq!(
             answer,
-            json!({"lines": [], "previews": [{"label": "Sie sammeln 16 Punkte", "points": "16"}]})
+            json!({"lines": [], "previews": [{"label": "Sie sammeln 16 Punkte", "points": "16"}],
+                   "independent": true})
         );
         let empty = h
             .call(
