@@ -130,6 +130,49 @@ fn unit_passes_systemd_analyze_verify() {
     );
 }
 
+/// The points plugin's nightly expiry: its timer and service pass `systemd-analyze verify`,
+/// and the service runs the plugin's admin action as the daemon's user, after the daemon.
+#[test]
+fn the_points_expiry_timer_and_its_service_pass_systemd_analyze_verify() {
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/points/systemd");
+    let service = fs::read_to_string(units.join("posd-points-expire.service")).expect("service");
+    let timer = fs::read_to_string(units.join("posd-points-expire.timer")).expect("timer");
+    assert_eq!(
+        ini_value(&service, "ExecStart"),
+        "/usr/bin/posctl points expire"
+    );
+    assert_eq!(
+        ini_value(&service, "User"),
+        "posd",
+        "the daemon's user may run admin actions"
+    );
+    assert_eq!(ini_value(&service, "Requisite"), "posd.service");
+    assert_eq!(
+        ini_value(&timer, "Persistent"),
+        "true",
+        "a till off at night catches up"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let built = format!("ExecStart={} ", env!("CARGO_BIN_EXE_posctl"));
+    fs::write(
+        dir.path().join("posd-points-expire.service"),
+        service.replacen("ExecStart=/usr/bin/posctl ", &built, 1),
+    )
+    .expect("service");
+    fs::write(dir.path().join("posd-points-expire.timer"), &timer).expect("timer");
+    for unit in ["posd-points-expire.service", "posd-points-expire.timer"] {
+        let out = run(Command::new("systemd-analyze")
+            .args(["verify", "--recursive-errors=no"])
+            .arg(dir.path().join(unit)));
+        let printed = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(
+            out.status.success() && printed.trim().is_empty(),
+            "systemd-analyze verify {unit}: {}\n{printed}",
+            out.status
+        );
+    }
+}
+
 #[test]
 fn unit_security_exposure_is_low() {
     let path = systemd_dir().join("posd.service");
