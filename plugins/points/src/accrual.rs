@@ -118,9 +118,10 @@ pub fn total_base(goods: &[Good]) -> Decimal {
 
 /// What a programme's rules give a sale.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Earning {
-    /// Exact (unrounded) points per line id.
-    pub per_line: BTreeMap<String, Decimal>,
+pub struct Earning<'a> {
+    /// Exact (unrounded) points per line id (borrowed from the goods: a basket change
+    /// needs only the sum, and a checkout keeps them in its record).
+    pub per_line: BTreeMap<&'a str, Decimal>,
     /// Their sum.
     pub exact: Decimal,
     /// The sum floored to the programme's decimals: what is posted.
@@ -160,11 +161,11 @@ fn rule_applies_to_good(rule: &Rule, good: &Good) -> bool {
 }
 
 /// What `goods` earn in `programme` for `customer`.
-pub fn earn(
+pub fn earn<'a>(
     programme: &Programme,
-    goods: &[Good],
+    goods: &[Good<'a>],
     customer: &mut Customer<'_>,
-) -> Result<Earning, posd_plugin_sdk::PluginError> {
+) -> Result<Earning<'a>, posd_plugin_sdk::PluginError> {
     let mut earning = Earning::default();
     for rule in &programme.rules {
         if !rule_applies_to_customer(rule, customer)? {
@@ -176,7 +177,7 @@ pub fn earn(
                 Measure::PerItem => good.qty.floor().max(Decimal::ZERO) * rule.points,
             };
             if points > Decimal::ZERO {
-                *earning.per_line.entry(good.id.to_string()).or_default() += points;
+                *earning.per_line.entry(good.id).or_default() += points;
             }
         }
     }
@@ -214,7 +215,12 @@ mod tests {
             .remove(0)
     }
 
-    fn earned(p: &Programme, lines: &[Line], groups: &[String], turnover: &str) -> Earning {
+    fn earned<'a>(
+        p: &Programme,
+        lines: &'a [Line],
+        groups: &[String],
+        turnover: &str,
+    ) -> Earning<'a> {
         let turnover = d(turnover);
         let mut ask = |_months: u32| Ok(turnover);
         earn(

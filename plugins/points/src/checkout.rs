@@ -193,7 +193,11 @@ pub fn prepare(
                 ProgrammeRecord {
                     earned: earning.points,
                     expires: expires.map(|d| d.to_string()),
-                    per_line: earning.per_line,
+                    per_line: earning
+                        .per_line
+                        .into_iter()
+                        .map(|(line, points)| (line.to_string(), points))
+                        .collect(),
                     spent,
                     spent_lots: spent_lots
                         .into_iter()
