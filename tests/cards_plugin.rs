@@ -166,7 +166,7 @@ impl Till {
     /// the receipt.
     async fn sell_card(&self, card_type: &str, number: &str, customer: Option<&str>) -> String {
         let sale = self.open_sale(customer).await;
-        invoke(
+        invoke_action(
             &sale,
             "cards:sell-card",
             &[("card_type", card_type), ("number", number)],
@@ -258,25 +258,6 @@ fn item<'a>(
         ("tax_rate", Variant::from("20")),
         ("tags", Variant::from(tags.to_vec())),
     ])
-}
-
-async fn invoke(
-    sale: &Sale1Proxy<'_>,
-    action: &str,
-    args: &[(&str, &str)],
-) -> zbus::Result<Record> {
-    let args: HashMap<&str, Variant<'_>> =
-        args.iter().map(|(k, v)| (*k, Variant::from(*v))).collect();
-    sale.inner().call("Invoke", &(action, args)).await
-}
-
-async fn pay_rest(sale: &Sale1Proxy<'_>, method: &str) {
-    let due = s(&sale.totals().await.expect("Totals")["due"]);
-    if due != "0.00" {
-        sale.add_tender(method, &due, HashMap::new())
-            .await
-            .expect("pay the rest");
-    }
 }
 
 /// The sale's lines of this plugin as (kind, name, amount).
@@ -383,7 +364,7 @@ async fn selling_a_card_assigns_its_programmes_and_scanning_it_sets_the_customer
     // Sold on a sale without a customer: the card becomes the customer.
     let anonymous = card_number(3);
     let sale = till.open_sale(None).await;
-    invoke(
+    invoke_action(
         &sale,
         "cards:sell-card",
         &[("card_type", "bonus"), ("number", &anonymous)],
@@ -425,7 +406,7 @@ async fn selling_a_card_assigns_its_programmes_and_scanning_it_sets_the_customer
     );
     assert_eq!(
         short(
-            &invoke(
+            &invoke_action(
                 &sale,
                 "cards:sell-card",
                 &[("card_type", "plus"), ("number", &card)]
@@ -452,20 +433,7 @@ async fn a_scanned_card_carries_kind_customer_card() {
     let till = Till::start_with(SECTION, &scanner).await;
     let card = card_number(5);
     till.sell_card("bonus", &card, Some("C-5")).await;
-    let scanner = posd::client::Scanner1Proxy::builder(&till.conn)
-        .path(posd::client::device_path("scanner"))
-        .build()
-        .await
-        .expect("scanner proxy");
-    let device = posd::client::Device1Proxy::builder(&till.conn)
-        .path(posd::client::device_path("scanner"))
-        .build()
-        .await
-        .expect("device proxy");
-    eventually("scanner online", || async {
-        device.state().await.is_ok_and(|s| s == "online")
-    })
-    .await;
+    let scanner = online_scanner(&till.conn, "scanner").await;
     let mut scans = scanner.receive_scanned().await.expect("subscribe");
     // An unknown card in our format is an EAN-13 nobody claims: the host's "product",
     // with the plugin's NotFound in the details.
@@ -500,7 +468,7 @@ async fn stored_value_is_topped_up_spent_and_given_back_by_a_return() {
 
     // Topped up: a line outside VAT, the customer locked while it is in the basket.
     let sale = till.open_sale(Some("C-10")).await;
-    invoke(&sale, "cards:topup", &[("amount", "50.00")])
+    invoke_action(&sale, "cards:topup", &[("amount", "50.00")])
         .await
         .expect("topup");
     assert_eq!(
@@ -738,7 +706,7 @@ async fn a_session_card_uses_one_per_visit_and_prints_the_rest() {
     let mut visits = Vec::new();
     for (n, left) in ["2", "1", "0"].into_iter().enumerate() {
         let sale = till.open_sale(Some("C-30")).await;
-        invoke(&sale, "cards:use-session", &[])
+        invoke_action(&sale, "cards:use-session", &[])
             .await
             .expect("use-session");
         let visit = sale
@@ -759,7 +727,11 @@ async fn a_session_card_uses_one_per_visit_and_prints_the_rest() {
     assert_eq!(till.balance("C-30", "Trainingskarte", &card).await, "0");
     let sale = till.open_sale(Some("C-30")).await;
     assert_eq!(
-        short(&invoke(&sale, "cards:use-session", &[]).await.unwrap_err()),
+        short(
+            &invoke_action(&sale, "cards:use-session", &[])
+                .await
+                .unwrap_err()
+        ),
         "InsufficientBalance"
     );
     // A visit voided gives its session back.
@@ -768,7 +740,11 @@ async fn a_session_card_uses_one_per_visit_and_prints_the_rest() {
     // Without a customer: CustomerRequired.
     let sale = till.open_sale(None).await;
     assert_eq!(
-        short(&invoke(&sale, "cards:use-session", &[]).await.unwrap_err()),
+        short(
+            &invoke_action(&sale, "cards:use-session", &[])
+                .await
+                .unwrap_err()
+        ),
         "CustomerRequired"
     );
     till.verify_ledger();
@@ -793,7 +769,7 @@ async fn a_warranty_is_recorded_printed_and_found_by_posctl() {
         .expect("AddItem");
     assert_eq!(
         short(
-            &invoke(
+            &invoke_action(
                 &sale,
                 "cards:warranty",
                 &[("line", &cable), ("serial", "K-1")]
@@ -804,7 +780,7 @@ async fn a_warranty_is_recorded_printed_and_found_by_posctl() {
         "InvalidArgument",
         "a cable is not covered"
     );
-    invoke(
+    invoke_action(
         &sale,
         "cards:warranty",
         &[("line", &aid), ("serial", "hg-2026-0042")],
@@ -865,7 +841,7 @@ async fn a_warranty_is_recorded_printed_and_found_by_posctl() {
         .expect("AddItem");
     assert_eq!(
         short(
-            &invoke(
+            &invoke_action(
                 &sale,
                 "cards:warranty",
                 &[("line", &again), ("serial", "HG-2026-0042")]

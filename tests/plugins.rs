@@ -904,20 +904,7 @@ async fn a_scanned_code_gets_its_kind_from_the_plugins() {
         &extra,
     );
     let conn = bus.client().await;
-    let device = posd::client::Device1Proxy::builder(&conn)
-        .path(posd::client::device_path("scanner"))
-        .build()
-        .await
-        .expect("device");
-    eventually("scanner online", || async {
-        device.state().await.is_ok_and(|s| s == "online")
-    })
-    .await;
-    let scanner = posd::client::Scanner1Proxy::builder(&conn)
-        .path(posd::client::device_path("scanner"))
-        .build()
-        .await
-        .expect("scanner");
+    let scanner = online_scanner(&conn, "scanner").await;
     let mut scans = scanner.receive_scanned().await.expect("subscribe");
     pty.send(b"HELLOC-maria\r");
     let scan = tokio::time::timeout(PATIENCE, scans.next())

@@ -442,18 +442,7 @@ async fn actions(sale: &Sale1Proxy<'_>) -> Vec<(String, String)> {
 }
 
 async fn invoke(sale: &Sale1Proxy<'_>, action: &str) -> zbus::Result<Record> {
-    invoke_with(sale, action, &[]).await
-}
-
-/// `Invoke` of `action` with `args`.
-async fn invoke_with(
-    sale: &Sale1Proxy<'_>,
-    action: &str,
-    args: &[(&str, &str)],
-) -> zbus::Result<Record> {
-    let args: HashMap<&str, Variant<'_>> =
-        args.iter().map(|(k, v)| (*k, Variant::from(*v))).collect();
-    sale.inner().call("Invoke", &(action, args)).await
+    invoke_action(sale, action, &[]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -898,7 +887,7 @@ code = { format = "template", groups = [4, 4, 4, 4], separator = "-" }
     let manager = Manager1Proxy::new(&till.conn).await.expect("manager");
     // A gift voucher of 10.00, sold for cash.
     let sale = till.open_sale().await;
-    let sold = invoke_with(&sale, "vouchers:sell-gift", &[("amount", "10.00")])
+    let sold = invoke_action(&sale, "vouchers:sell-gift", &[("amount", "10.00")])
         .await
         .expect("sell");
     let result: Record = sold["result"].clone().try_into().expect("result");

@@ -155,23 +155,6 @@ impl Till {
     }
 }
 
-async fn invoke(
-    sale: &Sale1Proxy<'_>,
-    action: &str,
-    args: &[(&str, &str)],
-) -> zbus::Result<Record> {
-    let args: HashMap<&str, Variant<'_>> =
-        args.iter().map(|(k, v)| (*k, Variant::from(*v))).collect();
-    sale.inner().call("Invoke", &(action, args)).await
-}
-
-async fn pay_rest(sale: &Sale1Proxy<'_>, method: &str) {
-    let due = s(&sale.totals().await.expect("Totals")["due"]);
-    sale.add_tender(method, &due, HashMap::new())
-        .await
-        .expect("pay the rest");
-}
-
 /// Sells a voucher of `programme` paid in cash; returns its code and the receipt.
 async fn sell(till: &Till, programme: &str, amount: &str, key: &str) -> (String, String) {
     let sale = till.open_sale().await;
@@ -180,7 +163,7 @@ async fn sell(till: &Till, programme: &str, amount: &str, key: &str) -> (String,
     } else {
         vec![("amount", amount)]
     };
-    let answer = invoke(&sale, &format!("vouchers:sell-{programme}"), &args)
+    let answer = invoke_action(&sale, &format!("vouchers:sell-{programme}"), &args)
         .await
         .expect("sell");
     let result: Record = answer["result"].clone().try_into().expect("result");
@@ -288,7 +271,7 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
     // without separators.
     let sale = till.open_sale().await;
     let typed = a.replace('-', "").to_lowercase();
-    invoke(
+    invoke_action(
         &sale,
         "vouchers:topup",
         &[("code", &typed), ("amount", "10.00")],
@@ -456,7 +439,7 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
     // voucher would come back whole and the spent part be handed out again. Nothing moves.
     let (d, _) = sell(&till, "gift", "40.00", "sell-d").await;
     let sale = till.open_sale().await;
-    let answer = invoke(&sale, "vouchers:sell-gift", &[("amount", "30.00")])
+    let answer = invoke_action(&sale, "vouchers:sell-gift", &[("amount", "30.00")])
         .await
         .expect("sell");
     let result: Record = answer["result"].clone().try_into().expect("result");
@@ -503,13 +486,13 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
     assert_eq!((10 - sum % 10) % 10, digits[12], "check digit of {f}");
     assert_eq!(till.balance(&f).await, "25.00");
     let sale = till.open_sale().await;
-    let err = invoke(&sale, "vouchers:sell-fixed", &[("amount", "30.00")])
+    let err = invoke_action(&sale, "vouchers:sell-fixed", &[("amount", "30.00")])
         .await
         .expect_err("fixed");
     assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
 
     // Single-purpose: VAT at its rate when sold.
-    invoke(&sale, "vouchers:sell-spa", &[("amount", "60.00")])
+    invoke_action(&sale, "vouchers:sell-spa", &[("amount", "60.00")])
         .await
         .expect("sell spa");
     pay_rest(&sale, "card").await;
@@ -524,7 +507,7 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
 
     // A return leaves the voucher line out, with a message.
     let sale = till.open_sale().await;
-    let added = invoke(&sale, "vouchers:sell-gift", &[("amount", "15.00")])
+    let added = invoke_action(&sale, "vouchers:sell-gift", &[("amount", "15.00")])
         .await
         .expect("sell");
     let voucher_line: Vec<String> = added["lines"].clone().try_into().expect("lines");
@@ -617,7 +600,7 @@ async fn an_ewallet_needs_its_customer_locks_it_and_is_never_voided() {
     let till = Till::start(PROGRAMMES).await;
     let manager = till.manager().await;
     let sale = till.open_sale().await;
-    let err = invoke(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
+    let err = invoke_action(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
         .await
         .expect_err("no customer");
     assert_eq!(name(&err), "org.posd.Error.CustomerRequired");
@@ -625,7 +608,7 @@ async fn an_ewallet_needs_its_customer_locks_it_and_is_never_voided() {
         .call::<_, _, ()>("SetCustomer", &("C-1001",))
         .await
         .expect("SetCustomer");
-    let answer = invoke(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
+    let answer = invoke_action(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
         .await
         .expect("sell");
     let result: Record = answer["result"].clone().try_into().expect("result");
@@ -687,7 +670,7 @@ async fn an_ewallet_needs_its_customer_locks_it_and_is_never_voided() {
 
     // Top-up needs the owner on the sale.
     let sale = till.open_sale().await;
-    let err = invoke(
+    let err = invoke_action(
         &sale,
         "vouchers:topup",
         &[("code", &wallet), ("amount", "5.00")],
@@ -699,7 +682,7 @@ async fn an_ewallet_needs_its_customer_locks_it_and_is_never_voided() {
         .call::<_, _, ()>("SetCustomer", &("C-2002",))
         .await
         .expect("SetCustomer");
-    let err = invoke(
+    let err = invoke_action(
         &sale,
         "vouchers:topup",
         &[("code", &wallet), ("amount", "5.00")],
@@ -747,7 +730,7 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
         .await
         .expect("AddItem");
     for amount in ["-5.00", "0", "1000000000", "12.345", "zehn", "4.99"] {
-        let err = invoke(&sale, "vouchers:sell-gift", &[("amount", amount)])
+        let err = invoke_action(&sale, "vouchers:sell-gift", &[("amount", amount)])
             .await
             .expect_err(amount);
         assert_eq!(
@@ -756,7 +739,7 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
             "{amount}: {err}"
         );
     }
-    let err = invoke(&sale, "vouchers:sell-gift", &[])
+    let err = invoke_action(&sale, "vouchers:sell-gift", &[])
         .await
         .expect_err("no amount");
     assert!(name(&err).ends_with("InvalidArgument"), "{err}");
@@ -770,7 +753,7 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
             "{unknown}"
         );
     }
-    let err = invoke(
+    let err = invoke_action(
         &sale,
         "vouchers:topup",
         &[("code", "ABCD-EFGH-JKMN-PQRS"), ("amount", "5.00")],
@@ -794,7 +777,7 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
         "{warnings:?}"
     );
     let other = till.open_sale().await;
-    let err = invoke(
+    let err = invoke_action(
         &other,
         "vouchers:topup",
         &[("code", &code), ("amount", "5.00")],
@@ -814,7 +797,7 @@ async fn bad_input_and_unusable_codes_are_refused_and_change_nothing() {
         name(&other.enter_code(&code).await.expect_err("blocked")),
         "org.posd.Error.NotAllowed"
     );
-    let err = invoke(
+    let err = invoke_action(
         &other,
         "vouchers:topup",
         &[("code", &code), ("amount", "5.00")],
@@ -906,7 +889,7 @@ async fn no_issued_code_is_anywhere_in_the_database_file() {
     let (a, _) = sell(&till, "gift", "40.00", "sell-a").await;
     let (f, sold_f) = sell(&till, "fixed", "", "sell-f").await;
     let sale = till.open_sale().await;
-    invoke(
+    invoke_action(
         &sale,
         "vouchers:topup",
         &[("code", &a), ("amount", "10.00")],
@@ -1071,7 +1054,7 @@ async fn discount_codes_reduce_the_goods_and_follow_the_basket() {
         ]
     );
     // Taken off again by the action; its line goes.
-    invoke(&sale, "vouchers:remove-code", &[("code", "FIVE")])
+    invoke_action(&sale, "vouchers:remove-code", &[("code", "FIVE")])
         .await
         .expect("remove-code");
     assert_eq!(discounts(&sale).await, [("XMAS20".into(), "-12.00".into())]);
@@ -1104,7 +1087,7 @@ async fn discount_codes_reduce_the_goods_and_follow_the_basket() {
         assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{code}");
     }
     assert_eq!(discounts(&sale).await, []);
-    let err = invoke(&sale, "vouchers:remove-code", &[("code", "XMAS20")])
+    let err = invoke_action(&sale, "vouchers:remove-code", &[("code", "XMAS20")])
         .await
         .expect_err("not on this sale");
     assert_eq!(name(&err), "org.posd.Error.NotFound");
@@ -1150,7 +1133,7 @@ async fn a_free_shipping_code_takes_the_delivery_charge_off_and_nothing_else() {
             ("ONCE".into(), "-4.50".into())
         ]
     );
-    invoke(&sale, "vouchers:remove-code", &[("code", "ONCE")])
+    invoke_action(&sale, "vouchers:remove-code", &[("code", "ONCE")])
         .await
         .expect("remove-code");
     // The minimum basket counts the goods without shipping: 35.00 + 4.90 is below 40.
@@ -1228,7 +1211,7 @@ async fn a_free_product_code_adds_the_product_or_makes_one_in_the_basket_free() 
         .expect("AddItem");
     assert_eq!(discounts(&sale).await, [("OBST".into(), "-20.00".into())]);
     // The cashier chooses the other line: the 25.00 one is free instead.
-    let err = invoke(
+    let err = invoke_action(
         &sale,
         "vouchers:free-product-line",
         &[("code", "OBST"), ("line", "L99")],
@@ -1236,7 +1219,7 @@ async fn a_free_product_code_adds_the_product_or_makes_one_in_the_basket_free() 
     .await
     .expect_err("no such line");
     assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
-    invoke(
+    invoke_action(
         &sale,
         "vouchers:free-product-line",
         &[("code", "obst"), ("line", &three)],
@@ -1581,11 +1564,11 @@ async fn a_payment_voucher_is_issued_for_goodwill_without_payment_and_pays_like_
 
     // Issued, not sold: no `sell-` action; the line is 0.00 and nothing is due.
     let sale = till.open_sale().await;
-    let err = invoke(&sale, "vouchers:sell-goodwill", &[("amount", "20.00")])
+    let err = invoke_action(&sale, "vouchers:sell-goodwill", &[("amount", "20.00")])
         .await
         .expect_err("not for sale");
     assert_eq!(name(&err), "org.posd.Error.NotFound");
-    let answer = invoke(&sale, "vouchers:issue-goodwill", &[("amount", "20.00")])
+    let answer = invoke_action(&sale, "vouchers:issue-goodwill", &[("amount", "20.00")])
         .await
         .expect("issue");
     let result: Record = answer["result"].clone().try_into().expect("result");
@@ -1620,10 +1603,10 @@ async fn a_payment_voucher_is_issued_for_goodwill_without_payment_and_pays_like_
 
     // Voiding the issue takes back what is left and pays nothing out.
     let sale = till.open_sale().await;
-    invoke(&sale, "vouchers:issue-goodwill", &[("amount", "50.00")])
+    invoke_action(&sale, "vouchers:issue-goodwill", &[("amount", "50.00")])
         .await
         .expect("issue");
-    let result: Record = invoke(&sale, "vouchers:issue-goodwill", &[("amount", "5.00")])
+    let result: Record = invoke_action(&sale, "vouchers:issue-goodwill", &[("amount", "5.00")])
         .await
         .expect("issue")["result"]
         .clone()
@@ -1659,7 +1642,7 @@ code = { format = "template", prefix = "RG" }
     )
     .await;
     let sale = till.open_sale().await;
-    let result: Record = invoke(&sale, "vouchers:issue-rabatt", &[("amount", "40.00")])
+    let result: Record = invoke_action(&sale, "vouchers:issue-rabatt", &[("amount", "40.00")])
         .await
         .expect("issue")["result"]
         .clone()
@@ -1718,7 +1701,7 @@ code = { format = "template", prefix = "RG" }
         .expect("AddItem");
     sale.enter_code(&code).await.expect("EnterCode");
     assert_eq!(discounts(&sale).await.len(), 1);
-    invoke(&sale, "vouchers:remove-code", &[("code", &code)])
+    invoke_action(&sale, "vouchers:remove-code", &[("code", &code)])
         .await
         .expect("remove-code");
     assert_eq!(discounts(&sale).await, []);
@@ -1734,7 +1717,7 @@ async fn a_customers_ewallet_is_shown_with_the_customer_and_pays_without_scannin
         .call::<_, _, ()>("SetCustomer", &("C-1001",))
         .await
         .expect("SetCustomer");
-    let result: Record = invoke(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
+    let result: Record = invoke_action(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
         .await
         .expect("sell")["result"]
         .clone()
@@ -1756,7 +1739,7 @@ async fn a_customers_ewallet_is_shown_with_the_customer_and_pays_without_scannin
     sale.add_item(item("Hemd", "15.00", "20"))
         .await
         .expect("AddItem");
-    let err = invoke(&sale, "vouchers:pay-ewallet", &[])
+    let err = invoke_action(&sale, "vouchers:pay-ewallet", &[])
         .await
         .expect_err("no customer");
     assert_eq!(name(&err), "org.posd.Error.CustomerRequired");
@@ -1764,11 +1747,11 @@ async fn a_customers_ewallet_is_shown_with_the_customer_and_pays_without_scannin
         .call::<_, _, ()>("SetCustomer", &("C-1001",))
         .await
         .expect("SetCustomer");
-    invoke(&sale, "vouchers:pay-ewallet", &[])
+    invoke_action(&sale, "vouchers:pay-ewallet", &[])
         .await
         .expect("pay-ewallet");
     assert_eq!(s(&sale.totals().await.expect("Totals")["due"]), "0.00");
-    let err = invoke(&sale, "vouchers:pay-ewallet", &[])
+    let err = invoke_action(&sale, "vouchers:pay-ewallet", &[])
         .await
         .expect_err("on the sale already");
     assert_eq!(name(&err), "org.posd.Error.NotFound");
@@ -1810,7 +1793,7 @@ async fn failed_look_ups_are_rate_limited_per_register() {
         ),
         "org.posd.Error.NotFound"
     );
-    let err = invoke(
+    let err = invoke_action(
         &sale,
         "vouchers:topup",
         &[("code", "0440000000004"), ("amount", "25.00")],
@@ -1830,7 +1813,7 @@ async fn failed_look_ups_are_rate_limited_per_register() {
     assert!(err.to_string().contains(" s warten"), "{err}");
     let err = sale.enter_code(&code).await.expect_err("limited");
     assert_eq!(name(&err), "org.posd.Error.LimitReached", "{err}");
-    let err = invoke(
+    let err = invoke_action(
         &sale,
         "vouchers:topup",
         &[("code", &code), ("amount", "5.00")],
@@ -1930,12 +1913,12 @@ code = { format = "ean13", prefix = "044" }
         "a product of one programme does not ask: {single:?}"
     );
 
-    let err = invoke(&sale, "vouchers:sell-product-GK-1", &[("amount", "20.00")])
+    let err = invoke_action(&sale, "vouchers:sell-product-GK-1", &[("amount", "20.00")])
         .await
         .expect_err("no programme");
     assert_eq!(name(&err), "org.posd.Error.InvalidArgument", "{err}");
     assert!(err.to_string().contains("programme"), "{err}");
-    let err = invoke(
+    let err = invoke_action(
         &sale,
         "vouchers:sell-product-GK-1",
         &[("amount", "20.00"), ("programme", "fixed")],
@@ -1949,7 +1932,7 @@ code = { format = "ean13", prefix = "044" }
     );
 
     // Chosen: the voucher is the chosen programme's (its code format and name).
-    let answer = invoke(
+    let answer = invoke_action(
         &sale,
         "vouchers:sell-product-GK-1",
         &[("amount", "20.00"), ("programme", "xmas")],
@@ -1959,7 +1942,7 @@ code = { format = "ean13", prefix = "044" }
     let result: Record = answer["result"].clone().try_into().expect("result");
     let code = s(&result["code"]);
     assert!(code.starts_with("XM"), "{code}");
-    invoke(&sale, "vouchers:sell-product-GK-25", &[])
+    invoke_action(&sale, "vouchers:sell-product-GK-25", &[])
         .await
         .expect("the one programme of GK-25, fixed amount");
     let names: Vec<String> = sale
@@ -2006,7 +1989,7 @@ suffix = "cr"
         .call::<_, _, ()>("SetCustomer", &("C-1001",))
         .await
         .expect("SetCustomer");
-    let answer = invoke(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
+    let answer = invoke_action(&sale, "vouchers:sell-wallet", &[("amount", "20.00")])
         .await
         .expect("sell");
     let result: Record = answer["result"].clone().try_into().expect("result");
@@ -2014,20 +1997,7 @@ suffix = "cr"
     pay_rest(&sale, "cash").await;
     sale.checkout("sell-wallet").await.expect("Checkout");
 
-    let scanner = posd::client::Scanner1Proxy::builder(&till.conn)
-        .path(posd::client::device_path("scanner"))
-        .build()
-        .await
-        .expect("scanner proxy");
-    let device = posd::client::Device1Proxy::builder(&till.conn)
-        .path(posd::client::device_path("scanner"))
-        .build()
-        .await
-        .expect("device proxy");
-    eventually("scanner online", || async {
-        device.state().await.is_ok_and(|s| s == "online")
-    })
-    .await;
+    let scanner = online_scanner(&till.conn, "scanner").await;
     let mut scans = scanner.receive_scanned().await.expect("subscribe");
     // The eWallet's printed code has spaces; a scanner reads the canonical form.
     let wallet_plain: String = wallet.chars().filter(|c| !c.is_whitespace()).collect();

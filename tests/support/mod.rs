@@ -799,6 +799,50 @@ pub fn s(v: &zbus::OwnedVariant) -> String {
     String::try_from(v.clone()).expect("string")
 }
 
+/// `Sale1.Invoke` of `action` with text `args`, as a cashier's frontend sends them.
+pub async fn invoke_action(
+    sale: &posd::client::Sale1Proxy<'_>,
+    action: &str,
+    args: &[(&str, &str)],
+) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>> {
+    let args: std::collections::HashMap<&str, zbus::Variant<'_>> = args
+        .iter()
+        .map(|(k, v)| (*k, zbus::Variant::from(*v)))
+        .collect();
+    sale.inner().call("Invoke", &(action, args)).await
+}
+
+/// Pays what `sale` still has due with `method`; nothing when nothing is due.
+pub async fn pay_rest(sale: &posd::client::Sale1Proxy<'_>, method: &str) {
+    let due = s(&sale.totals().await.expect("Totals")["due"]);
+    if due != "0.00" {
+        sale.add_tender(method, &due, std::collections::HashMap::new())
+            .await
+            .expect("pay the rest");
+    }
+}
+
+/// The scanner device `name` once it is online, ready to subscribe to `Scanned`.
+pub async fn online_scanner<'a>(
+    conn: &'a zbus::Connection,
+    name: &str,
+) -> posd::client::Scanner1Proxy<'a> {
+    let device = posd::client::Device1Proxy::builder(conn)
+        .path(posd::client::device_path(name))
+        .build()
+        .await
+        .expect("device proxy");
+    eventually("scanner online", || async {
+        device.state().await.is_ok_and(|s| s == "online")
+    })
+    .await;
+    posd::client::Scanner1Proxy::builder(conn)
+        .path(posd::client::device_path(name))
+        .build()
+        .await
+        .expect("scanner proxy")
+}
+
 /// A list of records (`aa{sv}`) out of a variant.
 pub fn records(
     v: &zbus::OwnedVariant,
