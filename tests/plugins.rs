@@ -346,17 +346,31 @@ async fn a_panicking_rust_plugin_fails_one_call_and_the_daemon_goes_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_past_its_deadline_fails_the_call_and_then_is_marked_failed() {
+    // In a child process, a late call kills the child, which comes back after a backoff;
+    // the third kill (crash_limit) fails the plugin. Inside the daemon, the third missed
+    // deadline in a row does.
     let bus = TestBus::start();
     let root = bus.dir.path().to_path_buf();
     let _daemon = daemon_with(
         &bus,
         |_| drop(c_plugin("sleepy", &root, "sleepy.so")),
         200,
-        "",
+        "crash_limit = 3\n",
     );
     let conn = bus.client().await;
     let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    let isolated = support::isolation() == "process";
+    let pid = |conn: zbus::Connection| async move {
+        let plugin = plugin_proxy(&conn, "sleepy").await;
+        plugin.pid().await.expect("Pid")
+    };
     for attempt in 0..3 {
+        if isolated {
+            eventually("its process is (back) up", || async {
+                pid(conn.clone()).await != 0
+            })
+            .await;
+        }
         let started = std::time::Instant::now();
         let err = manager.lookup_code("SLEEPY-1").await.expect_err("deadline");
         let (name, message) = failure(&err);
@@ -365,6 +379,9 @@ async fn a_plugin_past_its_deadline_fails_the_call_and_then_is_marked_failed() {
             message.contains("sleepy") && message.contains("200 ms"),
             "{message}"
         );
+        if isolated {
+            assert!(message.contains("was killed"), "{message}");
+        }
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "the caller is not held up"
@@ -375,7 +392,17 @@ async fn a_plugin_past_its_deadline_fails_the_call_and_then_is_marked_failed() {
         plugin.state().await.is_ok_and(|s| s == "failed")
     })
     .await;
-    assert!(plugin.error().await.expect("Error").contains("deadline"));
+    let error = plugin.error().await.expect("Error");
+    if isolated {
+        assert!(
+            error.contains("crashed 3 times") && error.contains("did not answer classify_code"),
+            "{error}"
+        );
+        assert_eq!(plugin.restarts().await.expect("Restarts"), 3);
+        assert_eq!(plugin.pid().await.expect("Pid"), 0, "no process is left");
+    } else {
+        assert!(error.contains("deadline"), "{error}");
+    }
     // A failed plugin is skipped: the code is simply unclaimed now.
     let info = manager
         .lookup_code("SLEEPY-1")
@@ -787,7 +814,11 @@ fn posctl_manages_plugins() {
 async fn outbox_messages_wait_for_a_down_partner_across_restarts_and_arrive_once() {
     let bus = TestBus::start();
     let root = bus.dir.path().to_path_buf();
-    let inbox = root.join("partner-inbox");
+    // The "partner" is a directory the plugin may write: in its own state directory (an
+    // isolated plugin may write nowhere else).
+    let inbox = DaemonSetup::new(bus.address(), &root)
+        .state_dir
+        .join("plugin-state/courier/partner-inbox");
     let extra = format!(
         "[plugin.courier]\ninbox = \"{}\"\n[outbox]\nretry_first_ms = 50\nretry_cap_ms = 100\n",
         inbox.display()

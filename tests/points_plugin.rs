@@ -91,7 +91,8 @@ impl Till {
             let key = root.join("vouchers.key");
             std::fs::write(&key, b"0123456789abcdef0123456789abcdef-test-key").expect("key");
             extra = format!(
-                "{extra}\n[plugin.vouchers]\nkey_file = \"{}\"\n{}\n",
+                "{extra}\n{}[plugin.vouchers]\nkey_file = \"{}\"\n{}\n",
+                key_grant("vouchers", &key),
                 key.display(),
                 r#"
 [[plugin.vouchers.programmes]]

@@ -46,7 +46,8 @@ impl Till {
             let key = root.join("vouchers.key");
             std::fs::write(&key, b"0123456789abcdef0123456789abcdef-test-key").expect("key");
             extra = format!(
-                "[plugin.vouchers]\nkey_file = \"{}\"\n{vouchers}\n{extra}",
+                "{}[plugin.vouchers]\nkey_file = \"{}\"\n{vouchers}\n{extra}",
+                key_grant("vouchers", &key),
                 key.display()
             );
         }

@@ -458,7 +458,8 @@ async fn main() {
             let key = root.join("vouchers.key");
             std::fs::write(&key, [42u8; 32]).expect("key");
             extra = format!(
-                "[plugin.vouchers]\nkey_file = \"{}\"\n\
+                "[plugins.run.vouchers]\nread = [\"{0}\"]\n\
+                 [plugin.vouchers]\nkey_file = \"{0}\"\n\
                  [[plugin.vouchers.programmes]]\nid = \"gift\"\nname = \"Geschenkgutschein\"\n\
                  kind = \"gift\"\nmin_amount = \"5.00\"\nmax_amount = \"500.00\"\n\
                  code = {{ format = \"template\" }}\n\

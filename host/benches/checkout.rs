@@ -102,10 +102,11 @@ async fn paid_sale<'a>(
 /// 620 sales of the run.
 const VOUCHER_VALUE: &str = "100000.00";
 
-/// The `[plugin.vouchers]` section: the key file and the one programme the bench sells.
+/// The `[plugin.vouchers]` section: the key file (which its process may read) and the one
+/// programme the bench sells.
 fn vouchers_config(key_file: &Path) -> String {
     format!(
-        "[plugin.vouchers]\nkey_file = \"{}\"\n\n[[plugin.vouchers.programmes]]\nid = \"gift\"\nname = \"Geschenkgutschein\"\nkind = \"gift\"\nmax_amount = \"100000.00\"\ncode = {{ format = \"template\", groups = [4, 4, 4, 4], separator = \"-\" }}\n",
+        "[plugins.run.vouchers]\nread = [\"{0}\"]\n\n[plugin.vouchers]\nkey_file = \"{0}\"\n\n[[plugin.vouchers.programmes]]\nid = \"gift\"\nname = \"Geschenkgutschein\"\nkind = \"gift\"\nmax_amount = \"100000.00\"\ncode = {{ format = \"template\", groups = [4, 4, 4, 4], separator = \"-\" }}\n",
         key_file.display()
     )
 }

@@ -146,6 +146,18 @@ pub trait Plugin1 {
     /// Its file.
     #[zbus(property)]
     fn path(&self) -> zbus::Result<String>;
+    /// Where it runs: "process", "in-process", or "" while it does not run.
+    #[zbus(property)]
+    fn isolation(&self) -> zbus::Result<String>;
+    /// Its child process's pid; 0 while none runs.
+    #[zbus(property)]
+    fn pid(&self) -> zbus::Result<u32>;
+    /// Crashes, kills and failed restarts of its process since it was loaded.
+    #[zbus(property)]
+    fn restarts(&self) -> zbus::Result<u32>;
+    /// How its process ended the last time it crashed; "" if it never did.
+    #[zbus(property)]
+    fn last_crash(&self) -> zbus::Result<String>;
 }
 
 /// Object path of plugin `id`.

@@ -270,6 +270,55 @@ pub struct PluginsConfig {
     /// counts what they took off), for rewards and actions. Plugins not listed follow, by
     /// id. Ids of plugins not loaded are skipped.
     pub order: Vec<String>,
+    /// Where plugins run: `"process"`, each in a child process of its own behind a sandbox
+    /// (a crash costs one call, never the till), or `"in-process"`, inside the daemon.
+    pub isolation: IsolationMode,
+    /// Crashes of one plugin's process within `crash_window_s` after which it is failed.
+    pub crash_limit: u32,
+    /// See `crash_limit`, in seconds.
+    pub crash_window_s: u64,
+    /// Address-space limit of each plugin process, in MiB.
+    pub memory_mb: u64,
+    /// CPU time each plugin process may use over its life, in seconds; it is then
+    /// restarted (counted as a crash).
+    pub cpu_seconds: u64,
+    /// Open files of each plugin process.
+    pub open_files: u64,
+    /// Per plugin id: `[plugins.run.<id>]` with `isolation`, `network` (the `host:port`
+    /// endpoints it may connect to; none without), `read` (its own secret files) and the
+    /// limits above.
+    pub run: BTreeMap<String, PluginRunConfig>,
+}
+
+/// Where plugins run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum IsolationMode {
+    /// Each in a child process of its own.
+    #[default]
+    Process,
+    /// Inside the daemon.
+    InProcess,
+}
+
+/// `[plugins.run.<id>]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PluginRunConfig {
+    /// Overrides `plugins.isolation`.
+    pub isolation: Option<IsolationMode>,
+    /// TCP endpoints (`host:port`) the plugin may connect to.
+    pub network: Vec<String>,
+    /// Files or directories the plugin may read besides the system's libraries: its own
+    /// secrets, e.g. `"$CREDENTIALS_DIRECTORY/vouchers.key"` (systemd's credential
+    /// directory). Nothing else of posd's is readable from a plugin's process.
+    pub read: Vec<String>,
+    /// Overrides `plugins.memory_mb`.
+    pub memory_mb: Option<u64>,
+    /// Overrides `plugins.cpu_seconds`.
+    pub cpu_seconds: Option<u64>,
+    /// Overrides `plugins.open_files`.
+    pub open_files: Option<u64>,
 }
 
 impl Default for PluginsConfig {
@@ -282,6 +331,13 @@ impl Default for PluginsConfig {
             install_directory: PathBuf::from("/var/lib/posd/plugins"),
             call_deadline_ms: 2000,
             order: Vec::new(),
+            isolation: IsolationMode::Process,
+            crash_limit: 5,
+            crash_window_s: 600,
+            memory_mb: 1024,
+            cpu_seconds: 3600,
+            open_files: 256,
+            run: BTreeMap::new(),
         }
     }
 }
@@ -485,6 +541,64 @@ impl Config {
         for id in self.plugin.keys() {
             if !is_identifier(id) {
                 return bad(format!("plugin.{id}"), identifier_rule(id));
+            }
+        }
+        if self.plugins.crash_limit == 0 || self.plugins.crash_limit > 1000 {
+            return bad("plugins.crash_limit", "expected a number from 1 to 1000");
+        }
+        if self.plugins.crash_window_s == 0 {
+            return bad(
+                "plugins.crash_window_s",
+                "expected a number of seconds above 0",
+            );
+        }
+        let limits = |key: &str, memory: Option<u64>, cpu: Option<u64>, files: Option<u64>| {
+            if memory.is_some_and(|m| !(64..=1_048_576).contains(&m)) {
+                return bad(format!("{key}memory_mb"), "expected MiB from 64 to 1048576");
+            }
+            if cpu.is_some_and(|c| c == 0) {
+                return bad(format!("{key}cpu_seconds"), "expected seconds above 0");
+            }
+            if files.is_some_and(|f| !(16..=1_048_576).contains(&f)) {
+                return bad(
+                    format!("{key}open_files"),
+                    "expected a number from 16 to 1048576",
+                );
+            }
+            Ok(())
+        };
+        limits(
+            "plugins.",
+            Some(self.plugins.memory_mb),
+            Some(self.plugins.cpu_seconds),
+            Some(self.plugins.open_files),
+        )?;
+        for (id, run) in &self.plugins.run {
+            if !is_identifier(id) {
+                return bad(format!("plugins.run.{id}"), identifier_rule(id));
+            }
+            limits(
+                &format!("plugins.run.{id}."),
+                run.memory_mb,
+                run.cpu_seconds,
+                run.open_files,
+            )?;
+            if let Some(path) = run.read.iter().find(|p| {
+                let p = p.strip_prefix("$CREDENTIALS_DIRECTORY").unwrap_or(p);
+                !p.starts_with('/')
+            }) {
+                return bad(
+                    format!("plugins.run.{id}.read"),
+                    format!(
+                        "{path:?} is not an absolute path (or one under $CREDENTIALS_DIRECTORY)"
+                    ),
+                );
+            }
+            if let Err(reason) = crate::plugins::sandbox::ports(&run.network) {
+                return bad(
+                    format!("plugins.run.{id}.network"),
+                    format!("{reason}; expected endpoints such as \"partner.example.com:443\""),
+                );
             }
         }
         Ok(())

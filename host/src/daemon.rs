@@ -15,11 +15,13 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::bus::{self, BusChoice, Manager, NameError};
-use crate::config::{self, Config, ConfigError, ConfigSources};
+use crate::config::{self, Config, ConfigError, ConfigSources, IsolationMode};
 use crate::customers::CustomerGroups;
 use crate::devices::{self, Device, DeviceEvent, DeviceManager, DeviceState, Registry};
 use crate::notify::Notifier;
-use crate::plugins::{FailedPlugin, PluginManager, PluginSettings};
+use crate::plugins::{
+    FailedPlugin, Isolation, IsolationSettings, Limits, PluginManager, PluginSettings, RunSettings,
+};
 use crate::sale::book::{Book, Till};
 use crate::sale::checkout::{Journal, ReceiptSettings};
 use crate::service::{Control, Identity, ServiceState, Shared};
@@ -549,6 +551,60 @@ fn plugin_settings(config: &Config, cache_dir: &std::path::Path) -> PluginSettin
         sections: config.plugin.clone(),
         cache_dir: cache_dir.to_path_buf(),
         order: config.plugins.order.clone(),
+        isolation: isolation_settings(config, cache_dir),
+    }
+}
+
+/// `path` with a leading `$CREDENTIALS_DIRECTORY` replaced by systemd's credential
+/// directory (left as it is when there is none: the grant then names no file).
+fn credential_path(path: &str) -> std::path::PathBuf {
+    match (
+        path.strip_prefix("$CREDENTIALS_DIRECTORY"),
+        std::env::var_os("CREDENTIALS_DIRECTORY"),
+    ) {
+        (Some(rest), Some(dir)) => std::path::Path::new(&dir).join(rest.trim_start_matches('/')),
+        _ => std::path::PathBuf::from(path),
+    }
+}
+
+/// Where and how plugins run, from `[plugins]`. Each isolated plugin's state directory is
+/// beside the snapshots, under the daemon's state directory; the children are the daemon's
+/// own executable (`/proc/self/exe`, which stays the running version across a package
+/// upgrade).
+fn isolation_settings(config: &Config, cache_dir: &std::path::Path) -> IsolationSettings {
+    let mode = |m: IsolationMode| match m {
+        IsolationMode::Process => Isolation::Process,
+        IsolationMode::InProcess => Isolation::InProcess,
+    };
+    let p = &config.plugins;
+    IsolationSettings {
+        default: mode(p.isolation),
+        program: std::path::PathBuf::from("/proc/self/exe"),
+        state_dir: cache_dir.parent().unwrap_or(cache_dir).join("plugin-state"),
+        crash_limit: p.crash_limit,
+        crash_window: Duration::from_secs(p.crash_window_s),
+        limits: Limits {
+            memory_mb: p.memory_mb,
+            cpu_seconds: p.cpu_seconds,
+            open_files: p.open_files,
+        },
+        run: p
+            .run
+            .iter()
+            .map(|(id, r)| {
+                (
+                    id.clone(),
+                    RunSettings {
+                        isolation: r.isolation.map(mode),
+                        network: r.network.clone(),
+                        read: r.read.iter().map(|p| credential_path(p)).collect(),
+                        memory_mb: r.memory_mb,
+                        cpu_seconds: r.cpu_seconds,
+                        open_files: r.open_files,
+                    },
+                )
+            })
+            .collect(),
     }
 }
 

@@ -51,6 +51,13 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn main() -> ExitCode {
+    // The daemon starts each isolated plugin as `posd plugin-host` (not for people).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == posd::plugins::child::PLUGIN_HOST_ARG)
+    {
+        return ExitCode::from(u8::try_from(posd::plugins::child::run()).unwrap_or(1));
+    }
     let cli = Cli::parse();
     let sources = ConfigSources {
         config_dir: Some(paths::config_dir(cli.config_dir.clone(), env)),

@@ -74,6 +74,28 @@ pub struct Daemon {
     stderr_path: PathBuf,
 }
 
+/// Where the daemons of this test binary run their plugins: `"process"`, each in a child
+/// process of its own (the default), or `"in-process"` for a binary whose name ends in
+/// `_in_process` — the plugin tests are built twice, so every one runs in both modes.
+pub fn isolation() -> &'static str {
+    static MODE: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    MODE.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let name = exe
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = name
+            .rsplit_once('-')
+            .map_or(name.as_str(), |(stem, _)| stem);
+        if stem.ends_with("_in_process") {
+            "in-process"
+        } else {
+            "process"
+        }
+    })
+}
+
 /// How to start a daemon.
 pub struct DaemonSetup<'a> {
     pub bus_address: &'a str,
@@ -153,6 +175,9 @@ impl<'a> DaemonSetup<'a> {
             if key.starts_with("POSD_") {
                 command.env_remove(key);
             }
+        }
+        if isolation() == "in-process" {
+            command.env("POSD_PLUGINS__ISOLATION", "in-process");
         }
         for (key, value) in &self.env {
             command.env(key, value);
@@ -781,8 +806,9 @@ pub async fn start_with_vouchers(
     let printer = FakePrinter::listen(0);
     let library = build_rust_plugin("posd-vouchers");
     let extra = format!(
-        "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n\n[plugin.vouchers]\nkey_file = \"{}\"\n{section}",
+        "[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n\n{}[plugin.vouchers]\nkey_file = \"{}\"\n{section}",
         printer.connection(),
+        key_grant("vouchers", &key),
         key.display()
     );
     let (dir, config) = plugin_config(&root, 5000, &extra);
@@ -792,6 +818,12 @@ pub async fn start_with_vouchers(
         .start();
     let conn = bus.client().await;
     (daemon, printer, conn)
+}
+
+/// The configuration that lets plugin `id`'s process read its secret `key` file (an
+/// isolated plugin reads nothing of posd's without it): `[plugins.run.<id>] read`.
+pub fn key_grant(id: &str, key: &Path) -> String {
+    format!("[plugins.run.{id}]\nread = [\"{}\"]\n\n", key.display())
 }
 
 /// A string variant of a record (a line's `amount`, a receipt's `kind`).
@@ -878,6 +910,7 @@ pub async fn loaded_plugin_manager(
             sections,
             cache_dir: dir.join("cache"),
             order: Vec::new(),
+            isolation: posd::plugins::IsolationSettings::in_process(),
         },
     );
     plugins.reload().await;

@@ -604,27 +604,43 @@ async fn plugins(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> 
         return Ok(());
     }
     out!(
-        "{:<16} {:<9} {:<10} {:<5} PATH / ERROR",
+        "{:<16} {:<9} {:<10} {:<5} {:<10} {:>7} {:>8} PATH / ERROR",
         "ID",
         "STATE",
         "VERSION",
-        "ABI"
+        "ABI",
+        "MODE",
+        "PID",
+        "RESTARTS"
     );
     for p in &list {
         let get = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let number = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0);
         let tail = if get("Error").is_empty() {
             get("Path")
         } else {
             format!("{}: {}", get("Path"), get("Error"))
         };
+        let pid = match number("Pid") {
+            0 => "-".to_string(),
+            pid => pid.to_string(),
+        };
+        let mode = get("Isolation");
         out!(
-            "{:<16} {:<9} {:<10} {:<5} {}",
+            "{:<16} {:<9} {:<10} {:<5} {:<10} {:>7} {:>8} {}",
             get("Id"),
             get("State"),
             get("Version"),
             get("AbiVersion"),
+            if mode.is_empty() { "-" } else { mode.as_str() },
+            pid,
+            number("Restarts"),
             tail
         );
+        let crash = get("LastCrash");
+        if !crash.is_empty() {
+            out!("{:<16} last crash: {crash}", "");
+        }
     }
     Ok(())
 }

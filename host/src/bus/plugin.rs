@@ -39,6 +39,10 @@ impl PluginObject {
                 state: PluginState::Failed,
                 error: "removed".into(),
                 path: Default::default(),
+                isolation: String::new(),
+                pid: 0,
+                restarts: 0,
+                last_crash: String::new(),
             })
     }
 }
@@ -85,6 +89,32 @@ impl PluginObject {
     #[zbus(property)]
     fn path(&self) -> String {
         self.info().path.display().to_string()
+    }
+
+    /// Where it runs: "process" (a child process of its own), "in-process", or "" while it
+    /// does not run.
+    #[zbus(property)]
+    fn isolation(&self) -> String {
+        self.info().isolation
+    }
+
+    /// Its child process's pid; 0 while none runs (and always in-process).
+    #[zbus(property)]
+    fn pid(&self) -> u32 {
+        self.info().pid
+    }
+
+    /// How often its process crashed, was killed past its deadline or failed to restart
+    /// since it was loaded.
+    #[zbus(property)]
+    fn restarts(&self) -> u32 {
+        self.info().restarts
+    }
+
+    /// How its process ended the last time it crashed; "" if it never did.
+    #[zbus(property)]
+    fn last_crash(&self) -> String {
+        self.info().last_crash
     }
 }
 
@@ -168,6 +198,18 @@ async fn sync(
         }
         if before.path != info.path {
             object.path_changed(emitter).await?;
+        }
+        if before.isolation != info.isolation {
+            object.isolation_changed(emitter).await?;
+        }
+        if before.pid != info.pid {
+            object.pid_changed(emitter).await?;
+        }
+        if before.restarts != info.restarts {
+            object.restarts_changed(emitter).await?;
+        }
+        if before.last_crash != info.last_crash {
+            object.last_crash_changed(emitter).await?;
         }
     }
     Ok(())

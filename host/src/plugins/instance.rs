@@ -2,27 +2,35 @@
 //!
 //! The host never calls a plugin from the async runtime: a plugin that blocks or loops
 //! would stall the till. Calls are queued to the instance's thread and awaited with a
-//! deadline; a call past it is `PluginFailed` for the caller, and after
-//! [`MISSES_BEFORE_FAILED`] misses in a row the instance is marked failed and gets no more
-//! calls (its thread may stay stuck; it is abandoned, not killed).
+//! deadline. On that thread the plugin runs either in a child process of its own
+//! ([`super::process`], the default: a crash costs one call) or in the daemon
+//! (`isolation = "in-process"`): there a call past its deadline is `PluginFailed` for the
+//! caller, and after [`MISSES_BEFORE_FAILED`] misses in a row the instance is marked failed
+//! and gets no more calls (its thread may stay stuck; it is abandoned, not killed).
 
 use std::ffi::{c_char, c_void};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use posd_plugin_abi as abi;
 use tokio::sync::oneshot;
 
 use super::library::{Hooks, Loaded};
+use super::process::{Isolated, Supervisor};
 use super::services::HostContext;
 use super::{CallError, Hook, PluginError};
 
-/// Deadline misses in a row after which an instance is marked failed.
+/// Deadline misses in a row after which an in-process instance is marked failed.
 pub const MISSES_BEFORE_FAILED: u32 = 3;
 
 /// The most a plugin may answer in one response.
 const MAX_RESPONSE: usize = 16 * 1024 * 1024;
+
+/// What an isolated call may take beyond the deadline before the caller stops waiting: the
+/// instance's thread kills a late child itself and answers first.
+const ISOLATED_GRACE: Duration = Duration::from_secs(3);
 
 enum Job {
     Hook {
@@ -33,15 +41,87 @@ enum Job {
     Destroy,
 }
 
+/// Where an instance runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// In a child process of its own (the default).
+    Process,
+    /// In the daemon's process, on a thread of its own.
+    InProcess,
+}
+
+impl Isolation {
+    /// The configuration's and `posctl plugins`' spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Process => "process",
+            Isolation::InProcess => "in-process",
+        }
+    }
+}
+
+/// What an instance's thread and its callers share: whether it is failed, and for an
+/// isolated one its child's pid, restarts and last crash.
+#[derive(Debug)]
+pub struct Status {
+    isolation: Isolation,
+    failed: AtomicBool,
+    failure: Mutex<String>,
+    /// The child's pid; 0 while none runs (and always in-process).
+    pub pid: AtomicU32,
+    /// Crashes, kills and failed restarts since the instance was created.
+    pub restarts: AtomicU32,
+    /// How the child ended the last time it crashed; "" if it never did.
+    pub last_crash: Mutex<String>,
+    changed: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl Status {
+    fn new(isolation: Isolation, changed: Option<Arc<tokio::sync::Notify>>) -> Self {
+        Status {
+            isolation,
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(String::new()),
+            pid: AtomicU32::new(0),
+            restarts: AtomicU32::new(0),
+            last_crash: Mutex::new(String::new()),
+            changed,
+        }
+    }
+
+    /// The last crash, for messages.
+    pub fn last_crash(&self) -> String {
+        self.last_crash
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops calling the instance.
+    pub fn mark_failed(&self, id: &str, reason: &str) {
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = reason.to_string();
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            tracing::error!(plugin = %id, "plugin failed: {reason}");
+        }
+        self.changed();
+    }
+
+    /// Tells the manager to publish the instance's state again.
+    pub fn changed(&self) {
+        if let Some(changed) = &self.changed {
+            changed.notify_one();
+        }
+    }
+}
+
 /// A created plugin instance.
 pub struct Instance {
     id: String,
-    hooks: Hooks,
+    present: [bool; abi::HOOK_NAMES.len()],
     jobs: Mutex<mpsc::Sender<Job>>,
     deadline: Duration,
     misses: AtomicU32,
-    failed: AtomicBool,
-    failure: Mutex<String>,
+    status: Arc<Status>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -51,7 +131,7 @@ impl std::fmt::Debug for Instance {
 }
 
 /// The instance pointer of a plugin; only ever used on the instance's thread.
-struct InstancePtr(*mut c_void);
+pub(super) struct InstancePtr(pub(super) *mut c_void);
 // SAFETY: the pointer is created, used and destroyed on the one instance thread; it merely
 // travels there inside the thread's closure.
 unsafe impl Send for InstancePtr {}
@@ -65,10 +145,16 @@ impl Instance {
         host: HostContext,
         deadline: Duration,
     ) -> Result<Arc<Instance>, PluginError> {
+        let Some(native) = loaded.native else {
+            return Err(PluginError::Create {
+                id: loaded.id.clone(),
+                reason: "its library is not mapped in the daemon".into(),
+            });
+        };
         let (jobs, job_rx) = mpsc::channel::<Job>();
         let (created_tx, created_rx) = mpsc::channel::<Result<(), String>>();
-        let descriptor = loaded.descriptor;
-        let hooks = loaded.hooks;
+        let descriptor = native.descriptor;
+        let hooks = native.hooks;
         let id = loaded.id.clone();
         let thread = std::thread::Builder::new()
             .name(format!("plugin-{id}"))
@@ -115,12 +201,11 @@ impl Instance {
         match created_rx.recv_timeout(deadline.max(Duration::from_secs(5))) {
             Ok(Ok(())) => Ok(Arc::new(Instance {
                 id: loaded.id.clone(),
-                hooks,
+                present: loaded.present,
                 jobs: Mutex::new(jobs),
                 deadline,
                 misses: AtomicU32::new(0),
-                failed: AtomicBool::new(false),
-                failure: Mutex::new(String::new()),
+                status: Arc::new(Status::new(Isolation::InProcess, None)),
             })),
             Ok(Err(reason)) => Err(PluginError::Create {
                 id: loaded.id.clone(),
@@ -133,6 +218,120 @@ impl Instance {
         }
     }
 
+    /// Starts the instance's thread, which starts the plugin's child process (walled in as
+    /// `isolated` says) and creates the instance in it. Fails if create fails or the child
+    /// does not start. `changed` is told when the child crashes or comes back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_isolated(
+        loaded: &Loaded,
+        snapshot: &Path,
+        shown_as: &Path,
+        config: Vec<u8>,
+        host: HostContext,
+        deadline: Duration,
+        isolated: Isolated,
+        changed: Arc<tokio::sync::Notify>,
+    ) -> Result<Arc<Instance>, PluginError> {
+        let status = Arc::new(Status::new(Isolation::Process, Some(changed)));
+        let (jobs, job_rx) = mpsc::channel::<Job>();
+        let (created_tx, created_rx) = mpsc::channel::<Result<(), String>>();
+        let id = loaded.id.clone();
+        let snapshot = snapshot.to_path_buf();
+        let shown_as = shown_as.to_path_buf();
+        let thread_status = status.clone();
+        std::thread::Builder::new()
+            .name(format!("plugin-{id}"))
+            .spawn(move || {
+                // The children are started from this thread, which lives as long as the
+                // instance: PR_SET_PDEATHSIG is tied to the thread that started a child.
+                let mut supervisor = match Supervisor::start(
+                    &id,
+                    &snapshot,
+                    &shown_as,
+                    config,
+                    host,
+                    deadline,
+                    isolated,
+                    thread_status,
+                ) {
+                    Ok(s) => {
+                        let _ = created_tx.send(Ok(()));
+                        s
+                    }
+                    Err(reason) => {
+                        let _ = created_tx.send(Err(reason));
+                        return;
+                    }
+                };
+                loop {
+                    let job = match supervisor.restart_at() {
+                        Some(at) => {
+                            match job_rx.recv_timeout(at.saturating_duration_since(Instant::now()))
+                            {
+                                Ok(job) => job,
+                                Err(mpsc::RecvTimeoutError::Timeout) => {
+                                    supervisor.restart();
+                                    continue;
+                                }
+                                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                            }
+                        }
+                        None => match job_rx.recv() {
+                            Ok(job) => job,
+                            Err(_) => break,
+                        },
+                    };
+                    match job {
+                        Job::Hook {
+                            hook,
+                            request,
+                            reply,
+                        } => {
+                            let _ = reply.send(supervisor.call(hook, &request));
+                        }
+                        Job::Destroy => break,
+                    }
+                }
+                supervisor.stop();
+            })
+            .map_err(|e| PluginError::Load {
+                path: Default::default(),
+                reason: format!("cannot start its thread: {e}"),
+            })?;
+        match created_rx.recv() {
+            Ok(Ok(())) => Ok(Arc::new(Instance {
+                id: loaded.id.clone(),
+                present: loaded.present,
+                jobs: Mutex::new(jobs),
+                deadline,
+                misses: AtomicU32::new(0),
+                status,
+            })),
+            Ok(Err(reason)) => Err(PluginError::Create {
+                id: loaded.id.clone(),
+                reason,
+            }),
+            Err(_) => Err(PluginError::Create {
+                id: loaded.id.clone(),
+                reason: "its supervisor stopped".into(),
+            }),
+        }
+    }
+
+    /// Where it runs.
+    pub fn isolation(&self) -> Isolation {
+        self.status.isolation
+    }
+
+    /// Its child's state: pid (0 if none runs), restarts, last crash.
+    pub fn process(&self) -> (u32, u32, String) {
+        (
+            self.status.pid.load(Ordering::SeqCst),
+            self.status.restarts.load(Ordering::SeqCst),
+            self.status.last_crash(),
+        )
+    }
+
     /// The plugin id.
     pub fn id(&self) -> &str {
         &self.id
@@ -140,13 +339,14 @@ impl Instance {
 
     /// Whether the plugin implements `hook`.
     pub fn has(&self, hook: Hook) -> bool {
-        self.hooks.0[hook as usize].is_some()
+        self.present[hook as usize]
     }
 
     /// Why the instance is failed, if it is.
     pub fn failure(&self) -> Option<String> {
-        self.failed.load(Ordering::SeqCst).then(|| {
-            self.failure
+        self.status.failed.load(Ordering::SeqCst).then(|| {
+            self.status
+                .failure
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()
@@ -255,7 +455,13 @@ impl Instance {
         hook: Hook,
         answer: oneshot::Receiver<Result<Vec<u8>, CallError>>,
     ) -> Result<Vec<u8>, CallError> {
-        match tokio::time::timeout(self.deadline, answer).await {
+        let isolated = self.status.isolation == Isolation::Process;
+        let patience = if isolated {
+            self.deadline + ISOLATED_GRACE
+        } else {
+            self.deadline
+        };
+        match tokio::time::timeout(patience, answer).await {
             Ok(Ok(result)) => {
                 self.misses.store(0, Ordering::SeqCst);
                 result.map_err(|e| e.named(&self.id))
@@ -263,6 +469,12 @@ impl Instance {
             Ok(Err(_)) => Err(CallError::Failed(format!(
                 "plugin {} stopped during the call",
                 self.id
+            ))),
+            Err(_) if isolated => Err(CallError::Failed(format!(
+                "plugin {} did not answer {} within {} ms",
+                self.id,
+                hook.name(),
+                patience.as_millis()
             ))),
             Err(_) => {
                 let misses = self.misses.fetch_add(1, Ordering::SeqCst) + 1;
@@ -283,10 +495,7 @@ impl Instance {
 
     /// Stops calling the instance.
     pub fn mark_failed(&self, reason: &str) {
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = reason.to_string();
-        if !self.failed.swap(true, Ordering::SeqCst) {
-            tracing::error!(plugin = %self.id, "plugin failed: {reason}");
-        }
+        self.status.mark_failed(&self.id, reason);
     }
 
     /// Destroys the instance on its thread after the calls already queued. The library
@@ -300,7 +509,7 @@ impl Instance {
     }
 }
 
-fn create(
+pub(super) fn create(
     descriptor: &'static abi::posd_plugin_descriptor,
     api: &abi::posd_host_api,
     config: &[u8],
@@ -330,7 +539,7 @@ fn create(
     Ok(InstancePtr(instance))
 }
 
-fn call_hook(
+pub(super) fn call_hook(
     descriptor: &'static abi::posd_plugin_descriptor,
     hooks: &Hooks,
     instance: *mut c_void,
@@ -400,7 +609,7 @@ fn take_buffer(
     result
 }
 
-fn parse_error_object(bytes: &[u8]) -> CallError {
+pub(super) fn parse_error_object(bytes: &[u8]) -> CallError {
     #[derive(serde::Deserialize)]
     struct ErrorObject {
         error: String,

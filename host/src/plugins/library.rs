@@ -27,6 +27,16 @@ pub struct Loaded {
     pub abi: (u16, u16),
     /// Oldest host minor it works with.
     pub min_abi_minor: u16,
+    /// Which hooks it implements, indexed like [`abi::HOOK_NAMES`].
+    pub present: [bool; abi::HOOK_NAMES.len()],
+    /// The library mapped into this process, when it is: a plugin that runs in a child
+    /// process of its own was only described by that child, never mapped here.
+    pub native: Option<Native>,
+}
+
+/// A plugin library mapped into this process.
+#[derive(Clone, Copy)]
+pub struct Native {
     /// The descriptor in the library (static data; the library is never unloaded).
     pub descriptor: &'static abi::posd_plugin_descriptor,
     /// The hooks, copied up to the size the plugin declared; hooks beyond it are `None`.
@@ -287,8 +297,11 @@ pub fn check_descriptor(
         id,
         abi: (d.abi_major, d.abi_minor),
         min_abi_minor: d.min_abi_minor,
-        descriptor: d,
-        hooks,
+        present: hooks.0.map(|h| h.is_some()),
+        native: Some(Native {
+            descriptor: d,
+            hooks,
+        }),
     })
 }
 
@@ -384,7 +397,7 @@ mod tests {
         );
         let loaded = check_descriptor(d, 3).expect("host 1.3 takes a 1.0 plugin");
         assert_eq!(loaded.abi, (1, 0));
-        assert!(loaded.hooks.0[0].is_some() && loaded.hooks.0[14].is_some());
+        assert!(loaded.present[0] && loaded.present[14]);
     }
 
     #[test]
@@ -398,9 +411,9 @@ mod tests {
         }));
         let d = descriptor(1, 0, 0, abi::POSD_PLUGIN_DESCRIPTOR_SIZE_1_0, table);
         let loaded = check_descriptor(d, 1).expect("loads");
-        assert!(loaded.hooks.0[super::super::Hook::CustomerAccounts as usize].is_some());
-        assert!(loaded.hooks.0[super::super::Hook::ListAdminActions as usize].is_none());
-        assert!(loaded.hooks.0[super::super::Hook::InvokeAdminAction as usize].is_none());
+        assert!(loaded.present[super::super::Hook::CustomerAccounts as usize]);
+        assert!(!loaded.present[super::super::Hook::ListAdminActions as usize]);
+        assert!(!loaded.present[super::super::Hook::InvokeAdminAction as usize]);
 
         let table = Box::leak(Box::new(abi::posd_plugin_hooks {
             struct_size: abi::POSD_PLUGIN_HOOKS_SIZE_1_1 as u32,
@@ -410,8 +423,8 @@ mod tests {
         }));
         let d = descriptor(1, 1, 0, abi::POSD_PLUGIN_DESCRIPTOR_SIZE_1_0, table);
         let loaded = check_descriptor(d, 1).expect("loads");
-        assert!(loaded.hooks.0[super::super::Hook::ListAdminActions as usize].is_some());
-        assert!(loaded.hooks.0[super::super::Hook::InvokeAdminAction as usize].is_some());
+        assert!(loaded.present[super::super::Hook::ListAdminActions as usize]);
+        assert!(loaded.present[super::super::Hook::InvokeAdminAction as usize]);
     }
 
     #[test]
@@ -462,15 +475,9 @@ mod tests {
             all_hooks(size),
         );
         let loaded = check_descriptor(d, 0).expect("loads");
-        assert!(
-            loaded.hooks.0[0].is_some(),
-            "classify_code is within the size"
-        );
-        assert!(
-            loaded.hooks.0[1].is_none(),
-            "enter_code is past it, though set"
-        );
-        assert!(loaded.hooks.0[14].is_none());
+        assert!(loaded.present[0], "classify_code is within the size");
+        assert!(!loaded.present[1], "enter_code is past it, though set");
+        assert!(!loaded.present[14]);
     }
 
     #[test]

@@ -6,13 +6,20 @@
 //! [`library`] loads it, [`instance`] calls it, [`services`] answers it.
 //!
 //! Loading is deliberately conservative: a file someone other than root or posd could have
-//! written is refused; the library is loaded from a private snapshot; a failing plugin is
-//! marked failed with its reason and everything else goes on. A library is never unloaded.
+//! written is refused; the library is loaded from a private snapshot, first in a walled-in
+//! child process ([`process`], [`sandbox`]); a failing plugin is marked failed with its
+//! reason and everything else goes on. A plugin runs in a child process of its own unless
+//! `isolation = "in-process"` says otherwise ([`child`] is that process's side). A library
+//! mapped into the daemon is never unloaded.
 
 pub mod admin;
+pub mod child;
 pub mod instance;
 pub mod library;
+pub mod process;
+pub mod sandbox;
 pub mod services;
+pub mod wire;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -25,6 +32,7 @@ use serde_json::{Value, json};
 
 use crate::store::{Database, StoreError};
 use instance::Instance;
+pub use instance::Isolation;
 use library::Loaded;
 use services::HostContext;
 
@@ -54,9 +62,35 @@ pub enum Hook {
 }
 
 impl Hook {
+    /// Every hook, in table order.
+    pub const ALL: [Hook; 17] = [
+        Hook::ClassifyCode,
+        Hook::EnterCode,
+        Hook::ListActions,
+        Hook::InvokeAction,
+        Hook::EvaluateBasket,
+        Hook::ListRewards,
+        Hook::ApplyReward,
+        Hook::ValidateTender,
+        Hook::PrepareCheckout,
+        Hook::CommitCheckout,
+        Hook::AbortCheckout,
+        Hook::VoidReceipt,
+        Hook::ReturnLines,
+        Hook::DeliverMessage,
+        Hook::CustomerAccounts,
+        Hook::ListAdminActions,
+        Hook::InvokeAdminAction,
+    ];
+
     /// The name the ABI documents.
     pub fn name(self) -> &'static str {
         abi::HOOK_NAMES[self as usize]
+    }
+
+    /// The hook at `index` of the table.
+    pub fn from_index(index: u8) -> Option<Hook> {
+        Hook::ALL.get(usize::from(index)).copied()
     }
 }
 
@@ -185,6 +219,131 @@ pub struct PluginInfo {
     pub error: String,
     /// The file it was loaded from.
     pub path: PathBuf,
+    /// Where it runs: "process" or "in-process"; "" while it does not run.
+    pub isolation: String,
+    /// Its child process's pid; 0 while none runs (and always in-process).
+    pub pid: u32,
+    /// How often its child crashed, was killed or failed to restart since it was loaded.
+    pub restarts: u32,
+    /// How its child ended the last time it crashed; "" if it never did.
+    pub last_crash: String,
+}
+
+/// How plugins run: each in a child process of its own behind the walls of [`sandbox`]
+/// (the default), or in the daemon (`isolation = "in-process"`, for trusted plugins and
+/// for measuring), and when a crashing one counts as failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsolationSettings {
+    /// Where a plugin runs that `run` says nothing about.
+    pub default: Isolation,
+    /// The executable of the children (the daemon's own, run as `posd plugin-host`).
+    pub program: PathBuf,
+    /// Each isolated plugin may write `<state_dir>/<id>/` and nothing else.
+    pub state_dir: PathBuf,
+    /// Crashes within `crash_window` after which a plugin is failed.
+    pub crash_limit: u32,
+    /// See `crash_limit`.
+    pub crash_window: Duration,
+    /// Limits of every child unless `run` says otherwise.
+    pub limits: Limits,
+    /// Per plugin id: `[plugins.run.<id>]`.
+    pub run: BTreeMap<String, RunSettings>,
+}
+
+/// Resource limits of a plugin's child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Address space, MiB.
+    pub memory_mb: u64,
+    /// CPU time over the child's life, seconds.
+    pub cpu_seconds: u64,
+    /// Open file descriptors.
+    pub open_files: u64,
+}
+
+/// `[plugins.run.<id>]`: how one plugin runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSettings {
+    /// Overrides [`IsolationSettings::default`].
+    pub isolation: Option<Isolation>,
+    /// TCP endpoints (`host:port`) the plugin may connect to; none by default.
+    pub network: Vec<String>,
+    /// Files or directories it may read: its own secrets (a voucher key file).
+    pub read: Vec<PathBuf>,
+    /// Overrides of the limits.
+    pub memory_mb: Option<u64>,
+    /// See `memory_mb`.
+    pub cpu_seconds: Option<u64>,
+    /// See `memory_mb`.
+    pub open_files: Option<u64>,
+}
+
+impl IsolationSettings {
+    /// Every plugin in the daemon's process: what unit tests of the library use, where the
+    /// running executable is a test harness and not posd.
+    pub fn in_process() -> Self {
+        IsolationSettings {
+            default: Isolation::InProcess,
+            program: PathBuf::from("/proc/self/exe"),
+            state_dir: std::env::temp_dir().join("posd-plugin-state"),
+            crash_limit: 5,
+            crash_window: Duration::from_secs(600),
+            limits: Limits {
+                memory_mb: 1024,
+                cpu_seconds: 3600,
+                open_files: 256,
+            },
+            run: BTreeMap::new(),
+        }
+    }
+
+    /// Where plugin `id` runs.
+    pub fn mode(&self, id: &str) -> Isolation {
+        self.run
+            .get(id)
+            .and_then(|r| r.isolation)
+            .unwrap_or(self.default)
+    }
+
+    /// Whether any plugin may run in a child, so that libraries are first loaded in one.
+    fn any_isolated(&self) -> bool {
+        self.default == Isolation::Process
+            || self
+                .run
+                .values()
+                .any(|r| r.isolation == Some(Isolation::Process))
+    }
+
+    /// How plugin `id`'s child is started and walled in.
+    pub fn isolated(&self, id: &str) -> process::Isolated {
+        let run = self.run.get(id).cloned().unwrap_or_default();
+        process::Isolated {
+            program: self.program.clone(),
+            sandbox: sandbox::SandboxSpec {
+                state_dir: Some(self.state_dir.join(id)),
+                network: run.network,
+                read: run.read,
+                memory_mb: run.memory_mb.unwrap_or(self.limits.memory_mb),
+                cpu_seconds: run.cpu_seconds.unwrap_or(self.limits.cpu_seconds),
+                open_files: run.open_files.unwrap_or(self.limits.open_files),
+            },
+            crash_limit: self.crash_limit.max(1),
+            crash_window: self.crash_window,
+        }
+    }
+
+    /// The walls of the child that first loads a library, before its id is known: no
+    /// state directory, no network, the default limits.
+    fn probe(&self) -> sandbox::SandboxSpec {
+        sandbox::SandboxSpec {
+            state_dir: None,
+            network: Vec::new(),
+            read: Vec::new(),
+            memory_mb: self.limits.memory_mb,
+            cpu_seconds: self.limits.cpu_seconds.min(60),
+            open_files: self.limits.open_files,
+        }
+    }
 }
 
 /// Where plugins come from and how they are called.
@@ -202,6 +361,8 @@ pub struct PluginSettings {
     pub cache_dir: PathBuf,
     /// Plugin ids in the order they are asked; the others follow by id (`[plugins] order`).
     pub order: Vec<String>,
+    /// In a child process or in the daemon.
+    pub isolation: IsolationSettings,
 }
 
 impl PluginSettings {
@@ -264,6 +425,8 @@ struct Entry {
     info: PluginInfo,
     stamp: Option<Stamp>,
     loaded: Option<Loaded>,
+    /// The private copy it was loaded from, which its children map again on restart.
+    snapshot: Option<PathBuf>,
     instance: Option<Arc<Instance>>,
     /// Whether a reload tries a failed entry again although its file did not change: its
     /// configuration, a library it needs or its file's owner and mode may have been fixed.
@@ -285,6 +448,10 @@ impl Entry {
 
     fn live_info(&self) -> PluginInfo {
         let mut info = self.info.clone();
+        if let Some(instance) = &self.instance {
+            info.isolation = instance.isolation().as_str().to_string();
+            (info.pid, info.restarts, info.last_crash) = instance.process();
+        }
         if let Some(reason) = self.instance.as_ref().and_then(|i| i.failure()) {
             info.state = PluginState::Failed;
             info.error = reason;
@@ -312,13 +479,16 @@ pub struct PluginManager {
     published: RwLock<Vec<PluginInfo>>,
     changed: tokio::sync::watch::Sender<u64>,
     serial: Mutex<u64>,
+    /// Told by isolated instances when their child crashed or came back.
+    instance_changed: Arc<tokio::sync::Notify>,
 }
 
 impl PluginManager {
-    /// A manager with no plugins loaded yet.
+    /// A manager with no plugins loaded yet. Inside a tokio runtime it follows its
+    /// isolated instances' crashes and restarts for the bus by itself.
     pub fn new(db: Database, settings: PluginSettings) -> Arc<Self> {
         let (changed, _) = tokio::sync::watch::channel(0);
-        Arc::new(Self {
+        let manager = Arc::new(Self {
             db,
             settings: RwLock::new(settings),
             entries: tokio::sync::Mutex::new(BTreeMap::new()),
@@ -326,7 +496,22 @@ impl PluginManager {
             published: RwLock::new(Vec::new()),
             changed,
             serial: Mutex::new(0),
-        })
+            instance_changed: Arc::new(tokio::sync::Notify::new()),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = Arc::downgrade(&manager);
+            let notified = manager.instance_changed.clone();
+            runtime.spawn(async move {
+                loop {
+                    notified.notified().await;
+                    let Some(manager) = weak.upgrade() else {
+                        return;
+                    };
+                    manager.refresh().await;
+                }
+            });
+        }
+        manager
     }
 
     /// Changes to the plugin list or states, for the bus layer to follow.
@@ -364,7 +549,9 @@ impl PluginManager {
         for (path, entry) in entries.iter_mut() {
             let id = entry.info.id.clone();
             let section_changed = old.sections.get(&id) != settings.sections.get(&id)
-                || old.deadline != settings.deadline;
+                || old.deadline != settings.deadline
+                || old.isolation.mode(&id) != settings.isolation.mode(&id)
+                || old.isolation.isolated(&id) != settings.isolation.isolated(&id);
             if !section_changed || !entry.is_running() {
                 continue;
             }
@@ -548,16 +735,37 @@ impl PluginManager {
         };
         let path_owned = path.to_path_buf();
         let cache = settings.cache_dir.clone();
+        let isolation = settings.isolation.clone();
         let loaded = tokio::task::spawn_blocking(move || {
             library::check_file_is_safe(&path_owned)?;
             let copy = library::snapshot(&path_owned, &cache, serial)?;
-            let loaded = library::load(&copy, &path_owned, abi::POSD_ABI_MINOR);
+            // Where a plugin may run in a child, the library is first loaded in one: the
+            // daemon maps only libraries that loaded there, for plugins that run in it.
+            let loaded = if isolation.any_isolated() {
+                process::describe(
+                    &isolation.program,
+                    &copy,
+                    &path_owned,
+                    abi::POSD_ABI_MINOR,
+                    &isolation.probe(),
+                )
+                .and_then(|(loaded, sandbox)| {
+                    if isolation.mode(&loaded.id) == Isolation::InProcess {
+                        library::load(&copy, &path_owned, abi::POSD_ABI_MINOR)
+                    } else {
+                        tracing::debug!(plugin = %loaded.id, "loaded in a child: {sandbox}");
+                        Ok(loaded)
+                    }
+                })
+            } else {
+                library::load(&copy, &path_owned, abi::POSD_ABI_MINOR)
+            };
             if loaded.is_err() {
                 // A failed plugin is tried again on every reload: leave no copy per try. A
                 // library mapped before it was refused stays mapped without its file.
                 let _ = std::fs::remove_file(&copy);
             }
-            loaded
+            loaded.map(|l| (l, copy))
         })
         .await
         .unwrap_or_else(|e| {
@@ -583,8 +791,12 @@ impl PluginManager {
             state: PluginState::Failed,
             error: String::new(),
             path: path.to_path_buf(),
+            isolation: String::new(),
+            pid: 0,
+            restarts: 0,
+            last_crash: String::new(),
         };
-        let loaded = match loaded {
+        let (loaded, snapshot) = match loaded {
             Ok(loaded) => loaded,
             Err(e) => {
                 info.error = e.to_string();
@@ -592,6 +804,7 @@ impl PluginManager {
                     info,
                     stamp: stamp(path),
                     loaded: None,
+                    snapshot: None,
                     instance: None,
                     retry: !matches!(e, PluginError::NotAPlugin { .. }),
                 };
@@ -614,6 +827,7 @@ impl PluginManager {
                 info,
                 stamp: stamp(path),
                 loaded: Some(loaded),
+                snapshot: Some(snapshot),
                 instance: None,
                 retry: true,
             };
@@ -623,6 +837,7 @@ impl PluginManager {
             info,
             stamp: stamp(path),
             loaded: Some(loaded),
+            snapshot: Some(snapshot),
             instance: None,
             retry: true,
         };
@@ -646,8 +861,30 @@ impl PluginManager {
         let host = HostContext::new(&loaded.id, config.clone(), self.db.clone());
         let deadline = settings.deadline;
         let config_bytes = config.to_string().into_bytes();
-        let started = tokio::task::spawn_blocking(move || {
-            Instance::start(&loaded, config_bytes, host, deadline)
+        let mode = settings.isolation.mode(&loaded.id);
+        let isolated = settings.isolation.isolated(&loaded.id);
+        let snapshot = entry.snapshot.clone().unwrap_or_default();
+        let shown_as = entry.info.path.clone();
+        let changed = self.instance_changed.clone();
+        let started = tokio::task::spawn_blocking(move || match mode {
+            Isolation::Process => Instance::start_isolated(
+                &loaded,
+                &snapshot,
+                &shown_as,
+                config_bytes,
+                host,
+                deadline,
+                isolated,
+                changed,
+            ),
+            Isolation::InProcess => {
+                // Loaded in a child only (the configuration said "process" then): map it now.
+                let loaded = match loaded.native {
+                    Some(_) => loaded,
+                    None => library::load(&snapshot, &shown_as, abi::POSD_ABI_MINOR)?,
+                };
+                Instance::start(&loaded, config_bytes, host, deadline)
+            }
         })
         .await
         .unwrap_or_else(|e| {

@@ -47,6 +47,18 @@ impl HostContext {
         }
     }
 
+    /// Writes a plugin's log message to the daemon's log, under the plugin's name.
+    pub fn log(&self, level: i32, message: &str) {
+        let plugin = self.plugin.as_str();
+        match level {
+            abi::POSD_LOG_ERROR => tracing::error!(plugin, "{message}"),
+            abi::POSD_LOG_WARN => tracing::warn!(plugin, "{message}"),
+            abi::POSD_LOG_INFO => tracing::info!(plugin, "{message}"),
+            abi::POSD_LOG_DEBUG => tracing::debug!(plugin, "{message}"),
+            _ => tracing::trace!(plugin, "{message}"),
+        }
+    }
+
     /// Answers a service request; `Err` is an error object for the plugin.
     pub fn serve(&self, service: &str, request: &Value) -> Result<Value, Value> {
         let plugin = self.plugin.clone();
@@ -217,12 +229,12 @@ pub fn kv_put(
     Ok(())
 }
 
-fn refusal(error: &str, message: &str) -> Value {
+pub(super) fn refusal(error: &str, message: &str) -> Value {
     json!({ "error": error, "message": message })
 }
 
 /// Hands `bytes` to the plugin as a host-owned buffer.
-fn give(buffer: *mut abi::posd_buffer, bytes: Vec<u8>) {
+pub(super) fn give(buffer: *mut abi::posd_buffer, bytes: Vec<u8>) {
     if buffer.is_null() {
         return;
     }
@@ -242,7 +254,7 @@ fn give(buffer: *mut abi::posd_buffer, bytes: Vec<u8>) {
 
 /// # Safety
 /// `ptr` must point to `len` readable bytes (or be null with any length, read as empty).
-unsafe fn text<'a>(ptr: *const c_char, len: usize) -> std::borrow::Cow<'a, str> {
+pub(super) unsafe fn text<'a>(ptr: *const c_char, len: usize) -> std::borrow::Cow<'a, str> {
     if ptr.is_null() || len == 0 {
         return "".into();
     }
@@ -268,14 +280,7 @@ unsafe extern "C" fn host_log(
         let (Some(ctx), message) = (unsafe { context(host) }, unsafe { text(message, len) }) else {
             return;
         };
-        let plugin = ctx.plugin.as_str();
-        match level {
-            abi::POSD_LOG_ERROR => tracing::error!(plugin, "{message}"),
-            abi::POSD_LOG_WARN => tracing::warn!(plugin, "{message}"),
-            abi::POSD_LOG_INFO => tracing::info!(plugin, "{message}"),
-            abi::POSD_LOG_DEBUG => tracing::debug!(plugin, "{message}"),
-            _ => tracing::trace!(plugin, "{message}"),
-        }
+        ctx.log(level, &message);
     }));
 }
 
@@ -318,7 +323,10 @@ unsafe extern "C" fn host_call(
     status
 }
 
-unsafe extern "C" fn host_free_buffer(_host: *mut abi::posd_host, buffer: *mut abi::posd_buffer) {
+pub(super) unsafe extern "C" fn host_free_buffer(
+    _host: *mut abi::posd_host,
+    buffer: *mut abi::posd_buffer,
+) {
     if buffer.is_null() {
         return;
     }

@@ -171,7 +171,12 @@ pub struct Book {
     db: Database,
     plugins: Arc<PluginManager>,
     till: std::sync::RwLock<Till>,
-    sales: tokio::sync::Mutex<BTreeMap<String, Sale>>,
+    /// The sales as they are, each replaced whole by a change: a read takes the lock for a
+    /// moment, never for a change's plugin calls.
+    sales: std::sync::Mutex<BTreeMap<String, Arc<Sale>>>,
+    /// Held by a change from start to finish: changes come one at a time, reads of other
+    /// sales (and of this one, as it was) go on meanwhile, even while a plugin hangs.
+    writer: tokio::sync::Mutex<()>,
     /// Sales whose checkout is running: they take no changes meanwhile.
     checking_out: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// The number of the last sale id given out ([`next_sale_number`]).
@@ -244,7 +249,8 @@ impl Book {
             db,
             plugins,
             till: std::sync::RwLock::new(till),
-            sales: tokio::sync::Mutex::new(BTreeMap::new()),
+            sales: std::sync::Mutex::new(BTreeMap::new()),
+            writer: tokio::sync::Mutex::new(()),
             checking_out: std::sync::Mutex::new(Default::default()),
             last_sale: AtomicU64::new(0),
             fragments: std::sync::Mutex::new(Vec::new()),
@@ -290,13 +296,14 @@ impl Book {
                     .collect()
             })
             .await?;
-        let mut sales = self.sales.lock().await;
+        let _writer = self.writer.lock().await;
+        let mut sales = self.sales();
         let mut ids = Vec::new();
         for (head, lines) in documents {
             match read_sale(&head, &lines) {
                 Ok(sale) => {
                     ids.push(sale.id.clone());
-                    sales.insert(sale.id.clone(), sale);
+                    sales.insert(sale.id.clone(), Arc::new(sale));
                 }
                 Err(e) => tracing::error!("an open sale in the database is unreadable: {e}"),
             }
@@ -306,12 +313,13 @@ impl Book {
 
     /// A copy of a sale.
     pub async fn get(&self, id: &str) -> Result<Sale, BookError> {
-        self.sales
-            .lock()
-            .await
-            .get(id)
-            .cloned()
+        let sale = self.sales().get(id).cloned();
+        sale.map(|s| (*s).clone())
             .ok_or_else(|| BookError::NoSale(id.to_string()))
+    }
+
+    fn sales(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<Sale>>> {
+        self.sales.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Opens a sale; returns it.
@@ -346,7 +354,7 @@ impl Book {
                 })
                 .await?;
             if inserted == 1 {
-                self.sales.lock().await.insert(id, sale.clone());
+                self.sales().insert(id, Arc::new(sale.clone()));
                 return Ok(sale);
             }
             tracing::warn!(sale = %id, "a sale of an earlier run has this id (clock set back?); taking the next");
@@ -488,10 +496,13 @@ impl Book {
     where
         F: Future,
     {
-        let mut sales = self.sales.lock().await;
-        let current = sales
+        let _writer = self.writer.lock().await;
+        let current = self
+            .sales()
             .get(id)
+            .cloned()
             .ok_or_else(|| BookError::NoSale(id.to_string()))?;
+        let current = current.as_ref();
         self.ensure_not_checking_out(id)?;
         let mut next = current.clone();
         let till = self.till();
@@ -503,7 +514,8 @@ impl Book {
             tell(current).await;
             return Err(e);
         }
-        if let Some(was) = sales.insert(id.to_string(), next) {
+        let was = self.sales().insert(id.to_string(), Arc::new(next));
+        if let Some(was) = was {
             // Freeing the sale as it was (every line of a long basket) is not what the
             // frontend waits for: it is done once the answer is on its way.
             match tokio::runtime::Handle::try_current() {
@@ -706,8 +718,9 @@ impl Book {
                 }
                 Err(e) => {
                     tracing::warn!(plugin = %plugin, "evaluate_basket: {e}");
-                    sale.warnings
-                        .push(format!("promotions of {plugin} could not be evaluated"));
+                    sale.warnings.push(format!(
+                        "promotions of {plugin} could not be evaluated: {e}"
+                    ));
                 }
             }
         }
@@ -1104,23 +1117,25 @@ impl Book {
 
     /// Forgets a cancelled sale after marking it so in the database.
     pub async fn cancel(&self, id: &str) -> Result<Sale, BookError> {
-        let mut sales = self.sales.lock().await;
-        let sale = sales
+        let _writer = self.writer.lock().await;
+        let sale = self
+            .sales()
             .get(id)
+            .cloned()
             .ok_or_else(|| BookError::NoSale(id.to_string()))?;
-        ensure_open(sale)?;
+        ensure_open(&sale)?;
         self.ensure_not_checking_out(id)?;
-        let mut next = sale.clone();
+        let mut next = (*sale).clone();
         next.state = SaleState::Cancelled;
-        self.persist(sale, &mut next).await?;
-        sales.insert(id.to_string(), next.clone());
+        self.persist(&sale, &mut next).await?;
+        self.sales().insert(id.to_string(), Arc::new(next.clone()));
         Ok(next)
     }
 
     /// Marks a sale completed in memory after its checkout committed (the database row was
     /// written by the checkout's transaction).
     pub async fn completed(&self, sale: Sale) {
-        self.sales.lock().await.insert(sale.id.clone(), sale);
+        self.sales().insert(sale.id.clone(), Arc::new(sale));
     }
 
     fn ensure_not_checking_out(&self, id: &str) -> Result<(), SaleError> {
@@ -1138,11 +1153,13 @@ impl Book {
     /// Freezes a sale for its checkout and returns it as it is now: until the guard is
     /// dropped every change to it is refused, so what is committed is what was paid for.
     pub async fn begin_checkout(&self, id: &str) -> Result<(CheckoutGuard<'_>, Sale), BookError> {
-        let sales = self.sales.lock().await;
-        let sale = sales
+        // After the change in flight, if any: what is frozen is what that change made.
+        let _writer = self.writer.lock().await;
+        let sale = self
+            .sales()
             .get(id)
-            .ok_or_else(|| BookError::NoSale(id.to_string()))?
-            .clone();
+            .map(|s| (**s).clone())
+            .ok_or_else(|| BookError::NoSale(id.to_string()))?;
         if !self
             .checking_out
             .lock()
@@ -1427,6 +1444,7 @@ mod tests {
                 sections: Default::default(),
                 cache_dir: dir.join("cache"),
                 order: Vec::new(),
+                isolation: crate::plugins::IsolationSettings::in_process(),
             },
         );
         let till = Till {
