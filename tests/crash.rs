@@ -1462,3 +1462,198 @@ async fn days_survive_sigkill_and_a_crash_in_the_z_exactly_once() {
         books.unwrap_or_default()
     );
 }
+
+/// The pids of the daemon's plugin processes (`posd plugin-host` children).
+fn plugin_processes(daemon: u32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            parent == Some(daemon)
+                && std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"plugin-host"))
+        })
+        .collect()
+}
+
+/// Checkouts from two frontends while the plugins' processes are killed with SIGKILL at
+/// random moments — in the middle of `prepare_checkout`, between it and the commit, during
+/// the commit's notification. A checkout the kill reaches fails with `PluginFailed` and
+/// leaves nothing written; asked again with its key once the plugin is back, it commits
+/// once. The journal check of the daemon-kill test then proves every checkout there exactly
+/// once, whole, with its points and its outbox message.
+#[tokio::test(flavor = "multi_thread")]
+async fn checkouts_survive_a_plugin_killed_in_prepare_and_commit_exactly_once() {
+    const PLUGIN_SALES: usize = 90;
+    let seed = seed();
+    println!("plugin crash test seed: {seed:#x} (CRASH_TEST_SEED replays the schedule)");
+    let mut rng = Rng(seed ^ 0x9106);
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let printer = FakePrinter::listen(0);
+    // The kills are many: no plugin may count as failed for them.
+    let (plugin_dir, plugins) = plugin_config(&root, 10_000, "crash_limit = 1000\n");
+    place_plugin(
+        &build_rust_plugin("posd-test-points"),
+        &plugin_dir,
+        "libposd_test_points.so",
+    );
+    place_plugin(
+        &build_rust_plugin("hello-rust"),
+        &plugin_dir,
+        "libhello_rust.so",
+    );
+    // Deliveries a kill failed are tried again soon, so the run can wait for all of them.
+    let config = format!(
+        "{plugins}\n[outbox]\nretry_first_ms = 50\nretry_cap_ms = 200\n\n[[devices]]\nname = \"receipt\"\nkind = \"printer\"\nconnection = \"{}\"\nstatus_poll_ms = 200\n",
+        printer.connection()
+    );
+    let mut daemon = DaemonSetup::new(bus.address(), &root)
+        .config(&config)
+        .start();
+    let db = daemon.database();
+    let daemon_pid = daemon.child.id();
+    let stop = Arc::new(AtomicBool::new(false));
+    let kills = Arc::new(AtomicUsize::new(0));
+    let killer = {
+        let (stop, kills) = (stop.clone(), kills.clone());
+        let mut rng = Rng(rng.next());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_micros(rng.range((2_000, 60_000))));
+                let pids = plugin_processes(daemon_pid);
+                if pids.is_empty() {
+                    continue;
+                }
+                let pid = pids[rng.range((0, pids.len() as u64 - 1)) as usize];
+                // SAFETY: kill has no memory preconditions.
+                if unsafe { libc::kill(pid, libc::SIGKILL) } == 0 {
+                    kills.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        })
+    };
+    let started = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    let lanes: Vec<_> = (0..2)
+        .map(|_| {
+            let address = bus.address().to_string();
+            let (started, refused) = (started.clone(), refused.clone());
+            let mut rng = Rng(rng.next());
+            tokio::spawn(async move {
+                let conn = zbus::connection::Builder::address(address.as_str())
+                    .build()
+                    .await
+                    .expect("client connects");
+                let manager = Manager1Proxy::new(&conn).await.expect("manager");
+                let mut done: Vec<Attempt> = Vec::new();
+                let mut problems: Vec<String> = Vec::new();
+                loop {
+                    let n = started.fetch_add(1, Ordering::SeqCst);
+                    if n >= PLUGIN_SALES {
+                        return (done, problems);
+                    }
+                    let plan = Plan::random(&mut rng);
+                    let path = match build_sale(&conn, &manager, &plan).await {
+                        Ok(Some(path)) => path,
+                        other => {
+                            problems.push(format!("sale {n}: {other:?}"));
+                            continue;
+                        }
+                    };
+                    let sale_id = path
+                        .as_str()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .to_string();
+                    let key = format!("plugin-crash-{seed:x}-{n:04}");
+                    let sale = sale_proxy(&conn, path.clone()).await;
+                    let mut answer = None;
+                    for _ in 0..200 {
+                        match patiently("Checkout", sale.checkout(&key)).await {
+                            Ok(receipt) => {
+                                answer = Some(receipt);
+                                break;
+                            }
+                            Err(e) if describe(&e).starts_with("org.posd.Error.PluginFailed") => {
+                                refused.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(30)).await;
+                            }
+                            Err(e) => {
+                                problems.push(format!("{key}: {}", describe(&e)));
+                                break;
+                            }
+                        }
+                    }
+                    match answer {
+                        Some(receipt) => done.push(Attempt {
+                            path,
+                            sale_id,
+                            key,
+                            plan,
+                            epoch: 0,
+                            first: Outcome::Committed(receipt),
+                            retried: None,
+                        }),
+                        None => problems.push(format!("{key}: never committed")),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut attempts = Vec::new();
+    let mut problems = Vec::new();
+    for lane in lanes {
+        let (done, found) = lane.await.expect("lane");
+        attempts.extend(done);
+        problems.extend(found);
+    }
+    stop.store(true, Ordering::SeqCst);
+    killer.join().expect("killer");
+    // Let the outbox deliver what a killed plugin could not take yet.
+    let conn = bus.client().await;
+    eventually("every outbox message delivered", || async {
+        open_read_only(&db)
+            .query_row(
+                "SELECT count(*) FROM outbox WHERE state != 'delivered'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .is_ok_and(|n| n == 0)
+    })
+    .await;
+    drop(conn);
+    let status = daemon.stop();
+    assert!(
+        status.success(),
+        "SIGTERM: {status}; log:\n{}",
+        daemon.log()
+    );
+    let mut findings = Findings::default();
+    let summary = verify_journal(&db, &attempts, &mut findings);
+    let (kills, refused) = (kills.load(Ordering::SeqCst), refused.load(Ordering::SeqCst));
+    println!(
+        "plugin crash test: seed {seed:#x}, {} checkouts, {kills} plugin processes killed, {refused} checkouts refused by a kill and asked again; {summary}",
+        attempts.len()
+    );
+    assert!(problems.is_empty(), "seed {seed:#x}: {problems:#?}");
+    assert_eq!(attempts.len(), PLUGIN_SALES, "seed {seed:#x}");
+    assert!(kills >= 10, "seed {seed:#x}: only {kills} kills");
+    assert!(
+        refused >= 1,
+        "seed {seed:#x}: no kill reached a checkout, so nothing was shown"
+    );
+    assert!(
+        findings.is_empty(),
+        "seed {seed:#x}: the contract does not hold:{}",
+        findings.report()
+    );
+}

@@ -227,6 +227,81 @@ fn unit_security_exposure_is_low() {
     );
 }
 
+/// The system calls in a `systemd-analyze syscall-filter` group, nested groups expanded.
+fn syscall_group(group: &str) -> BTreeSet<String> {
+    let out = run(Command::new("systemd-analyze").args(["syscall-filter", group]));
+    assert!(
+        out.status.success(),
+        "syscall-filter {group}: {}",
+        text(&out.stderr)
+    );
+    let mut calls = BTreeSet::new();
+    for line in text(&out.stdout).lines().skip(1) {
+        let item = line.trim();
+        if item.is_empty() || item.starts_with('#') {
+            continue;
+        }
+        if item.starts_with('@') {
+            calls.extend(syscall_group(item));
+        } else {
+            calls.insert(item.to_string());
+        }
+    }
+    calls
+}
+
+/// The calls a unit's `SystemCallFilter=` lines allow, as systemd combines them: the first
+/// allow list, then each `~` line taking away and each plain line adding.
+fn allowed_syscalls(unit: &str) -> BTreeSet<String> {
+    let mut allowed = BTreeSet::new();
+    for value in ini_values(unit, "SystemCallFilter") {
+        let (deny, list) = match value.strip_prefix('~') {
+            Some(list) => (true, list),
+            None => (false, value.as_str()),
+        };
+        for item in list.split_whitespace() {
+            let calls = if item.starts_with('@') {
+                syscall_group(item)
+            } else {
+                BTreeSet::from([item.to_string()])
+            };
+            for call in calls {
+                if deny {
+                    allowed.remove(&call);
+                } else {
+                    allowed.insert(call);
+                }
+            }
+        }
+    }
+    allowed
+}
+
+#[test]
+fn the_unit_lets_plugin_processes_wall_themselves_in() {
+    // A plugin's child process lowers its limits (prlimit64), applies Landlock and a
+    // seccomp filter under the unit's own filter; the daemon starts it (clone3, execve) over
+    // a socket pair. Were one of these refused, every plugin would run with weaker walls.
+    let allowed = allowed_syscalls(&read_systemd_file("posd.service"));
+    for call in [
+        "seccomp",
+        "landlock_create_ruleset",
+        "landlock_add_rule",
+        "landlock_restrict_self",
+        "prctl",
+        "prlimit64",
+        "clone3",
+        "execve",
+        "socketpair",
+        "wait4",
+    ] {
+        assert!(allowed.contains(call), "posd.service refuses {call}");
+    }
+    for call in ["mount", "reboot", "setrlimit", "sched_setscheduler"] {
+        assert!(!allowed.contains(call), "posd.service allows {call}");
+    }
+}
+
 #[test]
 fn unit_matches_the_daemon_contract() {
     let unit = read_systemd_file("posd.service");

@@ -82,7 +82,7 @@ pub fn run() -> i32 {
         let _ = channel.send(wire::REFUSED, &[&body]);
     };
     let sandbox = match super::sandbox::apply(&init.sandbox, &init.snapshot) {
-        Ok(applied) => applied.summary,
+        Ok(applied) => applied,
         Err(reason) => {
             refuse(
                 false,
@@ -115,7 +115,8 @@ pub fn run() -> i32 {
         abi: loaded.abi,
         min_abi_minor: loaded.min_abi_minor,
         present: loaded.present.to_vec(),
-        sandbox,
+        sandbox: sandbox.summary,
+        degraded: sandbox.degraded,
     };
     let body = serde_json::to_vec(&described).unwrap_or_default();
     if channel.send(wire::DESCRIBED, &[&body]).is_err() || init.describe_only {

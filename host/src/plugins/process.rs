@@ -297,6 +297,8 @@ pub struct Supervisor {
     status: Arc<Status>,
     child: Option<Child>,
     crashes: VecDeque<Instant>,
+    /// Crashes since the last call it answered: the backoff grows with them.
+    streak: u32,
     restart_at: Option<Instant>,
 }
 
@@ -330,6 +332,7 @@ impl Supervisor {
             status,
             child: None,
             crashes: VecDeque::new(),
+            streak: 0,
             restart_at: None,
         };
         supervisor.start_child()?;
@@ -350,7 +353,18 @@ impl Supervisor {
         let until = Instant::now() + START_DEADLINE.max(self.deadline);
         match child.receive(until) {
             Ok((wire::DESCRIBED, body)) => match serde_json::from_slice::<Described>(&body) {
-                Ok(d) if d.id == self.id => {}
+                Ok(d) if d.id == self.id => {
+                    // Said once per process start: a technician reading the log of a till
+                    // whose kernel lacks a mechanism learns it from the plugin's first line.
+                    match &d.degraded {
+                        Some(missing) => {
+                            tracing::warn!(plugin = %self.id, pid = child.pid(), "plugin process started with a weaker sandbox: {missing}; {}", d.sandbox)
+                        }
+                        None => {
+                            tracing::info!(plugin = %self.id, pid = child.pid(), "plugin process started: {}", d.sandbox)
+                        }
+                    }
+                }
                 Ok(d) => {
                     let _ = child.end(true);
                     return Err(format!("its file now holds plugin {:?}", d.id));
@@ -449,6 +463,7 @@ impl Supervisor {
             match child.receive(until) {
                 Ok((wire::ANSWER, body)) => {
                     self.child = Some(child);
+                    self.streak = 0;
                     return answer(&body, hook);
                 }
                 Ok((wire::SERVICE, body)) => {
@@ -530,8 +545,10 @@ impl Supervisor {
                 ),
             );
         } else {
-            // 100 ms, 200 ms, 400 ms … up to 10 s.
-            let backoff = Duration::from_millis(100u64 << (count.saturating_sub(1)).min(7))
+            // 100 ms, 200 ms, 400 ms … up to 10 s, while it crashes without answering in
+            // between; a crash after answers is a first one again.
+            self.streak += 1;
+            let backoff = Duration::from_millis(100u64 << (self.streak - 1).min(7))
                 .min(Duration::from_secs(10));
             self.restart_at = Some(now + backoff);
         }

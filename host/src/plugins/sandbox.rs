@@ -43,8 +43,10 @@ pub struct SandboxSpec {
 /// What [`apply`] could enforce on this kernel.
 #[derive(Debug, Clone)]
 pub struct Applied {
-    /// One line for the log and `posctl plugins`.
+    /// One line for the log.
     pub summary: String,
+    /// What could not be enforced here, if anything.
+    pub degraded: Option<String>,
 }
 
 /// Files every dynamically linked program needs to read: the loader's cache, shared
@@ -77,25 +79,57 @@ const READABLE: &[&str] = &[
 ];
 
 /// Puts up every wall `spec` asks for around the calling (single-threaded) process, for
-/// good. `library` is the plugin file it will map. Fails only where a wall that the kernel
-/// has could not be put up; a mechanism the kernel lacks is reported in the summary.
+/// good. `library` is the plugin file it will map. Fails only where the grants themselves
+/// are wrong or its state directory is missing; a mechanism this kernel (or the daemon's
+/// own unit) does not offer is left out and named in the summary, with `degraded` set, so
+/// that the till goes on selling with what there is and the log says what is missing.
 pub fn apply(spec: &SandboxSpec, library: &Path) -> Result<Applied, String> {
-    limit(libc::RLIMIT_CORE, 0, 0)?;
+    let mut missing = Vec::new();
     let memory = spec.memory_mb.saturating_mul(1024 * 1024);
-    limit(libc::RLIMIT_AS, memory, memory)?;
-    limit(
-        libc::RLIMIT_CPU,
-        spec.cpu_seconds,
-        spec.cpu_seconds.saturating_add(5),
-    )?;
-    limit(libc::RLIMIT_NOFILE, spec.open_files, spec.open_files)?;
+    for (resource, soft, hard, what) in [
+        (libc::RLIMIT_CORE, 0, 0, "core dumps"),
+        (libc::RLIMIT_AS, memory, memory, "memory"),
+        (
+            libc::RLIMIT_CPU,
+            spec.cpu_seconds,
+            spec.cpu_seconds.saturating_add(5),
+            "CPU time",
+        ),
+        (
+            libc::RLIMIT_NOFILE,
+            spec.open_files,
+            spec.open_files,
+            "open files",
+        ),
+    ] {
+        if let Err(e) = limit(resource, soft, hard) {
+            missing.push(format!("no {what} limit ({e})"));
+        }
+    }
     if let Some(dir) = &spec.state_dir {
         std::env::set_current_dir(dir)
             .map_err(|e| format!("cannot enter its state directory {}: {e}", dir.display()))?;
     }
     let ports = ports(&spec.network)?;
-    let landlock = landlock(spec, library, &ports)?;
-    seccomp(!spec.network.is_empty())?;
+    let landlock = match landlock(spec, library, &ports) {
+        Ok((text, full)) => {
+            if !full {
+                missing.push(text.clone());
+            }
+            text
+        }
+        Err(e) => {
+            missing.push(format!("no landlock ({e})"));
+            "no landlock: files and ports are not walled off".into()
+        }
+    };
+    let seccomp = match seccomp(!spec.network.is_empty()) {
+        Ok(()) => "seccomp: no programs, processes or raw kernel access".to_string(),
+        Err(e) => {
+            missing.push(format!("no seccomp ({e})"));
+            format!("no seccomp ({e})")
+        }
+    };
     let network = if spec.network.is_empty() {
         "no network".to_string()
     } else {
@@ -103,23 +137,21 @@ pub fn apply(spec: &SandboxSpec, library: &Path) -> Result<Applied, String> {
     };
     Ok(Applied {
         summary: format!(
-            "{landlock}; seccomp: no programs, processes or raw kernel access; {network}; limits {} MiB, {} s CPU, {} files",
+            "{landlock}; {seccomp}; {network}; limits {} MiB, {} s CPU, {} files",
             spec.memory_mb, spec.cpu_seconds, spec.open_files
         ),
+        degraded: (!missing.is_empty()).then(|| missing.join("; ")),
     })
 }
 
-fn limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> Result<(), String> {
+fn limit(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> Result<(), std::io::Error> {
     let value = libc::rlimit {
         rlim_cur: soft,
         rlim_max: hard,
     };
     // SAFETY: setrlimit reads the struct we pass; no other preconditions.
     if unsafe { libc::setrlimit(resource, &value) } != 0 {
-        return Err(format!(
-            "cannot set resource limit {resource}: {}",
-            std::io::Error::last_os_error()
-        ));
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }
@@ -139,7 +171,8 @@ pub fn ports(network: &[String]) -> Result<Vec<u16>, String> {
         .collect()
 }
 
-fn landlock(spec: &SandboxSpec, library: &Path, ports: &[u16]) -> Result<String, String> {
+/// The Landlock walls; says what is enforced, and whether all of it is.
+fn landlock(spec: &SandboxSpec, library: &Path, ports: &[u16]) -> Result<(String, bool), String> {
     let failed = |e: landlock::RulesetError| format!("landlock: {e}");
     let read = AccessFs::from_read(LANDLOCK_ABI);
     let mut rules: BTreeMap<PathBuf, landlock::BitFlags<AccessFs>> = BTreeMap::new();
@@ -191,15 +224,18 @@ fn landlock(spec: &SandboxSpec, library: &Path, ports: &[u16]) -> Result<String,
     }
     let status = ruleset.restrict_self().map_err(failed)?;
     Ok(match status.ruleset {
-        RulesetStatus::FullyEnforced => {
-            "landlock fully enforced: files, TCP ports, signals and abstract sockets".into()
-        }
-        RulesetStatus::PartiallyEnforced => {
-            "landlock partly enforced (an older kernel: files at least; TCP ports from Linux 6.7, signals from 6.12)".into()
-        }
-        RulesetStatus::NotEnforced => {
-            "landlock not available on this kernel: files and ports are not walled off".into()
-        }
+        RulesetStatus::FullyEnforced => (
+            "landlock fully enforced: files, TCP ports, signals and abstract sockets".into(),
+            true,
+        ),
+        RulesetStatus::PartiallyEnforced => (
+            "landlock partly enforced (an older kernel: files at least; TCP ports from Linux 6.7, signals from 6.12)".into(),
+            false,
+        ),
+        RulesetStatus::NotEnforced => (
+            "landlock not available on this kernel: files and ports are not walled off".into(),
+            false,
+        ),
     })
 }
 

@@ -86,6 +86,8 @@ pub struct Described {
     pub present: Vec<bool>,
     /// What the sandbox enforces on this kernel.
     pub sandbox: String,
+    /// What it could not enforce here, if anything.
+    pub degraded: Option<String>,
 }
 
 /// Why the child could not load the library.
