@@ -12,6 +12,9 @@
 //! checkouts, the X report of the day they made (every receipt read and summed) and the Z
 //! that closes it.
 //!
+//! The checkouts are timed twice in one run, with every plugin inside the daemon and with
+//! each in its own process (the default), and the difference printed.
+//!
 //! `cargo bench -p posd --bench checkout`. Prints figures; asserts nothing.
 
 #[path = "../../tests/support/mod.rs"]
@@ -159,6 +162,28 @@ async fn main() {
     let promotions = build_rust_plugin_with("posd-promotions", true);
     let cards = build_rust_plugin_with("posd-cards", true);
     let built_plugins = plugins_began.elapsed();
+    let libraries = [points, vouchers, promotions, cards];
+    // The plugins inside the daemon first, for the comparison: only the checkouts.
+    let in_process = run("in-process", &libraries, built_plugins, false).await;
+    let isolated = run("process", &libraries, built_plugins, true).await;
+    let (in_median, in_p99) = report("Checkout, every plugin inside the daemon", in_process);
+    let (median, p99) = report("Checkout, every plugin in its own process", isolated);
+    println!(
+        "isolation adds per checkout: median {:.2} ms, p99 {:.2} ms; checkout p99 with every shipped plugin isolated {:.2} ms (target < 10 ms)",
+        (median.as_secs_f64() - in_median.as_secs_f64()) * 1e3,
+        (p99.as_secs_f64() - in_p99.as_secs_f64()) * 1e3,
+        p99.as_secs_f64() * 1e3
+    );
+}
+
+/// Runs the bench with the plugins where `isolation` says (`[plugins] isolation`); returns
+/// the checkout latencies. Only with `everything` the rest of the figures too.
+async fn run(
+    isolation: &str,
+    [points, vouchers, promotions, cards]: &[std::path::PathBuf; 4],
+    built_plugins: Duration,
+    everything: bool,
+) -> Vec<Duration> {
     let bus = TestBus::start();
     let root = bus.dir.path().to_path_buf();
     let key_file = root.join("vouchers.key");
@@ -174,12 +199,13 @@ async fn main() {
             .expect("promotions as TOML"),
     );
     let (plugin_dir, config) = plugin_config(&root, 2000, &devices);
-    place_plugin(&points, &plugin_dir, shipped::POINTS_FILE);
-    place_plugin(&vouchers, &plugin_dir, "libposd_vouchers.so");
-    place_plugin(&promotions, &plugin_dir, "libposd_promotions.so");
-    place_plugin(&cards, &plugin_dir, shipped::CARDS_FILE);
+    place_plugin(points, &plugin_dir, shipped::POINTS_FILE);
+    place_plugin(vouchers, &plugin_dir, "libposd_vouchers.so");
+    place_plugin(promotions, &plugin_dir, "libposd_promotions.so");
+    place_plugin(cards, &plugin_dir, shipped::CARDS_FILE);
     let mut daemon = DaemonSetup::new(bus.address(), &root)
         .config(&config)
+        .env("POSD_PLUGINS__ISOLATION", isolation)
         .start();
     let conn = bus.client().await;
     let manager = Manager1Proxy::builder(&conn)
@@ -208,8 +234,8 @@ async fn main() {
     }
     println!(
         "posd checkout over D-Bus: {LINES}-line sale paid by card and gift voucher, every \
-         shipped plugin: vouchers, 50 promotions, points, cards (release, built or checked \
-         in {:.1} s), receipt printer on TCP, state in {}",
+         shipped plugin ({isolation}): vouchers, 50 promotions, points, cards (release, built \
+         or checked in {:.1} s), receipt printer on TCP, state in {}",
         built_plugins.as_secs_f64(),
         daemon.state_dir.display()
     );
@@ -246,6 +272,11 @@ async fn main() {
         wal_seq = seq;
     }
     let elapsed = began.elapsed();
+    if !everything {
+        let status = daemon.stop();
+        assert!(status.success(), "posd: {status}; log:\n{}", daemon.log());
+        return latencies;
+    }
     let slow: Vec<bool> = latencies
         .iter()
         .zip(&restarted)
@@ -342,7 +373,7 @@ async fn main() {
     let status = daemon.stop();
     assert!(status.success(), "posd: {status}; log:\n{}", daemon.log());
 
-    let (_, p99) = report("Checkout (client → posd → client)", latencies);
+    let (_, p99) = report("Checkout (client → posd → client)", latencies.clone());
     println!(
         "{:<44} {} over {} ms, {} of them at a WAL checkpoint ({} checkpoints in {CHECKOUTS})",
         "  slow checkouts",
@@ -386,4 +417,5 @@ async fn main() {
         throughput / raw,
         concurrent / raw,
     );
+    latencies
 }

@@ -1,7 +1,8 @@
 //! A hook round trip host → plugin → host with a 50-line basket: the `evaluate_basket` hook
 //! of the hello-rust example through the real ABI (JSON encoding, the plugin's thread, the
-//! C calling convention, JSON decoding), next to a direct in-process call of the same Rust
-//! function in the same run.
+//! C calling convention, JSON decoding), with the plugin inside this process and in a
+//! sandboxed child process of its own (`posd plugin-host`, the default), next to a direct
+//! call of the same Rust function in the same run.
 //!
 //! `cargo bench -p posd --bench plugin_call`. Prints figures; asserts nothing.
 
@@ -72,6 +73,37 @@ async fn main() {
         |answer| assert_eq!(answer["previews"][0]["points"], "199"),
     )
     .await;
+    let isolated_dir = tempfile::tempdir().expect("temp dir");
+    let isolated = loaded_plugin_manager_isolated(
+        isolated_dir.path(),
+        &library,
+        "libhello_rust.so",
+        Default::default(),
+        posd::plugins::IsolationSettings {
+            default: posd::plugins::Isolation::Process,
+            program: POSD.into(),
+            state_dir: isolated_dir.path().join("plugin-state"),
+            ..posd::plugins::IsolationSettings::in_process()
+        },
+    )
+    .await;
+    assert!(
+        isolated
+            .list()
+            .iter()
+            .all(|p| p.isolation == "process" && p.pid != 0),
+        "{:?}",
+        isolated.list()
+    );
+    let through_process = time_hook(
+        &isolated,
+        "hello-rust",
+        Hook::EvaluateBasket,
+        &request,
+        (500, CALLS),
+        |answer| assert_eq!(answer["previews"][0]["points"], "199"),
+    )
+    .await;
 
     let typed: posd_plugin_sdk::schema::EvaluateBasketRequest =
         serde_json::from_value(request.clone()).expect("typed request");
@@ -98,11 +130,24 @@ async fn main() {
         json_only.push(start.elapsed());
     }
 
-    let abi = report("through the ABI (host → plugin → host)", through_abi);
+    let abi = report("through the ABI, plugin in-process", through_abi.clone());
+    let process = report(
+        "through the ABI, plugin in its process",
+        through_process.clone(),
+    );
     report("the same JSON work, no thread or FFI", json_only);
     let baseline = report("direct call of the same Rust function", direct);
     println!(
-        "ABI overhead per call: {:.2} µs (target: round trip under 50 µs)",
+        "ABI overhead per call: {:.2} µs in-process (target: round trip under 50 µs)",
         (abi.as_secs_f64() - baseline.as_secs_f64()) * 1e6
+    );
+    let p99 = |mut s: Vec<Duration>| {
+        s.sort();
+        s[((s.len() - 1) as f64 * 0.99).round() as usize]
+    };
+    println!(
+        "isolation adds per call: median {:.2} µs, p99 {:.2} µs (target: median at most 50 µs)",
+        (process.as_secs_f64() - abi.as_secs_f64()) * 1e6,
+        (p99(through_process).as_secs_f64() - p99(through_abi).as_secs_f64()) * 1e6
     );
 }

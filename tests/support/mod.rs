@@ -888,13 +888,32 @@ pub fn name(err: &zbus::Error) -> String {
 }
 
 /// A plugin manager outside any daemon, with `library` placed as `file` in a plugin
-/// directory under `dir`, `sections` as the plugins' configuration, and its plugins loaded:
-/// for benchmarks that call a plugin's hooks straight through the ABI.
+/// directory under `dir`, `sections` as the plugins' configuration, and its plugins loaded
+/// inside this process: for benchmarks that call a plugin's hooks straight through the ABI.
 pub async fn loaded_plugin_manager(
     dir: &Path,
     library: &Path,
     file: &str,
     sections: std::collections::BTreeMap<String, toml::Table>,
+) -> std::sync::Arc<posd::plugins::PluginManager> {
+    loaded_plugin_manager_isolated(
+        dir,
+        library,
+        file,
+        sections,
+        posd::plugins::IsolationSettings::in_process(),
+    )
+    .await
+}
+
+/// [`loaded_plugin_manager`] with the plugins run as `isolation` says; for child processes
+/// its `program` must be the posd binary ([`POSD`]), which serves as `posd plugin-host`.
+pub async fn loaded_plugin_manager_isolated(
+    dir: &Path,
+    library: &Path,
+    file: &str,
+    sections: std::collections::BTreeMap<String, toml::Table>,
+    isolation: posd::plugins::IsolationSettings,
 ) -> std::sync::Arc<posd::plugins::PluginManager> {
     let plugin_dir = dir.join("plugins");
     std::fs::create_dir_all(&plugin_dir).expect("plugin dir");
@@ -910,7 +929,7 @@ pub async fn loaded_plugin_manager(
             sections,
             cache_dir: dir.join("cache"),
             order: Vec::new(),
-            isolation: posd::plugins::IsolationSettings::in_process(),
+            isolation,
         },
     );
     plugins.reload().await;

@@ -87,3 +87,33 @@ pub fn cpu_by_thread(pid: u32) -> BTreeMap<String, Duration> {
     }
     used
 }
+
+/// [`cpu_by_thread`] of process `pid` and of its plugin processes (`posd plugin-host`
+/// children), whose threads are counted as `process:<name>`: what isolation moves out of
+/// the daemon is still the till's CPU.
+#[allow(dead_code)]
+pub fn cpu_with_plugin_processes(pid: u32) -> BTreeMap<String, Duration> {
+    let mut used = cpu_by_thread(pid);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return used;
+    };
+    for child in entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        let is_plugin = std::fs::read(format!("/proc/{child}/cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"plugin-host"));
+        if parent == Some(pid) && is_plugin {
+            for (name, time) in cpu_by_thread(child) {
+                *used
+                    .entry(format!("process:{name}"))
+                    .or_insert(Duration::ZERO) += time;
+            }
+        }
+    }
+    used
+}

@@ -107,6 +107,11 @@ pub fn run() -> i32 {
     let Some(native) = loaded.native else {
         return 3;
     };
+    // `ps`, `top` and the journal show "plugin-<id>" instead of a second "posd".
+    if let Ok(name) = std::ffi::CString::new(format!("plugin-{}", loaded.id)) {
+        // SAFETY: PR_SET_NAME reads a NUL-terminated string (the kernel keeps 15 bytes).
+        unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
+    }
     let described = Described {
         id: loaded.id.clone(),
         name: loaded.name.clone(),
