@@ -1492,6 +1492,7 @@ fn plugin_processes(daemon: u32) -> Vec<i32> {
 #[tokio::test(flavor = "multi_thread")]
 async fn checkouts_survive_a_plugin_killed_in_prepare_and_commit_exactly_once() {
     const PLUGIN_SALES: usize = 90;
+    const PLUGIN_KILLS: usize = 60;
     let seed = seed();
     println!("plugin crash test seed: {seed:#x} (CRASH_TEST_SEED replays the schedule)");
     let mut rng = Rng(seed ^ 0x9106);
@@ -1526,7 +1527,9 @@ async fn checkouts_survive_a_plugin_killed_in_prepare_and_commit_exactly_once() 
         let (stop, kills) = (stop.clone(), kills.clone());
         let mut rng = Rng(rng.next());
         std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
+            // Enough kills to hit every phase many times; then the checkouts a kill kept
+            // refusing get through.
+            while !stop.load(Ordering::SeqCst) && kills.load(Ordering::SeqCst) < PLUGIN_KILLS {
                 std::thread::sleep(Duration::from_micros(rng.range((2_000, 60_000))));
                 let pids = plugin_processes(daemon_pid);
                 if pids.is_empty() {
@@ -1577,7 +1580,8 @@ async fn checkouts_survive_a_plugin_killed_in_prepare_and_commit_exactly_once() 
                     let key = format!("plugin-crash-{seed:x}-{n:04}");
                     let sale = sale_proxy(&conn, path.clone()).await;
                     let mut answer = None;
-                    for _ in 0..200 {
+                    let asked = Instant::now();
+                    while asked.elapsed() < PATIENCE * 3 {
                         match patiently("Checkout", sale.checkout(&key)).await {
                             Ok(receipt) => {
                                 answer = Some(receipt);
@@ -1646,7 +1650,10 @@ async fn checkouts_survive_a_plugin_killed_in_prepare_and_commit_exactly_once() 
     );
     assert!(problems.is_empty(), "seed {seed:#x}: {problems:#?}");
     assert_eq!(attempts.len(), PLUGIN_SALES, "seed {seed:#x}");
-    assert!(kills >= 10, "seed {seed:#x}: only {kills} kills");
+    assert!(
+        kills >= PLUGIN_KILLS / 2,
+        "seed {seed:#x}: only {kills} kills"
+    );
     assert!(
         refused >= 1,
         "seed {seed:#x}: no kill reached a checkout, so nothing was shown"

@@ -658,3 +658,58 @@ fn answer(body: &[u8], hook: Hook) -> Result<Vec<u8>, CallError> {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exit_is_told_with_its_signal_or_status() {
+        let signalled = ExitStatus::from_raw(libc::SIGSEGV);
+        assert_eq!(
+            describe_exit(signalled),
+            "was killed by signal 11 (SIGSEGV)"
+        );
+        let exited = ExitStatus::from_raw(3 << 8);
+        assert_eq!(describe_exit(exited), "exited with status 3");
+    }
+
+    #[test]
+    fn a_child_answer_becomes_the_callers_result() {
+        let hook = Hook::EvaluateBasket;
+        assert_eq!(answer(b"\x00{}", hook), Ok(b"{}".to_vec()));
+        assert_eq!(
+            answer(b"\x02it broke", hook),
+            Err(CallError::Failed("it broke".into())),
+            "a failure in the child, told as it said it"
+        );
+        assert_eq!(
+            answer(
+                b"\x01{\"error\":\"NotFound\",\"message\":\"no such code\"}",
+                hook
+            ),
+            Err(CallError::Refused {
+                error: "NotFound".into(),
+                message: "no such code".into()
+            })
+        );
+        assert_eq!(answer(b"\x03", hook), Err(CallError::NotImplemented));
+        assert_eq!(
+            answer(b"", hook),
+            Err(CallError::Failed("evaluate_basket answered nothing".into()))
+        );
+    }
+
+    #[test]
+    fn a_host_call_frame_names_its_service() {
+        let mut body = 6u16.to_le_bytes().to_vec();
+        body.extend_from_slice(b"kv.get{\"key\":\"a\"}");
+        assert_eq!(service_of(&body), Some(("kv.get", &b"{\"key\":\"a\"}"[..])));
+        assert_eq!(
+            service_of(&[9, 0, b'k']),
+            None,
+            "a name longer than the frame"
+        );
+        assert_eq!(service_of(&[1]), None);
+    }
+}
