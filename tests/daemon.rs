@@ -45,7 +45,7 @@ async fn ready_arrives_and_properties_read_back_right() {
     assert_eq!(manager.currency().await.expect("Currency"), "CZK");
     assert_eq!(manager.locale().await.expect("Locale"), "cs-CZ");
     assert_eq!(manager.state().await.expect("State"), "running");
-    assert_eq!(manager.abi_version().await.expect("AbiVersion"), "1.3");
+    assert_eq!(manager.abi_version().await.expect("AbiVersion"), "1.4");
     assert_eq!(
         manager.version().await.expect("Version"),
         env!("CARGO_PKG_VERSION")
@@ -77,7 +77,7 @@ async fn ready_arrives_and_properties_read_back_right() {
     let all = text(&out.stdout);
     for expected in [
         "'Version'",
-        "'AbiVersion': <'1.3'>",
+        "'AbiVersion': <'1.4'>",
         "'StoreId': <'S42'>",
         "'RegisterId': <'R7'>",
         "'Currency': <'CZK'>",
@@ -506,7 +506,7 @@ fn posctl_status_prints_properties_as_text_and_json() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json["RegisterId"], "R7");
     assert_eq!(json["Currency"], "CZK");
-    assert_eq!(json["AbiVersion"], "1.3");
+    assert_eq!(json["AbiVersion"], "1.4");
 }
 
 #[test]

@@ -120,7 +120,7 @@ async fn both_example_plugins_load_and_classify_their_codes() {
     for id in ["hello-c", "hello-rust"] {
         let plugin = plugin_proxy(&conn, id).await;
         assert_eq!(plugin.state().await.expect("State"), "loaded", "{id}");
-        assert_eq!(plugin.abi_version().await.expect("AbiVersion"), "1.3");
+        assert_eq!(plugin.abi_version().await.expect("AbiVersion"), "1.4");
         assert_eq!(plugin.error().await.expect("Error"), "");
     }
     assert_eq!(manager.state().await.expect("State"), "running");
@@ -134,7 +134,7 @@ async fn versions_are_checked_as_the_abi_promises() {
         &bus,
         |_| {
             c_plugin("abi2", &root, "abi2.so");
-            c_plugin("needs_minor4", &root, "needs_minor4.so");
+            c_plugin("needs_minor5", &root, "needs_minor5.so");
             c_plugin("newer_optional", &root, "newer_optional.so");
         },
         2000,
@@ -145,14 +145,14 @@ async fn versions_are_checked_as_the_abi_promises() {
     assert_eq!(abi2.state().await.expect("State"), "failed");
     let error = abi2.error().await.expect("Error");
     assert!(
-        error.contains("ABI 2.0") && error.contains("offers ABI 1.3"),
+        error.contains("ABI 2.0") && error.contains("offers ABI 1.4"),
         "{error}"
     );
 
-    let needs = plugin_proxy(&conn, "needs-minor4").await;
+    let needs = plugin_proxy(&conn, "needs-minor5").await;
     assert_eq!(needs.state().await.expect("State"), "failed");
     let error = needs.error().await.expect("Error");
-    assert!(error.contains("needs plugin ABI 1.4"), "{error}");
+    assert!(error.contains("needs plugin ABI 1.5"), "{error}");
 
     let newer = plugin_proxy(&conn, "newer-optional").await;
     assert_eq!(
@@ -161,7 +161,7 @@ async fn versions_are_checked_as_the_abi_promises() {
         "{}",
         newer.error().await.unwrap_or_default()
     );
-    assert_eq!(newer.abi_version().await.expect("AbiVersion"), "1.4");
+    assert_eq!(newer.abi_version().await.expect("AbiVersion"), "1.5");
 
     let manager = Manager1Proxy::new(&conn).await.expect("manager");
     assert_eq!(
@@ -1138,5 +1138,119 @@ async fn an_answer_independent_of_other_plugins_lines_is_taken_without_asking_ag
         seen[1].1.last().map(String::as_str),
         Some("saw 0"),
         "{seen:?}"
+    );
+}
+
+/// What `release_tender` told the tender_log test plugin (`TABLOG`) or its 1.3 build
+/// (`TABLOG13`) so far: `<reason>:<tender>:<ref>:<slot>`, oldest first.
+async fn releases(manager: &Manager1Proxy<'_>, code: &str) -> String {
+    let info = manager.lookup_code(code).await.expect("LookupCode");
+    string(&info, "state")
+}
+
+/// A sale with one item of 10.00 on it.
+async fn sale_of_ten<'a>(
+    conn: &'a zbus::Connection,
+    manager: &Manager1Proxy<'_>,
+) -> posd::client::Sale1Proxy<'a> {
+    let path = manager
+        .open_sale(HashMap::from([("cashier", zbus::Variant::from("anna"))]))
+        .await
+        .expect("OpenSale");
+    let sale = sale_proxy(conn, path).await;
+    sale.add_item(HashMap::from([
+        ("name", zbus::Variant::from("Tee")),
+        ("qty", zbus::Variant::from("1")),
+        ("unit_price", zbus::Variant::from("10.00")),
+        ("tax_rate", zbus::Variant::from("10")),
+    ]))
+    .await
+    .expect("AddItem");
+    sale
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_tender_removed_or_left_on_a_cancelled_sale_is_released_to_its_plugin() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let _daemon = daemon_with(
+        &bus,
+        |_| {
+            c_plugin("tender_log", &root, "libtender_log.so");
+            c_plugin("tender_log_13", &root, "libtender_log_13.so");
+        },
+        2000,
+        "",
+    );
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("manager");
+    for (id, abi) in [("tender_log", "1.4"), ("tender_log_13", "1.3")] {
+        let plugin = plugin_proxy(&conn, id).await;
+        assert_eq!(
+            plugin.state().await.expect("State"),
+            "loaded",
+            "{id}: {}",
+            plugin.error().await.unwrap_or_default()
+        );
+        assert_eq!(plugin.abi_version().await.expect("AbiVersion"), abi, "{id}");
+    }
+    let none = HashMap::new;
+
+    // The cashier takes a tab off again: its plugin hears it once, with its ref and data.
+    let sale = sale_of_ten(&conn, &manager).await;
+    let tab = sale.add_tender("tab", "4.00", none()).await.expect("a tab");
+    assert_eq!(
+        releases(&manager, "TABLOG").await,
+        "",
+        "nothing released yet"
+    );
+    sale.remove_tender(&tab).await.expect("RemoveTender");
+    // Queued before RemoveTender answered, so it is heard before this lookup.
+    assert_eq!(
+        releases(&manager, "TABLOG").await,
+        format!("removed:{tab}:TAB-1:1")
+    );
+    let err = sale.remove_tender(&tab).await.expect_err("gone already");
+    assert_eq!(failure(&err).0, "org.posd.Error.NotFound");
+
+    // A cancelled sale releases each tab still on it, and nothing of cash or of a plugin
+    // built for 1.3 (whose table has no release_tender), which still takes its tenders.
+    let sale = sale_of_ten(&conn, &manager).await;
+    let first = sale.add_tender("tab", "2.00", none()).await.expect("tab");
+    let second = sale.add_tender("tab", "3.00", none()).await.expect("tab");
+    sale.add_tender("cash", "1.00", none()).await.expect("cash");
+    let old = sale
+        .add_tender("tab13", "1.00", none())
+        .await
+        .expect("tab13");
+    let tenders = sale.tenders().await.expect("Tenders");
+    let old_tender = tenders
+        .iter()
+        .find(|t| s(&t["id"]) == old)
+        .expect("the 1.3 plugin's tender");
+    assert_eq!(s(&old_tender["method"]), "tab13");
+    sale.cancel().await.expect("Cancel");
+    assert_eq!(
+        releases(&manager, "TABLOG").await,
+        format!("removed:{tab}:TAB-1:1 cancelled:{first}:TAB-2:2 cancelled:{second}:TAB-3:3")
+    );
+    assert_eq!(
+        releases(&manager, "TABLOG13").await,
+        "",
+        "a 1.3 plugin is never called"
+    );
+
+    // A tab a checkout took is never released, not even by a Cancel after it.
+    let sale = sale_of_ten(&conn, &manager).await;
+    sale.add_tender("tab", "10.00", none())
+        .await
+        .expect("tab for all");
+    sale.checkout("release-1").await.expect("Checkout");
+    let err = sale.cancel().await.expect_err("completed");
+    assert_eq!(failure(&err).0, "org.posd.Error.Conflict");
+    assert_eq!(
+        releases(&manager, "TABLOG").await,
+        format!("removed:{tab}:TAB-1:1 cancelled:{first}:TAB-2:2 cancelled:{second}:TAB-3:3"),
+        "the checkout's tab stays taken"
     );
 }

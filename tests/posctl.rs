@@ -496,3 +496,222 @@ fn with_no_daemon_answering_ledger_verify_reads_the_default_state_directory_and_
         "{stderr}"
     );
 }
+
+/// Writes outbox messages for the courier test plugin with `keys`, as earlier sales would
+/// have, into the database of `state_dir`; their ids in order.
+fn courier_messages(state_dir: &Path, keys: &[&str]) -> Vec<i64> {
+    let conn = posd::store::open(state_dir, std::time::Duration::from_secs(1)).expect("database");
+    for key in keys {
+        posd::outbox::enqueue(
+            &conn,
+            &posd::outbox::NewMessage {
+                plugin: "courier".into(),
+                destination: "partner".into(),
+                key: (*key).into(),
+                payload: serde_json::json!({ "points": 10, "card": "P-77" }),
+                reference: "0001-01-000009".into(),
+            },
+        )
+        .expect("enqueue");
+    }
+    keys.iter()
+        .map(|key| {
+            conn.query_row("SELECT id FROM outbox WHERE key = ?1", [key], |r| r.get(0))
+                .expect("id")
+        })
+        .collect()
+}
+
+/// `posctl outbox show ID --json`, as a technician's script reads it.
+fn shown(bus: &str, id: i64) -> Value {
+    json(bus, &["outbox", "show", &id.to_string()])
+}
+
+/// A failed posctl call: its exit code and the D-Bus error name `--json` prints.
+fn refused(bus: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = posctl(bus, &[&["--json"], args].concat());
+    let answer = parse(&out, args);
+    (
+        out.status.code(),
+        answer["error"].as_str().unwrap_or("").to_string(),
+        answer["message"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_technician_shows_retries_and_discards_dead_letters_with_posctl() {
+    let bus = TestBus::start();
+    let root = bus.dir.path().to_path_buf();
+    let address = bus.address().to_string();
+    // The "partner" is a directory inside the plugin's own state directory (an isolated
+    // plugin may write nowhere else); it is missing, so the partner is down.
+    let setup = DaemonSetup::new(bus.address(), &root);
+    let inbox = setup.state_dir.join("plugin-state/courier/partner-inbox");
+    let extra = format!(
+        "[plugin.courier]\ninbox = \"{}\"\n[outbox]\nretry_first_ms = 50\nretry_cap_ms = 100\n\
+         dead_letter_after_s = 1\n",
+        inbox.display()
+    );
+    let (plugin_dir, config) = plugin_config(&root, 2000, &extra);
+    let built = build_c_plugin(
+        &test_plugin_source("courier"),
+        &root.join("build-courier.so"),
+    );
+    place_plugin(&built, &plugin_dir, "courier.so");
+    let ids = courier_messages(&setup.state_dir, &["k1", "k2"]);
+    let (retried, discarded) = (ids[0], ids[1]);
+    let daemon = setup.config(&config).start();
+
+    eventually("both messages are dead letters", || async {
+        json(&address, &["outbox", "--state", "dead"])
+            .as_array()
+            .is_some_and(|dead| dead.len() == 2)
+    })
+    .await;
+    let out = posctl(&address, &["outbox", "show", &retried.to_string()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    for field in [
+        format!("id            {retried}"),
+        "plugin        courier".to_string(),
+        "destination   partner".to_string(),
+        "key           k1".to_string(),
+        "reference     0001-01-000009".to_string(),
+        "state         dead".to_string(),
+        "delivered_at  -".to_string(),
+        "payload\n  {\n".to_string(),
+        "    \"points\": 10".to_string(),
+    ] {
+        assert!(page.contains(&field), "{field:?} in:\n{page}");
+    }
+    assert!(page.contains("partner down"), "the last error: {page}");
+    let dead = shown(&address, retried);
+    assert_eq!(dead["state"], "dead");
+    assert!(dead["attempts"].as_i64().is_some_and(|n| n >= 1), "{dead}");
+    assert!(dead["created_at"].is_string() && dead["next_attempt"].is_string());
+    assert!(dead["delivered_at"].is_null(), "{dead}");
+    assert_eq!(dead["payload"]["card"], "P-77");
+
+    // The partner is back, but a dead letter waits for a technician.
+    std::fs::create_dir_all(&inbox).expect("partner back");
+    let log = inbox.join("delivered.log");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert!(!log.exists(), "nothing goes out by itself");
+
+    let answer = json(&address, &["outbox", "discard", &discarded.to_string()]);
+    assert_eq!(answer["discarded"], discarded);
+    let answer = json(&address, &["outbox", "retry", &retried.to_string()]);
+    assert_eq!(answer["retried"], retried);
+    eventually("the retried message is delivered", || async {
+        shown(&address, retried)["state"] == "delivered"
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("delivered.log"),
+        "k1\n",
+        "the retried message arrived once, the discarded one never"
+    );
+    let delivered = shown(&address, retried);
+    assert!(delivered["delivered_at"].is_string(), "{delivered}");
+    assert_eq!(shown(&address, discarded)["state"], "discarded");
+    let listed = json(&address, &["outbox", "--state", "discarded"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["key"], "k2");
+    let out = posctl(&address, &["outbox"]);
+    assert!(
+        text(&out.stdout).contains("discarded"),
+        "the list shows the state: {}",
+        text(&out.stdout)
+    );
+    assert!(
+        daemon.log().lines().any(|line| line.contains("WARN")
+            && line.contains("discarded by a technician")
+            && line.contains("k2")
+            && line.contains("courier")),
+        "the discard is logged as a warning naming the message:\n{}",
+        daemon.log()
+    );
+
+    // What can't be done is refused by name, and posctl exits 1 as for any refusal.
+    let (code, error, message) = refused(&address, &["outbox", "retry", &retried.to_string()]);
+    assert_eq!((code, error.as_str()), (Some(1), "org.posd.Error.Conflict"));
+    assert!(message.contains("delivered"), "{message}");
+    let (code, error, message) = refused(&address, &["outbox", "retry", &discarded.to_string()]);
+    assert_eq!((code, error.as_str()), (Some(1), "org.posd.Error.Conflict"));
+    assert!(message.contains("discarded"), "{message}");
+    let (_, error, _) = refused(&address, &["outbox", "discard", &retried.to_string()]);
+    assert_eq!(error, "org.posd.Error.Conflict");
+    for args in [
+        ["outbox", "retry", "999"],
+        ["outbox", "discard", "999"],
+        ["outbox", "show", "999"],
+    ] {
+        let (code, error, _) = refused(&address, &args);
+        assert_eq!(
+            (code, error.as_str()),
+            (Some(1), "org.posd.Error.NotFound"),
+            "{args:?}"
+        );
+    }
+    let (code, error, _) = refused(&address, &["outbox", "retry", "k1"]);
+    assert_eq!(
+        (code, error.as_str()),
+        (Some(1), "org.posd.Error.InvalidArgument")
+    );
+    // The daemon answers the same over D-Bus to any client.
+    let conn = bus.client().await;
+    let manager = Manager1Proxy::new(&conn).await.expect("proxy");
+    let err = manager
+        .retry_outbox_message("999")
+        .await
+        .expect_err("unknown id");
+    assert_eq!(name(&err), "org.posd.Error.NotFound");
+    let err = manager
+        .discard_outbox_message("not-a-number")
+        .await
+        .expect_err("malformed id");
+    assert_eq!(name(&err), "org.posd.Error.InvalidArgument");
+    drop(daemon);
+}
+
+#[test]
+fn a_caller_who_is_not_admin_cannot_retry_or_discard_outbox_messages() {
+    if !is_root() {
+        eprintln!("skipped: calling as another user needs root");
+        return;
+    }
+    let bus = TestBus::start_for_everyone();
+    let root = bus.dir.path().to_path_buf();
+    let setup = DaemonSetup::new(bus.address(), &root);
+    let ids = courier_messages(&setup.state_dir, &["k1"]);
+    {
+        let conn = rusqlite::Connection::open(setup.state_dir.join(posd::store::DATABASE_FILE))
+            .expect("open");
+        conn.execute(
+            "UPDATE outbox SET state = 'dead', last_error = 'rejected'",
+            [],
+        )
+        .expect("a dead letter");
+    }
+    let _daemon = setup.start();
+    use std::os::unix::process::CommandExt;
+    let id = ids[0].to_string();
+    for action in ["retry", "discard"] {
+        let out = run(Command::new(POSCTL)
+            .arg("--bus-address")
+            .arg(bus.address())
+            .args(["outbox", action, &id])
+            .uid(65534)
+            .gid(65534));
+        assert_eq!(out.status.code(), Some(1), "{action}");
+        assert!(
+            text(&out.stderr).contains("org.posd.Error.NotAllowed"),
+            "{action}: {}",
+            text(&out.stderr)
+        );
+    }
+    let message = json(bus.address(), &["outbox", "show", &id]);
+    assert_eq!(message["state"], "dead", "nothing changed: {message}");
+    assert_eq!(message["last_error"], "rejected");
+}

@@ -49,6 +49,10 @@ pub trait Manager1 {
     fn set_plugin_enabled(&self, id: &str, enabled: bool) -> zbus::Result<()>;
     /// Reload plugin files (admin).
     fn reload_plugins(&self) -> zbus::Result<()>;
+    /// Make a dead (or pending) outbox message due now (admin).
+    fn retry_outbox_message(&self, message_id: &str) -> zbus::Result<()>;
+    /// Give up on a dead (or pending) outbox message for good (admin).
+    fn discard_outbox_message(&self, message_id: &str) -> zbus::Result<()>;
     /// Open a sale.
     fn open_sale(
         &self,
@@ -308,6 +312,8 @@ pub trait Sale1 {
         amount: &str,
         details: std::collections::HashMap<&str, zbus::Variant<'_>>,
     ) -> zbus::Result<String>;
+    /// Take a payment off again.
+    fn remove_tender(&self, tender_id: &str) -> zbus::Result<()>;
     /// Commit.
     fn checkout(&self, idempotency_key: &str) -> zbus::Result<String>;
     /// Abandon.

@@ -94,6 +94,10 @@ pub struct OutboxConfig {
     pub retry_cap_ms: u64,
     /// A message still undelivered this many hours after its sale becomes a dead letter.
     pub dead_letter_after_hours: u64,
+    /// The same in seconds, in place of `dead_letter_after_hours` when set: for a partner
+    /// whose messages are worthless after minutes, and for tests that need a dead letter
+    /// without waiting an hour.
+    pub dead_letter_after_s: Option<u64>,
 }
 
 impl Default for OutboxConfig {
@@ -102,6 +106,7 @@ impl Default for OutboxConfig {
             retry_first_ms: 5000,
             retry_cap_ms: 900_000,
             dead_letter_after_hours: 72,
+            dead_letter_after_s: None,
         }
     }
 }
@@ -511,6 +516,9 @@ impl Config {
         if self.outbox.dead_letter_after_hours == 0 {
             return bad("outbox.dead_letter_after_hours", "expected at least 1 hour");
         }
+        if self.outbox.dead_letter_after_s == Some(0) {
+            return bad("outbox.dead_letter_after_s", "expected at least 1 second");
+        }
         let mut names = std::collections::HashSet::new();
         for (i, device) in self.devices.iter().enumerate() {
             let key = format!("devices[{i}]");
@@ -625,7 +633,9 @@ impl Config {
             first: std::time::Duration::from_millis(self.outbox.retry_first_ms),
             cap: std::time::Duration::from_millis(self.outbox.retry_cap_ms),
             give_up_after: std::time::Duration::from_secs(
-                self.outbox.dead_letter_after_hours * 3600,
+                self.outbox
+                    .dead_letter_after_s
+                    .unwrap_or(self.outbox.dead_letter_after_hours.saturating_mul(3600)),
             ),
         }
     }
@@ -1348,6 +1358,27 @@ mod tests {
             err.contains("receipt.open_drawer") && err.contains("always"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_outbox_dead_letter_time_in_seconds_takes_the_place_of_hours() {
+        let give_up_after = |text: &str| {
+            let dir = dir_with(&[("posd.toml", text)]);
+            load_from(dir.path(), &[], None).map(|c| c.retry_policy().give_up_after)
+        };
+        assert_eq!(
+            give_up_after("").expect("defaults"),
+            std::time::Duration::from_secs(72 * 3600)
+        );
+        assert_eq!(
+            give_up_after("[outbox]\ndead_letter_after_hours = 2\ndead_letter_after_s = 90\n")
+                .expect("loads"),
+            std::time::Duration::from_secs(90)
+        );
+        let err = give_up_after("[outbox]\ndead_letter_after_s = 0\n")
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("outbox.dead_letter_after_s"), "{err}");
     }
 
     #[test]

@@ -297,6 +297,8 @@ pub async fn run(options: Options) -> Result<(), DaemonError> {
                 plugins.clone(),
                 book.clone(),
                 journal.clone(),
+                db.clone(),
+                outbox_wake.clone(),
             ),
         )
         .serve_at(

@@ -9,6 +9,10 @@
 //! which makes it a dead letter for a technician (`posctl outbox`). Each message carries an
 //! idempotency key unique per plugin, which the plugin sends along so a partner can drop a
 //! duplicate after a crash between delivery and bookkeeping.
+//!
+//! A technician manages dead letters ([`retry`], [`discard`]; `Manager1.RetryOutboxMessage`
+//! and `DiscardOutboxMessage`): a retried message is due again at once, a discarded one is
+//! never delivered and stays in the table for the record.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,12 +53,20 @@ pub struct Message {
     pub payload: Value,
     /// What it belongs to.
     pub reference: String,
-    /// pending, delivered or dead.
+    /// pending, delivered, dead or discarded.
     pub state: String,
     /// Tries so far.
     pub attempts: i64,
     /// Why the last try failed.
     pub last_error: String,
+    /// When it was written, in milliseconds since the epoch: a technician sees how long a
+    /// partner has been waiting for it.
+    pub created_at: i64,
+    /// When the worker tries it next (pending) or would have (others), in milliseconds since
+    /// the epoch.
+    pub next_attempt: i64,
+    /// When the partner took it, in milliseconds since the epoch; `None` until delivered.
+    pub delivered_at: Option<i64>,
 }
 
 fn now_ms() -> i64 {
@@ -93,26 +105,37 @@ fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
         state: r.get(6)?,
         attempts: r.get(7)?,
         last_error: r.get(8)?,
+        created_at: r.get(9)?,
+        next_attempt: r.get(10)?,
+        delivered_at: r.get(11)?,
     })
 }
 
-const COLUMNS: &str =
-    "id, plugin, destination, key, payload, reference, state, attempts, last_error";
+/// The columns [`read`] reads, in its order.
+const COLUMNS: &str = "id, plugin, destination, key, payload, reference, state, attempts, \
+     last_error, created_at, next_attempt, delivered_at";
 
 /// The oldest pending message that is due, if any.
 pub fn next_due(c: &Connection) -> rusqlite::Result<Option<Message>> {
-    c.prepare_cached(
-        "SELECT id, plugin, destination, key, payload, reference, state, attempts, last_error
-         FROM outbox WHERE state = 'pending' AND next_attempt <= ?1 ORDER BY id LIMIT 1",
-    )?
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox
+         WHERE state = 'pending' AND next_attempt <= ?1 ORDER BY id LIMIT 1"
+    ))?
     .query_row([now_ms()], read)
     .optional()
 }
 
+/// One message by id, whatever its state, for a technician (`posctl outbox show`).
+pub fn get(c: &Connection, id: i64) -> rusqlite::Result<Option<Message>> {
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE id = ?1"))?
+        .query_row([id], read)
+        .optional()
+}
+
 /// What the worker does next.
 enum Next {
-    /// Deliver this message.
-    Due(Message),
+    /// Deliver this message (boxed: a message is large, the idle answer small).
+    Due(Box<Message>),
     /// Nothing is due: wait this long, or until woken.
     Idle(Duration),
 }
@@ -121,7 +144,7 @@ enum Next {
 /// round trip for the worker.
 fn next(c: &Connection) -> rusqlite::Result<Next> {
     if let Some(message) = next_due(c)? {
-        return Ok(Next::Due(message));
+        return Ok(Next::Due(Box::new(message)));
     }
     let wait = next_wake(c)?.map_or(Duration::from_secs(60), |ms| {
         Duration::from_millis(u64::try_from(ms).unwrap_or(0)).min(Duration::from_secs(60))
@@ -144,6 +167,116 @@ pub fn list(c: &Connection, state: Option<&str>, limit: i64) -> rusqlite::Result
     ))?;
     let rows = stmt.query_map(params![state, limit], read)?;
     rows.collect()
+}
+
+/// Why a technician's change to a message ([`retry`], [`discard`]) was refused; the bus
+/// turns each into the contract's error of the same meaning.
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    /// The id is not a number, so it cannot name a message.
+    #[error("{0:?} is not an outbox message id (a number; `posctl outbox` lists them)")]
+    InvalidId(String),
+    /// No message has this id.
+    #[error("no outbox message {0}; `posctl outbox` lists them")]
+    NotFound(i64),
+    /// The message is in a state the change does not apply to.
+    #[error("outbox message {id} is {state}: {why}")]
+    WrongState {
+        /// The message.
+        id: i64,
+        /// Its state, which stays as it is.
+        state: String,
+        /// Why that state refuses the change, for the technician.
+        why: &'static str,
+    },
+    /// The database failed.
+    #[error("outbox: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+/// What a technician's change did, so the caller can log which message it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Managed {
+    /// The message as it is after the change.
+    pub message: Message,
+    /// Its state before the change.
+    pub previous_state: String,
+}
+
+/// A message id as a technician types it (`"42"`): the D-Bus methods take ids as strings,
+/// like every other id of the contract.
+pub fn parse_id(text: &str) -> Result<i64, ManageError> {
+    text.trim()
+        .parse()
+        .map_err(|_| ManageError::InvalidId(text.to_string()))
+}
+
+/// The message `id`, or [`ManageError::NotFound`].
+fn existing(c: &Connection, id: i64) -> Result<Message, ManageError> {
+    get(c, id)?.ok_or(ManageError::NotFound(id))
+}
+
+/// Makes a dead (or waiting) message due now, for a technician who fixed what kept it from
+/// its partner: the worker tries it at its next look, which the caller hastens by waking it.
+/// Its tries so far and last error stay until that try records its own. The message keeps
+/// its creation time, so if this try fails too and it is older than the retry policy's
+/// `give_up_after`, it is a dead letter again at once: a retry is one more try, not another
+/// round of them. A delivered message (the partner has it) or a discarded one (a technician
+/// decided it must never go out) is [`ManageError::WrongState`].
+pub fn retry(c: &Connection, id: i64) -> Result<Managed, ManageError> {
+    let before = existing(c, id)?;
+    let why = match before.state.as_str() {
+        "pending" | "dead" => None,
+        "delivered" => Some("the partner has it already; there is nothing to retry"),
+        "discarded" => Some("a discarded message is never delivered"),
+        _ => Some("posd does not know this state"),
+    };
+    if let Some(why) = why {
+        return Err(ManageError::WrongState {
+            id,
+            state: before.state,
+            why,
+        });
+    }
+    c.prepare_cached("UPDATE outbox SET state = 'pending', next_attempt = ?2 WHERE id = ?1")?
+        .execute(params![id, now_ms()])?;
+    Ok(Managed {
+        message: existing(c, id)?,
+        previous_state: before.state,
+    })
+}
+
+/// Gives up on a dead (or waiting) message for good: it becomes `discarded`, is never
+/// delivered, and stays in the table so the record shows what was not sent and that someone
+/// decided so. Discarding a discarded message again changes nothing. A delivered message is
+/// [`ManageError::WrongState`]: the partner has it, and the record must say so. A pending
+/// message whose delivery is under way at that moment may still arrive; it is then recorded
+/// as delivered ([`record`]).
+pub fn discard(c: &Connection, id: i64) -> Result<Managed, ManageError> {
+    let before = existing(c, id)?;
+    match before.state.as_str() {
+        "pending" | "dead" | "discarded" => {}
+        "delivered" => {
+            return Err(ManageError::WrongState {
+                id,
+                state: before.state,
+                why: "the partner has it already; a delivered message cannot be discarded",
+            });
+        }
+        _ => {
+            return Err(ManageError::WrongState {
+                id,
+                state: before.state,
+                why: "posd does not know this state",
+            });
+        }
+    }
+    c.prepare_cached("UPDATE outbox SET state = 'discarded' WHERE id = ?1")?
+        .execute([id])?;
+    Ok(Managed {
+        message: existing(c, id)?,
+        previous_state: before.state,
+    })
 }
 
 /// How the worker retries.
@@ -192,16 +325,21 @@ pub fn record(
 ) -> rusqlite::Result<()> {
     let now = now_ms();
     match outcome {
+        // A message discarded while its delivery was under way did reach the partner: the
+        // record says so rather than claim it never went out.
         Outcome::Delivered => {
             c.prepare_cached("UPDATE outbox SET state = 'delivered', attempts = attempts + 1, delivered_at = ?2, last_error = ''
-                 WHERE id = ?1 AND state = 'pending'")?.execute(
+                 WHERE id = ?1 AND state IN ('pending', 'discarded')")?.execute(
                 params![message.id, now],
             )?;
         }
+        // Only a pending message dies: one a technician discarded meanwhile stays discarded.
         Outcome::Dead(reason) => {
-            c.prepare_cached("UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2 WHERE id = ?1")?.execute(
-                params![message.id, reason],
-            )?;
+            c.prepare_cached(
+                "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ?2
+                 WHERE id = ?1 AND state = 'pending'",
+            )?
+            .execute(params![message.id, reason])?;
         }
         Outcome::Retry { reason, after } => {
             let created: i64 = c
@@ -222,9 +360,11 @@ pub fn record(
                 .min(policy.cap);
             let delay = after.map_or(backoff, |a| a.max(backoff).min(policy.cap));
             let next = now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2);
-            c.prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 WHERE id = ?1")?.execute(
-                params![message.id, next, reason],
-            )?;
+            c.prepare_cached(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3
+                 WHERE id = ?1 AND state = 'pending'",
+            )?
+            .execute(params![message.id, next, reason])?;
         }
     }
     Ok(())
@@ -403,5 +543,82 @@ mod tests {
             "{:?}",
             dead[0]
         );
+    }
+
+    #[test]
+    fn a_dead_letter_retried_is_due_at_once_with_its_history() {
+        let (_dir, c) = db();
+        enqueue(&c, &message("a")).expect("enqueue");
+        let m = next_due(&c).expect("due").expect("one");
+        record(
+            &c,
+            &m,
+            &Outcome::Dead("rejected".into()),
+            &RetryPolicy::default(),
+        )
+        .expect("record");
+        assert!(next_due(&c).expect("due").is_none(), "a dead letter waits");
+        let managed = retry(&c, m.id).expect("retry");
+        assert_eq!(managed.previous_state, "dead");
+        let due = next_due(&c).expect("due").expect("due again");
+        assert_eq!(due.id, m.id);
+        assert_eq!(due.state, "pending");
+        assert_eq!(due.attempts, 1, "tries so far are kept");
+        assert_eq!(due.last_error, "rejected", "kept until the next try");
+        record(&c, &due, &Outcome::Delivered, &RetryPolicy::default()).expect("record");
+        let delivered = get(&c, m.id).expect("get").expect("there");
+        assert_eq!(delivered.state, "delivered");
+        assert!(delivered.delivered_at.is_some());
+        assert!(matches!(
+            retry(&c, m.id),
+            Err(ManageError::WrongState { ref state, .. }) if state == "delivered"
+        ));
+        assert!(matches!(
+            discard(&c, m.id),
+            Err(ManageError::WrongState { ref state, .. }) if state == "delivered"
+        ));
+    }
+
+    #[test]
+    fn a_discarded_message_is_never_due_again() {
+        let (_dir, c) = db();
+        enqueue(&c, &message("a")).expect("enqueue");
+        let in_delivery = next_due(&c).expect("due").expect("one");
+        let managed = discard(&c, in_delivery.id).expect("discard");
+        assert_eq!(managed.previous_state, "pending");
+        assert_eq!(managed.message.state, "discarded");
+        assert!(next_due(&c).expect("due").is_none());
+        assert_eq!(next_wake(&c).expect("wake"), None, "nothing to wake for");
+        // The try that was under way fails: the message stays discarded.
+        record(
+            &c,
+            &in_delivery,
+            &Outcome::Dead("rejected".into()),
+            &RetryPolicy::default(),
+        )
+        .expect("record");
+        assert_eq!(
+            get(&c, in_delivery.id).expect("get").expect("kept").state,
+            "discarded"
+        );
+        assert!(matches!(
+            retry(&c, in_delivery.id),
+            Err(ManageError::WrongState { ref state, .. }) if state == "discarded"
+        ));
+        assert_eq!(
+            discard(&c, in_delivery.id).expect("again").previous_state,
+            "discarded"
+        );
+        assert_eq!(list(&c, Some("discarded"), 10).expect("list").len(), 1);
+    }
+
+    #[test]
+    fn unknown_and_malformed_ids_are_told_apart() {
+        let (_dir, c) = db();
+        assert!(matches!(retry(&c, 99), Err(ManageError::NotFound(99))));
+        assert!(matches!(discard(&c, 99), Err(ManageError::NotFound(99))));
+        assert_eq!(parse_id(" 42 ").expect("number"), 42);
+        assert!(matches!(parse_id("k1"), Err(ManageError::InvalidId(_))));
+        assert!(get(&c, 99).expect("get").is_none());
     }
 }

@@ -329,6 +329,38 @@ const MIGRATIONS: &[Migration] = &[
         ALTER TABLE sale_lines_by_id RENAME TO sale_lines;
     ",
     },
+    Migration {
+        version: 9,
+        description: "outbox messages a technician discarded: state 'discarded', kept for the record",
+        // SQLite cannot change a CHECK constraint in place: the table is built anew with the
+        // wider one and the rows copied over, ids and all.
+        sql: "
+        CREATE TABLE outbox_with_discarded (
+            id           INTEGER PRIMARY KEY,
+            plugin       TEXT NOT NULL,
+            destination  TEXT NOT NULL,
+            key          TEXT NOT NULL,
+            payload      TEXT NOT NULL,
+            reference    TEXT NOT NULL,
+            state        TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (state IN ('pending', 'delivered', 'dead', 'discarded')),
+            attempts     INTEGER NOT NULL DEFAULT 0,
+            next_attempt INTEGER NOT NULL,
+            created_at   INTEGER NOT NULL,
+            delivered_at INTEGER,
+            last_error   TEXT NOT NULL DEFAULT '',
+            UNIQUE (plugin, key)
+        ) STRICT;
+        INSERT INTO outbox_with_discarded (id, plugin, destination, key, payload, reference,
+                state, attempts, next_attempt, created_at, delivered_at, last_error)
+            SELECT id, plugin, destination, key, payload, reference,
+                state, attempts, next_attempt, created_at, delivered_at, last_error
+            FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_with_discarded RENAME TO outbox;
+        CREATE INDEX outbox_due ON outbox (next_attempt) WHERE state = 'pending';
+    ",
+    },
 ];
 
 /// The schema version this build migrates to.

@@ -740,6 +740,33 @@ pub fn build_rust_plugin_with(package: &str, release: bool) -> PathBuf {
     library
 }
 
+/// Builds the binary of workspace package `package` (debug) and returns its path: for the
+/// helpers a test runs beside the daemon, such as the partner simulator.
+pub fn build_binary(package: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = run_for(
+        Command::new(cargo).current_dir(workspace()).args([
+            "build",
+            "--quiet",
+            "-p",
+            package,
+            "--message-format=json",
+        ]),
+        BUILD_PATIENCE,
+    );
+    assert!(
+        output.status.success(),
+        "cargo build -p {package}: {}",
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo built no executable for {package}"))
+}
+
 /// A plugin directory in `root` and a configuration that loads from it.
 pub fn plugin_config(root: &Path, deadline_ms: u64, extra: &str) -> (PathBuf, String) {
     let dir = root.join("plugins");

@@ -128,10 +128,13 @@ enum Command {
         #[command(subcommand)]
         action: DayAction,
     },
-    /// Partner messages waiting, delivered or dead (reads the database directly, as
-    /// `ledger` does).
+    /// Partner messages waiting, delivered, dead or discarded (reads the database directly,
+    /// as `ledger` does); `show`, `retry` and `discard` one of them.
+    #[command(args_conflicts_with_subcommands = true)]
     Outbox {
-        /// Only messages in this state: pending, delivered or dead.
+        #[command(subcommand)]
+        action: Option<OutboxAction>,
+        /// Only messages in this state: pending, delivered, dead or discarded.
         #[arg(long, value_name = "STATE")]
         state: Option<String>,
         /// How many, newest first.
@@ -262,6 +265,32 @@ enum LedgerAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum OutboxAction {
+    /// Show every field of one message, its payload pretty-printed (reads the database
+    /// directly, as the list does).
+    Show {
+        /// Message id, as `posctl outbox` lists it.
+        id: String,
+        /// Read the database in this state directory, without asking a daemon [default: the
+        /// running posd's database, else the state directory as posd chooses it].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<std::path::PathBuf>,
+    },
+    /// Deliver a dead (or pending) message now, e.g. after its partner is back (root or
+    /// group posd-admin; asks the running posd).
+    Retry {
+        /// Message id, as `posctl outbox` lists it.
+        id: String,
+    },
+    /// Never deliver a dead (or pending) message; it stays listed as discarded (root or
+    /// group posd-admin; asks the running posd).
+    Discard {
+        /// Message id, as `posctl outbox` lists it.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum PluginsAction {
     /// Load new and changed plugin files, retire removed ones (root or group posd-admin).
     Reload,
@@ -359,14 +388,26 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
         };
     }
     if let Command::Outbox {
+        action,
         state,
         limit,
         state_dir,
     } = &cli.command
     {
-        check_outbox_state(state.as_deref())?;
-        let database = state_database(cli, state_dir.clone()).await?;
-        return outbox(state.as_deref(), *limit, &database, cli.json);
+        match action {
+            None => {
+                check_outbox_state(state.as_deref())?;
+                let database = state_database(cli, state_dir.clone()).await?;
+                return outbox(state.as_deref(), *limit, &database, cli.json);
+            }
+            Some(OutboxAction::Show { id, state_dir }) => {
+                let id = outbox_id(id)?;
+                let database = state_database(cli, state_dir.clone()).await?;
+                return outbox_show(id, &database, cli.json);
+            }
+            // Retry and discard change the daemon's outbox: they go through the daemon.
+            Some(OutboxAction::Retry { .. } | OutboxAction::Discard { .. }) => {}
+        }
     }
     if let Command::PrintPreview {
         output,
@@ -408,6 +449,10 @@ async fn run(cli: &Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Day { action } => day(&conn, action, cli.json).await,
+        Command::Outbox {
+            action: Some(action),
+            ..
+        } => outbox_manage(&conn, action, cli.json).await,
         Command::Ledger { .. } | Command::Outbox { .. } => Ok(()),
         Command::Plugins { action: None } => plugins(&conn, cli.json).await,
         Command::Plugins {
@@ -942,12 +987,111 @@ fn open_database(path: &std::path::Path) -> Result<rusqlite::Connection, Failure
 /// Refuses an outbox state that does not exist before anything is opened.
 fn check_outbox_state(state: Option<&str>) -> Result<(), Failure> {
     match state {
-        Some(s) if !matches!(s, "pending" | "delivered" | "dead") => Err(Failure::Reply {
-            name: "org.posd.Error.InvalidArgument".into(),
-            message: format!("--state {s:?}: expected pending, delivered or dead"),
-        }),
+        Some(s) if !matches!(s, "pending" | "delivered" | "dead" | "discarded") => {
+            Err(Failure::Reply {
+                name: "org.posd.Error.InvalidArgument".into(),
+                message: format!("--state {s:?}: expected pending, delivered, dead or discarded"),
+            })
+        }
         _ => Ok(()),
     }
+}
+
+/// An outbox message id as typed, refused as the daemon refuses it (InvalidArgument).
+fn outbox_id(text: &str) -> Result<i64, Failure> {
+    posd::outbox::parse_id(text).map_err(|e| Failure::Reply {
+        name: "org.posd.Error.InvalidArgument".into(),
+        message: e.to_string(),
+    })
+}
+
+/// A time of the outbox (milliseconds since the epoch) as the contract writes times: RFC
+/// 3339 in the till's local time.
+fn outbox_time(ms: i64) -> String {
+    posd::sale::time::local_rfc3339_ms(u128::try_from(ms).unwrap_or(0))
+}
+
+/// `posctl outbox show ID`: every field of one message, read from the database.
+fn outbox_show(id: i64, database: &std::path::Path, as_json: bool) -> Result<(), Failure> {
+    let conn = open_database(database)?;
+    note!("posctl: outbox of {}", database.display());
+    let Some(m) = posd::outbox::get(&conn, id).map_err(|e| Failure::Transport(e.to_string()))?
+    else {
+        return Err(Failure::Reply {
+            name: "org.posd.Error.NotFound".into(),
+            message: posd::outbox::ManageError::NotFound(id).to_string(),
+        });
+    };
+    let delivered_at = m.delivered_at.map(outbox_time);
+    if as_json {
+        out!(
+            "{}",
+            json!({ "id": m.id, "plugin": m.plugin, "destination": m.destination, "key": m.key,
+                    "reference": m.reference, "state": m.state, "attempts": m.attempts,
+                    "last_error": m.last_error, "created_at": outbox_time(m.created_at),
+                    "next_attempt": outbox_time(m.next_attempt), "delivered_at": delivered_at,
+                    "payload": m.payload })
+        );
+        return Ok(());
+    }
+    let fields = [
+        ("id", m.id.to_string()),
+        ("plugin", m.plugin.clone()),
+        ("destination", m.destination.clone()),
+        ("key", m.key.clone()),
+        ("reference", m.reference.clone()),
+        ("state", m.state.clone()),
+        ("attempts", m.attempts.to_string()),
+        ("last_error", m.last_error.clone()),
+        ("created_at", outbox_time(m.created_at)),
+        ("next_attempt", outbox_time(m.next_attempt)),
+        ("delivered_at", delivered_at.unwrap_or_else(|| "-".into())),
+    ];
+    for (name, value) in fields {
+        out!("{name:<13} {value}");
+    }
+    out!("payload");
+    let payload =
+        serde_json::to_string_pretty(&m.payload).unwrap_or_else(|_| m.payload.to_string());
+    for line in payload.lines() {
+        out!("  {line}");
+    }
+    Ok(())
+}
+
+/// `posctl outbox retry|discard ID`: asks the running daemon, which checks the caller's
+/// rights and the message's state.
+async fn outbox_manage(
+    conn: &zbus::Connection,
+    action: &OutboxAction,
+    as_json: bool,
+) -> Result<(), Failure> {
+    let manager = Manager1Proxy::new(conn).await?;
+    // The daemon accepted the id, so it is a number; the JSON shows it as the list does.
+    let shown = |id: &str| posd::outbox::parse_id(id).map_or_else(|_| json!(id), |n| json!(n));
+    match action {
+        OutboxAction::Retry { id } => {
+            manager.retry_outbox_message(id).await?;
+            say(
+                as_json,
+                json!({ "retried": shown(id) }),
+                &format!("outbox message {} is due now", id.trim()),
+            );
+        }
+        OutboxAction::Discard { id } => {
+            manager.discard_outbox_message(id).await?;
+            say(
+                as_json,
+                json!({ "discarded": shown(id) }),
+                &format!(
+                    "outbox message {} discarded: it will never be delivered",
+                    id.trim()
+                ),
+            );
+        }
+        OutboxAction::Show { .. } => {}
+    }
+    Ok(())
 }
 
 fn outbox(

@@ -58,3 +58,19 @@ impl From<crate::devices::DeviceError> for BusError {
         }
     }
 }
+
+impl From<crate::outbox::ManageError> for BusError {
+    fn from(e: crate::outbox::ManageError) -> Self {
+        use crate::outbox::ManageError;
+        let message = e.to_string();
+        match e {
+            ManageError::InvalidId(_) => BusError::InvalidArgument(message),
+            ManageError::NotFound(_) => BusError::NotFound(message),
+            ManageError::WrongState { .. } => BusError::Conflict(message),
+            ManageError::Database(_) => {
+                tracing::error!("database: {message}");
+                BusError::Internal(message)
+            }
+        }
+    }
+}

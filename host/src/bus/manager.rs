@@ -13,6 +13,7 @@ use crate::sale::book::Book;
 use crate::sale::checkout::Journal;
 use crate::sale::model::{Receipt, mask};
 use crate::service::{Control, ServiceState, Shared, abi_version};
+use crate::store::Database;
 use zbus::object_server::SignalEmitter;
 
 /// The root object. Reads the daemon's shared state; asks the main loop for anything that
@@ -23,21 +24,30 @@ pub struct Manager {
     plugins: Arc<PluginManager>,
     book: Arc<Book>,
     journal: Arc<Journal>,
+    /// The outbox's database, for the technicians' retry and discard of dead letters.
+    db: Database,
+    /// Wakes the outbox worker, so a retried message goes out now rather than at the
+    /// worker's next look.
+    outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl Manager {
-    /// A manager object over the daemon's parts.
+    /// A manager object over the daemon's parts; `outbox_wake` is the outbox worker's.
     pub fn new(
         shared: Arc<Shared>,
         plugins: Arc<PluginManager>,
         book: Arc<Book>,
         journal: Arc<Journal>,
+        db: Database,
+        outbox_wake: Arc<tokio::sync::Notify>,
     ) -> Self {
         Self {
             shared,
             plugins,
             book,
             journal,
+            db,
+            outbox_wake,
         }
     }
 
@@ -609,6 +619,67 @@ impl Manager {
             zbus::Variant::from(reference.unwrap_or_default()),
         );
         Ok(record)
+    }
+
+    /// Makes outbox message `message_id` (dead, or pending) due now and wakes the outbox
+    /// worker, for a technician who fixed what kept it from its partner. Admin only.
+    /// NotFound for an unknown id, Conflict for a delivered or discarded message.
+    async fn retry_outbox_message(
+        &self,
+        message_id: &str,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<(), BusError> {
+        let _call = self.begin()?;
+        let caller = Caller::of(conn, &header).await?;
+        caller.require_admin("RetryOutboxMessage")?;
+        let id = crate::outbox::parse_id(message_id)?;
+        let managed = self
+            .db
+            .call(move |c| Ok(crate::outbox::retry(c, id)))
+            .await??;
+        self.outbox_wake.notify_one();
+        let message = &managed.message;
+        tracing::info!(
+            id,
+            key = %message.key,
+            plugin = %message.plugin,
+            was = %managed.previous_state,
+            uid = caller.uid,
+            sender = %caller.sender,
+            "outbox: message retried by a technician"
+        );
+        Ok(())
+    }
+
+    /// Gives up on outbox message `message_id` (dead, or pending) for good: it becomes
+    /// discarded, is never delivered and stays on record. Admin only. NotFound for an unknown
+    /// id, Conflict for a delivered message.
+    async fn discard_outbox_message(
+        &self,
+        message_id: &str,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &zbus::Connection,
+    ) -> Result<(), BusError> {
+        let _call = self.begin()?;
+        let caller = Caller::of(conn, &header).await?;
+        caller.require_admin("DiscardOutboxMessage")?;
+        let id = crate::outbox::parse_id(message_id)?;
+        let managed = self
+            .db
+            .call(move |c| Ok(crate::outbox::discard(c, id)))
+            .await??;
+        let message = &managed.message;
+        tracing::warn!(
+            id,
+            key = %message.key,
+            plugin = %message.plugin,
+            was = %managed.previous_state,
+            uid = caller.uid,
+            sender = %caller.sender,
+            "outbox: message discarded by a technician; it will never be delivered"
+        );
+        Ok(())
     }
 
     /// Re-reads the configuration, as SIGHUP does. Admin only. An invalid configuration is

@@ -36,7 +36,7 @@ pub use instance::Isolation;
 use library::Loaded;
 use services::HostContext;
 
-/// The hooks of ABI 1.1, in table order.
+/// The hooks of ABI 1.4, in table order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(missing_docs)]
 pub enum Hook {
@@ -59,11 +59,14 @@ pub enum Hook {
     ListAdminActions,
     /// ABI 1.1: run one admin action.
     InvokeAdminAction,
+    /// ABI 1.4: a plugin's tender is gone before any checkout took it (removed, or left on
+    /// a cancelled sale); notified, never awaited.
+    ReleaseTender,
 }
 
 impl Hook {
     /// Every hook, in table order.
-    pub const ALL: [Hook; 17] = [
+    pub const ALL: [Hook; abi::HOOK_NAMES.len()] = [
         Hook::ClassifyCode,
         Hook::EnterCode,
         Hook::ListActions,
@@ -81,6 +84,7 @@ impl Hook {
         Hook::CustomerAccounts,
         Hook::ListAdminActions,
         Hook::InvokeAdminAction,
+        Hook::ReleaseTender,
     ];
 
     /// The name the ABI documents.
@@ -93,6 +97,16 @@ impl Hook {
         Hook::ALL.get(usize::from(index)).copied()
     }
 }
+
+// `Hook::ALL` has one entry per ABI hook (its length is `HOOK_NAMES`'), each at its own
+// index: `from_index` and `name` read the table a plugin child reports in the same order.
+const _: () = {
+    let mut i = 0;
+    while i < Hook::ALL.len() {
+        assert!(Hook::ALL[i] as usize == i, "Hook::ALL is in table order");
+        i += 1;
+    }
+};
 
 /// Why a plugin could not be loaded or managed.
 #[derive(Debug, thiserror::Error)]

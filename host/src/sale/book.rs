@@ -465,9 +465,21 @@ impl Book {
         id: &str,
         change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
     ) -> Result<(T, Sale), BookError> {
+        self.change_by(id, None, change).await
+    }
+
+    /// [`Book::change`] made for plugin `acting` (its effects), when it is one: the tenders
+    /// of its own that the change removes are not released to it (it asked for that
+    /// itself), those of other plugins are ([`Book::release`]).
+    async fn change_by<T>(
+        &self,
+        id: &str,
+        acting: Option<&str>,
+        change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
+    ) -> Result<(T, Sale), BookError> {
         let changed = std::sync::Mutex::new(None);
         let (answer, ()) = self
-            .change_then(id, change, |sale| {
+            .change_then_by(id, acting, change, |sale| {
                 *changed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sale.clone());
                 std::future::ready(())
             })
@@ -487,9 +499,26 @@ impl Book {
     /// so whoever heard of the change hears that it did not happen, before the error is
     /// returned. Returns what `tell` gave for the change (the changed sale is `tell`'s to
     /// keep if it needs it: a change of a long sale is not copied once more for nothing).
+    ///
+    /// A plugin's tender the change took off the sale (`Sale1.RemoveTender`) is released to
+    /// its plugin once the change is committed ([`Book::release`], reason `removed`).
     pub async fn change_then<T, F>(
         &self,
         id: &str,
+        change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
+        tell: impl Fn(&Sale) -> F,
+    ) -> Result<(T, F::Output), BookError>
+    where
+        F: Future,
+    {
+        self.change_then_by(id, None, change, tell).await
+    }
+
+    /// [`Book::change_then`] made for plugin `acting`, as [`Book::change_by`] says.
+    async fn change_then_by<T, F>(
+        &self,
+        id: &str,
+        acting: Option<&str>,
         change: impl FnOnce(&mut Sale, Currency) -> Result<T, BookError>,
         tell: impl Fn(&Sale) -> F,
     ) -> Result<(T, F::Output), BookError>
@@ -514,6 +543,14 @@ impl Book {
             tell(current).await;
             return Err(e);
         }
+        // Committed: the tenders that are gone now are gone for good.
+        let kept: std::collections::HashSet<&str> =
+            next.tenders.iter().map(|t| t.id.as_str()).collect();
+        let removed = current
+            .tenders
+            .iter()
+            .filter(|t| !kept.contains(t.id.as_str()) && Some(t.plugin.as_str()) != acting);
+        self.release(&next, &till, removed, Release::Removed);
         let was = self.sales().insert(id.to_string(), Arc::new(next));
         if let Some(was) = was {
             // Freeing the sale as it was (every line of a long basket) is not what the
@@ -1006,7 +1043,7 @@ impl Book {
         let acting = plugin.clone();
         let mut before = Vec::new();
         let (mut outcome, sale) = self
-            .change(id, |sale, currency| {
+            .change_by(id, Some(&acting), |sale, currency| {
                 before = sale
                     .lines
                     .iter()
@@ -1115,7 +1152,8 @@ impl Book {
         Ok((outcome, sale))
     }
 
-    /// Forgets a cancelled sale after marking it so in the database.
+    /// Forgets a cancelled sale after marking it so in the database; then every plugin
+    /// tender still on it is released to its plugin (reason `cancelled`).
     pub async fn cancel(&self, id: &str) -> Result<Sale, BookError> {
         let _writer = self.writer.lock().await;
         let sale = self
@@ -1128,8 +1166,50 @@ impl Book {
         let mut next = (*sale).clone();
         next.state = SaleState::Cancelled;
         self.persist(&sale, &mut next).await?;
+        self.release(&next, &self.till(), next.tenders.iter(), Release::Cancelled);
         self.sales().insert(id.to_string(), Arc::new(next.clone()));
         Ok(next)
+    }
+
+    /// Tells each plugin tender's plugin that the tender is gone before any checkout took
+    /// it (`release_tender`, ABI 1.4), so that it can release what it holds for it (a
+    /// partner's authorisation). Only for what is committed: `sale` is the sale as it is
+    /// written now (without a removed tender; cancelled, with its tenders). The host's own
+    /// tenders and plugins without the hook (built before 1.4) are skipped; each call is a
+    /// notification, queued before this returns and not awaited, a failure logged.
+    fn release<'a>(
+        &self,
+        sale: &Sale,
+        till: &Till,
+        tenders: impl IntoIterator<Item = &'a Tender>,
+        reason: Release,
+    ) {
+        let mut listening: Option<Vec<String>> = None;
+        for tender in tenders {
+            if tender.plugin.is_empty() {
+                continue;
+            }
+            let listening =
+                listening.get_or_insert_with(|| self.plugins.implementing(Hook::ReleaseTender));
+            if !listening.contains(&tender.plugin) {
+                continue;
+            }
+            let request = json!({
+                "schema": 1,
+                "sale": super::view::sale(sale, till, &tender.plugin),
+                "store": till.store,
+                "tender": {
+                    "id": tender.id,
+                    "method": tender.method,
+                    "amount": crate::money::format(tender.amount, till.currency.minor),
+                    "ref": tender.reference,
+                    "data": tender.data,
+                },
+                "reason": reason.as_str(),
+            });
+            self.plugins
+                .notify(&tender.plugin, Hook::ReleaseTender, &request);
+        }
     }
 
     /// Marks a sale completed in memory after its checkout committed (the database row was
@@ -1175,6 +1255,25 @@ impl Book {
             },
             sale,
         ))
+    }
+}
+
+/// Why a plugin's tender is released ([`Book::release`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Release {
+    /// The cashier removed it.
+    Removed,
+    /// Its sale was cancelled.
+    Cancelled,
+}
+
+impl Release {
+    /// The `reason` of the `release_tender` request.
+    fn as_str(self) -> &'static str {
+        match self {
+            Release::Removed => "removed",
+            Release::Cancelled => "cancelled",
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 /*
- * posd_plugin.h — the posd plugin ABI, version 1.2.
+ * posd_plugin.h — the posd plugin ABI, version 1.4.
  *
  * This header is the source of truth of the boundary between the posd daemon (the host)
  * and its plugins: shared libraries written in C, Rust or anything that can export a C
@@ -34,6 +34,10 @@
  *   stays with the goods the customer keeps ("reductions", "returned_before"), and the
  *   host keeps back from the refund what its response reprices ("repriced"). A 1.2 host
  *   ignores the key (host_api->abi_minor below 3).
+ *   1.4 appended one hook, release_tender: a tender the plugin authorised (or added) is
+ *   gone before any checkout took it — the cashier removed it, or the sale was cancelled.
+ *   A 1.3 plugin's table is POSD_PLUGIN_HOOKS_SIZE_1_1 bytes and has no such slot, so it
+ *   is never called; a 1.3 host never calls it either.
  *
  * MEMORY
  *   A buffer is freed by the side that allocated it. Request strings the host passes to a
@@ -84,7 +88,7 @@ extern "C" {
 #endif
 
 #define POSD_ABI_MAJOR 1
-#define POSD_ABI_MINOR 3
+#define POSD_ABI_MINOR 4
 
 /* The one symbol a plugin exports. */
 #define POSD_PLUGIN_ENTRY_SYMBOL "posd_plugin_entry"
@@ -143,7 +147,8 @@ typedef struct posd_host_api {
 typedef int32_t (*posd_hook)(void *instance, const char *request, size_t request_len,
                              posd_buffer *response);
 
-/* The hooks of ABI 1.0 and, appended at the end, of 1.1. Later minors append further. */
+/* The hooks of ABI 1.0 and, appended at the end, of 1.1 and 1.4. Later minors append
+ * further. */
 typedef struct posd_plugin_hooks {
     uint32_t struct_size;
     uint32_t reserved; /* 0 */
@@ -165,11 +170,21 @@ typedef struct posd_plugin_hooks {
     /* ABI 1.1: admin actions, offered to technicians outside a sale (posctl, admins only). */
     posd_hook list_admin_actions;  /* the admin actions the plugin offers, with their params */
     posd_hook invoke_admin_action; /* run one admin action with checked args */
+    /*
+     * ABI 1.4: a tender of the plugin's (one validate_tender authorised, or one its effects
+     * added) is gone before any checkout took it: the cashier removed it ("removed") or the
+     * sale was cancelled ("cancelled"). Called after that was committed, only for the
+     * plugin the tender belongs to; a notification: the host does not wait for the answer
+     * ({}), and an error is only logged. Release what the authorisation holds.
+     */
+    posd_hook release_tender;
 } posd_plugin_hooks;
 
 /* The 1.0 table ends before the 1.1 hooks: a table this size has no admin actions. */
 #define POSD_PLUGIN_HOOKS_SIZE_1_0 (offsetof(posd_plugin_hooks, list_admin_actions))
-#define POSD_PLUGIN_HOOKS_SIZE_1_1 (sizeof(posd_plugin_hooks))
+/* The table of 1.1 to 1.3 (1.2 and 1.3 changed no struct): no release_tender. */
+#define POSD_PLUGIN_HOOKS_SIZE_1_1 (offsetof(posd_plugin_hooks, release_tender))
+#define POSD_PLUGIN_HOOKS_SIZE_1_4 (sizeof(posd_plugin_hooks))
 
 /* What a plugin is. Returned by posd_plugin_entry; must stay valid while loaded. */
 typedef struct posd_plugin_descriptor {

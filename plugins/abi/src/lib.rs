@@ -1,4 +1,4 @@
-//! The posd plugin ABI, version 1.2, as Rust types.
+//! The posd plugin ABI, version 1.4, as Rust types.
 //!
 //! `include/posd_plugin.h` is the source of truth; this crate mirrors it field for field so
 //! that the host (which loads plugins) and the Rust SDK (which builds them) speak exactly
@@ -20,8 +20,9 @@ pub const POSD_ABI_MAJOR: u16 = 1;
 /// `abi_minor` before it offers an action that needs them. 1.3 changes no struct either:
 /// `return_lines` tells a plugin what of its reductions the customer keeps and takes back
 /// what the plugin reprices (`reductions`, `returned_before`, `repriced`), which a 1.2 host
-/// would ignore.
-pub const POSD_ABI_MINOR: u16 = 3;
+/// would ignore. 1.4 appends the `release_tender` hook, so that a plugin can release what it
+/// authorised for a tender the cashier removed or a cancelled sale left behind.
+pub const POSD_ABI_MINOR: u16 = 4;
 /// The one symbol a plugin exports, NUL-terminated for `dlsym`.
 pub const POSD_PLUGIN_ENTRY_SYMBOL: &[u8] = b"posd_plugin_entry\0";
 
@@ -111,7 +112,8 @@ pub const POSD_HOST_API_SIZE_1_0: usize = std::mem::size_of::<posd_host_api>();
 pub type posd_hook =
     unsafe extern "C" fn(*mut c_void, *const c_char, usize, *mut posd_buffer) -> i32;
 
-/// The hooks of ABI 1.1 (1.0's, then the admin actions); a `None` hook is one the plugin does not take part in.
+/// The hooks of ABI 1.4 (1.0's, then 1.1's admin actions, then 1.4's `release_tender`); a
+/// `None` hook is one the plugin does not take part in.
 #[repr(C)]
 #[derive(Default)]
 pub struct posd_plugin_hooks {
@@ -153,14 +155,23 @@ pub struct posd_plugin_hooks {
     pub list_admin_actions: Option<posd_hook>,
     /// ABI 1.1: run one admin action.
     pub invoke_admin_action: Option<posd_hook>,
+    /// ABI 1.4: a tender of the plugin's is gone before any checkout took it (removed by
+    /// the cashier, or left on a cancelled sale); a notification whose answer the host does
+    /// not wait for.
+    pub release_tender: Option<posd_hook>,
 }
 
 /// Size of [`posd_plugin_hooks`] in ABI 1.0: the table ends before the 1.1 hooks, so a
 /// plugin built against 1.0 declares this size and has no admin actions.
 pub const POSD_PLUGIN_HOOKS_SIZE_1_0: usize =
     std::mem::offset_of!(posd_plugin_hooks, list_admin_actions);
-/// Size of [`posd_plugin_hooks`] in ABI 1.1.
-pub const POSD_PLUGIN_HOOKS_SIZE_1_1: usize = std::mem::size_of::<posd_plugin_hooks>();
+/// Size of [`posd_plugin_hooks`] in ABI 1.1, and still in 1.2 and 1.3 (which changed no
+/// struct): the table ends before `release_tender`, so a plugin built against 1.1 to 1.3
+/// declares this size and is never told of released tenders.
+pub const POSD_PLUGIN_HOOKS_SIZE_1_1: usize =
+    std::mem::offset_of!(posd_plugin_hooks, release_tender);
+/// Size of [`posd_plugin_hooks`] in ABI 1.4, with `release_tender`.
+pub const POSD_PLUGIN_HOOKS_SIZE_1_4: usize = std::mem::size_of::<posd_plugin_hooks>();
 
 /// `create(host_api, config, config_len, error) -> instance`.
 pub type posd_create_fn = unsafe extern "C" fn(
@@ -221,8 +232,8 @@ unsafe impl Send for posd_plugin_descriptor {}
 // SAFETY: the hooks table is immutable static data.
 unsafe impl Sync for posd_plugin_hooks {}
 
-/// The hook names of ABI 1.1 in table order, as the README and the host's logs name them.
-pub const HOOK_NAMES: [&str; 17] = [
+/// The hook names of ABI 1.4 in table order, as the README and the host's logs name them.
+pub const HOOK_NAMES: [&str; 18] = [
     "classify_code",
     "enter_code",
     "list_actions",
@@ -240,4 +251,5 @@ pub const HOOK_NAMES: [&str; 17] = [
     "customer_accounts",
     "list_admin_actions",
     "invoke_admin_action",
+    "release_tender",
 ];

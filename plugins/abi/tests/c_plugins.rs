@@ -222,7 +222,7 @@ fn hello_c_claims_its_codes_greets_and_offers_greet() {
             ("prepare_checkout", "{}"),
         ],
     );
-    assert_eq!(run.first("descriptor")[..4], ["80", "1.3", "0", "hello-c"]);
+    assert_eq!(run.first("descriptor")[..4], ["80", "1.4", "0", "hello-c"]);
     assert_eq!(
         run.first("hooks"),
         ["classify_code,enter_code,list_actions,invoke_action"]
@@ -361,10 +361,10 @@ fn version_test_plugins_declare_what_they_claim() {
     let lab = Lab::new();
     let abi2 = lab.run("abi2", "{}", &[]);
     assert_eq!(abi2.first("descriptor")[..4], ["80", "2.0", "0", "abi2"]);
-    let needs = lab.run("needs_minor4", "{}", &[]);
+    let needs = lab.run("needs_minor5", "{}", &[]);
     assert_eq!(
         needs.first("descriptor")[..4],
-        ["80", "1.4", "4", "needs-minor4"]
+        ["80", "1.5", "5", "needs-minor5"]
     );
     // Both fail create loudly if a host calls it anyway.
     assert_eq!(needs.first("create")[0], "failed");
@@ -378,14 +378,14 @@ fn version_test_plugins_declare_what_they_claim() {
         ],
     );
     let descriptor = newer.first("descriptor");
-    assert_eq!(descriptor[1..4], ["1.4", "0", "newer-optional"]);
+    assert_eq!(descriptor[1..4], ["1.5", "0", "newer-optional"]);
     assert!(
         descriptor[0].parse::<u32>().expect("size") > 80,
         "larger than 1.0"
     );
     assert!(
-        descriptor[4].parse::<u32>().expect("hooks size") > 144,
-        "larger than 1.1, 1.2 and 1.3 (which changed no struct)"
+        descriptor[4].parse::<u32>().expect("hooks size") > 152,
+        "larger than 1.4's table (152 bytes, with release_tender)"
     );
     assert_eq!(
         newer.answers("classify_code"),
@@ -467,4 +467,78 @@ fn counter_counts_calls_per_instance_and_v2_says_coupon() {
             "{stem} (version {version})"
         );
     }
+}
+
+#[test]
+fn tender_log_authorises_tabs_and_logs_each_release() {
+    let lab = Lab::new();
+    let tab = r#"{"schema":1,"sale":{"id":"s1","tenders":[]},"store":{},
+                  "tender":{"method":"tab","amount":"5.00","details":{}}}"#;
+    let run = lab.run(
+        "tender_log",
+        "{}",
+        &[
+            ("validate_tender", tab),
+            (
+                "validate_tender",
+                r#"{"schema":1,"tender":{"method":"ewallet","amount":"5.00"}}"#,
+            ),
+            (
+                "release_tender",
+                r#"{"schema":1,"sale":{"id":"s1","tenders":[]},"store":{},
+                    "tender":{"id":"T1","method":"tab","amount":"5.00","ref":"TAB-1",
+                              "data":{"slot":1}},"reason":"removed"}"#,
+            ),
+            (
+                "release_tender",
+                r#"{"schema":1,"sale":{"id":"s1","tenders":[{"id":"T2"}]},"store":{},
+                    "tender":{"id":"T2","method":"tab","amount":"5.00","ref":"TAB-2",
+                              "data":{"slot":2}},"reason":"removed"}"#,
+            ),
+            ("release_tender", "{not json"),
+            ("classify_code", r#"{"schema":1,"code":"TABLOG"}"#),
+        ],
+    );
+    let descriptor = run.first("descriptor");
+    assert_eq!(descriptor[1..4], ["1.4", "0", "tender_log"]);
+    assert_eq!(descriptor[4], "152", "the 1.4 table, with release_tender");
+    assert_eq!(
+        run.first("hooks"),
+        ["classify_code,validate_tender,release_tender"]
+    );
+    assert_eq!(
+        run.answers("validate_tender"),
+        [
+            (
+                0,
+                json!({"accepted": true, "amount": "5.00", "ref": "TAB-1", "data": {"slot": 1}})
+            ),
+            (1, json!({"error": "NotFound", "message": "not a tab"})),
+        ]
+    );
+    assert_eq!(
+        run.answers("release_tender"),
+        [(0, json!({})), (0, json!({})), (0, json!({}))]
+    );
+    assert_eq!(
+        run.answers("classify_code")[0].1["state"],
+        "removed:T1:TAB-1:1 removed:T2:TAB-2:2 still-on-sale:T2 :::-1",
+        "a malformed request is logged with nothing known"
+    );
+
+    // Built for 1.3, the same plugin's table ends before release_tender.
+    let old = lab.run(
+        "tender_log_13",
+        "{}",
+        &[(
+            "release_tender",
+            r#"{"tender":{"id":"T1"},"reason":"removed"}"#,
+        )],
+    );
+    assert_eq!(
+        old.first("descriptor")[1..],
+        ["1.3", "0", "tender_log_13", "144"]
+    );
+    assert_eq!(old.first("hooks"), ["classify_code,validate_tender"]);
+    assert_eq!(old.first("release_tender"), ["-", "absent"]);
 }

@@ -79,6 +79,7 @@ fn rust_facts() -> (Vec<(&'static str, Vec<&'static str>)>, Facts) {
                     customer_accounts,
                     list_admin_actions,
                     invoke_admin_action,
+                    release_tender,
                 }
             ),
         ),
@@ -110,7 +111,7 @@ fn rust_facts() -> (Vec<(&'static str, Vec<&'static str>)>, Facts) {
         .expect("entry symbol is UTF-8")
         .strip_suffix('\0')
         .expect("entry symbol is NUL-terminated for dlsym");
-    let constants: [(&str, String); 15] = [
+    let constants: [(&str, String); 16] = [
         ("POSD_ABI_MAJOR", POSD_ABI_MAJOR.to_string()),
         ("POSD_ABI_MINOR", POSD_ABI_MINOR.to_string()),
         ("POSD_OK", POSD_OK.to_string()),
@@ -128,6 +129,10 @@ fn rust_facts() -> (Vec<(&'static str, Vec<&'static str>)>, Facts) {
         (
             "POSD_PLUGIN_HOOKS_SIZE_1_1",
             POSD_PLUGIN_HOOKS_SIZE_1_1.to_string(),
+        ),
+        (
+            "POSD_PLUGIN_HOOKS_SIZE_1_4",
+            POSD_PLUGIN_HOOKS_SIZE_1_4.to_string(),
         ),
         (
             "POSD_PLUGIN_DESCRIPTOR_SIZE_1_0",
@@ -188,6 +193,7 @@ fn c_program(structs: &[(&str, Vec<&str>)]) -> String {
         "POSD_HOST_API_SIZE_1_0",
         "POSD_PLUGIN_HOOKS_SIZE_1_0",
         "POSD_PLUGIN_HOOKS_SIZE_1_1",
+        "POSD_PLUGIN_HOOKS_SIZE_1_4",
         "POSD_PLUGIN_DESCRIPTOR_SIZE_1_0",
     ] {
         c.push_str(&format!(
@@ -294,4 +300,27 @@ fn hook_names_are_the_hook_fields_in_table_order() {
         (8 + HOOK_NAMES.len() * pointer).to_string(),
         "the C table has as many hooks as HOOK_NAMES"
     );
+}
+
+#[test]
+fn each_minor_keeps_the_hooks_table_size_it_was_published_with() {
+    // A plugin built against an older minor declares these sizes: they never change, or
+    // the host would read a hook such a plugin never had.
+    let pointer = size_of::<Option<posd_hook>>();
+    assert_eq!(
+        POSD_PLUGIN_HOOKS_SIZE_1_0,
+        8 + 15 * pointer,
+        "1.0: 15 hooks"
+    );
+    assert_eq!(
+        POSD_PLUGIN_HOOKS_SIZE_1_1,
+        8 + 17 * pointer,
+        "1.1 to 1.3: the admin actions appended"
+    );
+    assert_eq!(
+        POSD_PLUGIN_HOOKS_SIZE_1_4,
+        8 + 18 * pointer,
+        "1.4: release_tender appended"
+    );
+    assert_eq!(HOOK_NAMES[17], "release_tender");
 }

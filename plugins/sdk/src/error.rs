@@ -34,6 +34,9 @@ pub enum ErrorName {
     Conflict,
     /// A malformed request, argument or number.
     InvalidArgument,
+    /// A device or a partner's service the call needs is not reachable now (a bonus
+    /// partner's server down): the cashier takes another way, e.g. another payment.
+    DeviceUnavailable,
     /// The plugin itself failed: the SDK's name for a panic or a broken host answer. The host
     /// reports it as `org.posd.Error.PluginFailed`, naming the plugin, whether or not it
     /// knows the name; a plugin should not return it for its own business errors.
@@ -42,7 +45,7 @@ pub enum ErrorName {
 
 impl ErrorName {
     /// Every name, for documentation and tests.
-    pub const ALL: [ErrorName; 11] = [
+    pub const ALL: [ErrorName; 12] = [
         ErrorName::NotFound,
         ErrorName::VoucherEmpty,
         ErrorName::InvalidConfiguration,
@@ -53,6 +56,7 @@ impl ErrorName {
         ErrorName::NotAllowed,
         ErrorName::Conflict,
         ErrorName::InvalidArgument,
+        ErrorName::DeviceUnavailable,
         ErrorName::PluginFailed,
     ];
 
@@ -69,6 +73,7 @@ impl ErrorName {
             ErrorName::NotAllowed => "NotAllowed",
             ErrorName::Conflict => "Conflict",
             ErrorName::InvalidArgument => "InvalidArgument",
+            ErrorName::DeviceUnavailable => "DeviceUnavailable",
             ErrorName::PluginFailed => "PluginFailed",
         }
     }
@@ -164,6 +169,11 @@ impl PluginError {
     /// [`ErrorName::InvalidArgument`].
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Self::new(ErrorName::InvalidArgument, message)
+    }
+
+    /// [`ErrorName::DeviceUnavailable`]: a partner's service or device is not reachable.
+    pub fn device_unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorName::DeviceUnavailable, message)
     }
 
     /// [`ErrorName::PluginFailed`]: the plugin or its plumbing broke, not the business rule.

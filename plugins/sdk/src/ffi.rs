@@ -95,8 +95,10 @@ pub const fn c_string<const N: usize>(text: &str, field: Field) -> [u8; N] {
     out
 }
 
-/// The descriptor of ABI 1.1 for `P`: built against 1.1, works with hosts from 1.0 on (the
-/// admin action hooks are optional; a 1.0 host never calls them).
+/// The descriptor of ABI 1.4 for `P`: built against 1.4, works with hosts from 1.0 on (the
+/// hooks added since 1.0 — admin actions in 1.1, `release_tender` in 1.4 — are optional; an
+/// older host never calls them, and the JSON keys of 1.2 and 1.3 are the plugin's to check
+/// with `Host::abi_minor`).
 pub fn descriptor<P: Plugin>(
     strings: Strings,
     hooks: &'static posd_plugin_hooks,

@@ -79,7 +79,7 @@ pub use host::{Host, LogLevel};
 pub use plugin::{
     AbortCheckout, ApplyReward, ClassifyCode, CommitCheckout, CustomerAccounts, DeliverMessage,
     EnterCode, EvaluateBasket, InvokeAction, InvokeAdminAction, ListActions, ListAdminActions,
-    ListRewards, Plugin, PrepareCheckout, ReturnLines, ValidateTender, VoidReceipt,
+    ListRewards, Plugin, PrepareCheckout, ReleaseTender, ReturnLines, ValidateTender, VoidReceipt,
 };
 /// The money type of every amount, quantity, points value and rate: travels as a decimal
 /// string, never as a float. With its rounding strategies, so that a plugin rounds money as
@@ -96,14 +96,17 @@ pub mod __private {
     pub use crate::ffi::{Field, Probe, Strings, ViaDefault, ViaImpl, c_string, descriptor};
     pub use posd_plugin_abi as abi;
 
-    /// `struct_size` of the hooks table this SDK builds.
-    pub const HOOKS_SIZE: u32 = abi::POSD_PLUGIN_HOOKS_SIZE_1_1 as u32;
+    /// `struct_size` of the hooks table this SDK builds: 1.4's, with `release_tender` (NULL
+    /// unless the plugin implements it); an older host reads only the part it knows.
+    pub const HOOKS_SIZE: u32 = abi::POSD_PLUGIN_HOOKS_SIZE_1_4 as u32;
 }
 
 /// Makes a type implementing [`Plugin`] a posd plugin: exports `posd_plugin_entry`, which
-/// returns a static descriptor of ABI 1.3 (loadable by 1.0, 1.1 and 1.2 hosts too; check [`Host::abi_minor`] before relying on 1.2 or 1.3) whose hooks table holds a trampoline for every
-/// hook trait the type implements and NULL for the others, and implements [`Exported`] for
-/// the type so [`testing::Harness`] can load it.
+/// returns a static descriptor of ABI 1.4 (loadable by 1.0 to 1.3 hosts too, which never
+/// call the hooks they do not know, such as [`ReleaseTender`]; check [`Host::abi_minor`]
+/// before relying on 1.2 or 1.3 JSON) whose hooks table holds a trampoline for every hook
+/// trait the type implements and NULL for the others, and implements [`Exported`] for the
+/// type so [`testing::Harness`] can load it.
 ///
 /// Call it once per `cdylib`, with the plugin type. `Plugin::ID` is checked at compile
 /// time (lowercase ASCII letters, digits, `-`, `_`), and no string may contain a NUL:
@@ -168,6 +171,7 @@ macro_rules! posd_plugin {
                     customer_accounts: $crate::__posd_hook!($plugin, CustomerAccounts),
                     list_admin_actions: $crate::__posd_hook!($plugin, ListAdminActions),
                     invoke_admin_action: $crate::__posd_hook!($plugin, InvokeAdminAction),
+                    release_tender: $crate::__posd_hook!($plugin, ReleaseTender),
                 }
             }
 

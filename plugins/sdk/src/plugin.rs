@@ -21,8 +21,8 @@ use crate::schema::{
     EnterCodeResponse, EvaluateBasketRequest, EvaluateBasketResponse, InvokeActionRequest,
     InvokeAdminActionRequest, InvokeAdminActionResponse, ListActionsRequest, ListActionsResponse,
     ListAdminActionsRequest, ListAdminActionsResponse, ListRewardsRequest, ListRewardsResponse,
-    PrepareCheckoutRequest, ReturnLinesRequest, ReturnLinesResponse, ValidateTenderRequest,
-    ValidateTenderResponse, VoidReceiptRequest, VoidReceiptResponse,
+    PrepareCheckoutRequest, ReleaseTenderRequest, ReturnLinesRequest, ReturnLinesResponse,
+    ValidateTenderRequest, ValidateTenderResponse, VoidReceiptRequest, VoidReceiptResponse,
 };
 
 /// A plugin: who it is and how an instance is made from its configuration.
@@ -70,7 +70,7 @@ macro_rules! define_hook_traits {
     };
 }
 
-/// The hooks of ABI 1.1 in table order, each with its trait, method, request and response;
+/// The hooks of ABI 1.4 in table order, each with its trait, method, request and response;
 /// the one list the traits, the trampolines and the table are generated from.
 macro_rules! for_each_hook {
     ($callback:ident) => {
@@ -126,6 +126,16 @@ macro_rules! for_each_hook {
             /// `invoke_admin_action` (ABI 1.1): run one admin action; the host has checked
             /// the caller is an admin and the args against the declared params.
             InvokeAdminAction::invoke_admin_action(InvokeAdminActionRequest) -> InvokeAdminActionResponse;
+            /// `release_tender` (ABI 1.4): a tender of yours (one `validate_tender`
+            /// authorised, or one your effects added) is gone before any checkout took it —
+            /// the cashier removed it, or the sale was cancelled ([`ReleaseReason`]); release
+            /// what you hold for it (a partner's authorisation). Told after the change was
+            /// committed, and only once per tender; the host does not wait for the answer,
+            /// and an error is only logged. A 1.3 host never calls it: a hold must also end
+            /// by itself (the partner's expiry) or with the next checkout.
+            ///
+            /// [`ReleaseReason`]: crate::schema::ReleaseReason
+            ReleaseTender::release_tender(ReleaseTenderRequest) -> Empty;
         }
     };
 }

@@ -17,6 +17,9 @@
 //!   `commit_checkout` (or `abort_checkout` if the effects were refused).
 //!   [`Harness::void`] hands the kept receipt to `void_receipt` and applies that the same
 //!   way. Receipts also answer `ledger.turnover`.
+//! - **released tenders**: [`Harness::release_tender`] tells the plugin a tender of a sale
+//!   is gone (removed, or left on a cancelled sale) as the host's `release_tender` (ABI 1.4)
+//!   does.
 //! - a clock tests set, log lines, `config.get`, and handlers a test installs for any
 //!   service ([`Harness::on_service`], which win over the built-in ones).
 //!
@@ -56,8 +59,9 @@ use crate::Decimal;
 use crate::error::{ErrorName, PluginError};
 use crate::ffi::Exported;
 use crate::schema::{
-    CheckoutEffects, InvokeAdminActionResponse, LedgerBalance, ListAdminActionsResponse,
-    OutboxMessage, Payout, Posting, Receipt, Sale, Store, VoidReceiptResponse, kv_json, kv_value,
+    CheckoutEffects, Empty, InvokeAdminActionResponse, LedgerBalance, ListAdminActionsResponse,
+    OutboxMessage, Payout, Posting, Receipt, ReleaseReason, ReleasedTender, Sale, Store,
+    VoidReceiptResponse, kv_json, kv_value,
 };
 
 /// A test's answer to a host service: gets the request, returns the response or an error.
@@ -518,6 +522,50 @@ impl<P: Exported> Harness<P> {
         Ok(answer)
     }
 
+    /// `release_tender` (ABI 1.4) of tender `tender_id` of `sale` (JSON or a [`Sale`], with
+    /// the tender still on it), as the host sends it once the change is committed: for
+    /// [`ReleaseReason::Removed`] the sale without the tender, for
+    /// [`ReleaseReason::Cancelled`] the sale as given, and the tender with its `ref` and
+    /// `data`. `NotFound` when the sale has no such tender, or the plugin no such hook (the
+    /// host would not call it then). The answer is `{}`; an error, which the host only
+    /// logs, is returned here.
+    pub fn release_tender<S: Serialize + ?Sized>(
+        &mut self,
+        sale: &S,
+        tender_id: &str,
+        reason: ReleaseReason,
+    ) -> Result<(), PluginError> {
+        let mut sale_json = serde_json::to_value(sale)
+            .map_err(|e| PluginError::invalid_argument(format!("the sale is not JSON: {e}")))?;
+        let view: Sale = serde_json::from_value(sale_json.clone()).map_err(|e| {
+            PluginError::invalid_argument(format!("the sale does not read as a sale: {e}"))
+        })?;
+        let tender = view
+            .tenders
+            .iter()
+            .find(|t| t.id == tender_id)
+            .ok_or_else(|| PluginError::not_found(format!("the sale has no tender {tender_id}")))?;
+        let released = ReleasedTender {
+            id: tender.id.clone(),
+            method: tender.method.clone(),
+            amount: tender.amount,
+            reference: tender.reference.clone(),
+            data: tender.data.clone(),
+        };
+        if reason == ReleaseReason::Removed
+            && let Some(tenders) = sale_json.get_mut("tenders").and_then(Value::as_array_mut)
+        {
+            tenders.retain(|t| t.get("id").and_then(Value::as_str) != Some(tender_id));
+        }
+        let store = self.host.borrow().store.clone();
+        let answer = self.call(
+            "release_tender",
+            &json!({"schema": 1, "sale": sale_json, "store": store, "tender": released,
+                    "reason": reason}),
+        )?;
+        read_answer::<Empty>("release_tender", answer).map(|_| ())
+    }
+
     /// Sets the clock `Host::now` reads.
     pub fn set_now(&self, now_ms: i64) {
         self.host.borrow_mut().now_ms = now_ms;
@@ -572,6 +620,7 @@ impl<P: Exported> Harness<P> {
             hooks.customer_accounts,
             hooks.list_admin_actions,
             hooks.invoke_admin_action,
+            hooks.release_tender,
         ];
         table[index]
     }

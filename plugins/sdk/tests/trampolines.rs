@@ -111,7 +111,7 @@ fn c_str(pointer: *const c_char) -> &'static str {
 }
 
 #[test]
-fn the_exported_entry_returns_a_1_3_descriptor_a_1_0_host_loads() {
+fn the_exported_entry_returns_a_1_4_descriptor_a_1_0_host_loads() {
     let descriptor = posd_plugin_entry();
     assert_eq!(
         descriptor,
@@ -130,8 +130,8 @@ fn the_exported_entry_returns_a_1_3_descriptor_a_1_0_host_loads() {
             descriptor.abi_minor,
             descriptor.min_abi_minor
         ),
-        (1, 3, 0),
-        "built against 1.3; the admin action hooks (1.1), their effects (1.2) and re-pricing on returns (1.3) are optional"
+        (1, 4, 0),
+        "built against 1.4; the admin action hooks (1.1), their effects (1.2), re-pricing on returns (1.3) and release_tender (1.4) are optional"
     );
     assert_eq!((descriptor.reserved0, descriptor.reserved1), (0, 0));
     assert_eq!(c_str(descriptor.id), "sdk-probe");
@@ -145,8 +145,9 @@ fn the_exported_entry_returns_a_1_3_descriptor_a_1_0_host_loads() {
     assert!(descriptor.free_buffer.is_some());
     // SAFETY: the hooks table is static.
     let hooks = unsafe { &*descriptor.hooks };
-    // 1.2 changed no struct: the table is 1.1's.
-    assert_eq!(hooks.struct_size as usize, POSD_PLUGIN_HOOKS_SIZE_1_1);
+    // 1.4's table, with release_tender (NULL here): a 1.3 host reads the 1.1 part of it.
+    assert_eq!(hooks.struct_size as usize, POSD_PLUGIN_HOOKS_SIZE_1_4);
+    assert!(hooks.release_tender.is_none());
     assert_eq!(hooks.reserved, 0);
 }
 

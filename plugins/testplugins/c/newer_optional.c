@@ -1,9 +1,9 @@
 /*
- * newer_optional.c — test plugin built against a future ABI 1.4 whose additions are
- * optional (abi_minor = 4, min_abi_minor = 0). Its descriptor and hooks table are larger
- * than 1.3's: each embeds the 1.3 struct and appends a field a 1.4 host would read. A 1.3
+ * newer_optional.c — test plugin built against a future ABI 1.5 whose additions are
+ * optional (abi_minor = 5, min_abi_minor = 0). Its descriptor and hooks table are larger
+ * than 1.4's: each embeds the 1.4 struct and appends a field a 1.5 host would read. A 1.4
  * (or older) host must load it, read only the part of each struct it knows, and show
- * AbiVersion "1.4".
+ * AbiVersion "1.5".
  * classify_code claims codes starting with "NEWER-" (kind "coupon") so a test can see it
  * works.
  * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include newer_optional.c \
@@ -84,7 +84,7 @@ static int32_t classify_code(void *instance, const char *request, size_t len,
     return put(response, "{\"claimed\":false}", POSD_OK);
 }
 
-/* A hook only a 1.4 host knows; a 1.3 host never calls it. */
+/* A hook only a 1.5 host knows; a 1.4 host never calls it. */
 static int32_t future_hook(void *instance, const char *request, size_t len,
                            posd_buffer *response) {
     (void)instance;
@@ -93,38 +93,38 @@ static int32_t future_hook(void *instance, const char *request, size_t len,
     return put(response, "{}", POSD_OK);
 }
 
-/* The 1.4 hooks table: the 1.3 table, then a hook appended at its end. */
-struct hooks_1_2 {
+/* The 1.5 hooks table: the 1.4 table, then a hook appended at its end. */
+struct hooks_1_5 {
     posd_plugin_hooks v1_0;
     posd_hook future_hook;
 };
 
-static const struct hooks_1_2 hooks = {
+static const struct hooks_1_5 hooks = {
     .v1_0 =
         {
-            .struct_size = sizeof(struct hooks_1_2),
+            .struct_size = sizeof(struct hooks_1_5),
             .classify_code = classify_code,
         },
     .future_hook = future_hook,
 };
 
-/* The 1.4 descriptor: the 1.3 descriptor, then a field appended at its end. */
-struct descriptor_1_2 {
+/* The 1.5 descriptor: the 1.4 descriptor, then a field appended at its end. */
+struct descriptor_1_5 {
     posd_plugin_descriptor v1_0;
     const char *homepage;
 };
 
-static const struct descriptor_1_2 descriptor = {
+static const struct descriptor_1_5 descriptor = {
     .v1_0 =
         {
-            .struct_size = sizeof(struct descriptor_1_2),
+            .struct_size = sizeof(struct descriptor_1_5),
             .abi_major = 1,
-            .abi_minor = 4,
+            .abi_minor = 5,
             .min_abi_minor = 0,
             .id = "newer-optional",
             .name = "Newer, optional (test)",
             .version = "1.0.0",
-            .description = "Test plugin: built against ABI 1.4 with optional additions",
+            .description = "Test plugin: built against ABI 1.5 with optional additions",
             .create = create,
             .destroy = destroy,
             .free_buffer = free_buffer,

@@ -8,12 +8,13 @@
  * Prints one tab-separated line per fact:
  *   entry    missing | found
  *   descriptor  <struct_size> <abi_major>.<abi_minor> <min_abi_minor> <id> <hooks struct_size>
- *   hooks    <names of the non-NULL 1.0 hooks, comma-separated>
+ *   hooks    <names of the non-NULL hooks within the declared table size, comma-separated>
  *   log      <level> <message>
  *   create   ok | failed <error JSON>
  *   <hook>   <status> <response JSON> | <status> NULL <len> | <status> absent
  */
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,19 +72,39 @@ static const char *const hook_names[] = {
     "classify_code",   "enter_code",      "list_actions",   "invoke_action", "evaluate_basket",
     "list_rewards",    "apply_reward",    "validate_tender", "prepare_checkout",
     "commit_checkout", "abort_checkout",  "void_receipt",   "return_lines",  "deliver_message",
-    "customer_accounts",
+    "customer_accounts", "list_admin_actions", "invoke_admin_action", "release_tender",
 };
 #define HOOK_COUNT (sizeof hook_names / sizeof hook_names[0])
 
+/* Where each hook's slot is, in the order of hook_names. */
+static const size_t hook_offsets[] = {
+    offsetof(posd_plugin_hooks, classify_code),
+    offsetof(posd_plugin_hooks, enter_code),
+    offsetof(posd_plugin_hooks, list_actions),
+    offsetof(posd_plugin_hooks, invoke_action),
+    offsetof(posd_plugin_hooks, evaluate_basket),
+    offsetof(posd_plugin_hooks, list_rewards),
+    offsetof(posd_plugin_hooks, apply_reward),
+    offsetof(posd_plugin_hooks, validate_tender),
+    offsetof(posd_plugin_hooks, prepare_checkout),
+    offsetof(posd_plugin_hooks, commit_checkout),
+    offsetof(posd_plugin_hooks, abort_checkout),
+    offsetof(posd_plugin_hooks, void_receipt),
+    offsetof(posd_plugin_hooks, return_lines),
+    offsetof(posd_plugin_hooks, deliver_message),
+    offsetof(posd_plugin_hooks, customer_accounts),
+    offsetof(posd_plugin_hooks, list_admin_actions),
+    offsetof(posd_plugin_hooks, invoke_admin_action),
+    offsetof(posd_plugin_hooks, release_tender),
+};
+
+/* Hook i, or NULL when it lies beyond the size the plugin declared: as the host reads it. */
 static posd_hook hook_at(const posd_plugin_hooks *hooks, size_t i) {
-    const posd_hook table[] = {
-        hooks->classify_code,   hooks->enter_code,      hooks->list_actions,
-        hooks->invoke_action,   hooks->evaluate_basket, hooks->list_rewards,
-        hooks->apply_reward,    hooks->validate_tender, hooks->prepare_checkout,
-        hooks->commit_checkout, hooks->abort_checkout,  hooks->void_receipt,
-        hooks->return_lines,    hooks->deliver_message, hooks->customer_accounts,
-    };
-    return table[i];
+    if (hook_offsets[i] + sizeof(posd_hook) > hooks->struct_size)
+        return NULL;
+    posd_hook hook;
+    memcpy(&hook, (const char *)hooks + hook_offsets[i], sizeof hook);
+    return hook;
 }
 
 int main(int argc, char **argv) {

@@ -1078,3 +1078,82 @@ pub struct InvokeAdminActionResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub effects: Option<CheckoutEffects>,
 }
+
+open_string_enum! {
+    /// Why a tender is released (`release_tender`, ABI 1.4). A later minor may add reasons;
+    /// they arrive as `Other` and mean the same: the tender is gone, release it.
+    pub enum ReleaseReason {
+        /// The cashier took the tender off the sale (`Sale1.RemoveTender`).
+        #[default]
+        Removed = "removed",
+        /// The sale was cancelled (`Sale1.Cancel`) with the tender still on it.
+        Cancelled = "cancelled",
+    }
+}
+
+/// The tender a `release_tender` request is about (ABI 1.4), as it was on the sale.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReleasedTender {
+    /// Its id on the sale (`T2`); ids are not given out again within the sale.
+    pub id: String,
+    /// Its method, one this plugin declared (or gave it in its effects).
+    pub method: String,
+    /// The amount it paid.
+    pub amount: Decimal,
+    /// The code or authorisation behind it: `validate_tender`'s `ref`.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// The private data the plugin gave the tender (`validate_tender`'s `data`).
+    pub data: Value,
+}
+
+/// `release_tender` request (ABI 1.4); answered with [`Empty`], which the host does not
+/// wait for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReleaseTenderRequest {
+    /// The sale as it is now that the change is committed: without the tender for
+    /// [`ReleaseReason::Removed`], cancelled and with its tenders for
+    /// [`ReleaseReason::Cancelled`].
+    pub sale: Sale,
+    /// Where it happens.
+    pub store: Store,
+    /// The tender that is gone.
+    pub tender: ReleasedTender,
+    /// Why it is gone.
+    pub reason: ReleaseReason,
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_release_request_reads_the_tender_with_its_ref_data_and_reason() {
+        let request: ReleaseTenderRequest = serde_json::from_value(json!({
+            "schema": 1,
+            "sale": {"id": "s1", "tenders": []},
+            "store": {"id": "AT-1"},
+            "tender": {"id": "T2", "method": "partner_points", "amount": "12.00",
+                       "ref": "AUTH-7", "data": {"hold": "H-1"}},
+            "reason": "cancelled"
+        }))
+        .unwrap();
+        assert_eq!(request.tender.reference, "AUTH-7");
+        assert_eq!(request.tender.amount, Decimal::new(1200, 2));
+        assert_eq!(request.tender.data["hold"], "H-1");
+        assert_eq!(request.reason, ReleaseReason::Cancelled);
+        let later: ReleaseTenderRequest =
+            serde_json::from_value(json!({"reason": "expired"})).unwrap();
+        assert_eq!(later.reason, ReleaseReason::Other("expired".into()));
+        assert!(
+            serde_json::from_value::<ReleaseTenderRequest>(
+                json!({"tender": {"amount": 12.0}, "reason": "removed"})
+            )
+            .is_err(),
+            "money must be a decimal string"
+        );
+    }
+}

@@ -1,8 +1,8 @@
 /*
- * needs_minor4.c — test plugin built against a future ABI 1.4 that needs 1.4 (abi_minor = 4,
- * min_abi_minor = 4). A 1.3 host must refuse it, saying it needs 1.4, without calling
+ * needs_minor5.c — test plugin built against a future ABI 1.5 that needs 1.5 (abi_minor = 5,
+ * min_abi_minor = 5). A 1.4 host must refuse it, saying it needs 1.5, without calling
  * create (which fails with NotAllowed if it is called anyway).
- * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include needs_minor4.c
+ * Build: gcc -shared -fPIC -std=c11 -Wall -Werror -I../../abi/include needs_minor5.c
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@ static void *create(const posd_host_api *host, const char *config, size_t config
     (void)config;
     (void)config_len;
     if (error != NULL)
-        put(error, "{\"error\":\"NotAllowed\",\"message\":\"needs-minor4: create was called"
+        put(error, "{\"error\":\"NotAllowed\",\"message\":\"needs-minor5: create was called"
                    " although the host must refuse this plugin\"}");
     return NULL;
 }
@@ -47,12 +47,12 @@ static const posd_plugin_hooks hooks = {.struct_size = sizeof(posd_plugin_hooks)
 static const posd_plugin_descriptor descriptor = {
     .struct_size = sizeof(posd_plugin_descriptor),
     .abi_major = 1,
-    .abi_minor = 4,
-    .min_abi_minor = 4,
-    .id = "needs-minor4",
-    .name = "Needs 1.4 (test)",
+    .abi_minor = 5,
+    .min_abi_minor = 5,
+    .id = "needs-minor5",
+    .name = "Needs 1.5 (test)",
     .version = "1.0.0",
-    .description = "Test plugin: needs ABI 1.4, must be refused by a 1.3 host",
+    .description = "Test plugin: needs ABI 1.5, must be refused by a 1.4 host",
     .create = create,
     .destroy = destroy,
     .free_buffer = free_buffer,
