@@ -295,6 +295,10 @@ async fn a_card_and_coupons_are_collected_and_the_eligible_turnover_is_sent_once
     })
     .await;
     verify_books(&till.daemon.database()).expect("books");
+    assert!(
+        !till.daemon.log().contains(KEY),
+        "the API key never reaches the log"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

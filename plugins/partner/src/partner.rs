@@ -215,3 +215,52 @@ impl Partner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(extra: serde_json::Value) -> Result<Config, posd_plugin_sdk::PluginError> {
+        let dir = std::env::temp_dir().join(format!("posd-partner-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let key = dir.join("key");
+        std::fs::write(&key, "0123456789abcdef0123").expect("key");
+        let mut section = json!({
+            "endpoint": "https://partner.invalid",
+            "api_key_file": key,
+            "card": { "length": 16 },
+        });
+        if let (Some(section), Some(extra)) = (section.as_object_mut(), extra.as_object()) {
+            section.extend(extra.clone());
+        }
+        Config::parse(section)
+    }
+
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn a_client_certificate_and_private_roots_are_taken_and_garbage_is_named() {
+        let with_cert = config(json!({
+            "client_certificate_file": fixture("till-test.crt"),
+            "client_key_file": fixture("till-test.key"),
+            "ca_file": fixture("till-test.crt"),
+        }))
+        .expect("config");
+        assert!(Partner::new(&with_cert).is_ok());
+        let garbage = config(json!({
+            "client_certificate_file": fixture("till-test.crt"),
+            "client_key_file": fixture("till-test.crt"),
+        }))
+        .expect("config");
+        let err = Partner::new(&garbage)
+            .err()
+            .expect("a certificate is no key");
+        assert!(err.contains("client_key_file"), "{err}");
+        let half = config(json!({ "client_certificate_file": fixture("till-test.crt") }))
+            .expect_err("a certificate without its key");
+        assert!(half.message.contains("client_key_file"), "{half}");
+    }
+}
