@@ -19,16 +19,7 @@ pub enum Recognised {
 
 /// The GS1 check digit of `body` (digits only): from the right, weights 3, 1, 3, …
 pub fn check_digit(body: &str) -> u32 {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 { d * 3 } else { d }
-        })
-        .sum();
-    (10 - sum % 10) % 10
+    posd_plugin_sdk::check_digit::gs1(body)
 }
 
 /// `body` with its check digit appended: a valid card number.

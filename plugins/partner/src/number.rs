@@ -68,38 +68,7 @@ impl NumberFormat {
     }
 }
 
-/// The Luhn check digit of `body` (digits only).
-pub fn luhn_digit(body: &str) -> u32 {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let doubled = d * 2;
-                if doubled > 9 { doubled - 9 } else { doubled }
-            } else {
-                d
-            }
-        })
-        .sum();
-    (10 - sum % 10) % 10
-}
-
-/// The GS1 check digit of `body` (digits only): from the right, weights 3, 1, 3, …
-pub fn gs1_digit(body: &str) -> u32 {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 { d * 3 } else { d }
-        })
-        .sum();
-    (10 - sum % 10) % 10
-}
+pub use posd_plugin_sdk::check_digit::{gs1 as gs1_digit, luhn as luhn_digit};
 
 /// A number as shown and printed: its last four digits.
 pub fn masked(number: &str) -> String {

@@ -44,6 +44,17 @@ pub struct Authorized {
     pub points: u64,
 }
 
+/// The certificates of a PEM file (other items in it are skipped).
+fn certificates(pem: &[u8]) -> Result<Vec<Certificate<'static>>, ureq::Error> {
+    ureq::tls::parse_pem(pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        })
+        .collect()
+}
+
 /// A client of the partner's interface.
 pub struct Partner {
     endpoint: String,
@@ -58,25 +69,11 @@ impl Partner {
     pub fn new(config: &Config) -> Result<Partner, String> {
         let mut tls = TlsConfig::builder();
         if let Some(ca) = &config.ca {
-            let roots: Result<Vec<Certificate<'static>>, _> = ureq::tls::parse_pem(ca)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect();
-            let roots = roots.map_err(|e| format!("ca_file: {e}"))?;
+            let roots = certificates(ca).map_err(|e| format!("ca_file: {e}"))?;
             tls = tls.root_certs(RootCerts::new_with_certs(&roots));
         }
         if let Some((chain, key)) = &config.client_certificate {
-            let chain: Result<Vec<Certificate<'static>>, _> = ureq::tls::parse_pem(chain)
-                .filter_map(|item| match item {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(Ok(c)),
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                })
-                .collect();
-            let chain = chain.map_err(|e| format!("client_certificate_file: {e}"))?;
+            let chain = certificates(chain).map_err(|e| format!("client_certificate_file: {e}"))?;
             let key = PrivateKey::from_pem(key).map_err(|e| format!("client_key_file: {e}"))?;
             tls = tls.client_cert(Some(ClientCert::new_with_certs(&chain, key)));
         }

@@ -65,6 +65,7 @@
 
 #![warn(missing_docs)]
 
+pub mod check_digit;
 pub mod date;
 pub mod error;
 pub mod ffi;
