@@ -65,6 +65,10 @@ const CANCEL_TIMEOUT: Duration = Duration::from_millis(300);
 pub struct PartnerPlugin {
     config: Config,
     partner: Partner,
+    /// What open sales collected, as last written to kv: a basket change reads it here
+    /// instead of asking the host each time. Only this plugin writes those keys; after a
+    /// restart the cache starts empty and is filled from kv.
+    collected: std::collections::HashMap<String, Collected>,
 }
 
 impl Plugin for PartnerPlugin {
@@ -86,7 +90,11 @@ impl Plugin for PartnerPlugin {
             config.eligible_tag,
             config.point_value
         ));
-        Ok(PartnerPlugin { config, partner })
+        Ok(PartnerPlugin {
+            config,
+            partner,
+            collected: Default::default(),
+        })
     }
 }
 
@@ -112,7 +120,30 @@ fn cashier_error(name: &str, e: PartnerError) -> PluginError {
     }
 }
 
+/// Open sales whose collection is kept in memory at most; past it the cache starts over.
+const CACHED_SALES: usize = 64;
+
 impl PartnerPlugin {
+    /// What sale `sale` collected so far.
+    fn collected(&mut self, host: &Host, sale: &str) -> Result<Collected, PluginError> {
+        if let Some(c) = self.collected.get(sale) {
+            return Ok(c.clone());
+        }
+        let c = Collected::of(host, sale)?;
+        if self.collected.len() >= CACHED_SALES {
+            self.collected.clear();
+        }
+        self.collected.insert(sale.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Keeps what sale `sale` collected, in kv and here.
+    fn keep(&mut self, host: &Host, sale: &str, c: Collected) -> Result<(), PluginError> {
+        c.store(host, sale)?;
+        self.collected.insert(sale.to_string(), c);
+        Ok(())
+    }
+
     fn card_of(&self, input: &str) -> Result<Option<String>, PluginError> {
         match self.config.card.recognise(input) {
             Recognised::NotOurs => Ok(None),
@@ -137,19 +168,19 @@ impl PartnerPlugin {
 
     /// Puts `card` on the sale; the confirmation the cashier sees.
     fn take_card(
-        &self,
+        &mut self,
         host: &Host,
         sale: &posd_plugin_sdk::schema::Sale,
         card: String,
     ) -> Result<Effects, PluginError> {
-        let mut collected = Collected::of(host, &sale.id)?;
+        let mut collected = self.collected(host, &sale.id)?;
         let replaced = collected
             .card
             .as_ref()
             .filter(|c| **c != card)
             .map(|c| masked(c));
         collected.card = Some(card.clone());
-        collected.store(host, &sale.id)?;
+        self.keep(host, &sale.id, collected.clone())?;
         let points = turnover::points(&self.config, &turnover::eligible(&self.config, sale));
         let mut message = format!(
             "{} card {} taken: {points} points for this sale, sent when it is checked out",
@@ -171,12 +202,12 @@ impl PartnerPlugin {
 
     /// Adds `coupon` to the sale; the confirmation the cashier sees.
     fn take_coupon(
-        &self,
+        &mut self,
         host: &Host,
         sale: &posd_plugin_sdk::schema::Sale,
         coupon: String,
     ) -> Result<Effects, PluginError> {
-        let mut collected = Collected::of(host, &sale.id)?;
+        let mut collected = self.collected(host, &sale.id)?;
         if collected.coupons.contains(&coupon) {
             return Err(PluginError::invalid_argument(format!(
                 "coupon: {coupon} is on this sale already"
@@ -189,7 +220,7 @@ impl PartnerPlugin {
             )));
         }
         collected.coupons.push(coupon.clone());
-        collected.store(host, &sale.id)?;
+        self.keep(host, &sale.id, collected.clone())?;
         let mut message = format!(
             "{} coupon {coupon} added ({} on this sale)",
             self.config.name,
@@ -354,7 +385,7 @@ impl EvaluateBasket for PartnerPlugin {
             return Ok(EvaluateBasketResponse::default());
         }
         let points = turnover::points(&self.config, &eligible);
-        let collected = Collected::of(host, &request.sale.id)?;
+        let collected = self.collected(host, &request.sale.id)?;
         let preview = match &collected.card {
             Some(card) => Preview {
                 kind: Some(PreviewKind::Earn),
@@ -396,7 +427,7 @@ impl ValidateTender for PartnerPlugin {
                 self.config.tender_method
             )));
         }
-        let collected = Collected::of(host, &request.sale.id)?;
+        let collected = self.collected(host, &request.sale.id)?;
         let card = collected.card.ok_or_else(|| {
             PluginError::customer_required(format!(
                 "scan the {} card before paying with its points",
@@ -449,7 +480,8 @@ impl PrepareCheckout for PartnerPlugin {
         let sale = &request.sale;
         let receipt = &request.receipt_id;
         let mut effects = CheckoutEffects::default();
-        let collected = Collected::of(host, &sale.id)?;
+        let collected = self.collected(host, &sale.id)?;
+        self.collected.remove(&sale.id);
         let tenders: Vec<(String, TenderData, Decimal)> = sale
             .tenders_of(ID)
             .filter_map(|t| {
