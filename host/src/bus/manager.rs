@@ -65,6 +65,27 @@ impl Manager {
     ) -> Result<(), BusError> {
         Caller::of(conn, header).await?.require_admin(what)
     }
+
+    /// What `RetryOutboxMessage` and `DiscardOutboxMessage` share: an admin caller, the
+    /// message's id, one step on the database; the caller and the message as `step` left
+    /// it, for the log line each writes.
+    async fn manage_outbox(
+        &self,
+        conn: &zbus::Connection,
+        header: &Header<'_>,
+        method: &str,
+        message_id: &str,
+        step: fn(
+            &rusqlite::Connection,
+            i64,
+        ) -> Result<crate::outbox::Managed, crate::outbox::ManageError>,
+    ) -> Result<(Caller, crate::outbox::Managed), BusError> {
+        let caller = Caller::of(conn, header).await?;
+        caller.require_admin(method)?;
+        let id = crate::outbox::parse_id(message_id)?;
+        let managed = self.db.call(move |c| Ok(step(c, id))).await??;
+        Ok((caller, managed))
+    }
 }
 
 /// One admin action as `AdminActions` lists it; params as `Sale1.Actions` gives them, plus
@@ -631,17 +652,19 @@ impl Manager {
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<(), BusError> {
         let _call = self.begin()?;
-        let caller = Caller::of(conn, &header).await?;
-        caller.require_admin("RetryOutboxMessage")?;
-        let id = crate::outbox::parse_id(message_id)?;
-        let managed = self
-            .db
-            .call(move |c| Ok(crate::outbox::retry(c, id)))
-            .await??;
+        let (caller, managed) = self
+            .manage_outbox(
+                conn,
+                &header,
+                "RetryOutboxMessage",
+                message_id,
+                crate::outbox::retry,
+            )
+            .await?;
         self.outbox_wake.notify_one();
         let message = &managed.message;
         tracing::info!(
-            id,
+            id = message.id,
             key = %message.key,
             plugin = %message.plugin,
             was = %managed.previous_state,
@@ -662,16 +685,18 @@ impl Manager {
         #[zbus(connection)] conn: &zbus::Connection,
     ) -> Result<(), BusError> {
         let _call = self.begin()?;
-        let caller = Caller::of(conn, &header).await?;
-        caller.require_admin("DiscardOutboxMessage")?;
-        let id = crate::outbox::parse_id(message_id)?;
-        let managed = self
-            .db
-            .call(move |c| Ok(crate::outbox::discard(c, id)))
-            .await??;
+        let (caller, managed) = self
+            .manage_outbox(
+                conn,
+                &header,
+                "DiscardOutboxMessage",
+                message_id,
+                crate::outbox::discard,
+            )
+            .await?;
         let message = &managed.message;
         tracing::warn!(
-            id,
+            id = message.id,
             key = %message.key,
             plugin = %message.plugin,
             was = %managed.previous_state,

@@ -127,7 +127,7 @@ impl Child {
 
     /// Waits for the process to end (killing it first if `kill`, or if it lingers with its
     /// channel closed) and says how it ended: "was killed by signal 11 (SIGSEGV)".
-    fn end(mut self, kill: bool) -> String {
+    fn end(&mut self, kill: bool) -> String {
         if kill {
             let _ = self.process.kill();
         } else {
@@ -140,6 +140,44 @@ impl Child {
         match self.process.wait() {
             Ok(status) => describe_exit(status),
             Err(e) => format!("ended in an unknown way ({e})"),
+        }
+    }
+}
+
+/// Why a child did not describe its library.
+enum NotLoaded {
+    /// The loader refused the library, saying why.
+    Refused(Refused),
+    /// The child died, hung or answered garbage; the child is ended and this says how.
+    Broken(String),
+}
+
+impl Child {
+    /// Reads the child's first answer, the description of its library, by `until`. On any
+    /// other answer the child is ended (killed if it lingers) and the reason says how.
+    fn description(&mut self, until: Instant) -> Result<Described, NotLoaded> {
+        let answer = self.receive(until);
+        let broken = |child: &mut Child, kill: bool, what: String| {
+            let ended = child.end(kill);
+            NotLoaded::Broken(format!("{what} (its process {ended})"))
+        };
+        match answer {
+            Ok((wire::DESCRIBED, body)) => serde_json::from_slice::<Described>(&body)
+                .map_err(|e| broken(self, true, format!("its loader answered garbage: {e}"))),
+            Ok((wire::REFUSED, body)) => {
+                let _ = self.end(false);
+                Err(match serde_json::from_slice::<Refused>(&body) {
+                    Ok(refused) => NotLoaded::Refused(refused),
+                    Err(e) => NotLoaded::Broken(format!("its loader answered garbage: {e}")),
+                })
+            }
+            Ok((tag, _)) => Err(broken(
+                self,
+                true,
+                format!("its loader answered frame {tag:?}"),
+            )),
+            Err(Silence::Closed) => Err(broken(self, false, "it ended while loading".into())),
+            Err(Silence::TimedOut) => Err(broken(self, true, "it did not load in time".into())),
         }
     }
 }
@@ -232,33 +270,19 @@ pub fn describe(
         reason,
     };
     let mut child = Child::spawn(program, &label, &init).map_err(fail)?;
-    let answer = child.receive(Instant::now() + START_DEADLINE);
-    let described = match answer {
-        Ok((wire::DESCRIBED, body)) => serde_json::from_slice::<Described>(&body)
-            .map_err(|e| fail(format!("its loader answered garbage: {e}"))),
-        Ok((wire::REFUSED, body)) => match serde_json::from_slice::<Refused>(&body) {
-            Ok(r) if r.not_a_plugin => Err(PluginError::NotAPlugin {
+    let d = match child.description(Instant::now() + START_DEADLINE) {
+        Ok(d) => d,
+        Err(NotLoaded::Refused(r)) if r.not_a_plugin => {
+            return Err(PluginError::NotAPlugin {
                 path: shown_as.to_path_buf(),
                 reason: strip_path(&r.reason, shown_as),
-            }),
-            Ok(r) => Err(fail(strip_path(&r.reason, shown_as))),
-            Err(e) => Err(fail(format!("its loader answered garbage: {e}"))),
-        },
-        Ok((tag, _)) => Err(fail(format!("its loader answered frame {tag:?}"))),
-        Err(Silence::TimedOut) => {
-            let ended = child.end(true);
-            return Err(fail(format!(
-                "it did not load within {} s (its loader {ended})",
-                START_DEADLINE.as_secs()
-            )));
+            });
         }
-        Err(Silence::Closed) => {
-            let ended = child.end(false);
-            return Err(fail(format!("its loader {ended} while loading it")));
-        }
+        Err(NotLoaded::Refused(r)) => return Err(fail(strip_path(&r.reason, shown_as))),
+        Err(NotLoaded::Broken(why)) => return Err(fail(why)),
     };
+    // A describing child exits by itself once it has answered.
     let _ = child.end(false);
-    let d = described?;
     Ok((loaded_of(&d), d.sandbox))
 }
 
@@ -351,43 +375,22 @@ impl Supervisor {
         }
         let mut child = Child::spawn(&self.isolated.program, &self.id, &self.init)?;
         let until = Instant::now() + START_DEADLINE.max(self.deadline);
-        match child.receive(until) {
-            Ok((wire::DESCRIBED, body)) => match serde_json::from_slice::<Described>(&body) {
-                Ok(d) if d.id == self.id => {
-                    // Said once per process start: a technician reading the log of a till
-                    // whose kernel lacks a mechanism learns it from the plugin's first line.
-                    match &d.degraded {
-                        Some(missing) => {
-                            tracing::warn!(plugin = %self.id, pid = child.pid(), "plugin process started with a weaker sandbox: {missing}; {}", d.sandbox)
-                        }
-                        None => {
-                            tracing::info!(plugin = %self.id, pid = child.pid(), "plugin process started: {}", d.sandbox)
-                        }
-                    }
-                }
-                Ok(d) => {
-                    let _ = child.end(true);
-                    return Err(format!("its file now holds plugin {:?}", d.id));
-                }
-                Err(e) => {
-                    let _ = child.end(true);
-                    return Err(format!("its loader answered garbage: {e}"));
-                }
-            },
-            Ok((wire::REFUSED, body)) => {
-                let _ = child.end(false);
-                let reason = serde_json::from_slice::<Refused>(&body)
-                    .map(|r| r.reason)
-                    .unwrap_or_else(|_| "it did not load".into());
-                return Err(reason);
+        let d = child.description(until).map_err(|e| match e {
+            NotLoaded::Refused(r) => r.reason,
+            NotLoaded::Broken(why) => why,
+        })?;
+        if d.id != self.id {
+            let _ = child.end(true);
+            return Err(format!("its file now holds plugin {:?}", d.id));
+        }
+        // Said once per process start: a technician reading the log of a till whose kernel
+        // lacks a mechanism learns it from the plugin's first line.
+        match &d.degraded {
+            Some(missing) => {
+                tracing::warn!(plugin = %self.id, pid = child.pid(), "plugin process started with a weaker sandbox: {missing}; {}", d.sandbox)
             }
-            Ok(_) | Err(Silence::Closed) => {
-                let ended = child.end(false);
-                return Err(format!("its process {ended} while loading"));
-            }
-            Err(Silence::TimedOut) => {
-                let ended = child.end(true);
-                return Err(format!("it did not load in time (its process {ended})"));
+            None => {
+                tracing::info!(plugin = %self.id, pid = child.pid(), "plugin process started: {}", d.sandbox)
             }
         }
         let offset = crate::clock::offset_seconds().saturating_mul(1000);
