@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use posd::client::{Plugin1Proxy, error_reply, plugin_path, to_json};
+use posd_client::{Plugin1Proxy, error_reply, plugin_path, to_json};
 use serde_json::{Value, json};
 use support::*;
 use zbus::{OwnedVariant, Variant};
@@ -514,7 +514,7 @@ fn admin_actions_need_admin_rights() {
         vec!["admin-actions"],
         vec!["token", "issue", "--count", "1"],
     ] {
-        let out = run(std::process::Command::new(POSCTL)
+        let out = run(std::process::Command::new(posctl_binary())
             .arg("--bus-address")
             .arg(bus.address())
             .arg("--json")

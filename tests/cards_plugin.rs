@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use posd::client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, plugin_path};
+use posd_client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, plugin_path};
 use support::*;
 use zbus::{OwnedVariant, Variant};
 

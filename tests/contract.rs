@@ -12,7 +12,7 @@ mod support;
 use std::collections::HashMap;
 
 use futures_util::StreamExt;
-use posd::client::{Manager1Proxy, Sale1Proxy, error_reply, to_json};
+use posd_client::{Manager1Proxy, Sale1Proxy, error_reply, to_json};
 use serde_json::{Value, json};
 use support::*;
 use zbus::{OwnedVariant, Variant};

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use posd::client::{Manager1Proxy, error_reply};
+use posd_client::{Manager1Proxy, error_reply};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use support::*;
 use zbus::{OwnedObjectPath, Variant};
@@ -1129,7 +1129,7 @@ async fn day_step(
     op: &mut DayOp,
     key: &str,
 ) -> Result<Option<String>, String> {
-    use posd::client::Register1Proxy;
+    use posd_client::Register1Proxy;
     let register = Register1Proxy::builder(conn)
         .cache_properties(zbus::proxy::CacheProperties::No)
         .build()

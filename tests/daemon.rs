@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use posd::client::Manager1Proxy;
+use posd_client::Manager1Proxy;
 use support::*;
 
 const SHOP_CONFIG: &str = r#"
@@ -422,7 +422,7 @@ async fn reload_applies_a_valid_config_and_keeps_the_old_one_on_error() {
     // A broken file: the call fails with the key named, and nothing changes.
     std::fs::write(daemon.config_dir.join("posd.toml"), "[store]\nid = [1]\n").expect("write");
     let err = manager.reload_config().await.expect_err("refused");
-    let (name, message) = posd::client::error_reply(&err).expect("a D-Bus error");
+    let (name, message) = posd_client::error_reply(&err).expect("a D-Bus error");
     assert_eq!(name, "org.posd.Error.InvalidConfiguration");
     assert!(message.contains("store.id"), "{message}");
     assert_eq!(manager.store_id().await.expect("StoreId"), "S43");
@@ -470,7 +470,7 @@ fn a_caller_who_is_not_admin_gets_not_allowed() {
     );
     // busctl prints the message; the name is checked through posctl below.
     use std::os::unix::process::CommandExt;
-    let out = run(Command::new(POSCTL)
+    let out = run(Command::new(posctl_binary())
         .arg("--bus-address")
         .arg(bus.address())
         .arg("reload-config")
@@ -757,8 +757,8 @@ async fn state_is_not_degraded_while_devices_connect_at_start() {
     let mut states = states_within(&mut announcements, Duration::from_secs(2)).await;
     let manager = Manager1Proxy::new(&conn).await.expect("proxy");
     for name in ["receipt", "scanner"] {
-        let device = posd::client::Device1Proxy::builder(&conn)
-            .path(posd::client::device_path(name))
+        let device = posd_client::Device1Proxy::builder(&conn)
+            .path(posd_client::device_path(name))
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await

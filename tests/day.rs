@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use futures_util::StreamExt;
-use posd::client::{Manager1Proxy, Register1Proxy, Sale1Proxy, error_reply};
+use posd_client::{Manager1Proxy, Register1Proxy, Sale1Proxy, error_reply};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use support::*;
@@ -35,7 +35,7 @@ fn dec(text: &str) -> Decimal {
 fn record_json(r: &Record) -> Value {
     Value::Object(
         r.iter()
-            .map(|(k, v)| (k.clone(), posd::client::to_json(v)))
+            .map(|(k, v)| (k.clone(), posd_client::to_json(v)))
             .collect(),
     )
 }
@@ -147,7 +147,7 @@ fn receipts(db: &Path) -> i64 {
 }
 
 fn ledger_verify(state_dir: &Path) -> std::process::Output {
-    run(Command::new(POSCTL)
+    run(Command::new(posctl_binary())
         .args(["ledger", "verify", "--state-dir"])
         .arg(state_dir))
 }
@@ -167,7 +167,7 @@ fn assert_books_ok(daemon: &Daemon) {
 /// The accounts `posctl ledger balance PREFIX --json` lists (those whose name is or starts
 /// with `prefix`) as (account, balance).
 fn posctl_balances(state_dir: &Path, prefix: &str) -> Vec<(String, Decimal)> {
-    let out = run(Command::new(POSCTL)
+    let out = run(Command::new(posctl_binary())
         .args(["--json", "ledger", "balance", prefix, "--state-dir"])
         .arg(state_dir));
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use posd::client::{Device1Proxy, Manager1Proxy, Printer1Proxy, Scanner1Proxy, device_path};
+use posd_client::{Device1Proxy, Manager1Proxy, Printer1Proxy, Scanner1Proxy, device_path};
 use support::*;
 
 async fn device_proxy<'a>(conn: &'a zbus::Connection, name: &str) -> Device1Proxy<'a> {
@@ -322,7 +322,7 @@ async fn jobs_wait_while_the_printer_is_down_and_print_once_in_order_when_it_is_
         .open_drawer()
         .await
         .expect_err("no drawer while offline");
-    let (name, _) = posd::client::error_reply(&err).expect("named error");
+    let (name, _) = posd_client::error_reply(&err).expect("named error");
     assert_eq!(name, "org.posd.Error.DeviceUnavailable");
 
     let mut done = proxy.receive_job_done().await.expect("subscribe");
@@ -610,7 +610,7 @@ fn posctl_scan_monitor_shows_scans() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut monitor = std::process::Command::new(POSCTL)
+    let mut monitor = std::process::Command::new(posctl_binary())
         .args([
             "--bus-address",
             bus.address(),
@@ -642,7 +642,7 @@ fn posctl_scan_monitor_shows_scans() {
 fn posctl_print_preview_writes_a_png() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out_path = dir.path().join("preview.png");
-    let out = run(std::process::Command::new(POSCTL)
+    let out = run(std::process::Command::new(posctl_binary())
         .args(["print-preview", "--code-page", "pc852"])
         .arg(&out_path));
     assert!(out.status.success(), "{}", text(&out.stderr));

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use posd::client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy};
+use posd_client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy};
 use support::*;
 use zbus::Variant;
 
@@ -47,7 +47,7 @@ impl Till {
 
     async fn plugin(&self) -> Plugin1Proxy<'_> {
         Plugin1Proxy::builder(&self.conn)
-            .path(posd::client::plugin_path("wrecker"))
+            .path(posd_client::plugin_path("wrecker"))
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await

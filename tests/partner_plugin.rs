@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use posd::client::{Manager1Proxy, Sale1Proxy};
+use posd_client::{Manager1Proxy, Sale1Proxy};
 use serde_json::{Value, json};
 use support::*;
 use zbus::Variant;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use posd::client::{Manager1Proxy, Plugin1Proxy, error_reply, plugin_path};
+use posd_client::{Manager1Proxy, Plugin1Proxy, error_reply, plugin_path};
 use support::*;
 
 fn string(info: &HashMap<String, zbus::OwnedVariant>, key: &str) -> String {
@@ -748,7 +748,7 @@ fn a_caller_who_is_not_admin_cannot_manage_plugins() {
     let _daemon = daemon_with(&bus, |_| {}, 2000, "");
     use std::os::unix::process::CommandExt;
     let as_nobody = |args: &[&str]| {
-        run(std::process::Command::new(POSCTL)
+        run(std::process::Command::new(posctl_binary())
             .arg("--bus-address")
             .arg(bus.address())
             .args(args)
@@ -985,7 +985,7 @@ fn posctl_outbox_lists_messages_by_state() {
         .expect("dead letter");
     }
     let state = state.to_string_lossy().into_owned();
-    let out = run(std::process::Command::new(POSCTL).args([
+    let out = run(std::process::Command::new(posctl_binary()).args([
         "outbox",
         "--state",
         "dead",
@@ -1004,10 +1004,10 @@ fn posctl_outbox_lists_messages_by_state() {
         "header and the one dead letter: {listing}"
     );
     let out =
-        run(std::process::Command::new(POSCTL).args(["--json", "outbox", "--state-dir", &state]));
+        run(std::process::Command::new(posctl_binary()).args(["--json", "outbox", "--state-dir", &state]));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json.as_array().map(Vec::len), Some(2));
-    let out = run(std::process::Command::new(POSCTL).args([
+    let out = run(std::process::Command::new(posctl_binary()).args([
         "outbox",
         "--state",
         "lost",
@@ -1018,7 +1018,7 @@ fn posctl_outbox_lists_messages_by_state() {
 }
 
 /// The labels of `sale`'s previews, in the order the sale shows them.
-async fn preview_labels(sale: &posd::client::Sale1Proxy<'_>) -> Vec<String> {
+async fn preview_labels(sale: &posd_client::Sale1Proxy<'_>) -> Vec<String> {
     sale.previews()
         .await
         .expect("Previews")
@@ -1152,7 +1152,7 @@ async fn releases(manager: &Manager1Proxy<'_>, code: &str) -> String {
 async fn sale_of_ten<'a>(
     conn: &'a zbus::Connection,
     manager: &Manager1Proxy<'_>,
-) -> posd::client::Sale1Proxy<'a> {
+) -> posd_client::Sale1Proxy<'a> {
     let path = manager
         .open_sale(HashMap::from([("cashier", zbus::Variant::from("anna"))]))
         .await

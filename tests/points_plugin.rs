@@ -11,7 +11,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use posd::client::{Manager1Proxy, Sale1Proxy};
+use posd_client::{Manager1Proxy, Sale1Proxy};
 use support::*;
 use zbus::{OwnedVariant, Variant};
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use posd::client::Manager1Proxy;
+use posd_client::Manager1Proxy;
 use serde_json::Value;
 use support::*;
 use zbus::Variant;
@@ -233,7 +233,7 @@ async fn every_json_output_is_json_with_the_keys_scripts_read() {
     assert_eq!(json(bus_address, &["reload-config"])["reloaded"], true);
 
     // Scans: one JSON document per line.
-    let mut monitor = Command::new(POSCTL)
+    let mut monitor = Command::new(posctl_binary())
         .args([
             "--bus-address",
             bus_address,
@@ -317,7 +317,7 @@ fn ledger_and_outbox_read_the_database_of_the_daemon_on_the_bus_and_name_it() {
     // --state-dir still works with no daemon at all.
     let state_dir = daemon.state_dir.clone();
     drop(daemon);
-    let out = run(Command::new(POSCTL)
+    let out = run(Command::new(posctl_binary())
         .args(["--json", "ledger", "verify", "--state-dir"])
         .arg(&state_dir));
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -342,7 +342,7 @@ fn ledger_and_outbox_read_the_database_of_the_daemon_on_the_bus_and_name_it() {
 fn print_preview_refuses_code_pages_receipts_are_not_printed_in() {
     let dir = tempfile::tempdir().expect("temp dir");
     let png = dir.path().join("page.png");
-    let out = run(Command::new(POSCTL)
+    let out = run(Command::new(posctl_binary())
         .args(["print-preview", "--code-page", "pc437"])
         .arg(&png));
     assert_eq!(out.status.code(), Some(1));
@@ -357,7 +357,7 @@ fn print_preview_refuses_code_pages_receipts_are_not_printed_in() {
 fn print_preview_sums_up_missing_characters_in_one_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let png = dir.path().join("page.png");
-    let out = run(Command::new(POSCTL).arg("print-preview").arg(&png));
+    let out = run(Command::new(posctl_binary()).arg("print-preview").arg(&png));
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -398,7 +398,7 @@ fn a_closed_output_pipe_ends_posctl_quietly() {
     let dir = tempfile::tempdir().expect("temp dir");
     let png = dir.path().join("page.png");
     let out = with_closed_stdout(
-        Command::new(POSCTL)
+        Command::new(posctl_binary())
             .args(["print-preview", "--code-page", "pc852"])
             .arg(&png),
     );
@@ -422,7 +422,7 @@ fn a_closed_output_pipe_ends_posctl_quietly() {
         .start();
     for args in [&["status"][..], &["--json", "devices"][..]] {
         let out = with_closed_stdout(
-            Command::new(POSCTL)
+            Command::new(posctl_binary())
                 .arg("--bus-address")
                 .arg(bus.address())
                 .args(args),
@@ -438,7 +438,7 @@ fn a_closed_output_pipe_ends_posctl_quietly() {
     }
     let (reader, writer) = std::io::pipe().expect("pipe");
     drop(reader);
-    let mut monitor = Command::new(POSCTL)
+    let mut monitor = Command::new(posctl_binary())
         .args(["--bus-address", bus.address(), "scan-monitor"])
         .stdout(writer)
         .stderr(Stdio::piped())
@@ -457,7 +457,7 @@ fn a_closed_output_pipe_ends_posctl_quietly() {
 
     // A failure keeps its exit status when nobody reads the answer.
     let empty = TestBus::start();
-    let out = with_closed_stdout(Command::new(POSCTL).args([
+    let out = with_closed_stdout(Command::new(posctl_binary()).args([
         "--bus-address",
         empty.address(),
         "--json",
@@ -473,7 +473,7 @@ fn with_no_daemon_answering_ledger_verify_reads_the_default_state_directory_and_
     let state = home.path().join(".local/state/posd");
     drop(posd::store::open(&state, std::time::Duration::from_secs(1)).expect("a database"));
     let database = state.join(posd::store::DATABASE_FILE);
-    let out = run(Command::new(POSCTL)
+    let out = run(Command::new(posctl_binary())
         .args(["--session", "ledger", "verify"])
         .env("HOME", home.path())
         .env_remove("XDG_STATE_HOME")
@@ -698,7 +698,7 @@ fn a_caller_who_is_not_admin_cannot_retry_or_discard_outbox_messages() {
     use std::os::unix::process::CommandExt;
     let id = ids[0].to_string();
     for action in ["retry", "discard"] {
-        let out = run(Command::new(POSCTL)
+        let out = run(Command::new(posctl_binary())
             .arg("--bus-address")
             .arg(bus.address())
             .args(["outbox", action, &id])
@@ -714,4 +714,69 @@ fn a_caller_who_is_not_admin_cannot_retry_or_discard_outbox_messages() {
     let message = json(bus.address(), &["outbox", "show", &id]);
     assert_eq!(message["state"], "dead", "nothing changed: {message}");
     assert_eq!(message["last_error"], "rejected");
+}
+
+/// posctl and the till are frontends: they build against the client crate and link nothing
+/// of the daemon, so they can only do what the contract lets any frontend do.
+#[test]
+fn posctl_and_the_till_do_not_link_the_daemon() {
+    for package in ["posctl", "posd-till"] {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = run_for(
+            Command::new(cargo).current_dir(workspace()).args([
+                "tree",
+                "-p",
+                package,
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "--offline",
+                "--locked",
+            ]),
+            BUILD_PATIENCE,
+        );
+        assert!(out.status.success(), "cargo tree: {}", text(&out.stderr));
+        let tree = text(&out.stdout);
+        let packages: Vec<&str> = tree
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .collect();
+        assert!(
+            packages.contains(&package) && packages.contains(&"posd-client"),
+            "the tree of {package} and its client crate:\n{tree}"
+        );
+        assert!(
+            !packages.contains(&"posd"),
+            "{package} links the daemon crate:\n{tree}"
+        );
+    }
+}
+
+/// Reading a database takes the daemon's executable (`posd inspect`); one that cannot be run
+/// is a failure that says what was tried and how to name the right one.
+#[test]
+fn without_a_posd_to_run_reading_the_database_fails_naming_what_was_tried() {
+    let state = tempfile::tempdir().expect("temp dir");
+    drop(posd::store::open(state.path(), std::time::Duration::from_secs(1)).expect("a database"));
+    let missing = state.path().join("no-such-posd");
+    let out = run(Command::new(posctl_binary())
+        .args(["ledger", "verify", "--state-dir"])
+        .arg(state.path())
+        .env("POSD_BINARY", &missing));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("posctl: cannot reach posd: ")
+            && stderr.contains(&format!("$POSD_BINARY ({})", missing.display()))
+            && stderr.contains("POSD_BINARY"),
+        "{stderr}"
+    );
+    // The daemon's executable named there reads it.
+    let out = run(Command::new(posctl_binary())
+        .args(["--json", "ledger", "verify", "--state-dir"])
+        .arg(state.path())
+        .env("POSD_BINARY", POSD));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(parse(&out, &["ledger", "verify"])["ok"], true);
 }

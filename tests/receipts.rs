@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use posd::client::{Manager1Proxy, Printer1Proxy, Register1Proxy, Sale1Proxy, device_path};
+use posd_client::{Manager1Proxy, Printer1Proxy, Register1Proxy, Sale1Proxy, device_path};
 use posd_virtual_printer::{BarcodeKind, Line, Output};
 use support::*;
 use zbus::Variant;

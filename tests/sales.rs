@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashMap;
 
 use futures_util::StreamExt;
-use posd::client::{Manager1Proxy, Sale1Proxy, error_reply};
+use posd_client::{Manager1Proxy, Sale1Proxy, error_reply};
 use support::*;
 use zbus::Variant;
 
@@ -430,7 +430,7 @@ async fn posctl_shows_receipts_and_verifies_the_ledger() {
     }
     let state = daemon.state_dir.to_string_lossy().into_owned();
     let out =
-        run(std::process::Command::new(POSCTL).args(["ledger", "verify", "--state-dir", &state]));
+        run(std::process::Command::new(posctl_binary()).args(["ledger", "verify", "--state-dir", &state]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("ledger ok") && text(&out.stdout).contains("1 receipts"),
@@ -446,7 +446,7 @@ async fn posctl_shows_receipts_and_verifies_the_ledger() {
         )
         .expect("tamper");
     let out =
-        run(std::process::Command::new(POSCTL).args(["ledger", "verify", "--state-dir", &state]));
+        run(std::process::Command::new(posctl_binary()).args(["ledger", "verify", "--state-dir", &state]));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("t:customer:1"),

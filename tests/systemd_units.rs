@@ -6,6 +6,8 @@
 //! which dbus-daemon applies a caller's groups), and, when the tests run as
 //! root, against a real dbus-daemon with callers of real uids and groups.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -153,7 +155,7 @@ fn the_points_expiry_timer_and_its_service_pass_systemd_analyze_verify() {
         "a till off at night catches up"
     );
     let dir = tempfile::tempdir().expect("temp dir");
-    let built = format!("ExecStart={} ", env!("CARGO_BIN_EXE_posctl"));
+    let built = format!("ExecStart={} ", support::posctl_binary().display());
     fs::write(
         dir.path().join("posd-points-expire.service"),
         service.replacen("ExecStart=/usr/bin/posctl ", &built, 1),

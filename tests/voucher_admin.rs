@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use posd::client::{Manager1Proxy, Sale1Proxy};
+use posd_client::{Manager1Proxy, Sale1Proxy};
 use serde_json::Value;
 use support::*;
 use zbus::{OwnedVariant, Variant};
@@ -370,7 +370,7 @@ async fn a_user_who_is_not_admin_can_neither_look_up_block_nor_issue_vouchers() 
         ],
     ] {
         let action = args[1];
-        let out = run(std::process::Command::new(POSCTL)
+        let out = run(std::process::Command::new(posctl_binary())
             .arg("--bus-address")
             .arg(till.bus.address())
             .arg("--json")

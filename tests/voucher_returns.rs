@@ -12,7 +12,7 @@ mod support;
 
 use std::collections::HashMap;
 
-use posd::client::{Manager1Proxy, Sale1Proxy};
+use posd_client::{Manager1Proxy, Sale1Proxy};
 use rust_decimal::Decimal;
 use support::*;
 use zbus::{OwnedVariant, Variant};

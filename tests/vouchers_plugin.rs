@@ -10,7 +10,7 @@ mod support;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use posd::client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, plugin_path};
+use posd_client::{Manager1Proxy, Plugin1Proxy, Sale1Proxy, plugin_path};
 use support::*;
 use zbus::{OwnedVariant, Variant};
 
@@ -586,7 +586,7 @@ async fn gift_vouchers_are_sold_redeemed_split_and_voided_with_the_seeds_arithme
         .await
         .expect_err("the voucher's share has nowhere to go");
     assert_eq!(name(&err), "org.posd.Error.NotAllowed", "{err}");
-    let text = posd::client::error_reply(&err).expect("named error").1;
+    let text = posd_client::error_reply(&err).expect("named error").1;
     assert!(
         text.contains("100.00") && text.contains("vouchers") && !text.contains(&b),
         "names the share and the plugin, never the code: {text}"
@@ -632,7 +632,7 @@ async fn an_ewallet_needs_its_customer_locks_it_and_is_never_voided() {
         .expect_err("no storno");
     assert_eq!(name(&err), "org.posd.Error.NotAllowed");
     assert!(
-        posd::client::error_reply(&err)
+        posd_client::error_reply(&err)
             .expect("named")
             .1
             .contains("eWallet actions cannot be voided"),

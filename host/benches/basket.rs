@@ -27,7 +27,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use figures::{cpu_by_thread, cpu_with_plugin_processes, report};
-use posd::client::{Manager1Proxy, Sale1Proxy};
+use posd_client::{Manager1Proxy, Sale1Proxy};
 use shipped::{CARDS_FILE, POINTS_FILE, SHIPPED, sell_card};
 use support::*;
 use zbus::Variant;

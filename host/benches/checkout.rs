@@ -30,7 +30,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use figures::{raw_commits, report};
-use posd::client::{Manager1Proxy, Sale1Proxy};
+use posd_client::{Manager1Proxy, Sale1Proxy};
 use support::*;
 use zbus::Variant;
 
@@ -214,8 +214,8 @@ async fn run(
         .await
         .expect("manager");
 
-    let plugin = posd::client::Plugin1Proxy::builder(&conn)
-        .path(posd::client::plugin_path("vouchers"))
+    let plugin = posd_client::Plugin1Proxy::builder(&conn)
+        .path(posd_client::plugin_path("vouchers"))
         .build()
         .await
         .expect("plugin proxy");
@@ -335,7 +335,7 @@ async fn run(
     }
     // The day's reports over all of the bench's receipts: the X a manager takes at any time,
     // then the Z that closes the day (once: it ends the day).
-    let register = posd::client::Register1Proxy::new(&conn)
+    let register = posd_client::Register1Proxy::new(&conn)
         .await
         .expect("register");
     let mut x_reports = Vec::with_capacity(REPORTS);

@@ -11,7 +11,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use posd::client::{Scanner1Proxy, device_path};
+use posd_client::{Scanner1Proxy, device_path};
 use support::*;
 
 const SCANS: usize = 10_000;

@@ -2,8 +2,8 @@
 //!
 //! posd owns a till's open sales, money ledger and receipt journal, drives its scanners and
 //! receipt printers, loads loyalty plugins, and serves all of it to local frontends over D-Bus
-//! (`org.posd.Posd1`, see `host/interfaces/`). This crate is the daemon and the technicians'
-//! CLI; device drivers and the plugin ABI live in crates of their own.
+//! (`org.posd.Posd1`, see `host/interfaces/`). This crate is the daemon; the contract's client
+//! side (`posd-client`), device drivers and the plugin ABI live in crates of their own.
 //!
 //! Reading order:
 //! - [`config`]: the layered, validated configuration.
@@ -24,10 +24,9 @@
 //! - [`outbox`]: partner messages, delivered by plugins with retries across restarts.
 //! - [`paths`]: where state lives.
 //! - [`print_queue`]: the durable queue of print jobs.
-//! - [`client`]: typed proxies of the contract, for `posctl` and tests.
+//! - [`inspect`]: `posd inspect`, read-only views of a state database for posctl.
 
 pub mod bus;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod customers;
@@ -35,6 +34,7 @@ pub mod daemon;
 pub mod devices;
 pub mod devmode;
 pub mod fault;
+pub mod inspect;
 pub mod ledger;
 pub mod money;
 pub mod notify;

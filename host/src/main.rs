@@ -16,7 +16,12 @@ use tracing_subscriber::prelude::*;
 
 /// Point-of-sale host daemon: sales, ledger, receipt journal, devices and plugins on D-Bus.
 #[derive(Debug, Parser)]
-#[command(name = "posd", version)]
+#[command(
+    name = "posd",
+    version,
+    after_help = "`posd inspect --help`: read-only views of a state database as JSON, which \
+                  posctl reads the books and the outbox with."
+)]
 struct Cli {
     /// Development mode: serve on the session bus instead of the system bus. Without a
     /// session bus, posd starts a private bus of its own, prints how to reach it and records
@@ -57,6 +62,14 @@ fn main() -> ExitCode {
         .is_some_and(|a| a == posd::plugins::child::PLUGIN_HOST_ARG)
     {
         return ExitCode::from(u8::try_from(posd::plugins::child::run()).unwrap_or(1));
+    }
+    // posctl reads a state database as `posd inspect VIEW --database FILE`: no
+    // configuration, no logging, no state lock, just the view (see posd::inspect).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == posd::inspect::INSPECT_ARG)
+    {
+        return exit(posd::inspect::run(std::env::args_os().skip(2)));
     }
     let cli = Cli::parse();
     let sources = ConfigSources {

@@ -6,29 +6,12 @@ use std::path::{Path, PathBuf};
 pub const LOCK_FILE: &str = "posd.lock";
 
 /// Name of the file that holds a development daemon's private bus address.
-pub const BUS_ADDRESS_FILE: &str = "bus-address";
+pub use posd_client::connect::BUS_ADDRESS_FILE;
 
-/// Picks the state directory: `--state-dir` if given (an explicit choice wins), else
-/// `$STATE_DIRECTORY` (systemd's `StateDirectory=`; the first if it lists several), else the
-/// user's XDG state directory (`$XDG_STATE_HOME/posd` or `~/.local/state/posd`) for a
-/// developer's run, else `/var/lib/posd`.
-pub fn state_dir(cli: Option<PathBuf>, env: impl Fn(&str) -> Option<String>) -> PathBuf {
-    if let Some(dir) = cli {
-        return dir;
-    }
-    if let Some(dirs) = env("STATE_DIRECTORY")
-        && let Some(first) = dirs.split(':').find(|d| !d.is_empty())
-    {
-        return PathBuf::from(first);
-    }
-    if let Some(xdg) = env("XDG_STATE_HOME").filter(|d| d.starts_with('/')) {
-        return PathBuf::from(xdg).join("posd");
-    }
-    if let Some(home) = env("HOME").filter(|d| d.starts_with('/')) {
-        return PathBuf::from(home).join(".local/state/posd");
-    }
-    PathBuf::from("/var/lib/posd")
-}
+/// Picks the state directory: `--state-dir` if given, else `$STATE_DIRECTORY`, else the
+/// XDG state directory, else `/var/lib/posd`. Clients look for a development daemon's bus
+/// there, so the rule lives in the client crate.
+pub use posd_client::connect::state_dir;
 
 /// Picks the configuration directory: `--config-dir`, else `$CONFIGURATION_DIRECTORY`
 /// (systemd's `ConfigurationDirectory=`), else `/etc/posd`.
@@ -41,18 +24,8 @@ pub fn config_dir(cli: Option<PathBuf>, env: impl Fn(&str) -> Option<String>) ->
 }
 
 /// Where a development daemon records the address of the private bus it started, in the
-/// order `posctl --session` looks: `$XDG_RUNTIME_DIR/posd/bus-address` (the user's own
-/// runtime directory, emptied at logout) when there is one, then `bus-address` in the state
-/// directory, which is per daemon (the state lock makes it so) and found by a posctl that
-/// runs without `XDG_RUNTIME_DIR` (a root shell over ssh, a container).
-pub fn bus_address_files(state_dir: &Path, env: impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    if let Some(runtime) = env("XDG_RUNTIME_DIR").filter(|d| d.starts_with('/')) {
-        files.push(PathBuf::from(runtime).join("posd").join(BUS_ADDRESS_FILE));
-    }
-    files.push(state_dir.join(BUS_ADDRESS_FILE));
-    files
-}
+/// order clients look (the client crate's rule, which they share).
+pub use posd_client::connect::bus_address_files;
 
 /// The plugin directory of a development daemon: in its own state directory, which the
 /// developer can write, instead of `/var/lib/posd/plugins`, which only the packaged daemon

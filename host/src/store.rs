@@ -79,7 +79,7 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// File name of the database inside the state directory.
-pub const DATABASE_FILE: &str = "posd.sqlite3";
+pub use posd_client::connect::DATABASE_FILE;
 
 /// One schema step. `sql` runs inside the migration's transaction.
 struct Migration {

@@ -14,8 +14,28 @@ pub use posd::bus::private::PrivateBus;
 
 /// Path of the freshly built daemon.
 pub const POSD: &str = env!("CARGO_BIN_EXE_posd");
-/// Path of the freshly built CLI.
-pub const POSCTL: &str = env!("CARGO_BIN_EXE_posctl");
+/// Path of the freshly built CLI, built once per test binary: posctl is a package of its own
+/// (it does not link the daemon), so cargo gives these tests no `CARGO_BIN_EXE_posctl`. It
+/// reads databases by running the `posd` beside it, which must be [`POSD`], the daemon
+/// under test.
+pub fn posctl_binary() -> &'static Path {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let built = build_binary("posctl");
+        let beside = built.with_file_name("posd");
+        let same = |a: &Path, b: &Path| {
+            matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+        };
+        assert!(
+            same(&beside, Path::new(POSD)),
+            "posctl ({}) would run {} as `posd inspect`, not the daemon under test ({POSD}); \
+             build both in one target directory and profile",
+            built.display(),
+            beside.display()
+        );
+        built
+    })
+}
 
 /// How long anything in a test may take before it counts as hung.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -354,7 +374,7 @@ pub fn run_for(command: &mut Command, patience: Duration) -> Output {
 
 /// Runs the posctl binary against `bus_address`.
 pub fn posctl(bus_address: &str, args: &[&str]) -> Output {
-    run(Command::new(POSCTL)
+    run(Command::new(posctl_binary())
         .arg("--bus-address")
         .arg(bus_address)
         .args(args))
@@ -794,8 +814,8 @@ pub fn place_plugin(library: &Path, dir: &Path, name: &str) -> PathBuf {
 pub async fn sale_proxy<'a>(
     conn: &'a zbus::Connection,
     path: impl Into<zbus::OwnedObjectPath>,
-) -> posd::client::Sale1Proxy<'a> {
-    posd::client::Sale1Proxy::builder(conn)
+) -> posd_client::Sale1Proxy<'a> {
+    posd_client::Sale1Proxy::builder(conn)
         .path(path.into())
         .cache_properties(zbus::proxy::CacheProperties::No)
         .build()
@@ -860,7 +880,7 @@ pub fn s(v: &zbus::OwnedVariant) -> String {
 
 /// `Sale1.Invoke` of `action` with text `args`, as a cashier's frontend sends them.
 pub async fn invoke_action(
-    sale: &posd::client::Sale1Proxy<'_>,
+    sale: &posd_client::Sale1Proxy<'_>,
     action: &str,
     args: &[(&str, &str)],
 ) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>> {
@@ -872,7 +892,7 @@ pub async fn invoke_action(
 }
 
 /// Pays what `sale` still has due with `method`; nothing when nothing is due.
-pub async fn pay_rest(sale: &posd::client::Sale1Proxy<'_>, method: &str) {
+pub async fn pay_rest(sale: &posd_client::Sale1Proxy<'_>, method: &str) {
     let due = s(&sale.totals().await.expect("Totals")["due"]);
     if due != "0.00" {
         sale.add_tender(method, &due, std::collections::HashMap::new())
@@ -885,9 +905,9 @@ pub async fn pay_rest(sale: &posd::client::Sale1Proxy<'_>, method: &str) {
 pub async fn online_scanner<'a>(
     conn: &'a zbus::Connection,
     name: &str,
-) -> posd::client::Scanner1Proxy<'a> {
-    let device = posd::client::Device1Proxy::builder(conn)
-        .path(posd::client::device_path(name))
+) -> posd_client::Scanner1Proxy<'a> {
+    let device = posd_client::Device1Proxy::builder(conn)
+        .path(posd_client::device_path(name))
         .build()
         .await
         .expect("device proxy");
@@ -895,8 +915,8 @@ pub async fn online_scanner<'a>(
         device.state().await.is_ok_and(|s| s == "online")
     })
     .await;
-    posd::client::Scanner1Proxy::builder(conn)
-        .path(posd::client::device_path(name))
+    posd_client::Scanner1Proxy::builder(conn)
+        .path(posd_client::device_path(name))
         .build()
         .await
         .expect("scanner proxy")
@@ -911,7 +931,7 @@ pub fn records(
 
 /// The D-Bus error name of a failed call, e.g. `org.posd.Error.NotFound`.
 pub fn name(err: &zbus::Error) -> String {
-    posd::client::error_reply(err).expect("named error").0
+    posd_client::error_reply(err).expect("named error").0
 }
 
 /// A plugin manager outside any daemon, with `library` placed as `file` in a plugin

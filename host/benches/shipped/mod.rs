@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use posd::client::Manager1Proxy;
+use posd_client::Manager1Proxy;
 use zbus::Variant;
 
 use crate::support::sale_proxy;

@@ -20,45 +20,10 @@ pub use manager::{Manager, announce_state, lookup, store_view};
 
 use zbus::fdo::{RequestNameFlags, RequestNameReply};
 
-/// Well-known name the daemon owns.
-pub const BUS_NAME: &str = "org.posd.Posd1";
-/// Root object: `Manager1` and the `ObjectManager` of everything below.
-pub const ROOT_PATH: &str = "/org/posd/Posd1";
-
-/// Which bus to use.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BusChoice {
-    /// The system bus: production.
-    System,
-    /// The caller's session bus: development.
-    Session,
-    /// Any bus by address (`unix:path=…`): tests and private buses.
-    Address(String),
-}
-
-impl std::fmt::Display for BusChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BusChoice::System => f.write_str("system bus"),
-            BusChoice::Session => f.write_str("session bus"),
-            BusChoice::Address(a) => write!(f, "bus at {a}"),
-        }
-    }
-}
-
-/// The starting point of a connection to `choice`.
-pub fn builder(choice: &BusChoice) -> zbus::connection::Builder<'static> {
-    match choice {
-        BusChoice::System => zbus::connection::Builder::system(),
-        BusChoice::Session => zbus::connection::Builder::session(),
-        BusChoice::Address(a) => zbus::connection::Builder::address(a.as_str()),
-    }
-}
-
-/// A client connection, for `posctl` and tests.
-pub async fn connect(choice: &BusChoice) -> zbus::Result<zbus::Connection> {
-    builder(choice).build().await
-}
+/// The contract's names and the client's choice of bus are the client crate's: the daemon
+/// serves what its frontends call.
+pub use posd_client::connect::{BusChoice, builder, connect};
+pub use posd_client::{BUS_NAME, ROOT_PATH};
 
 /// Why the well-known name could not be had.
 #[derive(Debug, thiserror::Error)]

@@ -9,14 +9,8 @@ use zbus::interface;
 use super::BusError;
 use crate::plugins::{CallError, PluginInfo, PluginManager, PluginState};
 
-/// Object path of plugin `id` (`-` is not allowed in a path element).
-pub fn object_path(id: &str) -> String {
-    let element: String = id
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    format!("{}/plugin/{element}", super::ROOT_PATH)
-}
+/// Object path of plugin `id` (`-` is not allowed in a path element): the contract's rule.
+pub use posd_client::plugin_path as object_path;
 
 /// `org.posd.Plugin1`.
 #[derive(Debug)]

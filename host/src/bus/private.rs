@@ -195,11 +195,7 @@ fn write_atomically(file: &Path, address: &str) -> std::io::Result<()> {
 }
 
 /// The address recorded in `file`, if it holds one.
-pub fn read_recorded(file: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let address = text.lines().next()?.trim();
-    (!address.is_empty()).then(|| address.to_string())
-}
+pub use posd_client::connect::read_recorded;
 
 #[cfg(test)]
 mod tests {

@@ -5,15 +5,23 @@
 //! line for `scan-monitor`); notes go to stderr. A failed call prints the D-Bus error name and
 //! message and exits non-zero. A reader that stops reading (`posctl … | head`) ends the output
 //! quietly.
+//!
+//! posctl does not link the daemon: it calls posd through `posd-client` like any frontend,
+//! and the commands that read a state database directly (`ledger`, `outbox`, `outbox show`)
+//! run the daemon's executable as `posd inspect` (see [`inspect`]), which reads it read-only
+//! with the daemon's own code.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use posd::bus::{self, BusChoice};
-use posd::client::{
-    MANAGER_PROPERTIES, Manager1Proxy, Printer1Proxy, Register1Proxy, device_path, error_reply,
+use posd_client::connect::{DATABASE_FILE, env_var};
+use posd_client::{
+    BUS_NAME, BusChoice, ERROR_PREFIX, MANAGER_PROPERTIES, Manager1Proxy, Printer1Proxy, ROOT_PATH,
+    Register1Proxy, device_path, error_reply,
 };
 use serde_json::{Value, json};
 use tokio::signal::unix::SignalKind;
@@ -480,70 +488,13 @@ fn bus_choice(cli: &Cli) -> BusChoice {
 
 /// Connects to posd's bus. `--session` where no session bus answers, or where posd is not on
 /// it, falls back to the private bus a development posd recorded (see
-/// [`posd::paths::bus_address_files`]), and says so on stderr; stdout stays the command's
-/// own. A recorded bus that does not answer is a leftover of a killed daemon and is skipped.
+/// [`posd_client::connect_to_posd`]), and says so on stderr; stdout stays the command's own.
 async fn connect(cli: &Cli) -> Result<zbus::Connection, Failure> {
-    let choice = bus_choice(cli);
-    if choice != BusChoice::Session {
-        return Ok(bus::connect(&choice).await?);
+    let (conn, note) = posd_client::connect_to_posd(&bus_choice(cli)).await?;
+    if let Some(note) = note {
+        note!("posctl: {note}");
     }
-    let session = bus::connect(&choice).await;
-    if let Ok(conn) = &session
-        && posd_is_on(conn).await
-    {
-        return Ok(conn.clone());
-    }
-    if let Some((conn, address, file)) = recorded_private_bus().await {
-        let why = match &session {
-            Ok(_) => "posd is not on the session bus",
-            Err(_) => "there is no session bus",
-        };
-        note!(
-            "posctl: {why}; using the private bus of the development posd, {address} \
-             (recorded in {})",
-            file.display()
-        );
-        return Ok(conn);
-    }
-    Ok(session?)
-}
-
-/// Whether someone owns posd's name on `conn`'s bus.
-async fn posd_is_on(conn: &zbus::Connection) -> bool {
-    let Ok(dbus) = zbus::fdo::DBusProxy::new(conn).await else {
-        return false;
-    };
-    let Ok(name) = zbus::names::BusName::try_from(bus::BUS_NAME) else {
-        return false;
-    };
-    dbus.name_has_owner(name).await.unwrap_or(false)
-}
-
-/// The first recorded private bus that answers with posd on it: the connection, its
-/// address and the file it was recorded in.
-async fn recorded_private_bus() -> Option<(zbus::Connection, String, std::path::PathBuf)> {
-    let state_dir = posd::paths::state_dir(None, env_var);
-    for file in posd::paths::bus_address_files(&state_dir, env_var) {
-        let Some(address) = posd::bus::private::read_recorded(&file) else {
-            continue;
-        };
-        let attempt = tokio::time::timeout(
-            std::time::Duration::from_secs(2),
-            bus::connect(&BusChoice::Address(address.clone())),
-        )
-        .await;
-        if let Ok(Ok(conn)) = attempt
-            && posd_is_on(&conn).await
-        {
-            return Some((conn, address, file));
-        }
-    }
-    None
-}
-
-/// An environment variable, empty counting as unset (as posd reads them).
-fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    Ok(conn)
 }
 
 /// The database a command that reads it directly works on: the one of `--state-dir`; else
@@ -551,12 +502,9 @@ fn env_var(name: &str) -> Option<String> {
 /// talks to; else, with no daemon answering on the session or system bus, the default state
 /// directory's, as posd would choose it, with a note on stderr. A `--bus-address` whose posd
 /// does not answer is an error: reading some other database would answer for the wrong till.
-async fn state_database(
-    cli: &Cli,
-    state_dir: Option<std::path::PathBuf>,
-) -> Result<std::path::PathBuf, Failure> {
+async fn state_database(cli: &Cli, state_dir: Option<PathBuf>) -> Result<PathBuf, Failure> {
     if let Some(dir) = state_dir {
-        return Ok(dir.join(posd::store::DATABASE_FILE));
+        return Ok(dir.join(DATABASE_FILE));
     }
     let asked = async {
         let conn = connect(cli).await?;
@@ -564,7 +512,7 @@ async fn state_database(
         if path.is_empty() {
             return Err(Failure::Transport("posd names no database".into()));
         }
-        Ok(std::path::PathBuf::from(path))
+        Ok(PathBuf::from(path))
     };
     match asked.await {
         Ok(path) => Ok(path),
@@ -580,7 +528,7 @@ async fn state_database(
                      database without a daemon"
                 )));
             }
-            let path = posd::paths::state_dir(None, env_var).join(posd::store::DATABASE_FILE);
+            let path = posd_client::connect::state_dir(None, env_var).join(DATABASE_FILE);
             note!(
                 "posctl: no posd answers on the {bus} ({reason}); reading {} of the default \
                  state directory",
@@ -617,8 +565,8 @@ async fn lookup(conn: &zbus::Connection, code: &str, as_json: bool) -> Result<()
 
 async fn plugins(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
     let manager = zbus::fdo::ObjectManagerProxy::builder(conn)
-        .destination(bus::BUS_NAME)
-        .path(bus::ROOT_PATH)
+        .destination(BUS_NAME)
+        .path(ROOT_PATH)
         .build()
         .await?;
     let objects = manager
@@ -748,8 +696,8 @@ async fn managed_devices(
     conn: &zbus::Connection,
 ) -> Result<BTreeMap<String, BTreeMap<String, BTreeMap<String, Value>>>, Failure> {
     let manager = zbus::fdo::ObjectManagerProxy::builder(conn)
-        .destination(bus::BUS_NAME)
-        .path(bus::ROOT_PATH)
+        .destination(BUS_NAME)
+        .path(ROOT_PATH)
         .build()
         .await?;
     let objects = manager
@@ -914,7 +862,7 @@ async fn scan_monitor(
 ) -> Result<(), Failure> {
     let rule = zbus::MatchRule::builder()
         .msg_type(zbus::message::Type::Signal)
-        .sender(bus::BUS_NAME)
+        .sender(BUS_NAME)
         .interface("org.posd.Scanner1")
         .member("Scanned")
         .build()?;
@@ -978,10 +926,100 @@ fn signal(kind: SignalKind) -> Result<tokio::signal::unix::Signal, Failure> {
         .map_err(|e| Failure::Transport(format!("cannot handle signals: {e}")))
 }
 
-/// Opens the database read-only: posctl never changes what it inspects.
-fn open_database(path: &std::path::Path) -> Result<rusqlite::Connection, Failure> {
-    rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| Failure::Transport(format!("{}: {e}", path.display())))
+/// Where posctl looks for the daemon's executable, which reads a state database for it:
+/// `$POSD_BINARY` alone when it is set; else `posd` beside posctl's own executable (an
+/// installation, or cargo's target directory); else `posd` on `PATH`.
+fn posd_candidates() -> Vec<(String, OsString)> {
+    if let Some(named) = std::env::var_os("POSD_BINARY").filter(|v| !v.is_empty()) {
+        let shown = format!("$POSD_BINARY ({})", Path::new(&named).display());
+        return vec![(shown, named)];
+    }
+    let mut candidates = Vec::new();
+    if let Some(beside) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("posd")))
+    {
+        candidates.push((beside.display().to_string(), beside.into_os_string()));
+    }
+    candidates.push(("posd on PATH".to_string(), OsString::from("posd")));
+    candidates
+}
+
+/// Runs `posd inspect VIEW ARGS` and returns the JSON document it printed. A refusal it
+/// names with the contract's error name (`org.posd.Error.LedgerBreach`, `NotFound`,
+/// `InvalidArgument`) is a [`Failure::Reply`] as the daemon's would be; a database it could
+/// not read, an executable that cannot be run or an answer that is not one is a
+/// [`Failure::Transport`], naming what was tried.
+fn inspect(view: &str, database: &Path, args: &[OsString]) -> Result<Value, Failure> {
+    let mut database_arg = OsString::from("--database=");
+    database_arg.push(database);
+    let mut tried = Vec::new();
+    for (shown, program) in posd_candidates() {
+        let run = std::process::Command::new(&program)
+            .arg("inspect")
+            .arg(view)
+            .arg(&database_arg)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output();
+        match run {
+            Ok(output) => return inspect_answer(&shown, &output),
+            Err(e) => tried.push(format!("{shown}: {e}")),
+        }
+    }
+    Err(Failure::Transport(format!(
+        "the daemon's executable reads the database for posctl (`posd inspect`), and none \
+         could be run (tried {}); install posd beside posctl or name it in POSD_BINARY",
+        tried.join("; ")
+    )))
+}
+
+/// What one run of `posd inspect` (the executable `shown`) answered: see [`inspect`].
+fn inspect_answer(shown: &str, output: &std::process::Output) -> Result<Value, Failure> {
+    if output.status.success() {
+        return serde_json::from_slice(&output.stdout).map_err(|e| {
+            Failure::Transport(format!("{shown} inspect answered no JSON document: {e}"))
+        });
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let refusal = stderr
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .and_then(|line| serde_json::from_str::<Value>(line).ok());
+    let named = refusal.as_ref().and_then(|r| {
+        Some((
+            r.get("error")?.as_str()?.to_string(),
+            r.get("message")?.as_str()?.to_string(),
+        ))
+    });
+    match named {
+        Some((name, message)) if name.starts_with(ERROR_PREFIX) => {
+            Err(Failure::Reply { name, message })
+        }
+        Some((_, message)) => Err(Failure::Transport(message)),
+        None => Err(Failure::Transport(format!(
+            "{shown} inspect failed ({}): {}",
+            output.status,
+            stderr.trim()
+        ))),
+    }
+}
+
+/// Runs a view of `database` and prints `note` on stderr once the database was read (a
+/// refusal of what it holds counts; a database that could not be read does not), as posctl
+/// says which database it read before the answer.
+fn inspect_noted(
+    view: &str,
+    database: &Path,
+    args: &[OsString],
+    note: &str,
+) -> Result<Value, Failure> {
+    let answer = inspect(view, database, args);
+    if !matches!(answer, Err(Failure::Transport(_))) {
+        note!("posctl: {note} {}", database.display());
+    }
+    answer
 }
 
 /// Refuses an outbox state that does not exist before anything is opened.
@@ -997,62 +1035,57 @@ fn check_outbox_state(state: Option<&str>) -> Result<(), Failure> {
     }
 }
 
-/// An outbox message id as typed, refused as the daemon refuses it (InvalidArgument).
+/// An outbox message id as typed (`"42"`), refused as the daemon refuses it
+/// (InvalidArgument) before any database or daemon is asked.
 fn outbox_id(text: &str) -> Result<i64, Failure> {
-    posd::outbox::parse_id(text).map_err(|e| Failure::Reply {
+    text.trim().parse().map_err(|_| Failure::Reply {
         name: "org.posd.Error.InvalidArgument".into(),
-        message: e.to_string(),
+        message: format!(
+            "{text:?} is not an outbox message id (a number; `posctl outbox` lists them)"
+        ),
     })
 }
 
-/// A time of the outbox (milliseconds since the epoch) as the contract writes times: RFC
-/// 3339 in the till's local time.
-fn outbox_time(ms: i64) -> String {
-    posd::sale::time::local_rfc3339_ms(u128::try_from(ms).unwrap_or(0))
+/// A text field of an inspected document, empty when it has none.
+fn text_of(document: &Value, key: &str) -> String {
+    match &document[key] {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 /// `posctl outbox show ID`: every field of one message, read from the database.
-fn outbox_show(id: i64, database: &std::path::Path, as_json: bool) -> Result<(), Failure> {
-    let conn = open_database(database)?;
-    note!("posctl: outbox of {}", database.display());
-    let Some(m) = posd::outbox::get(&conn, id).map_err(|e| Failure::Transport(e.to_string()))?
-    else {
-        return Err(Failure::Reply {
-            name: "org.posd.Error.NotFound".into(),
-            message: posd::outbox::ManageError::NotFound(id).to_string(),
-        });
-    };
-    let delivered_at = m.delivered_at.map(outbox_time);
+fn outbox_show(id: i64, database: &Path, as_json: bool) -> Result<(), Failure> {
+    let args = [OsString::from("--"), OsString::from(id.to_string())];
+    let m = inspect_noted("outbox-show", database, &args, "outbox of")?;
     if as_json {
-        out!(
-            "{}",
-            json!({ "id": m.id, "plugin": m.plugin, "destination": m.destination, "key": m.key,
-                    "reference": m.reference, "state": m.state, "attempts": m.attempts,
-                    "last_error": m.last_error, "created_at": outbox_time(m.created_at),
-                    "next_attempt": outbox_time(m.next_attempt), "delivered_at": delivered_at,
-                    "payload": m.payload })
-        );
+        out!("{m}");
         return Ok(());
     }
+    let delivered_at = match &m["delivered_at"] {
+        Value::Null => "-".to_string(),
+        _ => text_of(&m, "delivered_at"),
+    };
     let fields = [
-        ("id", m.id.to_string()),
-        ("plugin", m.plugin.clone()),
-        ("destination", m.destination.clone()),
-        ("key", m.key.clone()),
-        ("reference", m.reference.clone()),
-        ("state", m.state.clone()),
-        ("attempts", m.attempts.to_string()),
-        ("last_error", m.last_error.clone()),
-        ("created_at", outbox_time(m.created_at)),
-        ("next_attempt", outbox_time(m.next_attempt)),
-        ("delivered_at", delivered_at.unwrap_or_else(|| "-".into())),
+        ("id", text_of(&m, "id")),
+        ("plugin", text_of(&m, "plugin")),
+        ("destination", text_of(&m, "destination")),
+        ("key", text_of(&m, "key")),
+        ("reference", text_of(&m, "reference")),
+        ("state", text_of(&m, "state")),
+        ("attempts", text_of(&m, "attempts")),
+        ("last_error", text_of(&m, "last_error")),
+        ("created_at", text_of(&m, "created_at")),
+        ("next_attempt", text_of(&m, "next_attempt")),
+        ("delivered_at", delivered_at),
     ];
     for (name, value) in fields {
         out!("{name:<13} {value}");
     }
     out!("payload");
-    let payload =
-        serde_json::to_string_pretty(&m.payload).unwrap_or_else(|_| m.payload.to_string());
+    let payload = &m["payload"];
+    let payload = serde_json::to_string_pretty(payload).unwrap_or_else(|_| payload.to_string());
     for line in payload.lines() {
         out!("  {line}");
     }
@@ -1068,7 +1101,7 @@ async fn outbox_manage(
 ) -> Result<(), Failure> {
     let manager = Manager1Proxy::new(conn).await?;
     // The daemon accepted the id, so it is a number; the JSON shows it as the list does.
-    let shown = |id: &str| posd::outbox::parse_id(id).map_or_else(|_| json!(id), |n| json!(n));
+    let shown = |id: &str| outbox_id(id).map_or_else(|_| json!(id), |n| json!(n));
     match action {
         OutboxAction::Retry { id } => {
             manager.retry_outbox_message(id).await?;
@@ -1094,28 +1127,18 @@ async fn outbox_manage(
     Ok(())
 }
 
-fn outbox(
-    state: Option<&str>,
-    limit: i64,
-    database: &std::path::Path,
-    as_json: bool,
-) -> Result<(), Failure> {
-    let conn = open_database(database)?;
-    note!("posctl: outbox of {}", database.display());
-    let messages = posd::outbox::list(&conn, state, limit.clamp(1, 10_000))
-        .map_err(|e| Failure::Transport(e.to_string()))?;
+/// `posctl outbox`: the messages, newest first, read from the database.
+fn outbox(state: Option<&str>, limit: i64, database: &Path, as_json: bool) -> Result<(), Failure> {
+    let mut args = vec![OsString::from(format!("--limit={limit}"))];
+    if let Some(state) = state {
+        args.push(OsString::from(format!("--state={state}")));
+    }
+    let messages = inspect_noted("outbox-list", database, &args, "outbox of")?;
     if as_json {
-        let list: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                json!({ "id": m.id, "plugin": m.plugin, "destination": m.destination, "key": m.key,
-                        "reference": m.reference, "state": m.state, "attempts": m.attempts,
-                        "last_error": m.last_error, "payload": m.payload })
-            })
-            .collect();
-        out!("{}", Value::Array(list));
+        out!("{messages}");
         return Ok(());
     }
+    let messages = messages.as_array().cloned().unwrap_or_default();
     if messages.is_empty() {
         out!("no messages");
         return Ok(());
@@ -1132,130 +1155,72 @@ fn outbox(
     for m in &messages {
         out!(
             "{:<6} {:<10} {:<12} {:<16} {:<9} {:>5}  {}",
-            m.id,
-            m.plugin,
-            m.destination,
-            m.reference,
-            m.state,
-            m.attempts,
-            m.last_error
+            text_of(m, "id"),
+            text_of(m, "plugin"),
+            text_of(m, "destination"),
+            text_of(m, "reference"),
+            text_of(m, "state"),
+            text_of(m, "attempts"),
+            text_of(m, "last_error")
         );
     }
     Ok(())
 }
 
-fn ledger_verify(database: &std::path::Path, as_json: bool) -> Result<(), Failure> {
-    let breach = |message: String| Failure::Reply {
-        name: "org.posd.Error.LedgerBreach".into(),
-        message: format!("{}: {message}", database.display()),
-    };
-    let conn = open_database(database)?;
-    let check: String = conn
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .map_err(|e| Failure::Transport(e.to_string()))?;
-    if check != "ok" {
-        return Err(breach(format!("SQLite integrity check: {check}")));
+/// `posctl ledger verify`: every invariant of the books, or the first breach.
+fn ledger_verify(database: &Path, as_json: bool) -> Result<(), Failure> {
+    let verified = inspect("ledger-verify", database, &[])?;
+    if as_json {
+        out!("{verified}");
+        return Ok(());
     }
-    let verified = posd::ledger::verify(&conn)
-        .map_err(|e| Failure::Transport(e.to_string()))?
-        .map_err(|b| breach(b.to_string()))?;
-    let receipts_checked = posd::sale::booking::verify(&conn, posd::config::minor_unit_of)
-        .map_err(|e| Failure::Transport(e.to_string()))?
-        .map_err(breach)?;
-    let gaps: Vec<(String, i64, i64)> = conn
-        .prepare("SELECT register, count(*), max(number) FROM receipts GROUP BY register")
-        .and_then(|mut stmt| {
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(|e| Failure::Transport(e.to_string()))?;
-    let receipts: i64 = gaps.iter().map(|(_, n, _)| n).sum();
-    if let Some((register, count, max)) = gaps.iter().find(|(_, n, max)| n != max) {
-        return Err(breach(format!(
-            "register {register}: {count} receipts but numbers up to {max}: the journal has a gap"
-        )));
-    }
+    let count = |key: &str| verified[key].as_u64().unwrap_or(0);
     let mut text = format!(
         "ledger ok in {}: {} journal entries, {} postings, {} accounts balance; {} receipts without gaps, \
          {} agree with the ledger and add up as printed, {} sales within their reversals",
         database.display(),
-        verified.entries,
-        verified.postings,
-        verified.accounts,
-        receipts,
-        receipts_checked.booked,
-        receipts_checked.reversed
+        count("entries"),
+        count("postings"),
+        count("accounts"),
+        count("receipts"),
+        count("receipts_booked"),
+        count("sales_reversed")
     );
-    if receipts_checked.admin_entries > 0 {
+    if count("admin_entries") > 0 {
         text += &format!(
             "; {} entries of plugins' admin actions post to their own plugin's accounts only",
-            receipts_checked.admin_entries
+            count("admin_entries")
         );
     }
-    if receipts_checked.before_ledger > 0 {
+    if count("receipts_before_ledger") > 0 {
         text += &format!(
             "; {} receipts from before posd booked all money were checked for their arithmetic only",
-            receipts_checked.before_ledger
+            count("receipts_before_ledger")
         );
     }
-    say(
-        as_json,
-        json!({ "ok": true, "database": database.display().to_string(),
-                "entries": verified.entries, "postings": verified.postings,
-                "accounts": verified.accounts, "receipts": receipts,
-                "receipts_booked": receipts_checked.booked,
-                "receipts_before_ledger": receipts_checked.before_ledger,
-                "sales_reversed": receipts_checked.reversed,
-                "admin_entries": receipts_checked.admin_entries }),
-        &text,
-    );
+    out!("{text}");
     Ok(())
 }
 
-fn ledger_balance(
-    account: Option<&str>,
-    database: &std::path::Path,
-    as_json: bool,
-) -> Result<(), Failure> {
-    let conn = open_database(database)?;
-    note!("posctl: balances in {}", database.display());
-    let prefix = account.unwrap_or("");
-    let rows: Vec<(String, String, String, String, Option<String>)> = conn
-        .prepare(
-            "SELECT code, kind, unit, balance, customer FROM ledger_accounts
-             WHERE ?1 = '' OR code = ?1 OR substr(code, 1, length(?1)) = ?1 ORDER BY code",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_map([prefix], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .map_err(|e| Failure::Transport(e.to_string()))?;
-    if rows.is_empty() && !prefix.is_empty() {
-        return Err(Failure::Reply {
-            name: "org.posd.Error.NotFound".into(),
-            message: format!("no account {prefix:?}; `posctl ledger balance` lists them all"),
-        });
+/// `posctl ledger balance [ACCOUNT]`: balances, all or under a prefix.
+fn ledger_balance(account: Option<&str>, database: &Path, as_json: bool) -> Result<(), Failure> {
+    let mut args = Vec::new();
+    if let Some(account) = account {
+        args.extend([OsString::from("--"), OsString::from(account)]);
     }
+    let balances = inspect_noted("ledger-balance", database, &args, "balances in")?;
     if as_json {
-        let list: Vec<Value> = rows
-            .iter()
-            .map(|(code, kind, unit, balance, customer)| {
-                json!({ "account": code, "kind": kind, "unit": unit, "balance": balance,
-                        "customer": customer.clone().unwrap_or_default() })
-            })
-            .collect();
-        out!("{}", Value::Array(list));
+        out!("{balances}");
         return Ok(());
     }
+    let rows = balances.as_array().cloned().unwrap_or_default();
     if rows.is_empty() {
         out!("no accounts");
         return Ok(());
     }
     let width = rows
         .iter()
-        .map(|r| r.0.chars().count())
+        .map(|r| text_of(r, "account").chars().count())
         .max()
         .unwrap_or(7)
         .max(7);
@@ -1265,7 +1230,13 @@ fn ledger_balance(
         "KIND",
         "BALANCE"
     );
-    for (code, kind, unit, balance, _) in &rows {
+    for row in &rows {
+        let (code, kind, balance, unit) = (
+            text_of(row, "account"),
+            text_of(row, "kind"),
+            text_of(row, "balance"),
+            text_of(row, "unit"),
+        );
         out!("{code:<width$} {kind:<10} {balance:>14} {unit}");
     }
     Ok(())
@@ -1486,8 +1457,8 @@ fn missing_characters(
 
 async fn status(conn: &zbus::Connection, as_json: bool) -> Result<(), Failure> {
     let properties = zbus::fdo::PropertiesProxy::builder(conn)
-        .destination(bus::BUS_NAME)
-        .path(bus::ROOT_PATH)
+        .destination(BUS_NAME)
+        .path(ROOT_PATH)
         .build()
         .await?;
     let interface = zbus::names::InterfaceName::try_from("org.posd.Manager1")?;
@@ -1543,12 +1514,12 @@ fn record_json(
 }
 
 fn variant_to_json(value: &zbus::OwnedVariant) -> Value {
-    posd::client::to_json(value)
+    posd_client::to_json(value)
 }
 
 /// `org.posd.Manager1` without the generated proxy, for the admin action calls.
 async fn manager_proxy(conn: &zbus::Connection) -> Result<zbus::Proxy<'static>, Failure> {
-    Ok(zbus::Proxy::new(conn, bus::BUS_NAME, "/org/posd/Posd1", "org.posd.Manager1").await?)
+    Ok(zbus::Proxy::new(conn, BUS_NAME, "/org/posd/Posd1", "org.posd.Manager1").await?)
 }
 
 /// What every plugin offers admins, as JSON objects (plugin, id, command, label, help,

@@ -1,7 +1,7 @@
-//! Typed client proxies of the contract, shared by `posctl` and the tests, so both call the
-//! daemon the way a frontend does.
+//! Typed proxies of every interface of the contract (`docs/dbus-api.md`), so posctl, the till
+//! and the tests call the daemon the way any frontend does.
 
-use zbus::DBusError;
+use crate::ROOT_PATH;
 
 /// `org.posd.Manager1` on `/org/posd/Posd1`.
 #[zbus::proxy(
@@ -79,6 +79,8 @@ pub trait Manager1 {
         lines: Vec<std::collections::HashMap<&str, zbus::Variant<'_>>>,
         idempotency_key: &str,
     ) -> zbus::Result<(String, Vec<String>)>;
+    /// The object of an open sale by id.
+    fn get_sale(&self, sale_id: &str) -> zbus::Result<zbus::OwnedObjectPath>;
     /// A sale was checked out.
     #[zbus(signal)]
     fn sale_completed(&self, receipt_id: String, sale: zbus::OwnedObjectPath) -> zbus::Result<()>;
@@ -166,7 +168,11 @@ pub trait Plugin1 {
 
 /// Object path of plugin `id`.
 pub fn plugin_path(id: &str) -> String {
-    crate::bus::plugin::object_path(id)
+    let element: String = id
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{ROOT_PATH}/plugin/{element}")
 }
 
 /// The property names of `Manager1` in the contract's order, for listings.
@@ -180,21 +186,6 @@ pub const MANAGER_PROPERTIES: &[&str] = &[
     "State",
     "DatabasePath",
 ];
-
-/// The D-Bus error name and message of a failed call, as a technician should see them;
-/// `None` for failures that never got an answer from a peer (no bus, broken connection).
-pub fn error_reply(e: &zbus::Error) -> Option<(String, String)> {
-    match e {
-        zbus::Error::MethodError(name, message, _) => {
-            Some((name.to_string(), message.clone().unwrap_or_default()))
-        }
-        zbus::Error::FDO(fdo) => Some((
-            fdo.name().to_string(),
-            fdo.description().unwrap_or_default().to_string(),
-        )),
-        _ => None,
-    }
-}
 
 /// `org.posd.Device1` on `/org/posd/Posd1/device/<name>`.
 #[zbus::proxy(interface = "org.posd.Device1", default_service = "org.posd.Posd1")]
@@ -264,18 +255,27 @@ pub trait Printer1 {
 
 /// Object path of device `name`.
 pub fn device_path(name: &str) -> String {
-    format!("/org/posd/Posd1/device/{name}")
+    format!("{ROOT_PATH}/device/{name}")
 }
 
 /// `org.posd.Sale1` on `/org/posd/Posd1/sale/<id>`.
 #[zbus::proxy(interface = "org.posd.Sale1", default_service = "org.posd.Posd1")]
 pub trait Sale1 {
+    /// The sale's id, the last element of its path.
+    #[zbus(property)]
+    fn id(&self) -> zbus::Result<String>;
     /// open, completed, cancelled.
     #[zbus(property)]
     fn state(&self) -> zbus::Result<String>;
     /// Customer id.
     #[zbus(property)]
     fn customer(&self) -> zbus::Result<String>;
+    /// Whether the customer can't change (an eWallet in the basket).
+    #[zbus(property)]
+    fn customer_locked(&self) -> zbus::Result<bool>;
+    /// Warnings of the sale as it stands (an expired voucher taken, paper near end).
+    #[zbus(property)]
+    fn warnings(&self) -> zbus::Result<Vec<String>>;
     /// Lines.
     #[zbus(property)]
     fn lines(&self) -> zbus::Result<Vec<std::collections::HashMap<String, zbus::OwnedVariant>>>;
@@ -300,6 +300,22 @@ pub trait Sale1 {
     fn set_quantity(&self, line_id: &str, qty: &str) -> zbus::Result<()>;
     /// Remove a line.
     fn remove_line(&self, line_id: &str) -> zbus::Result<()>;
+    /// Put a customer on the sale.
+    fn set_customer(&self, customer_id: &str) -> zbus::Result<()>;
+    /// Take the customer off the sale.
+    fn clear_customer(&self) -> zbus::Result<()>;
+    /// What plugins offer on this sale now, with the params a dialog asks for.
+    fn actions(&self) -> zbus::Result<Vec<std::collections::HashMap<String, zbus::OwnedVariant>>>;
+    /// Run one action of [`Sale1Proxy::actions`].
+    fn invoke(
+        &self,
+        action_id: &str,
+        args: std::collections::HashMap<&str, zbus::Variant<'_>>,
+    ) -> zbus::Result<std::collections::HashMap<String, zbus::OwnedVariant>>;
+    /// Rewards the customer can take now.
+    fn rewards(&self) -> zbus::Result<Vec<std::collections::HashMap<String, zbus::OwnedVariant>>>;
+    /// Take one reward; the line it added.
+    fn apply_reward(&self, reward_id: &str) -> zbus::Result<String>;
     /// Enter a code.
     fn enter_code(
         &self,
@@ -318,40 +334,4 @@ pub trait Sale1 {
     fn checkout(&self, idempotency_key: &str) -> zbus::Result<String>;
     /// Abandon.
     fn cancel(&self) -> zbus::Result<()>;
-}
-
-/// A D-Bus value as JSON, for scripts and tests: numbers as numbers, records as objects,
-/// lists and structures as arrays.
-pub fn to_json(value: &zbus::Variant<'_>) -> serde_json::Value {
-    use zbus::Variant as V;
-    match value {
-        V::U8(n) => serde_json::json!(n),
-        V::Bool(b) => serde_json::json!(b),
-        V::I16(n) => serde_json::json!(n),
-        V::U16(n) => serde_json::json!(n),
-        V::I32(n) => serde_json::json!(n),
-        V::U32(n) => serde_json::json!(n),
-        V::I64(n) => serde_json::json!(n),
-        V::U64(n) => serde_json::json!(n),
-        V::F64(n) => serde_json::json!(n),
-        V::Str(s) => serde_json::Value::String(s.to_string()),
-        V::Signature(s) => serde_json::Value::String(s.to_string()),
-        V::ObjectPath(p) => serde_json::Value::String(p.to_string()),
-        V::Variant(inner) => to_json(inner),
-        V::Array(items) => serde_json::Value::Array(items.inner().iter().map(to_json).collect()),
-        V::Dict(dict) => serde_json::Value::Object(
-            dict.iter()
-                .map(|(k, v)| {
-                    let key = match to_json(k) {
-                        serde_json::Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (key, to_json(v))
-                })
-                .collect(),
-        ),
-        V::Structure(s) => serde_json::Value::Array(s.fields().iter().map(to_json).collect()),
-        #[allow(unreachable_patterns)]
-        _ => serde_json::Value::Null,
-    }
 }
