@@ -1003,8 +1003,12 @@ fn posctl_outbox_lists_messages_by_state() {
         2,
         "header and the one dead letter: {listing}"
     );
-    let out =
-        run(std::process::Command::new(posctl_binary()).args(["--json", "outbox", "--state-dir", &state]));
+    let out = run(std::process::Command::new(posctl_binary()).args([
+        "--json",
+        "outbox",
+        "--state-dir",
+        &state,
+    ]));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(json.as_array().map(Vec::len), Some(2));
     let out = run(std::process::Command::new(posctl_binary()).args([

@@ -429,8 +429,12 @@ async fn posctl_shows_receipts_and_verifies_the_ledger() {
         .expect("post");
     }
     let state = daemon.state_dir.to_string_lossy().into_owned();
-    let out =
-        run(std::process::Command::new(posctl_binary()).args(["ledger", "verify", "--state-dir", &state]));
+    let out = run(std::process::Command::new(posctl_binary()).args([
+        "ledger",
+        "verify",
+        "--state-dir",
+        &state,
+    ]));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
         text(&out.stdout).contains("ledger ok") && text(&out.stdout).contains("1 receipts"),
@@ -445,8 +449,12 @@ async fn posctl_shows_receipts_and_verifies_the_ledger() {
             [],
         )
         .expect("tamper");
-    let out =
-        run(std::process::Command::new(posctl_binary()).args(["ledger", "verify", "--state-dir", &state]));
+    let out = run(std::process::Command::new(posctl_binary()).args([
+        "ledger",
+        "verify",
+        "--state-dir",
+        &state,
+    ]));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("t:customer:1"),
