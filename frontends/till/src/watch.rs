@@ -21,6 +21,11 @@ pub async fn snapshot(conn: &zbus::Connection, path: ObjectPath<'_>) -> zbus::Re
         .path(path)
         .build()
         .await?;
+    read_all(&props).await
+}
+
+/// Every property of the sale behind `props`, read once.
+async fn read_all(props: &zbus::fdo::PropertiesProxy<'_>) -> zbus::Result<SaleView> {
     let name = zbus::names::InterfaceName::try_from(SALE_INTERFACE)?;
     let all: HashMap<String, OwnedVariant> = props.get_all(name).await?;
     let mut view = SaleView::default();
@@ -39,14 +44,14 @@ pub fn sale(
     tokio::spawn(async move {
         let builder = zbus::fdo::PropertiesProxy::builder(&conn)
             .destination(posd_client::BUS_NAME)
-            .path(path.clone());
+            .path(path);
         let Ok(props) = builder.build().await else {
             return;
         };
         let Ok(mut changes) = props.receive_properties_changed().await else {
             return;
         };
-        let Ok(mut view) = snapshot(&conn, path.as_ref()).await else {
+        let Ok(mut view) = read_all(&props).await else {
             return;
         };
         let _ = events.send(Event::Sale(Some(view.clone())));
@@ -62,7 +67,7 @@ pub fn sale(
                 .collect();
             view.apply(&changed);
             if !args.invalidated_properties().is_empty()
-                && let Ok(fresh) = snapshot(&conn, path.as_ref()).await
+                && let Ok(fresh) = read_all(&props).await
             {
                 view = fresh;
             }
