@@ -300,12 +300,17 @@ async fn redeem(sale: &Sale1Proxy<'_>, points: &str) -> zbus::Result<Record> {
 
 /// The `suggested` points of the redeem action, if it is offered.
 async fn suggested(sale: &Sale1Proxy<'_>) -> Option<String> {
+    redeem_param(sale, "suggested").await
+}
+
+/// One key of the redeem action's `points` param, if the action is offered.
+async fn redeem_param(sale: &Sale1Proxy<'_>, key: &str) -> Option<String> {
     let actions: Vec<Record> = sale.inner().call("Actions", &()).await.expect("Actions");
     let action = actions
         .iter()
         .find(|a| s(&a["id"]) == "points:redeem-bonus")?;
     let params = records(&action["params"]);
-    Some(s(&params[0]["suggested"]))
+    Some(s(&params[0][key]))
 }
 
 async fn rewards(sale: &Sale1Proxy<'_>) -> Vec<String> {
@@ -432,6 +437,11 @@ async fn redemption_suggests_the_most_usable_the_cashier_lowers_it_and_it_follow
     let line = add(&sale, "zbozi", "2", "15.00", &[]).await;
     // 30 Kč at 1 bod = 1,20 Kč: at most 25 of the 50 points.
     assert_eq!(suggested(&sale).await.as_deref(), Some("25"));
+    // The hint beside the field reads in the store's language (cs-CZ).
+    assert_eq!(
+        redeem_param(&sale, "help").await.as_deref(),
+        Some("nejvýše 25 bodů (0 uplatnění zruší); 1 bod = 1.2")
+    );
     let refused = redeem(&sale, "60")
         .await
         .expect_err("more than the balance");

@@ -37,14 +37,14 @@ pub fn action() -> Action {
                 name: "amount".into(),
                 param_type: ParamType::Decimal,
                 required: true,
-                help: "the amount paid in".into(),
+                help: "der eingezahlte Betrag".into(),
                 ..ActionParam::default()
             },
             ActionParam {
                 name: "card".into(),
                 param_type: ParamType::Code,
                 required: false,
-                help: "the card (number or last four digits) when the customer has several".into(),
+                help: "die Karte (Nummer oder letzte 4 Ziffern), wenn der Kunde mehrere hat".into(),
                 ..ActionParam::default()
             },
         ],

@@ -33,14 +33,14 @@ pub fn action(config: &Config) -> Action {
                 required: true,
                 default: config.card_types.first().map(|t| Value::from(t.id.clone())),
                 choices: config.card_types.iter().map(|t| t.id.clone()).collect(),
-                help: "the type of card sold".into(),
+                help: "die Art der verkauften Karte".into(),
                 ..ActionParam::default()
             },
             ActionParam {
                 name: "number".into(),
                 param_type: ParamType::Code,
                 required: true,
-                help: "the number printed on the card (scanned or typed)".into(),
+                help: "die auf der Karte gedruckte Nummer (scannen oder tippen)".into(),
                 ..ActionParam::default()
             },
         ],

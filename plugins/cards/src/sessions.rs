@@ -30,7 +30,7 @@ pub fn action() -> Action {
             name: "card".into(),
             param_type: ParamType::Code,
             required: false,
-            help: "the card (number or last four digits) when the customer has several".into(),
+            help: "die Karte (Nummer oder letzte 4 Ziffern), wenn der Kunde mehrere hat".into(),
             ..ActionParam::default()
         }],
     }

@@ -84,14 +84,14 @@ pub fn action() -> Action {
                 name: "line".into(),
                 param_type: ParamType::String,
                 required: true,
-                help: "the id of the item's line".into(),
+                help: "die Position des Artikels".into(),
                 ..ActionParam::default()
             },
             ActionParam {
                 name: "serial".into(),
                 param_type: ParamType::String,
                 required: true,
-                help: "the item's serial number".into(),
+                help: "die Seriennummer des Artikels".into(),
                 ..ActionParam::default()
             },
         ],

@@ -90,9 +90,14 @@ pub fn list_actions(
                 param_type: ParamType::Decimal,
                 required: true,
                 suggested: Some(Value::String(largest.normalize().to_string())),
+                // Read by the cashier beside the field, so in the till's language.
                 help: format!(
-                    "points to redeem, at most {} (0 takes the redemption off); 1 = {}",
+                    "{} {} {} ({}); {} {}",
+                    words.at_most,
                     largest.normalize(),
+                    words.points,
+                    words.zero_takes_off,
+                    words.one_point,
                     programme.coefficient(&sale.customer_groups).normalize()
                 ),
                 ..ActionParam::default()

@@ -34,6 +34,12 @@ pub struct Words {
     pub expires_on: &'static str,
     /// Action label that takes the rewards off the sale.
     pub remove_rewards: &'static str,
+    /// The redemption's hint: before the most points that can be redeemed.
+    pub at_most: &'static str,
+    /// The redemption's hint: that 0 takes it off.
+    pub zero_takes_off: &'static str,
+    /// The redemption's hint: before what one point is worth.
+    pub one_point: &'static str,
 }
 
 const GERMAN: Words = Words {
@@ -50,6 +56,9 @@ const GERMAN: Words = Words {
     redeem_action: "Punkte einlösen",
     expires_on: "verfallen am",
     remove_rewards: "Prämien entfernen",
+    at_most: "höchstens",
+    zero_takes_off: "0 nimmt die Einlösung zurück",
+    one_point: "1 Punkt =",
 };
 
 const CZECH: Words = Words {
@@ -66,6 +75,9 @@ const CZECH: Words = Words {
     redeem_action: "Uplatnit body",
     expires_on: "propadne dne",
     remove_rewards: "Odebrat odměny",
+    at_most: "nejvýše",
+    zero_takes_off: "0 uplatnění zruší",
+    one_point: "1 bod =",
 };
 
 /// The words for a BCP 47 locale (`cs-CZ` → Czech, anything else German).
