@@ -1907,7 +1907,14 @@ code = { format = "ean13", prefix = "044" }
     assert!(bool::try_from(programme["required"].clone()).expect("required"));
     let choices: Vec<String> = programme["choices"].clone().try_into().expect("choices");
     assert_eq!(choices, ["gift", "xmas"]);
-    let single = records(&action("vouchers:sell-product-GK-25")["params"]);
+    // The line a frontend shows beside the field (ABI 1.1 `help`, passed on by Actions).
+    assert_eq!(s(&programme["help"]), "Programm des Produkts wählen");
+    let single_action = action("vouchers:sell-product-GK-25");
+    assert!(
+        s(&single_action["label"]).ends_with("verkaufen (Artikel GK-25)"),
+        "a product's action reads apart from its programme's own: {single_action:?}"
+    );
+    let single = records(&single_action["params"]);
     assert!(
         single.iter().all(|p| s(&p["name"]) != "programme"),
         "a product of one programme does not ask: {single:?}"

@@ -88,7 +88,8 @@ impl crate::Vouchers {
                     ..ActionParam::default()
                 });
                 let label = match of.as_slice() {
-                    [only] => format!("{} verkaufen", only.name),
+                    // "(Artikel …)": the programme's own sell action has the plain name.
+                    [only] => format!("{} verkaufen (Artikel {sku})", only.name),
                     _ => format!("Gutscheinprodukt {sku} verkaufen"),
                 };
                 Action {
