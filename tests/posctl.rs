@@ -721,9 +721,8 @@ fn a_caller_who_is_not_admin_cannot_retry_or_discard_outbox_messages() {
 #[test]
 fn posctl_and_the_till_do_not_link_the_daemon() {
     for package in ["posctl", "posd-till"] {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let out = run_for(
-            Command::new(cargo).current_dir(workspace()).args([
+            cargo().args([
                 "tree",
                 "-p",
                 package,

@@ -709,6 +709,32 @@ pub fn build_rust_plugin(package: &str) -> PathBuf {
     build_rust_plugin_with(package, false)
 }
 
+/// A `cargo` command in the workspace, as a developer's shell would run it: without what
+/// cargo sets for the running test binary (`CARGO_PKG_*`, `CARGO_MANIFEST_DIR`, …), which
+/// is not the environment of a build. Build scripts that watch such variables (ring's
+/// `CARGO_PKG_NAME`, …) would otherwise rebuild here and again at the next `cargo test`.
+pub fn cargo() -> Command {
+    let program = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(program);
+    command.current_dir(workspace());
+    const SET_FOR_THE_TEST: &[&str] = &[
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_BIN_",
+        "CARGO_CRATE_",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if SET_FOR_THE_TEST.iter().any(|p| name.starts_with(p)) {
+            command.env_remove(&key);
+        }
+    }
+    command
+}
+
 /// [`build_rust_plugin`], optionally in release mode (for benchmarks).
 pub fn build_rust_plugin_with(package: &str, release: bool) -> PathBuf {
     static BUILT: std::sync::Mutex<Vec<(String, bool, PathBuf)>> =
@@ -717,15 +743,8 @@ pub fn build_rust_plugin_with(package: &str, release: bool) -> PathBuf {
     if let Some((_, _, path)) = built.iter().find(|(p, r, _)| p == package && *r == release) {
         return path.clone();
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command.current_dir(workspace()).args([
-        "build",
-        "--quiet",
-        "-p",
-        package,
-        "--message-format=json",
-    ]);
+    let mut command = cargo();
+    command.args(["build", "--quiet", "-p", package, "--message-format=json"]);
     if release {
         command.arg("--release");
     }
@@ -763,15 +782,8 @@ pub fn build_rust_plugin_with(package: &str, release: bool) -> PathBuf {
 /// Builds the binary of workspace package `package` (debug) and returns its path: for the
 /// helpers a test runs beside the daemon, such as the partner simulator.
 pub fn build_binary(package: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = run_for(
-        Command::new(cargo).current_dir(workspace()).args([
-            "build",
-            "--quiet",
-            "-p",
-            package,
-            "--message-format=json",
-        ]),
+        cargo().args(["build", "--quiet", "-p", package, "--message-format=json"]),
         BUILD_PATIENCE,
     );
     assert!(
