@@ -51,26 +51,8 @@ const ROWS: usize = 24;
 fn build_demo() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut command = Command::new(cargo);
-        command.current_dir(workspace()).args(["build", "--quiet"]);
-        // What cargo sets for this test binary is not the environment of a build: build
-        // scripts that watch such variables (ring's CARGO_PKG_NAME, CARGO_MANIFEST_DIR …)
-        // would rebuild here and again at the next `cargo test`.
-        for (key, _) in std::env::vars() {
-            let set_for_the_test = [
-                "CARGO_PKG_",
-                "CARGO_MANIFEST_",
-                "CARGO_BIN_",
-                "CARGO_CRATE_",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-            ];
-            if set_for_the_test.iter().any(|p| key.starts_with(p)) {
-                command.env_remove(key);
-            }
-        }
+        let mut command = cargo();
+        command.args(["build", "--quiet"]);
         for package in DEMO_PACKAGES {
             command.args(["-p", package]);
         }
@@ -198,6 +180,11 @@ impl Demo {
     /// Starts the demo and waits until its daemon runs and the demo's customer cards are
     /// sold (so no set-up sale of the launcher mixes with the test's).
     fn start() -> Demo {
+        Demo::start_with(&[])
+    }
+
+    /// The demo with `env` for its launcher (e.g. `POSD_DEMO_SCANNER`).
+    fn start_with(env: &[(&str, &Path)]) -> Demo {
         require_tmux();
         build_demo();
         let root = tempfile::tempdir().expect("temp dir");
@@ -213,6 +200,7 @@ impl Demo {
         command
             .env("POSD_DEMO_DIR", &dir)
             .env("POSD_DEMO_NO_BUILD", "1")
+            .envs(env.iter().copied())
             .env_remove("RUST_LOG")
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .stdin(Stdio::null())
@@ -1147,4 +1135,64 @@ fn the_customer_number_is_whole_on_an_80_column_screen() {
     till.wait_until("the customer in the header", |s| {
         s.lines().next().is_some_and(|h| h.contains("Kunde C-1001"))
     });
+}
+
+#[test]
+fn codes_from_the_serial_scanner_add_the_article_and_set_the_customer() {
+    let mut scanner = Pty::open();
+    let demo = Demo::start_with(&[("POSD_DEMO_SCANNER", &scanner.slave_path)]);
+    block_on(async {
+        let conn = connect(&demo.address).await;
+        let device = posd_client::Device1Proxy::builder(&conn)
+            .path(posd_client::device_path("scanner"))
+            .build()
+            .await
+            .expect("the demo's scanner");
+        let deadline = Instant::now() + PATIENCE;
+        while device.state().await.ok().as_deref() != Some("online") {
+            assert!(Instant::now() < deadline, "the scanner did not come online");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let till = demo.till("till", &demo.state_dir("till"), &[]);
+
+    // A product's EAN, with the scanner's AIM identifier: the catalogue's article.
+    scanner.send(b"]E09002000123414\r");
+    till.wait_until("the scanned milk in the basket", |s| {
+        line_with(s, &["│Vollmilch 3,5 % 1 l", "1", "1,29"]).is_some()
+            && s.contains("Summe 1,29 EUR")
+    });
+    // Not in the catalogue: the customer card goes to EnterCode and sets the customer (staff:
+    // the staff discount follows).
+    scanner.send(LAST_DEMO_CARD.as_bytes());
+    scanner.send(b"\r");
+    till.wait_for("C-1002");
+    // Paid in cash: the receipt is printed although the demo now has a device (the scanner)
+    // and no printer, by the development mode's virtual printer.
+    till.keys(&["F7"]);
+    till.wait_for("┌ Zahlung");
+    till.keys(&["Enter"]);
+    let receipt_id = till.completed(&[]);
+    let printed = demo.dir.join("virtual-printer");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let names: Vec<String> = std::fs::read_dir(&printed)
+            .map(|d| {
+                d.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if names
+            .iter()
+            .any(|n| n.starts_with(&format!("{receipt_id}-job")) && n.ends_with(".txt"))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "receipt {receipt_id} not printed to {}: {names:?}",
+            printed.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

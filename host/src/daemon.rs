@@ -204,8 +204,9 @@ pub struct Options {
     pub config: Config,
     /// Applies `log.level` on reload; `None` when `RUST_LOG` pins the filter.
     pub set_log_filter: Option<SetLogFilter>,
-    /// Devices used while the configuration declares none (development mode's virtual
-    /// printer); re-applied after every reload.
+    /// Devices added while the configuration declares no printer (development mode's
+    /// virtual printer, beside a scanner a developer plugged in); re-applied after every
+    /// reload.
     pub fallback_devices: Vec<crate::config::DeviceConfig>,
     /// Development mode (`posd --session`): plugins are installed into and loaded from the
     /// state directory unless the configuration names plugin directories.
@@ -776,8 +777,16 @@ impl Running {
     /// them.
     async fn apply_devices(&mut self, config: &Config) -> Vec<String> {
         let mut config = config.clone();
-        if config.devices.is_empty() {
-            config.devices = self.fallback_devices.clone();
+        if !config
+            .devices
+            .iter()
+            .any(|d| d.kind == crate::config::DeviceKind::Printer)
+        {
+            for fallback in &self.fallback_devices {
+                if !config.devices.iter().any(|d| d.name == fallback.name) {
+                    config.devices.push(fallback.clone());
+                }
+            }
         }
         let config = &config;
         let applied = self.devices.apply(config);

@@ -1,6 +1,6 @@
 //! Development mode without hardware: a virtual receipt printer inside the daemon.
 //!
-//! When posd runs on a session bus with no devices configured (the README's first command),
+//! When posd runs on a session bus with no printer configured (the README's first command),
 //! it prints to a [`posd_virtual_printer::VirtualPrinter`] on a loopback port and keeps each
 //! receipt as text and PNG in the state directory, so a newcomer sees receipts without a
 //! printer on the desk.

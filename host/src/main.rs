@@ -168,14 +168,19 @@ fn main() -> ExitCode {
         BusChoice::System
     };
 
-    // Development mode without hardware: print to a virtual printer in the state directory.
+    // Development mode without a printer: print to a virtual printer in the state directory.
     let mut virtual_printer = None;
-    if cli.session && loaded.config.devices.is_empty() {
+    let has_printer = loaded
+        .config
+        .devices
+        .iter()
+        .any(|d| d.kind == posd::config::DeviceKind::Printer);
+    if cli.session && !has_printer {
         let database = state_dir.join(posd::store::DATABASE_FILE);
         match VirtualReceiptPrinter::start(&state_dir.join("virtual-printer"), &database) {
             Ok(printer) => {
                 eprintln!(
-                    "posd: no devices configured, so receipts go to a virtual printer at {}:",
+                    "posd: no printer configured, so receipts go to a virtual printer at {}:",
                     printer.address()
                 );
                 eprintln!("posd: text and PNG of each in {}", printer.dir().display());
