@@ -44,6 +44,9 @@ pub struct Field {
     pub value: String,
     /// The values to choose from (choice, boolean).
     pub choices: Vec<String>,
+    /// What the cashier reads for each of `choices` (a basket line's position and name for
+    /// its id); empty when the choices read as they are.
+    pub names: Vec<String>,
     /// A hint beside it: the plugin's suggestion.
     pub hint: String,
     /// The value is the one the dialog came with, untouched: the first key typed replaces
@@ -60,6 +63,7 @@ impl Field {
             required: false,
             value: value.into(),
             choices: Vec::new(),
+            names: Vec::new(),
             hint: String::new(),
             fresh: !value.is_empty(),
         }
@@ -98,6 +102,15 @@ impl Field {
             (now + step).rem_euclid(n)
         };
         self.value = self.choices[next as usize].clone();
+    }
+
+    /// The value as the cashier reads it: the name of the chosen choice where it has one.
+    pub fn shown(&self) -> &str {
+        self.choices
+            .iter()
+            .position(|c| *c == self.value)
+            .and_then(|i| self.names.get(i))
+            .map_or(&self.value, |n| n)
     }
 }
 
@@ -720,15 +733,32 @@ impl App {
             );
             return Mode::Basket;
         }
+        let lines: Vec<crate::view::Line> =
+            self.sale.as_ref().map_or(Vec::new(), |s| s.lines.clone());
+        let under_cursor = self.selected_line().map(|l| l.id.clone());
         let fields = action
             .params
             .iter()
             .map(|p| {
                 let mut choices = p.choices.clone();
+                let mut names = Vec::new();
                 if p.kind == "boolean" && choices.is_empty() {
                     choices = vec!["true".into(), "false".into()];
                 }
-                let start = if !p.default.is_empty() {
+                // A param named `line` is a line of this sale: chosen from the basket by
+                // position and name, starting at the line under the cursor.
+                let is_line = p.name == "line" && choices.is_empty() && !lines.is_empty();
+                if is_line {
+                    choices = lines.iter().map(|l| l.id.clone()).collect();
+                    names = lines
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| format!("{}. {}", i + 1, l.name))
+                        .collect();
+                }
+                let start = if is_line && p.default.is_empty() {
+                    under_cursor.clone().unwrap_or_else(|| choices[0].clone())
+                } else if !p.default.is_empty() {
                     p.default.clone()
                 } else if !p.suggested.is_empty() {
                     p.suggested.clone()
@@ -742,19 +772,28 @@ impl App {
                 } else {
                     start
                 };
+                let hint = match (p.suggested.is_empty(), p.help.is_empty()) {
+                    (true, _) => p.help.clone(),
+                    (false, true) => {
+                        format!("{} {}", self.t("suggested"), self.lang.number(&p.suggested))
+                    }
+                    (false, false) => format!(
+                        "{} ({} {})",
+                        p.help,
+                        self.t("suggested"),
+                        self.lang.number(&p.suggested)
+                    ),
+                };
                 Field {
                     name: p.name.clone(),
-                    label: p.name.clone(),
+                    label: crate::i18n::param_label(self.lang, &p.name),
                     kind: p.kind.clone(),
                     required: p.required,
                     fresh: !shown.is_empty(),
                     value: shown,
                     choices,
-                    hint: if p.suggested.is_empty() {
-                        String::new()
-                    } else {
-                        format!("{} {}", self.t("suggested"), self.lang.number(&p.suggested))
-                    },
+                    names,
+                    hint,
                 }
             })
             .collect();
@@ -1169,6 +1208,54 @@ mod tests {
                     ("amount".into(), "25.00".into()),
                     ("design".into(), "xmas".into())
                 ]
+            }]
+        );
+    }
+
+    #[test]
+    fn a_line_param_is_chosen_from_the_basket_starting_at_the_cursor_and_reads_in_words() {
+        let mut a = app();
+        a.lang = crate::i18n::Lang::De;
+        a.event(Event::Sale(Some(sale_with(
+            &[("L1", "Milch"), ("L2", "Brot"), ("L3", "Eistee")],
+            "4.00",
+        ))));
+        press(&mut a, KeyCode::Up);
+        let action = Action {
+            id: "vouchers:free-product-line".into(),
+            plugin: "vouchers".into(),
+            label: "Gratisprodukt: Zeile wählen".into(),
+            params: vec![
+                crate::link::Param {
+                    name: "line".into(),
+                    kind: "string".into(),
+                    required: true,
+                    ..Default::default()
+                },
+                crate::link::Param {
+                    name: "serial".into(),
+                    kind: "string".into(),
+                    help: "auf der Verpackung".into(),
+                    ..Default::default()
+                },
+            ],
+        };
+        a.event(Event::Done(Outcome::Actions(vec![action])));
+        press(&mut a, KeyCode::Enter);
+        let Mode::Form(form) = &a.mode else {
+            panic!("no dialog: {:?}", a.mode)
+        };
+        assert_eq!(form.fields[0].label, "Position");
+        assert_eq!(form.fields[0].shown(), "2. Brot");
+        assert_eq!(form.fields[1].label, "Seriennummer");
+        assert_eq!(form.fields[1].hint, "auf der Verpackung");
+        press(&mut a, KeyCode::Right);
+        let out = press(&mut a, KeyCode::Enter);
+        assert_eq!(
+            out,
+            vec![Request::Invoke {
+                action: "vouchers:free-product-line".into(),
+                args: vec![("line".into(), "L3".into())]
             }]
         );
     }

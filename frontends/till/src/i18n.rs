@@ -102,6 +102,54 @@ pub fn error_text(lang: Lang, name: &str, message: &str) -> String {
     }
 }
 
+/// The label of an action's parameter. The contract gives a param only its `name`, so the
+/// names the shipped plugins use read in the cashier's language and any other reads as its
+/// name in words ("card_type" → "Card type"): a new plugin still gets a readable dialog.
+pub fn param_label(lang: Lang, name: &str) -> String {
+    if let Some((_, en, de, cs)) = PARAMS.iter().find(|(n, _, _, _)| *n == name) {
+        return match lang {
+            Lang::En => en,
+            Lang::De => de,
+            Lang::Cs => cs,
+        }
+        .to_string();
+    }
+    let words = name.replace(['_', '-'], " ");
+    let mut chars = words.trim().chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Parameter names the shipped plugins' actions use: name, English, German, Czech.
+const PARAMS: &[(&str, &str, &str, &str)] = &[
+    ("amount", "Amount", "Betrag", "Částka"),
+    ("code", "Code", "Code", "Kód"),
+    ("card", "Card number", "Kartennummer", "Číslo karty"),
+    ("card_type", "Card type", "Kartentyp", "Typ karty"),
+    (
+        "customer",
+        "Customer number",
+        "Kundennummer",
+        "Číslo zákazníka",
+    ),
+    (
+        "last4",
+        "Last 4 digits",
+        "Letzte 4 Ziffern",
+        "Poslední 4 číslice",
+    ),
+    ("line", "Line", "Position", "Položka"),
+    ("number", "Number", "Nummer", "Číslo"),
+    ("points", "Points", "Punkte", "Body"),
+    ("programme", "Programme", "Programm", "Program"),
+    ("serial", "Serial number", "Seriennummer", "Sériové číslo"),
+    ("coupons", "Coupons", "Coupons", "Kupóny"),
+    ("qty", "Quantity", "Menge", "Množství"),
+    ("reason", "Reason", "Grund", "Důvod"),
+];
+
 /// Every error name of the contract: English, German, Czech.
 const ERRORS: &[(&str, &str, &str, &str)] = &[
     (
@@ -447,6 +495,15 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_param_reads_in_the_cashiers_language_and_an_unknown_one_in_words() {
+        assert_eq!(param_label(Lang::De, "amount"), "Betrag");
+        assert_eq!(param_label(Lang::Cs, "serial"), "Sériové číslo");
+        assert_eq!(param_label(Lang::En, "last4"), "Last 4 digits");
+        assert_eq!(param_label(Lang::De, "gift_wrap"), "Gift wrap");
+        assert_eq!(param_label(Lang::En, ""), "");
     }
 
     #[test]

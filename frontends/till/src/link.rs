@@ -113,6 +113,8 @@ pub struct Param {
     pub suggested: String,
     /// The values of a choice.
     pub choices: Vec<String>,
+    /// One line saying what to give (ABI 1.1 `help`; "" when the plugin gives none).
+    pub help: String,
 }
 
 /// One reward the customer can take (`Rewards()`).
@@ -597,6 +599,7 @@ fn action(r: &Record) -> Action {
                 default: field(p, "default"),
                 suggested: field(p, "suggested"),
                 choices: strings(p, "choices"),
+                help: field(p, "help"),
             })
             .collect(),
     }

@@ -174,10 +174,9 @@ fn draw_basket(frame: &mut Frame<'_>, app: &App, area: Rect) {
             } else {
                 Style::default()
             };
-            let name = if l.reference.is_empty() {
-                l.name.clone()
-            } else {
-                format!("{} {}", l.name, l.reference)
+            let name = match l.shown_reference() {
+                "" => l.name.clone(),
+                reference => format!("{} {reference}", l.name),
             };
             Row::new(vec![
                 Cell::from(name),
@@ -379,7 +378,7 @@ fn draw_form(frame: &mut Frame<'_>, lang: Lang, form: &Form) {
         let value = if f.name == "method" {
             method_label(lang, &f.value)
         } else {
-            f.value.clone()
+            f.shown().to_string()
         };
         let shown = if f.choices.is_empty() {
             format!("[{value}{}]", if focus { "_" } else { "" })
@@ -422,14 +421,49 @@ fn draw_form(frame: &mut Frame<'_>, lang: Lang, form: &Form) {
     );
 }
 
+/// Which entries of a list of `count` fit in `room` rows with `selected` among them: the
+/// first shown and how many. The window moves only when the cursor would leave it.
+pub fn menu_window(count: usize, selected: usize, room: usize) -> (usize, usize) {
+    let room = room.max(1);
+    if count <= room {
+        return (0, count);
+    }
+    let first = selected.saturating_sub(room - 1).min(count - room);
+    (first, room)
+}
+
 fn draw_menu(frame: &mut Frame<'_>, menu: &Menu) {
-    let height = (menu.items.len() as u16) + 2;
-    let area = centred(frame.area(), 64, height.max(3));
+    // Above the status, input and key lines, like the receipt.
+    let full = frame.area();
+    let above = Rect {
+        height: full.height.saturating_sub(4),
+        ..full
+    };
+    let room = above.height.saturating_sub(2).max(1) as usize;
+    let (first, shown) = menu_window(menu.items.len(), menu.selected, room);
+    let area = centred(above, 64, (shown as u16 + 2).max(3));
     frame.render_widget(Clear, area);
+    let position = if shown < menu.items.len() {
+        format!(
+            " {}{}/{}{} ",
+            if first > 0 { "▲ " } else { "" },
+            menu.selected + 1,
+            menu.items.len(),
+            if first + shown < menu.items.len() {
+                " ▼"
+            } else {
+                ""
+            }
+        )
+    } else {
+        String::new()
+    };
     let text: Vec<TextLine<'_>> = menu
         .items
         .iter()
         .enumerate()
+        .skip(first)
+        .take(shown)
         .map(|(i, item)| {
             let style = if i == menu.selected {
                 Style::default().add_modifier(Modifier::REVERSED)
@@ -443,7 +477,8 @@ fn draw_menu(frame: &mut Frame<'_>, menu: &Menu) {
         Paragraph::new(text).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(format!(" {} ", menu.title)),
+                .title(format!(" {} ", menu.title))
+                .title_bottom(position),
         ),
         area,
     );
@@ -737,6 +772,7 @@ mod tests {
                     qty: "1".into(),
                     amount: "-1.49".into(),
                     plugin: "promotions".into(),
+                    reference: "EISTEE-3FUER2@3".into(),
                     ..Line::default()
                 },
             ],
@@ -755,8 +791,33 @@ mod tests {
         let text = screen(&app, 80, 24);
         assert!(text.contains("Eistee Pfirsich 0,5 l"), "{text}");
         assert!(text.contains("-1,49"), "{text}");
+        assert!(
+            !text.contains("EISTEE-3FUER2@3"),
+            "a promotion's own key is not the cashier's business: {text}"
+        );
         assert!(text.contains("1 mehr → 1 gratis"), "{text}");
         assert!(text.contains("Summe 1,49"), "{text}");
         assert!(text.contains("F10"), "{text}");
+    }
+
+    #[test]
+    fn a_long_menu_scrolls_with_the_cursor_and_says_where_it_is() {
+        assert_eq!(menu_window(5, 4, 10), (0, 5));
+        assert_eq!(menu_window(30, 0, 18), (0, 18));
+        assert_eq!(menu_window(30, 17, 18), (0, 18));
+        assert_eq!(menu_window(30, 18, 18), (1, 18));
+        assert_eq!(menu_window(30, 29, 18), (12, 18));
+        let mut app = App::new(Lang::De, true, Catalogue::demo(), "anna".into());
+        app.mode = Mode::Menu(Menu {
+            title: "Aktionen".into(),
+            items: (1..=30).map(|i| format!("Aktion Nummer {i}")).collect(),
+            selected: 24,
+            kind: crate::app::MenuKind::Actions(Vec::new()),
+        });
+        let text = screen(&app, 80, 24);
+        assert!(text.contains("Aktion Nummer 25"), "{text}");
+        assert!(!text.contains("Aktion Nummer 1 "), "{text}");
+        assert!(text.contains("▲ 25/30 ▼"), "{text}");
+        assert!(text.contains("F10"), "the key line stays in sight: {text}");
     }
 }

@@ -42,6 +42,17 @@ impl Line {
     pub fn is_automatic(&self) -> bool {
         !self.plugin.is_empty() && self.kind != "item"
     }
+
+    /// The `ref` worth showing beside the name: a voucher's or top-up's code, a redemption's
+    /// account. A discount or free product is named by its promotion or code already, and its
+    /// `ref` is often the plugin's own key (`MITARBEITER@10`), which means nothing to a
+    /// cashier.
+    pub fn shown_reference(&self) -> &str {
+        match self.kind.as_str() {
+            "discount" | "free_product" => "",
+            _ => &self.reference,
+        }
+    }
 }
 
 /// One payment on a sale or receipt.

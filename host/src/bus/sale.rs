@@ -783,6 +783,8 @@ impl SaleObject {
                         q.insert("default".into(), Variant::from(text(p.default)));
                         q.insert("suggested".into(), Variant::from(text(p.suggested)));
                         q.insert("choices".into(), Variant::from(p.choices));
+                        // Beyond the contract's keys: the ABI 1.1 line saying what to give.
+                        q.insert("help".into(), Variant::from(p.help));
                         q
                     })
                     .collect();
