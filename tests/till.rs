@@ -1143,16 +1143,7 @@ fn codes_from_the_serial_scanner_add_the_article_and_set_the_customer() {
     let demo = Demo::start_with(&[("POSD_DEMO_SCANNER", &scanner.slave_path)]);
     block_on(async {
         let conn = connect(&demo.address).await;
-        let device = posd_client::Device1Proxy::builder(&conn)
-            .path(posd_client::device_path("scanner"))
-            .build()
-            .await
-            .expect("the demo's scanner");
-        let deadline = Instant::now() + PATIENCE;
-        while device.state().await.ok().as_deref() != Some("online") {
-            assert!(Instant::now() < deadline, "the scanner did not come online");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        online_scanner(&conn, "scanner").await;
     });
     let till = demo.till("till", &demo.state_dir("till"), &[]);
 
