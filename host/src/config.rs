@@ -396,6 +396,12 @@ pub const CURRENCIES: &[(&str, u32)] = &[
 ];
 
 impl Config {
+    /// Whether a printer is configured (switched on or not): without one, development mode
+    /// adds its virtual printer, at start and after every reload.
+    pub fn has_printer(&self) -> bool {
+        self.devices.iter().any(|d| d.kind == DeviceKind::Printer)
+    }
+
     /// Checks values that the types alone don't constrain. Returns the dotted key and the
     /// reason of the first problem.
     fn check_values(&self) -> Result<(), (String, String)> {

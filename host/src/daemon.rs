@@ -777,11 +777,7 @@ impl Running {
     /// them.
     async fn apply_devices(&mut self, config: &Config) -> Vec<String> {
         let mut config = config.clone();
-        if !config
-            .devices
-            .iter()
-            .any(|d| d.kind == crate::config::DeviceKind::Printer)
-        {
+        if !config.has_printer() {
             for fallback in &self.fallback_devices {
                 if !config.devices.iter().any(|d| d.name == fallback.name) {
                     config.devices.push(fallback.clone());

@@ -170,12 +170,7 @@ fn main() -> ExitCode {
 
     // Development mode without a printer: print to a virtual printer in the state directory.
     let mut virtual_printer = None;
-    let has_printer = loaded
-        .config
-        .devices
-        .iter()
-        .any(|d| d.kind == posd::config::DeviceKind::Printer);
-    if cli.session && !has_printer {
+    if cli.session && !loaded.config.has_printer() {
         let database = state_dir.join(posd::store::DATABASE_FILE);
         match VirtualReceiptPrinter::start(&state_dir.join("virtual-printer"), &database) {
             Ok(printer) => {
