@@ -733,8 +733,7 @@ impl App {
             );
             return Mode::Basket;
         }
-        let lines: Vec<crate::view::Line> =
-            self.sale.as_ref().map_or(Vec::new(), |s| s.lines.clone());
+        let lines: &[crate::view::Line] = self.sale.as_ref().map_or(&[], |s| &s.lines);
         let under_cursor = self.selected_line().map(|l| l.id.clone());
         let fields = action
             .params
